@@ -1,0 +1,169 @@
+"""Keras 3's EarlyStopping and ReduceLROnPlateau as jit-safe, per-member array state.
+
+Under vmap a member cannot break out of a loop, so each callback is a small state
+(counters, best value) and a pure `update` that returns the new state plus a flag
+(stop, reduce); the engine masks the member's updates with it. The rules are
+those of `keras/src/callbacks/early_stopping.py`, `reduce_lr_on_plateau.py` and
+`monitor_callback.py`, branch for branch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from fastlstm.losses import DIRECTION
+
+MODES = ("auto", "min", "max")
+
+
+def resolve_mode(callback: str, monitor: str, mode: str) -> str:
+    """'min' or 'max' for a monitored quantity, as Keras's `_set_monitor_op` infers it."""
+    if mode not in MODES:
+        raise ValueError(f"{callback}.mode must be one of {MODES}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.removeprefix("val_")
+    if name not in DIRECTION:
+        raise ValueError(
+            f"{callback}: cannot tell whether monitor={monitor!r} should be minimised or maximised; pass mode='min' or mode='max'"
+        )
+    return DIRECTION[name]
+
+
+def _is_improvement(mode: str, min_delta: float, value: jax.Array, reference: jax.Array) -> jax.Array:
+    """Keras's `_is_improvement` with a known reference (min_delta already >= 0)."""
+    if mode == "min":
+        return value + min_delta < reference
+    return value - min_delta > reference
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Stop a member when `monitor` stops improving (Keras 3 semantics).
+
+    `restore_best_weights=True` gives the member the weights of its best epoch at the
+    end of training, whether or not it stopped early, as Keras does.
+    """
+
+    monitor: str = "val_loss"
+    min_delta: float = 0.0
+    patience: int = 0
+    verbose: int = 0
+    mode: str = "auto"
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: int = 0
+
+    def __post_init__(self) -> None:
+        if self.patience < 0:
+            raise ValueError(f"EarlyStopping.patience must be >= 0, got {self.patience!r}")
+        if self.start_from_epoch < 0:
+            raise ValueError(f"EarlyStopping.start_from_epoch must be >= 0, got {self.start_from_epoch!r}")
+        object.__setattr__(self, "min_delta", abs(float(self.min_delta)))
+        object.__setattr__(self, "direction", resolve_mode("EarlyStopping", self.monitor, self.mode))
+
+    def init(self) -> EarlyStoppingState:
+        return EarlyStoppingState(
+            wait=jnp.zeros([], jnp.int32),
+            best=jnp.zeros([], jnp.float32),
+            has_best=jnp.zeros([], bool),
+            best_epoch=jnp.zeros([], jnp.int32),
+            stopped_epoch=jnp.full([], -1, jnp.int32),
+            has_best_weights=jnp.zeros([], bool),
+        )
+
+    def update(
+        self, state: EarlyStoppingState, current: jax.Array, epoch: jax.Array
+    ) -> tuple[EarlyStoppingState, jax.Array, jax.Array]:
+        """One `on_epoch_end`. Returns (state, stop, save_weights_now)."""
+        act = epoch >= self.start_from_epoch
+        first_save = act & self.restore_best_weights & ~state.has_best_weights
+        best_epoch = jnp.where(first_save, epoch, state.best_epoch)
+        wait = state.wait + 1
+        improved = ~state.has_best | _is_improvement(self.direction, self.min_delta, current, state.best)
+        if self.baseline is None:
+            beats_baseline = jnp.ones([], bool)
+        else:
+            beats_baseline = _is_improvement(self.direction, self.min_delta, current, jnp.float32(self.baseline))
+        wait = jnp.where(improved & beats_baseline, 0, wait)
+        stop = act & ~improved & (wait >= self.patience) & (epoch > 0)
+        new = EarlyStoppingState(
+            wait=jnp.where(act, wait, state.wait),
+            best=jnp.where(act & improved, current, state.best),
+            has_best=state.has_best | act,
+            best_epoch=jnp.where(act & improved, epoch, best_epoch),
+            stopped_epoch=jnp.where(stop, epoch, state.stopped_epoch),
+            has_best_weights=state.has_best_weights | (act & self.restore_best_weights),
+        )
+        save = first_save | (act & improved & self.restore_best_weights)
+        return new, stop, save
+
+
+class EarlyStoppingState(NamedTuple):
+    wait: jax.Array
+    best: jax.Array
+    has_best: jax.Array
+    best_epoch: jax.Array
+    stopped_epoch: jax.Array
+    has_best_weights: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class ReduceLROnPlateau:
+    """Multiply a member's learning rate by `factor` when `monitor` plateaus (Keras 3)."""
+
+    monitor: str = "val_loss"
+    factor: float = 0.1
+    patience: int = 10
+    verbose: int = 0
+    mode: str = "auto"
+    min_delta: float = 1e-4
+    cooldown: int = 0
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau.factor must be in (0, 1), got {self.factor!r}")
+        if self.patience < 0 or self.cooldown < 0:
+            raise ValueError("ReduceLROnPlateau.patience and .cooldown must be >= 0")
+        object.__setattr__(self, "min_delta", abs(float(self.min_delta)))
+        object.__setattr__(self, "direction", resolve_mode("ReduceLROnPlateau", self.monitor, self.mode))
+
+    def init(self) -> ReduceLROnPlateauState:
+        return ReduceLROnPlateauState(
+            wait=jnp.zeros([], jnp.int32),
+            best=jnp.zeros([], jnp.float32),
+            has_best=jnp.zeros([], bool),
+            cooldown_counter=jnp.zeros([], jnp.int32),
+        )
+
+    def update(
+        self, state: ReduceLROnPlateauState, current: jax.Array, lr: jax.Array
+    ) -> tuple[ReduceLROnPlateauState, jax.Array]:
+        """One `on_epoch_end` given the learning rate now in use. Returns (state, new_lr)."""
+        in_cooldown = state.cooldown_counter > 0
+        cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1, state.cooldown_counter)
+        wait = jnp.where(in_cooldown, 0, state.wait)
+        improved = ~state.has_best | _is_improvement(self.direction, self.min_delta, current, state.best)
+        counting = ~improved & ~(cooldown_counter > 0)
+        wait = jnp.where(improved, 0, jnp.where(counting, wait + 1, wait))
+        reduce = counting & (wait >= self.patience) & (lr > jnp.float32(self.min_lr))
+        new_lr = jnp.where(reduce, jnp.maximum(lr * self.factor, self.min_lr), lr)
+        new = ReduceLROnPlateauState(
+            wait=jnp.where(reduce, 0, wait),
+            best=jnp.where(improved, current, state.best),
+            has_best=jnp.ones([], bool),
+            cooldown_counter=jnp.where(reduce, self.cooldown, cooldown_counter),
+        )
+        return new, new_lr
+
+
+class ReduceLROnPlateauState(NamedTuple):
+    wait: jax.Array
+    best: jax.Array
+    has_best: jax.Array
+    cooldown_counter: jax.Array

@@ -1,0 +1,265 @@
+"""Members = seeds x grid, their hyperparameters, RNG streams and compile groups.
+
+A *member* is one seed at one grid point. Numeric hyperparameters become per-member
+arrays (traced, vmapped); structural ones (units, layers, batch size, epochs,
+optimizer) change shapes or state, so members that share them form a *group* that is
+compiled once. Every member has three independent RNG streams - init, data order,
+dropout - each from its own seed, so one can vary while the others are held fixed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastlstm.optimizers import CLIP_KEYS, OPTIMIZER_DEFAULTS, OPTIMIZER_FLAGS, SCHEDULE_DEFAULTS, WARMUP_KEYS
+
+STRUCTURAL_KEYS = ("units", "layers", "batch_size", "epochs", "optimizer")
+NUMERIC_KEYS = (
+    "learning_rate",
+    "weight_decay",
+    "dropout",
+    "momentum",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+    "rho",
+    *CLIP_KEYS,
+    *WARMUP_KEYS,
+    "alpha",
+    "decay_rate",
+    "decay_steps",
+)
+STREAMS = ("init", "order", "dropout")
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    index: int
+    seed: int
+    config: int  # index of the grid point
+    structure: dict[str, Any]  # units, layers, batch_size, epochs, optimizer
+    hparams: dict[str, float]
+    stream_seeds: dict[str, int]  # init / order / dropout -> seed
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Members that share one compiled program."""
+
+    structure: dict[str, Any]
+    members: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    members: tuple[Member, ...]
+    groups: tuple[Group, ...]
+    grid_keys: tuple[str, ...]
+    configs: tuple[dict[str, Any], ...]  # the grid points, in member order
+    schedule: str
+    schedule_static: dict[str, Any]  # boundaries / values / staircase
+    optimizer_flags: dict[str, bool]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        return list(range(_positive_int("seeds", seeds)))
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str) and len(seeds) > 0:
+        out = []
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+                raise ValueError(f"seeds must be a positive int or a list of non-negative ints, got {seeds!r}")
+            out.append(int(s))
+        if len(set(out)) != len(out):
+            raise ValueError(f"seeds has duplicates: {seeds!r}")
+        return out
+    raise ValueError(f"seeds must be a positive int or a non-empty list of ints, got {seeds!r}")
+
+
+def _check_grid(grid: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:
+    if grid is None:
+        return {}
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"grid must be a dict of name -> list of values, got {type(grid).__name__}")
+    out: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        if key not in STRUCTURAL_KEYS and key not in NUMERIC_KEYS:
+            raise ValueError(f"grid: unknown key {key!r}; expected some of {sorted(STRUCTURAL_KEYS + NUMERIC_KEYS)}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise ValueError(f"grid[{key!r}] must be a list of values, got {values!r}")
+        if len(values) == 0:
+            raise ValueError(f"grid[{key!r}] is empty: give at least one value")
+        for v in values:
+            _check_value(f"grid[{key!r}]", key, v)
+        out[key] = list(values)
+    return out
+
+
+def _check_value(where: str, key: str, v: Any) -> None:
+    if key == "optimizer":
+        if v not in OPTIMIZER_DEFAULTS:
+            raise ValueError(f"{where}: unknown optimizer {v!r}; expected one of {sorted(OPTIMIZER_DEFAULTS)}")
+    elif key in STRUCTURAL_KEYS:
+        _positive_int(where, v)
+    elif v is None and key in CLIP_KEYS:
+        return
+    elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"{where}: {key} must be a finite number, got {v!r}")
+    elif key == "dropout" and not 0.0 <= v < 1.0:
+        raise ValueError(f"{where}: dropout must be in [0, 1), got {v!r}")
+    elif key in ("learning_rate", "decay_steps") and v <= 0:
+        raise ValueError(f"{where}: {key} must be > 0, got {v!r}")
+    elif key in CLIP_KEYS and v <= 0:
+        raise ValueError(f"{where}: {key} must be > 0 (or None for no clipping), got {v!r}")
+    elif v < 0:
+        raise ValueError(f"{where}: {key} must be >= 0, got {v!r}")
+
+
+def _resolve_optimizer(optimizer: str | Mapping[str, Any]) -> tuple[str, dict[str, float], dict[str, bool]]:
+    """'adam' or {'name': 'sgd', 'momentum': 0.9, 'nesterov': True} -> name, numbers, flags."""
+    if isinstance(optimizer, str):
+        name, options = optimizer, {}
+    elif isinstance(optimizer, Mapping) and "name" in optimizer:
+        name, options = optimizer["name"], {k: v for k, v in optimizer.items() if k != "name"}
+    else:
+        raise ValueError(f"optimizer must be a name or a dict with a 'name', got {optimizer!r}")
+    name = name.lower()
+    if name not in OPTIMIZER_DEFAULTS:
+        raise ValueError(f"optimizer: unknown {name!r}; expected one of {sorted(OPTIMIZER_DEFAULTS)}")
+    numbers, flags = {}, dict(OPTIMIZER_FLAGS[name])
+    for key, value in options.items():
+        if key in flags:
+            flags[key] = bool(value)
+        elif key in OPTIMIZER_DEFAULTS[name] or key in CLIP_KEYS:
+            _check_value("optimizer", key, value)
+            numbers[key] = value
+        else:
+            raise ValueError(
+                f"optimizer: {name!r} has no option {key!r}; expected some of {sorted(OPTIMIZER_DEFAULTS[name]) + sorted(flags) + list(CLIP_KEYS)}"
+            )
+    return name, numbers, flags
+
+
+def _resolve_schedule(schedule: str | Mapping[str, Any] | None) -> tuple[str, dict[str, float], dict[str, Any]]:
+    """None / name / {'name': ..., params} -> name, numeric params, static params."""
+    if schedule is None:
+        return "constant", {}, {}
+    if isinstance(schedule, str):
+        name, options = schedule, {}
+    elif isinstance(schedule, Mapping) and "name" in schedule:
+        name, options = schedule["name"], {k: v for k, v in schedule.items() if k != "name"}
+    else:
+        raise ValueError(f"schedule must be a name or a dict with a 'name', got {schedule!r}")
+    if name not in SCHEDULE_DEFAULTS:
+        raise ValueError(f"schedule: unknown {name!r}; expected one of {sorted(SCHEDULE_DEFAULTS)}")
+    numbers = dict(SCHEDULE_DEFAULTS[name])
+    static: dict[str, Any] = {}
+    for key, value in options.items():
+        if name == "piecewise_constant" and key in ("boundaries", "values"):
+            static[key] = tuple(float(v) for v in value)
+        elif name == "exponential_decay" and key == "staircase":
+            static[key] = bool(value)
+        elif key in numbers or key in WARMUP_KEYS:
+            _check_value("schedule", key, value)
+            numbers[key] = float(value)
+        else:
+            raise ValueError(f"schedule: {name!r} has no parameter {key!r}")
+    if name == "piecewise_constant":
+        b, v = static.get("boundaries"), static.get("values")
+        if not b or v is None or len(v) != len(b) + 1:
+            raise ValueError(
+                "schedule: piecewise_constant needs 'boundaries' and 'values' with len(values) == len(boundaries) + 1"
+            )
+    return name, numbers, static
+
+
+def make_plan(
+    *,
+    seeds: int | Sequence[int],
+    grid: Mapping[str, Sequence[Any]] | None,
+    units: int,
+    layers: int,
+    batch_size: int,
+    epochs: int,
+    optimizer: str | Mapping[str, Any],
+    schedule: str | Mapping[str, Any] | None,
+    hparams: Mapping[str, Any],
+    fixed_streams: Mapping[str, int] | None = None,
+) -> Plan:
+    """Resolve every member's settings; raise on anything unknown before compiling.
+
+    `hparams` are the numeric settings the caller gave directly (learning_rate,
+    dropout, weight_decay, clip...), None meaning "the optimizer's default".
+    `fixed_streams` holds RNG streams fixed across members, e.g. {"order": 0}.
+    """
+    seed_list = resolve_seeds(seeds)
+    grid = _check_grid(grid)
+    base_structure = {
+        "units": _positive_int("units", units),
+        "layers": _positive_int("layers", layers),
+        "batch_size": _positive_int("batch_size", batch_size),
+        "epochs": _positive_int("epochs", epochs),
+    }
+    opt_name, opt_numbers, flags = _resolve_optimizer(optimizer)
+    sched_name, sched_numbers, sched_static = _resolve_schedule(schedule)
+    if sched_name == "piecewise_constant" and ("learning_rate" in grid or hparams.get("learning_rate") is not None):
+        raise ValueError(
+            "learning_rate: piecewise_constant takes its learning rates from schedule 'values'; do not also set learning_rate"
+        )
+    given = {k: v for k, v in hparams.items() if v is not None}
+    for key, value in given.items():
+        if key not in NUMERIC_KEYS:
+            raise ValueError(f"unknown hyperparameter {key!r}")
+        _check_value(key, key, value)
+    fixed_streams = dict(fixed_streams or {})
+    for stream, seed in fixed_streams.items():
+        if stream not in STREAMS:
+            raise ValueError(f"fixed_streams: unknown stream {stream!r}; expected some of {STREAMS}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"fixed_streams[{stream!r}] must be a non-negative int seed, got {seed!r}")
+
+    keys = list(grid)
+    configs = [dict(zip(keys, values)) for values in itertools.product(*grid.values())] or [{}]
+    members: list[Member] = []
+    for c, point in enumerate(configs):
+        structure = {**base_structure, "optimizer": opt_name}
+        structure.update({k: v for k, v in point.items() if k in STRUCTURAL_KEYS})
+        name = structure["optimizer"]
+        allowed = set(OPTIMIZER_DEFAULTS[name]) | set(CLIP_KEYS) | set(sched_numbers) | set(WARMUP_KEYS) | {"dropout"}
+        numbers: dict[str, Any] = dict(OPTIMIZER_DEFAULTS[name])
+        numbers["dropout"] = 0.0
+        numbers.update(sched_numbers)
+        if name == opt_name:
+            numbers.update(opt_numbers)
+        for source, where in ((given, "argument"), ({k: v for k, v in point.items() if k in NUMERIC_KEYS}, "grid key")):
+            for key, value in source.items():
+                if key not in allowed:
+                    raise ValueError(
+                        f"{where} {key!r} does not apply to optimizer {name!r} with schedule {sched_name!r}"
+                    )
+                numbers[key] = value
+        clips = [k for k in CLIP_KEYS if k in numbers or k in grid]
+        if len(clips) > 1:
+            raise ValueError(f"use only one of {CLIP_KEYS} (as Keras), got {clips}")
+        for k in clips:
+            numbers[k] = math.inf if numbers.get(k) is None else numbers[k]
+        numbers = {k: float(v) for k, v in numbers.items()}
+        for seed in seed_list:
+            streams = {s: int(fixed_streams.get(s, seed)) for s in STREAMS}
+            members.append(Member(len(members), seed, c, structure, numbers, streams))
+
+    groups: dict[tuple, list[int]] = {}
+    for m in members:
+        groups.setdefault(tuple(sorted(m.structure.items())), []).append(m.index)
+    plan_groups = tuple(Group(dict(k), tuple(v)) for k, v in groups.items())
+    return Plan(tuple(members), plan_groups, tuple(keys), tuple(configs), sched_name, sched_static, flags)
