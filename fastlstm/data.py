@@ -194,7 +194,7 @@ def _resolve_targets(
     ys: list[tuple[str, np.ndarray]], task: str, loss: str | None, num_classes: int | None, output_dim: int | None
 ) -> _Targets:
     """Decide task, loss and output width from all targets (train and validation)."""
-    name0, y0 = ys[0]
+    _, y0 = ys[0]
     task = _infer_task(y0, task, loss)
     if task == "classification":
         onehot = y0.ndim == 2 and y0.shape[1] > 1
@@ -318,7 +318,7 @@ def prepare_data(
         val = (xv, yv, wv, rv)
     elif validation_split > 0:
         n = xa.shape[0]
-        split_at = int(math.floor(n * (1.0 - validation_split)))
+        split_at = math.floor(n * (1.0 - validation_split))
         if split_at == 0 or split_at == n:
             raise ValueError(
                 f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"

@@ -74,7 +74,7 @@ class TrainConfig:
         if self.n_val:
             names = names + tuple(f"val_{n}" for n in names)
         if self.reduce_lr is not None:
-            names = names + ("learning_rate",)
+            names = (*names, "learning_rate")
         return names
 
 
@@ -148,7 +148,7 @@ def evaluate_sums(
         return (
             None
             if a is None
-            else jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)).reshape((n_chunks, chunk) + a.shape[1:])
+            else jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)).reshape((n_chunks, chunk, *a.shape[1:]))
         )
 
     loss_fn = LOSSES[cfg.loss]

@@ -67,8 +67,8 @@ class SweepResult:
     def member_params(self, i: int) -> Any:
         for g in self.groups:
             if i in g.members:
-                k = g.members.index(i)
-                return jax.tree.map(lambda a: a[k], g.params)
+                row = g.members.index(i)
+                return jax.tree.map(lambda a, row=row: a[row], g.params)
         raise IndexError(f"member {i} out of range (0..{len(self.members) - 1})")
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
