@@ -142,7 +142,7 @@ def evaluate_sums(
     chunk = min(EVAL_BATCH, n)
     n_chunks = math.ceil(n / chunk)
     pad = n_chunks * chunk - n
-    valid = jnp.arange(n_chunks * chunk) < n
+    valid = jnp.ones(n, jnp.float32)
 
     def padded(a):
         return (

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 class EpochProgress:
@@ -54,11 +54,9 @@ def epoch_progress(
         return
     columns = (
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
-        TextColumn("epochs"),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
+        TextColumn("epochs  {task.fields[info]}"),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
