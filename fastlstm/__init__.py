@@ -3,7 +3,7 @@
 from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
-from fastlstm.sweep import sweep
+from fastlstm.runner import sweep
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""`fastlstm.sweep`: Keras `fit` arguments in, every member trained in one program.
+"""`fastlstm.sweep` (the function): Keras `fit` arguments in, every member trained in one program.
 
 The flow is one way: validate the data, plan the members, run each compile group
 through the engine, collect a `SweepResult`. All checks happen before anything is

@@ -1,0 +1,103 @@
+"""Every bad input gets a clear error naming the argument, before anything compiles."""
+
+import numpy as np
+import pytest
+from conftest import make_data
+
+import fastlstm as fl
+
+X, Y = make_data(n=40)
+
+
+def _sweep(**overrides):
+    kw = dict(x=X, y=Y, seeds=2, epochs=1, batch_size=8, verbose=0, model=fl.ModelSpec(units=4))
+    kw.update(overrides)
+    return fl.sweep(kw.pop("x"), kw.pop("y"), **kw)
+
+
+@pytest.fixture(autouse=True)
+def no_compile(monkeypatch):
+    """Fail the test if validation lets bad input reach the engine."""
+    import fastlstm.runner as sweep_module
+
+    def boom(*args, **kwargs):
+        raise AssertionError("bad input reached the engine")
+
+    monkeypatch.setattr(sweep_module, "run_group", boom)
+
+
+def _nan_x():
+    x = X.copy()
+    x[3, 2, 1] = np.nan
+    return x
+
+
+def _inf_y():
+    y = Y.astype(float)
+    y[0] = np.inf
+    return y
+
+
+CASES = [
+    (dict(y=Y[:-1]), r"y has 39 rows but x has 40"),
+    (dict(x=X[:, :, 0, None, None]), r"x must be 2-D .* or 3-D"),
+    (dict(x=np.zeros(5)), r"x must be 2-D .* or 3-D"),
+    (dict(x=_nan_x()), r"x contains NaN or inf"),
+    (dict(y=_inf_y()), r"y contains NaN or inf"),
+    (dict(y=np.where(Y == 0, -1, Y)), r"class labels must be >= 0"),
+    (dict(y=Y + 0.5, loss="sparse_categorical_crossentropy"), r"class labels must be integers"),
+    (dict(model=fl.ModelSpec(units=4, num_classes=2)), r"label 2 is >= num_classes=2"),
+    (dict(x=np.zeros((0, 5, 2)), y=np.zeros(0)), r"x is empty"),
+    (dict(validation_split=1.0), r"validation_split must be a float in \[0, 1\)"),
+    (dict(validation_split=-0.1), r"validation_split must be a float in \[0, 1\)"),
+    (dict(validation_split=0.99), r"validation_split=0.99 leaves an empty"),
+    (dict(batch_size=0), r"batch_size must be a positive int"),
+    (dict(epochs=-1), r"epochs must be a positive int"),
+    (dict(seeds=0), r"seeds must be a positive int"),
+    (dict(seeds=[]), r"seeds must be a positive int or a non-empty list"),
+    (dict(optimizer="adagrad"), r"optimizer: unknown 'adagrad'"),
+    (dict(schedule="cyclic"), r"schedule: unknown 'cyclic'"),
+    (dict(loss="hinge"), r"loss: unknown 'hinge'"),
+    (dict(metrics=["auc"]), r"metrics: unknown metric 'auc'"),
+    (dict(grid={"lr": [1e-3]}), r"grid: unknown key 'lr'"),
+    (dict(grid={"learning_rate": []}), r"grid\['learning_rate'\] is empty"),
+    (dict(grid={"units": [4, 0]}), r"grid\['units'\] must be a positive int"),
+    (dict(grid={"momentum": [0.9]}), r"grid key 'momentum' does not apply to optimizer 'adam'"),
+    (
+        dict(class_weight={0: 1.0, 1: 1.0, 2: 1.0}, sample_weight=np.ones(40)),
+        r"class_weight and sample_weight cannot be used together",
+    ),
+    (dict(class_weight={0: 1.0}), r"class_weight has no weight for classes \[1, 2\]"),
+    (dict(sample_weight=np.ones(3)), r"sample_weight must be a 1-D array with one weight per sample"),
+    (dict(callbacks=[fl.EarlyStopping(monitor="val_loss")]), r"monitor='val_loss' is not logged"),
+    (dict(clipnorm=1.0, clipvalue=0.5), r"use only one of"),
+    (dict(learning_rate=-1.0), r"learning_rate must be > 0"),
+    (dict(x=[[1.0, 2.0], "ab"]), r"x\[1\] is not a numeric array"),
+    (dict(validation_data=(X[:5, :, :2], Y[:5])), r"validation_data x has 2 features but x has 3"),
+    (dict(validation_data=(X[:5],)), r"validation_data must be a tuple"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), CASES, ids=[m for _, m in CASES])
+def test_bad_input_raises_named_error(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _sweep(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(units=0), r"ModelSpec.units must be a positive int"),
+        (dict(layers=0), r"ModelSpec.layers must be a positive int"),
+        (dict(task="ranking"), r"ModelSpec.task must be one of"),
+        (dict(dropout=1.0), r"ModelSpec.dropout must be in \[0, 1\)"),
+    ],
+)
+def test_bad_model_spec(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fl.ModelSpec(**kwargs)
+
+
+def test_model_dict_with_unknown_field():
+    with pytest.raises(ValueError, match=r"model: unknown ModelSpec fields \['cells'\]"):
+        _sweep(model={"units": 4, "cells": 3})

@@ -1,0 +1,64 @@
+"""The CLI default run end to end (small settings)."""
+
+import fastlstm as fl
+from fastlstm.cli import main
+
+
+def test_cli_sweep_runs_end_to_end_and_saves(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "sweep",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--samples",
+            "64",
+            "--timesteps",
+            "6",
+            "--units",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Spread across seeds" in text and "val_accuracy" in text and "2 members trained" in text
+    loaded = fl.load(out)
+    assert loaded.history["loss"].shape == (2, 2)
+
+
+def test_cli_learning_rate_grid_and_refuses_existing_out(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    assert main(["sweep", "--out", str(out), "--quiet"]) == 2
+    assert "exists" in capsys.readouterr().out
+    code = main(
+        [
+            "sweep",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--samples",
+            "48",
+            "--timesteps",
+            "5",
+            "--units",
+            "4",
+            "--learning-rate",
+            "1e-3",
+            "1e-2",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    assert "2 learning rates" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_arguments(capsys):
+    assert main(["sweep", "--validation-split", "1.5", "--quiet", "--samples", "32", "--timesteps", "4"]) == 2
+    assert "validation_split" in capsys.readouterr().out
