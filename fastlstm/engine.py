@@ -179,10 +179,16 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
         return make_optimizer(cfg.optimizer, hp, flags)
 
     def init(
-        keys: jax.Array, hp: Mapping[str, jax.Array], sample_x: jax.Array, sample_mask: jax.Array | None
+        keys: jax.Array,
+        initial_params: Any,
+        hp: Mapping[str, jax.Array],
+        sample_x: jax.Array,
+        sample_mask: jax.Array | None,
     ) -> MemberState:
         init_key, order_key, dropout_key = keys
         params = model.init(init_key, sample_x, sample_mask)["params"]
+        if initial_params is not None:
+            params = jax.tree.map(lambda drawn, given: jnp.asarray(given, drawn.dtype), params, initial_params)
         return MemberState(
             params=params,
             opt_state=optimizer(hp).init(params),
@@ -298,6 +304,7 @@ def run_group(
     hparams: Mapping[str, np.ndarray],
     data: Data,
     on_epoch: Callable[[int, dict[str, np.ndarray], int], None] | None = None,
+    initial_params: Any = None,
 ) -> tuple[MemberState, dict[str, np.ndarray]]:
     """Train one group of members: keys (members, 3, 2), hparams name -> (members,).
 
@@ -309,7 +316,7 @@ def run_group(
     hp = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
     sample_x = data.x[: min(cfg.batch_size, cfg.n_train)]
     sample_mask = None if data.mask is None else data.mask[: sample_x.shape[0]]
-    state = jax.jit(jax.vmap(init, in_axes=(0, 0, None, None)))(keys, hp, sample_x, sample_mask)
+    state = jax.jit(jax.vmap(init, in_axes=(0, None, 0, None, None)))(keys, initial_params, hp, sample_x, sample_mask)
     step_epoch = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None)), donate_argnums=(0,))
     n_members = keys.shape[0]
     history = {name: np.full((n_members, cfg.epochs), np.nan, np.float32) for name in cfg.log_names}

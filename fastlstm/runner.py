@@ -14,12 +14,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 from fastlstm.cache import enable_compilation_cache
 from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.engine import Data, TrainConfig, run_group
-from fastlstm.model import ModelSpec
+from fastlstm.model import LSTMModel, ModelSpec
 from fastlstm.plan import STREAMS, Plan, make_plan
 from fastlstm.progress import epoch_progress
 from fastlstm.result import GroupParams, SweepResult
@@ -46,6 +47,23 @@ def _check_callbacks(callbacks: Sequence[Any] | None) -> tuple[EarlyStopping | N
 def _check_monitor(cb: Any, available: Sequence[str]) -> None:
     if cb is not None and cb.monitor not in available:
         raise ValueError(f"{type(cb).__name__}.monitor={cb.monitor!r} is not logged; available: {list(available)}")
+
+
+def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset) -> None:
+    """Shapes of user-given weights must match the model (checked by abstract init)."""
+    model = LSTMModel(units=structure["units"], layers=structure["layers"], out_dim=ds.out_dim)
+    sample = jax.ShapeDtypeStruct((1, ds.timesteps, ds.features), jnp.float32)
+    expected = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x)["params"], sample)
+    want = traverse_util.flatten_dict(expected, sep="/")
+    try:
+        got = traverse_util.flatten_dict(params, sep="/")
+    except Exception:
+        raise ValueError("initial_params must be a nested dict of arrays like result.params of one member") from None
+    if set(got) != set(want):
+        raise ValueError(f"initial_params has entries {sorted(got)}, expected {sorted(want)}")
+    for name, spec in want.items():
+        if tuple(np.shape(got[name])) != tuple(spec.shape):
+            raise ValueError(f"initial_params[{name!r}] has shape {np.shape(got[name])}, expected {spec.shape}")
 
 
 def _member_keys(plan: Plan, indices: Sequence[int]) -> jax.Array:
@@ -109,6 +127,7 @@ def sweep(
     sample_weight: Any = None,
     callbacks: Sequence[Any] | None = None,
     fixed_streams: Mapping[str, int] | None = None,
+    initial_params: Any = None,
     verbose: int | str = "auto",
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
@@ -116,6 +135,8 @@ def sweep(
     Members are `[(config, seed) for config in product(grid) for seed in seeds]`,
     so member `i` has seed `seeds[i % len(seeds)]`. `fixed_streams` holds RNG
     streams ("init", "order", "dropout") at a given seed for every member.
+    `initial_params` (a params tree of `LSTMModel`, no member axis) starts every
+    member from the same weights, e.g. a Keras model's, instead of drawing them.
     """
     spec = ModelSpec.coerce(model)
     es, rlr = _check_callbacks(callbacks)
@@ -158,6 +179,9 @@ def sweep(
     _check_monitor(es, names)
     _check_monitor(rlr, names)
 
+    if initial_params is not None:
+        for group in plan.groups:
+            _check_initial_params(initial_params, group.structure, ds)
     enable_compilation_cache()
     data = _device_data(ds)
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
@@ -200,7 +224,7 @@ def sweep(
             }
             label = "training" if len(plan.groups) == 1 else f"group {gi + 1}/{len(plan.groups)}"
             bar.start_group(s["epochs"], len(idx), label)
-            state, hist = run_group(cfg, _member_keys(plan, idx), hp, data, bar.on_epoch)
+            state, hist = run_group(cfg, _member_keys(plan, idx), hp, data, bar.on_epoch, initial_params)
             for name, values in hist.items():
                 full = history.setdefault(name, np.full((n_members, max_epochs), np.nan, np.float32))
                 full[idx, : values.shape[1]] = values
