@@ -15,6 +15,7 @@ value of it ever flows into another member.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -298,6 +299,18 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     return init, epoch, finish
 
 
+@functools.lru_cache(maxsize=64)
+def compiled_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
+    """jit(vmap(...)) of (init, epoch, finish), cached per static config so that a
+    second sweep with the same shapes reuses the compiled programs."""
+    init, epoch, finish = make_train(cfg)
+    return (
+        jax.jit(jax.vmap(init, in_axes=(0, None, 0, None, None))),
+        jax.jit(jax.vmap(epoch, in_axes=(0, 0, None)), donate_argnums=(0,)),
+        jax.jit(jax.vmap(finish)),
+    )
+
+
 def run_group(
     cfg: TrainConfig,
     keys: jax.Array,
@@ -312,12 +325,11 @@ def run_group(
     NaN after a member stopped or diverged and for epochs never run because every
     member had stopped.
     """
-    init, epoch, finish = make_train(cfg)
+    init_fn, step_epoch, finish_fn = compiled_train(cfg)
     hp = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
     sample_x = data.x[: min(cfg.batch_size, cfg.n_train)]
     sample_mask = None if data.mask is None else data.mask[: sample_x.shape[0]]
-    state = jax.jit(jax.vmap(init, in_axes=(0, None, 0, None, None)))(keys, initial_params, hp, sample_x, sample_mask)
-    step_epoch = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None)), donate_argnums=(0,))
+    state = init_fn(keys, initial_params, hp, sample_x, sample_mask)
     n_members = keys.shape[0]
     history = {name: np.full((n_members, cfg.epochs), np.nan, np.float32) for name in cfg.log_names}
     for e in range(cfg.epochs):
@@ -330,5 +342,5 @@ def run_group(
             on_epoch(e, logs, n_active)
         if n_active == 0:
             break
-    state = jax.jit(jax.vmap(finish))(state)
+    state = finish_fn(state)
     return state, history

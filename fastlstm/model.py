@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fastlstm.recurrence import lstm_recurrence
+
 TASKS = ("auto", "classification", "binary", "regression")
 
 
@@ -74,41 +76,6 @@ def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jn
     del key
     units = shape[0] // 4
     return jnp.zeros(shape, dtype).at[units : 2 * units].set(1.0)
-
-
-def lstm_recurrence(xw: jax.Array, recurrent_kernel: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """Run the recurrence given the precomputed input projection.
-
-    xw: (batch, time, 4u) = x @ kernel + bias for every timestep (one big matmul done
-    by the caller); only `h @ recurrent_kernel` and the gate math are in the scan.
-    mask: (batch, time) bool or None; a masked step carries h and c forward.
-    Returns the hidden states (batch, time, u).
-    """
-    batch = xw.shape[0]
-    units = recurrent_kernel.shape[0]
-    h0 = jnp.zeros((batch, units), xw.dtype)
-    xw_t = jnp.swapaxes(xw, 0, 1)
-    mask_t = None if mask is None else jnp.swapaxes(mask, 0, 1)
-
-    def step(carry, inputs):
-        h, c = carry
-        if mask_t is None:
-            z = inputs
-        else:
-            z, m = inputs
-        z = z + h @ recurrent_kernel
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
-        if mask_t is not None:
-            keep = m[:, None]
-            h_new = jnp.where(keep, h_new, h)
-            c_new = jnp.where(keep, c_new, c)
-        return (h_new, c_new), h_new
-
-    xs = xw_t if mask_t is None else (xw_t, mask_t)
-    _, hs = jax.lax.scan(step, (h0, h0), xs)
-    return jnp.swapaxes(hs, 0, 1)
 
 
 class KerasLSTM(nn.Module):
