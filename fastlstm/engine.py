@@ -326,7 +326,7 @@ def run_group(
     member had stopped.
     """
     init_fn, step_epoch, finish_fn = compiled_train(cfg)
-    hp = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
+    hp = {k: jnp.asarray(v) for k, v in hparams.items()}
     sample_x = data.x[: min(cfg.batch_size, cfg.n_train)]
     sample_mask = None if data.mask is None else data.mask[: sample_x.shape[0]]
     state = init_fn(keys, initial_params, hp, sample_x, sample_mask)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 # Keras 3 defaults, per optimizer; these are also the hyperparameters each accepts.
@@ -44,6 +45,23 @@ SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {
 WARMUP_KEYS = ("warmup_steps", "warmup_fraction")
 
 
+COMPLEMENTS = ("beta_1", "beta_2", "rho")
+
+
+def float32_hparams(hp: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Host floats -> float32 arrays for the traced path, plus `one_minus_<beta>`.
+
+    Keras computes `1 - beta_2` from the Python float; `1 - float32(0.999)` in
+    float32 is off by 1.3e-5 relative, so the complements are taken in float64 here,
+    before the cast, and passed alongside.
+    """
+    out = {k: np.asarray(v, np.float32) for k, v in hp.items()}
+    for k in COMPLEMENTS:
+        if k in hp:
+            out[f"one_minus_{k}"] = np.asarray(1.0 - np.float64(hp[k]), np.float32)
+    return out
+
+
 class ScaleByKerasAdamState(NamedTuple):
     count: jax.Array
     m: Any
@@ -51,9 +69,18 @@ class ScaleByKerasAdamState(NamedTuple):
 
 
 def scale_by_keras_adam(
-    beta_1: Any = 0.9, beta_2: Any = 0.999, epsilon: Any = 1e-7
+    beta_1: Any = 0.9,
+    beta_2: Any = 0.999,
+    epsilon: Any = 1e-7,
+    one_minus_beta_1: Any = None,
+    one_minus_beta_2: Any = None,
 ) -> optax.GradientTransformationExtraArgs:
-    """Keras Adam: `lr_t = lr*sqrt(1-b2^t)/(1-b1^t)`, `p -= lr_t*m/(sqrt(v)+eps)`."""
+    """Keras Adam: `lr_t = lr*sqrt(1-b2^t)/(1-b1^t)`, `p -= lr_t*m/(sqrt(v)+eps)`.
+
+    `one_minus_beta_*` may be given precomputed (see `float32_hparams`).
+    """
+    c1 = 1.0 - beta_1 if one_minus_beta_1 is None else one_minus_beta_1
+    c2 = 1.0 - beta_2 if one_minus_beta_2 is None else one_minus_beta_2
 
     def init_fn(params):
         zeros = jax.tree.map(jnp.zeros_like, params)
@@ -63,8 +90,8 @@ def scale_by_keras_adam(
         del params, extra
         t = (state.count + 1).astype(jnp.float32)
         alpha = learning_rate * jnp.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
-        m = jax.tree.map(lambda m, g: m + (g - m) * (1.0 - beta_1), state.m, grads)
-        v = jax.tree.map(lambda v, g: v + (jnp.square(g) - v) * (1.0 - beta_2), state.v, grads)
+        m = jax.tree.map(lambda m, g: m + (g - m) * c1, state.m, grads)
+        v = jax.tree.map(lambda v, g: v + (jnp.square(g) - v) * c2, state.v, grads)
         updates = jax.tree.map(lambda m, v: -(m * alpha) / (jnp.sqrt(v) + epsilon), m, v)
         return updates, ScaleByKerasAdamState(state.count + 1, m, v)
 
@@ -103,9 +130,10 @@ class ScaleByKerasRMSpropState(NamedTuple):
 
 
 def scale_by_keras_rmsprop(
-    rho: Any = 0.9, momentum: Any = 0.0, epsilon: Any = 1e-7, centered: bool = False
+    rho: Any = 0.9, momentum: Any = 0.0, epsilon: Any = 1e-7, centered: bool = False, one_minus_rho: Any = None
 ) -> optax.GradientTransformationExtraArgs:
     """Keras RMSprop: epsilon inside the sqrt, momentum on the scaled increment."""
+    c = 1.0 - rho if one_minus_rho is None else one_minus_rho
 
     def init_fn(params):
         zeros = jax.tree.map(jnp.zeros_like, params)
@@ -113,9 +141,9 @@ def scale_by_keras_rmsprop(
 
     def update_fn(grads, state, params=None, *, learning_rate, **extra):
         del params, extra
-        vel = jax.tree.map(lambda v, g: rho * v + (1.0 - rho) * jnp.square(g), state.velocity, grads)
+        vel = jax.tree.map(lambda v, g: rho * v + c * jnp.square(g), state.velocity, grads)
         if centered:
-            avg = jax.tree.map(lambda a, g: rho * a + (1.0 - rho) * g, state.average_grad, grads)
+            avg = jax.tree.map(lambda a, g: rho * a + c * g, state.average_grad, grads)
             denom = jax.tree.map(lambda v, a: v - jnp.square(a) + epsilon, vel, avg)
         else:
             avg = state.average_grad
@@ -175,7 +203,11 @@ def make_optimizer(
     if "clipvalue" in hp:
         parts.append(optax.clip(hp["clipvalue"]))
     if name in ("adam", "adamw"):
-        parts.append(scale_by_keras_adam(hp["beta_1"], hp["beta_2"], hp["epsilon"]))
+        parts.append(
+            scale_by_keras_adam(
+                hp["beta_1"], hp["beta_2"], hp["epsilon"], hp.get("one_minus_beta_1"), hp.get("one_minus_beta_2")
+            )
+        )
     elif name == "sgd":
         parts.append(scale_by_keras_sgd(hp["momentum"], nesterov=flags.get("nesterov", False)))
     elif name == "rmsprop":

@@ -21,6 +21,7 @@ from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.engine import Data, TrainConfig, run_group
 from fastlstm.model import LSTMModel, ModelSpec
+from fastlstm.optimizers import float32_hparams
 from fastlstm.plan import STREAMS, Plan, make_plan
 from fastlstm.progress import epoch_progress
 from fastlstm.result import GroupParams, SweepResult
@@ -219,9 +220,8 @@ def sweep(
                 reduce_lr=rlr,
             )
             idx = list(group.members)
-            hp = {
-                k: np.array([plan.members[i].hparams[k] for i in idx], np.float32) for k in plan.members[idx[0]].hparams
-            }
+            per_member = [float32_hparams(plan.members[i].hparams) for i in idx]
+            hp = {k: np.stack([p[k] for p in per_member]) for k in per_member[0]}
             label = "training" if len(plan.groups) == 1 else f"group {gi + 1}/{len(plan.groups)}"
             bar.start_group(s["epochs"], len(idx), label)
             state, hist = run_group(cfg, _member_keys(plan, idx), hp, data, bar.on_epoch, initial_params)

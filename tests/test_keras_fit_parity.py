@@ -40,7 +40,12 @@ def params_of(model, layers):
 
 CASES = {
     "adam-classweight-partial-batch": dict(
-        kind="classification", layers=1, units=6, optimizer=("adam", {"learning_rate": 1e-2}), fit=dict(class_weight={0: 0.5, 1: 2.0, 2: 1.0}), batch_size=16
+        kind="classification",
+        layers=1,
+        units=6,
+        optimizer=("adam", {"learning_rate": 1e-2}),
+        fit=dict(class_weight={0: 0.5, 1: 2.0, 2: 1.0}),
+        batch_size=16,
     ),
     "sgd-nesterov-clipnorm-valsplit-2layers": dict(
         kind="classification",
@@ -50,13 +55,25 @@ CASES = {
         fit=dict(validation_split=0.25),
         batch_size=8,
     ),
-    "rmsprop-binary": dict(kind="binary", layers=1, units=4, optimizer=("rmsprop", {"learning_rate": 3e-3}), fit={}, batch_size=10),
+    "rmsprop-binary": dict(
+        kind="binary", layers=1, units=4, optimizer=("rmsprop", {"learning_rate": 3e-3}), fit={}, batch_size=10
+    ),
     "adamw-regression-sample-weight": dict(
-        kind="regression", layers=1, units=4, optimizer=("adamw", {"learning_rate": 5e-3, "weight_decay": 0.05}), fit=dict(sample_weight="random"), batch_size=12
+        kind="regression",
+        layers=1,
+        units=4,
+        optimizer=("adamw", {"learning_rate": 5e-3, "weight_decay": 0.05}),
+        fit=dict(sample_weight="random"),
+        batch_size=12,
     ),
 }
 
-KERAS_OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+KERAS_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
 LOSS = {"classification": "sparse_categorical_crossentropy", "binary": "binary_crossentropy", "regression": "mse"}
 ACTIVATION = {"classification": "softmax", "binary": "sigmoid", "regression": "linear"}
 METRIC = {"classification": "accuracy", "binary": "accuracy", "regression": "mae"}
