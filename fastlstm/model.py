@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from fastlstm.recurrence import lstm_recurrence
+from fastlstm.recurrence import lstm_layer
 
 TASKS = ("auto", "classification", "binary", "regression")
 
@@ -83,11 +83,16 @@ class KerasLSTM(nn.Module):
 
     `dropout_rate` is a call argument (not an attribute) so that it can be a traced,
     per-member value under vmap. As in Keras, one input-dropout mask is drawn per
-    sequence and reused at every timestep.
+    sequence and reused at every timestep. With `time_major=True` the input is
+    (time, batch, features) and so are returned sequences (what `LSTMModel` uses
+    between layers: no transposes); otherwise (batch, time, features) as in Keras.
+    `first_layer=True` skips the gradient with respect to the input (it is data).
     """
 
     units: int
     return_sequences: bool = False
+    time_major: bool = False
+    first_layer: bool = False
 
     @nn.compact
     def __call__(
@@ -96,24 +101,29 @@ class KerasLSTM(nn.Module):
         mask: jax.Array | None = None,
         dropout_rate: jax.Array | float | None = None,
     ) -> jax.Array:
+        if not self.time_major:
+            x = jnp.swapaxes(x, 0, 1)
+            mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
         features = x.shape[-1]
         kernel = self.param("kernel", nn.initializers.glorot_uniform(), (features, 4 * self.units))
         recurrent_kernel = self.param("recurrent_kernel", nn.initializers.orthogonal(), (self.units, 4 * self.units))
         bias = self.param("bias", keras_lstm_bias_init, (4 * self.units,))
         if dropout_rate is not None:
             keep = 1.0 - dropout_rate
-            drop_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (x.shape[0], features))
-            x = x * (drop_mask / keep)[:, None, :].astype(x.dtype)
-        xw = x @ kernel + bias
-        hs = lstm_recurrence(xw, recurrent_kernel, mask)
-        return hs if self.return_sequences else hs[:, -1, :]
+            drop_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (x.shape[1], features))
+            x = x * (drop_mask / keep)[None, :, :].astype(x.dtype)
+        hs = lstm_layer(x, kernel, recurrent_kernel, bias, mask, need_input_grad=not self.first_layer)
+        if not self.return_sequences:
+            return hs[-1]
+        return hs if self.time_major else jnp.swapaxes(hs, 0, 1)
 
 
 class LSTMModel(nn.Module):
     """Stacked Keras LSTMs then a Dense head (glorot_uniform kernel, zero bias).
 
-    The head returns raw outputs; `head_activation` turns them into what Keras's
-    Dense(activation=...) would output (softmax, sigmoid or linear).
+    Takes Keras-layout input (batch, time, features) and an optional (batch, time)
+    mask; runs the stack time-major. The head returns raw outputs; `head_activation`
+    turns them into what Keras's Dense(activation=...) would output.
     """
 
     units: int
@@ -127,10 +137,13 @@ class LSTMModel(nn.Module):
         mask: jax.Array | None = None,
         dropout_rate: jax.Array | float | None = None,
     ) -> jax.Array:
-        h = x
+        h = jnp.swapaxes(x, 0, 1)
+        mask_t = None if mask is None else jnp.swapaxes(mask, 0, 1)
         for layer in range(self.layers):
             last = layer == self.layers - 1
-            h = KerasLSTM(self.units, return_sequences=not last, name=f"lstm_{layer}")(h, mask, dropout_rate)
+            h = KerasLSTM(
+                self.units, return_sequences=not last, time_major=True, first_layer=layer == 0, name=f"lstm_{layer}"
+            )(h, mask_t, dropout_rate)
         return nn.Dense(self.out_dim, kernel_init=nn.initializers.glorot_uniform(), name="head")(h)
 
 

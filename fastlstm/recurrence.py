@@ -1,18 +1,18 @@
-"""The LSTM recurrence with a hand-written backward pass (what cuDNN does).
+"""One LSTM layer over time, with a hand-written backward pass.
 
-Autodiff of a `lax.scan` LSTM accumulates the recurrent-kernel gradient with one
-small matmul per timestep and keeps every intermediate of the gate math. Here the
-forward scan keeps only `h @ R` and the gate arithmetic; it saves the activated gates
-and cell states; the backward scan keeps only `dz @ R.T` and the gate derivatives;
-and the recurrent-kernel gradient is one large matmul over all timesteps at the end.
-The input projection `x @ W + b` is done by the caller (one big matmul), so its
-gradients are big matmuls too.
-
-`lstm_recurrence_reference` is the plain scan that autodiff differentiates; tests
-check the two agree.
+Layout and work split chosen by measurement on the CPU (see bench/): sequences are
+time-major (time, batch, features) from the first layer to the last, so that under
+`vmap` over members no large tensor is ever transposed; each step does the input and
+recurrent matmuls and the gate math; the backward scan computes only the gate
+derivatives, `dz @ R.T` (and `dz @ W.T` when the input needs a gradient) and adds
+the step's share of the weight gradients into an accumulator, so no (time, batch, 4u)
+gradient tensor is stored. Autodiff of the plain scan (`lstm_layer_reference`,
+kept for tests) does more work and stores more.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -23,25 +23,26 @@ def _gates(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Keras gate order i, f, c, o: sigmoid, sigmoid, tanh, sigmoid.
 
     sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, so all four come from one tanh pass over
-    the (batch, 4u) block, which XLA fuses into one loop.
+    the (batch, 4u) block, which XLA fuses into one loop (cheaper than exp-based
+    logistic on the CPU).
     """
     units = z.shape[-1] // 4
-    scale = jnp.concatenate(
-        [jnp.full((2 * units,), 0.5, z.dtype), jnp.ones((units,), z.dtype), jnp.full((units,), 0.5, z.dtype)]
-    )
+    half = jnp.full((units,), 0.5, z.dtype)
+    scale = jnp.concatenate([half, half, jnp.ones((units,), z.dtype), half])
     t = jnp.tanh(z * scale)
     act = jnp.where(scale == 0.5, 0.5 * t + 0.5, t)
     return act[..., :units], act[..., units : 2 * units], act[..., 2 * units : 3 * units], act[..., 3 * units :]
 
 
-def _forward_scan(xw_t: jax.Array, r: jax.Array, mask_t: jax.Array | None, keep_residuals: bool):
-    batch, units = xw_t.shape[1], r.shape[0]
-    zeros = jnp.zeros((batch, units), xw_t.dtype)
+def _forward(x_t, w, r, b, mask_t, keep_residuals: bool):
+    """The scan; with `keep_residuals` also the activated gates, c_{t-1} and tanh(c_t)."""
+    batch, units = x_t.shape[1], r.shape[0]
+    zeros = jnp.zeros((batch, units), x_t.dtype)
 
     def step(carry, inputs):
         h, c = carry
-        z, m = inputs if mask_t is not None else (inputs, None)
-        i, f, g, o = _gates(z + h @ r)
+        x, m = inputs if mask_t is not None else (inputs, None)
+        i, f, g, o = _gates(x @ w + h @ r + b)
         c_new = f * c + i * g
         tc = jnp.tanh(c_new)
         h_new = o * tc
@@ -49,41 +50,36 @@ def _forward_scan(xw_t: jax.Array, r: jax.Array, mask_t: jax.Array | None, keep_
             keep = m[:, None]
             h_new = jnp.where(keep, h_new, h)
             c_new = jnp.where(keep, c_new, c)
-        out = (h_new, (jnp.concatenate([i, f, g, o], -1), c, tc)) if keep_residuals else h_new
+        out = (h_new, jnp.concatenate([i, f, g, o], -1), c, tc) if keep_residuals else h_new
         return (h_new, c_new), out
 
-    xs = xw_t if mask_t is None else (xw_t, mask_t)
-    _, out = jax.lax.scan(step, (zeros, zeros), xs)
+    _, out = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
     return out
 
 
-@jax.custom_vjp
-def _recurrence_nomask(xw_t: jax.Array, r: jax.Array) -> jax.Array:
-    return _forward_scan(xw_t, r, None, keep_residuals=False)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _layer(x_t, w, r, b, mask_t, need_input_grad):
+    return _forward(x_t, w, r, b, mask_t, keep_residuals=False)
 
 
-@jax.custom_vjp
-def _recurrence_mask(xw_t: jax.Array, r: jax.Array, mask_t: jax.Array) -> jax.Array:
-    return _forward_scan(xw_t, r, mask_t, keep_residuals=False)
+def _layer_fwd(x_t, w, r, b, mask_t, need_input_grad):
+    hs, acts, c_prev, tc = _forward(x_t, w, r, b, mask_t, keep_residuals=True)
+    h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)
+    return hs, (x_t, h_prev, acts, c_prev, tc, w, r, mask_t)
 
 
-def _fwd(xw_t, r, mask_t):
-    hs, (acts, c_prev, tc) = _forward_scan(xw_t, r, mask_t, keep_residuals=True)
-    return hs, (hs, acts, c_prev, tc, r, mask_t)
-
-
-def _bwd(residuals, dhs):
-    hs, acts, c_prev, tc, r, mask_t = residuals
+def _layer_bwd(need_input_grad, residuals, dhs):
+    x_t, h_prev, acts, c_prev, tc, w, r, mask_t = residuals
     units = r.shape[0]
-    r_t = r.T
+    w_t, r_t = w.T, r.T
 
     def step(carry, inputs):
-        dh_next, dc_next = carry
+        dh_next, dc_next, dw, dr, db = carry
         if mask_t is None:
-            dh_out, a, cp, t = inputs
+            dh_out, a, cp, t, x, hp = inputs
             m = None
         else:
-            dh_out, a, cp, t, m = inputs
+            dh_out, a, cp, t, x, hp, m = inputs
         i, f, g, o = a[:, :units], a[:, units : 2 * units], a[:, 2 * units : 3 * units], a[:, 3 * units :]
         dh = dh_out + dh_next
         dc = dc_next + dh * o * (1.0 - t * t)
@@ -98,59 +94,55 @@ def _bwd(residuals, dhs):
         else:
             dh_prev = dz @ r_t
             dc_prev = dc * f
-        return (dh_prev, dc_prev), dz
+        carry = (dh_prev, dc_prev, dw + x.T @ dz, dr + hp.T @ dz, db + jnp.sum(dz, axis=0))
+        return carry, (dz @ w_t if need_input_grad else None)
 
     zeros = jnp.zeros_like(dhs[0])
-    xs = (dhs, acts, c_prev, tc) if mask_t is None else (dhs, acts, c_prev, tc, mask_t)
-    _, dz = jax.lax.scan(step, (zeros, zeros), xs, reverse=True)
-    h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)
-    # One matmul over all (time, batch) rows instead of one per step.
-    dr = jnp.einsum("tbu,tbg->ug", h_prev, dz)
-    return dz, dr, mask_t
+    init = (zeros, zeros, jnp.zeros_like(w), jnp.zeros_like(r), jnp.zeros(w.shape[1], w.dtype))
+    xs = (dhs, acts, c_prev, tc, x_t, h_prev) + (() if mask_t is None else (mask_t,))
+    (_, _, dw, dr, db), dx = jax.lax.scan(step, init, xs, reverse=True)
+    if dx is None:
+        dx = jnp.zeros_like(x_t)
+    dmask = None if mask_t is None else np.zeros(mask_t.shape, jax.dtypes.float0)
+    return dx, dw, dr, db, dmask
 
 
-def _fwd_nomask(xw_t, r):
-    hs, res = _fwd(xw_t, r, None)
-    return hs, res
+_layer.defvjp(_layer_fwd, _layer_bwd)
 
 
-def _bwd_nomask(residuals, dhs):
-    dz, dr, _ = _bwd(residuals, dhs)
-    return dz, dr
+def lstm_layer(
+    x_t: jax.Array,
+    kernel: jax.Array,
+    recurrent_kernel: jax.Array,
+    bias: jax.Array,
+    mask_t: jax.Array | None = None,
+    need_input_grad: bool = True,
+) -> jax.Array:
+    """Hidden states (time, batch, u) of one Keras LSTM layer over x_t (time, batch, in).
 
-
-def _bwd_mask(residuals, dhs):
-    dz, dr, mask_t = _bwd(residuals, dhs)
-    return dz, dr, np.zeros(mask_t.shape, jax.dtypes.float0)
-
-
-_recurrence_nomask.defvjp(_fwd_nomask, _bwd_nomask)
-_recurrence_mask.defvjp(_fwd, _bwd_mask)
-
-
-def lstm_recurrence(xw: jax.Array, recurrent_kernel: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """Hidden states (batch, time, u) from the input projection xw (batch, time, 4u).
-
-    mask: (batch, time) bool or None; a masked step carries h and c forward.
+    mask_t: (time, batch) bool or None; a masked step carries h and c forward.
+    need_input_grad=False skips the input gradient (the first layer's input is data).
     """
-    xw_t = jnp.swapaxes(xw, 0, 1)
-    if mask is None:
-        hs = _recurrence_nomask(xw_t, recurrent_kernel)
-    else:
-        hs = _recurrence_mask(xw_t, recurrent_kernel, jnp.swapaxes(mask, 0, 1))
-    return jnp.swapaxes(hs, 0, 1)
+    return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad)
 
 
-def lstm_recurrence_reference(xw: jax.Array, recurrent_kernel: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """The plain scan, differentiated by JAX's autodiff (the reference for tests)."""
-    batch, units = xw.shape[0], recurrent_kernel.shape[0]
-    zeros = jnp.zeros((batch, units), xw.dtype)
-    mask_t = None if mask is None else jnp.swapaxes(mask, 0, 1)
+def lstm_layer_reference(
+    x_t: jax.Array,
+    kernel: jax.Array,
+    recurrent_kernel: jax.Array,
+    bias: jax.Array,
+    mask_t: jax.Array | None = None,
+    need_input_grad: bool = True,
+) -> jax.Array:
+    """The plain scan with Keras's equations, differentiated by JAX's autodiff."""
+    del need_input_grad
+    batch, units = x_t.shape[1], recurrent_kernel.shape[0]
+    zeros = jnp.zeros((batch, units), x_t.dtype)
 
     def step(carry, inputs):
         h, c = carry
-        z, m = inputs if mask_t is not None else (inputs, None)
-        z = z + h @ recurrent_kernel
+        x, m = inputs if mask_t is not None else (inputs, None)
+        z = x @ kernel + h @ recurrent_kernel + bias
         i, f, g, o = jnp.split(z, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
@@ -159,6 +151,5 @@ def lstm_recurrence_reference(xw: jax.Array, recurrent_kernel: jax.Array, mask: 
             c_new = jnp.where(m[:, None], c_new, c)
         return (h_new, c_new), h_new
 
-    xw_t = jnp.swapaxes(xw, 0, 1)
-    _, hs = jax.lax.scan(step, (zeros, zeros), xw_t if mask_t is None else (xw_t, mask_t))
-    return jnp.swapaxes(hs, 0, 1)
+    _, hs = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
+    return hs

@@ -5,49 +5,67 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import fastlstm.model as model_module
 from fastlstm.model import LSTMModel
-from fastlstm.recurrence import lstm_recurrence, lstm_recurrence_reference
+from fastlstm.recurrence import lstm_layer, lstm_layer_reference
 
 
-def _inputs(batch=5, time=9, units=6, seed=0):
-    k = jax.random.split(jax.random.PRNGKey(seed), 4)
-    xw = jax.random.normal(k[0], (batch, time, 4 * units))
-    r = 0.5 * jax.random.normal(k[1], (units, 4 * units))
-    mask = jax.random.bernoulli(k[2], 0.7, (batch, time))
-    w = jax.random.normal(k[3], (batch, time, units))
-    return xw, r, mask, w
+def _inputs(batch=5, time=9, features=3, units=6, seed=0):
+    k = jax.random.split(jax.random.PRNGKey(seed), 6)
+    x_t = jax.random.normal(k[0], (time, batch, features))
+    w = 0.5 * jax.random.normal(k[1], (features, 4 * units))
+    r = 0.5 * jax.random.normal(k[2], (units, 4 * units))
+    b = 0.1 * jax.random.normal(k[3], (4 * units,))
+    mask_t = jax.random.bernoulli(k[4], 0.7, (time, batch))
+    cot = jax.random.normal(k[5], (time, batch, units))
+    return x_t, w, r, b, mask_t, cot
 
 
-@pytest.mark.parametrize("masked", [False, True])
-def test_forward_and_gradients_match_autodiff(masked):
-    xw, r, mask, w = _inputs()
-    m = mask if masked else None
-
-    def loss(xw, r, fn):
-        return jnp.sum(fn(xw, r, m) * w)
-
-    np.testing.assert_allclose(lstm_recurrence(xw, r, m), lstm_recurrence_reference(xw, r, m), atol=1e-6)
-    got = jax.grad(loss, argnums=(0, 1))(xw, r, lstm_recurrence)
-    want = jax.grad(loss, argnums=(0, 1))(xw, r, lstm_recurrence_reference)
+def _assert_grads_close(got, want):
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5 * float(jnp.abs(e).max()))
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_forward_and_gradients_match_autodiff(masked):
+    x_t, w, r, b, mask_t, cot = _inputs()
+    m = mask_t if masked else None
+
+    def loss(x_t, w, r, b, fn):
+        return jnp.sum(fn(x_t, w, r, b, m) * cot)
+
+    np.testing.assert_allclose(lstm_layer(x_t, w, r, b, m), lstm_layer_reference(x_t, w, r, b, m), atol=1e-6)
+    args = (0, 1, 2, 3)
+    got = jax.grad(loss, argnums=args)(x_t, w, r, b, lstm_layer)
+    want = jax.grad(loss, argnums=args)(x_t, w, r, b, lstm_layer_reference)
+    _assert_grads_close(got, want)
+
+
+def test_without_input_gradient_the_weight_gradients_are_unchanged():
+    x_t, w, r, b, _, cot = _inputs()
+
+    def loss(w, r, b, need):
+        return jnp.sum(lstm_layer(x_t, w, r, b, None, need_input_grad=need) * cot)
+
+    _assert_grads_close(
+        jax.grad(loss, argnums=(0, 1, 2))(w, r, b, False), jax.grad(loss, argnums=(0, 1, 2))(w, r, b, True)
+    )
+
+
 def test_masked_steps_carry_state_and_pass_gradients_through():
-    xw, r, _, _ = _inputs(batch=2, time=6)
-    mask = jnp.array([[True, True, False, False, True, False]] * 2)
-    hs = lstm_recurrence(xw, r, mask)
-    np.testing.assert_array_equal(hs[:, 2], hs[:, 1])
-    np.testing.assert_array_equal(hs[:, 5], hs[:, 4])
-    g = jax.grad(lambda xw: jnp.sum(lstm_recurrence(xw, r, mask)[:, -1]))(xw)
-    assert np.all(g[:, [2, 3, 5]] == 0) and np.any(g[:, 4] != 0)
+    x_t, w, r, b, _, _ = _inputs(batch=2, time=6)
+    mask_t = jnp.array([[True, True, False, False, True, False]] * 2).T
+    hs = lstm_layer(x_t, w, r, b, mask_t)
+    np.testing.assert_array_equal(hs[2], hs[1])
+    np.testing.assert_array_equal(hs[5], hs[4])
+    g = jax.grad(lambda x_t: jnp.sum(lstm_layer(x_t, w, r, b, mask_t)[-1]))(x_t)
+    g = np.asarray(g)
+    assert np.all(g[[2, 3, 5]] == 0) and np.any(g[4] != 0)
 
 
-@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("layers", [1, 2, 3])
 def test_stacked_model_gradients_under_vmap_match_autodiff(monkeypatch, layers):
-    """Through the whole Flax model, vmapped over members, with a mask and dropout off."""
-    import fastlstm.model as model_module
-
+    """Through the whole Flax model, vmapped over members, with a mask."""
     x = jax.random.normal(jax.random.PRNGKey(1), (4, 7, 3))
     mask = jnp.arange(7)[None, :] < jnp.array([7, 5, 3, 6])[:, None]
     model = LSTMModel(units=5, layers=layers, out_dim=2)
@@ -59,7 +77,7 @@ def test_stacked_model_gradients_under_vmap_match_autodiff(monkeypatch, layers):
 
     grad = jax.vmap(jax.grad(loss))
     got = grad(params)
-    monkeypatch.setattr(model_module, "lstm_recurrence", lstm_recurrence_reference)
+    monkeypatch.setattr(model_module, "lstm_layer", lstm_layer_reference)
     want = grad(params)
     for (path, g), e in zip(jax.tree_util.tree_leaves_with_path(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6, err_msg=jax.tree_util.keystr(path))
