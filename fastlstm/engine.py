@@ -33,8 +33,8 @@ EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything static about one compile group (hashable)."""
+class ModelConfig:
+    """What forward passes and evaluation need: the network, its task, loss, metrics."""
 
     units: int
     layers: int
@@ -42,6 +42,16 @@ class TrainConfig:
     task: str
     loss: str
     metrics: tuple[str, ...]
+
+    @property
+    def model(self) -> LSTMModel:
+        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(ModelConfig):
+    """Everything static about one compile group (hashable)."""
+
     optimizer: str
     optimizer_flags: tuple[tuple[str, bool], ...]
     schedule: str
@@ -64,10 +74,6 @@ class TrainConfig:
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.epochs
-
-    @property
-    def model(self) -> LSTMModel:
-        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim)
 
     @property
     def log_names(self) -> tuple[str, ...]:
@@ -118,7 +124,7 @@ def _all_finite(tree: Any) -> jax.Array:
 
 
 def forward(
-    cfg: TrainConfig,
+    cfg: ModelConfig,
     params: Any,
     x: jax.Array,
     mask: jax.Array | None,
@@ -132,7 +138,7 @@ def forward(
 
 
 def evaluate_sums(
-    cfg: TrainConfig, params: Any, x: jax.Array, y: jax.Array, w: jax.Array, mask: jax.Array | None
+    cfg: ModelConfig, params: Any, x: jax.Array, y: jax.Array, w: jax.Array, mask: jax.Array | None
 ) -> dict[str, jax.Array]:
     """Weighted loss sum and metric sums over a dataset, in fixed-size chunks.
 

@@ -125,14 +125,18 @@ def _check_value(where: str, key: str, v: Any) -> None:
         raise ValueError(f"{where}: {key} must be >= 0, got {v!r}")
 
 
+def _name_and_options(what: str, value: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """'name' or {'name': ..., **options} -> (name, options)."""
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        return value["name"], {k: v for k, v in value.items() if k != "name"}
+    raise ValueError(f"{what} must be a name or a dict with a 'name', got {value!r}")
+
+
 def _resolve_optimizer(optimizer: str | Mapping[str, Any]) -> tuple[str, dict[str, float], dict[str, bool]]:
     """'adam' or {'name': 'sgd', 'momentum': 0.9, 'nesterov': True} -> name, numbers, flags."""
-    if isinstance(optimizer, str):
-        name, options = optimizer, {}
-    elif isinstance(optimizer, Mapping) and "name" in optimizer:
-        name, options = optimizer["name"], {k: v for k, v in optimizer.items() if k != "name"}
-    else:
-        raise ValueError(f"optimizer must be a name or a dict with a 'name', got {optimizer!r}")
+    name, options = _name_and_options("optimizer", optimizer)
     name = name.lower()
     if name not in OPTIMIZER_DEFAULTS:
         raise ValueError(f"optimizer: unknown {name!r}; expected one of {sorted(OPTIMIZER_DEFAULTS)}")
@@ -154,12 +158,7 @@ def _resolve_schedule(schedule: str | Mapping[str, Any] | None) -> tuple[str, di
     """None / name / {'name': ..., params} -> name, numeric params, static params."""
     if schedule is None:
         return "constant", {}, {}
-    if isinstance(schedule, str):
-        name, options = schedule, {}
-    elif isinstance(schedule, Mapping) and "name" in schedule:
-        name, options = schedule["name"], {k: v for k, v in schedule.items() if k != "name"}
-    else:
-        raise ValueError(f"schedule must be a name or a dict with a 'name', got {schedule!r}")
+    name, options = _name_and_options("schedule", schedule)
     if name not in SCHEDULE_DEFAULTS:
         raise ValueError(f"schedule: unknown {name!r}; expected one of {sorted(SCHEDULE_DEFAULTS)}")
     numbers = dict(SCHEDULE_DEFAULTS[name])

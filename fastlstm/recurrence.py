@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+UNROLL = 1  # timesteps per scan iteration (measured: see bench/)
+
 
 def _gates(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Keras gate order i, f, c, o: sigmoid, sigmoid, tanh, sigmoid.
@@ -53,7 +55,7 @@ def _forward(x_t, w, r, b, mask_t, keep_residuals: bool):
         out = (h_new, jnp.concatenate([i, f, g, o], -1), c, tc) if keep_residuals else h_new
         return (h_new, c_new), out
 
-    _, out = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
+    _, out = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t), unroll=UNROLL)
     return out
 
 
@@ -100,7 +102,7 @@ def _layer_bwd(need_input_grad, residuals, dhs):
     zeros = jnp.zeros_like(dhs[0])
     init = (zeros, zeros, jnp.zeros_like(w), jnp.zeros_like(r), jnp.zeros(w.shape[1], w.dtype))
     xs = (dhs, acts, c_prev, tc, x_t, h_prev) + (() if mask_t is None else (mask_t,))
-    (_, _, dw, dr, db), dx = jax.lax.scan(step, init, xs, reverse=True)
+    (_, _, dw, dr, db), dx = jax.lax.scan(step, init, xs, reverse=True, unroll=UNROLL)
     if dx is None:
         dx = jnp.zeros_like(x_t)
     dmask = None if mask_t is None else np.zeros(mask_t.shape, jax.dtypes.float0)

@@ -7,6 +7,7 @@ folder and renamed into place, so an existing result is never half-overwritten.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -20,8 +21,7 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.data import prepare_data, prepare_inputs
-from fastlstm.engine import evaluate_sums
-from fastlstm.model import LSTMModel, head_activation
+from fastlstm.engine import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
 FORMAT_VERSION = 1
@@ -71,20 +71,18 @@ class SweepResult:
                 return jax.tree.map(lambda a, row=row: a[row], g.params)
         raise IndexError(f"member {i} out of range (0..{len(self.members) - 1})")
 
+    def _model_config(self, g: GroupParams) -> ModelConfig:
+        meta = self.meta
+        return ModelConfig(g.units, g.layers, meta["out_dim"], meta["task"], meta["loss"], self.metrics)
+
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """Every member's predictions (members, n, out), as Keras's `predict` gives them."""
         xs_np, mask_np = prepare_inputs(x, mask_value=self.meta["mask_value"])
         xs = jnp.asarray(xs_np)
         mask = None if mask_np is None else jnp.asarray(mask_np)
-        task = self.meta["task"]
         result = np.zeros((len(self.members), xs.shape[0], self.meta["out_dim"]), np.float32)
         for g in self.groups:
-            model = LSTMModel(units=g.units, layers=g.layers, out_dim=self.meta["out_dim"])
-
-            def one(params, xb, mb, model=model):
-                return head_activation(task, model.apply({"params": params}, xb, mb))
-
-            fn = jax.jit(jax.vmap(one, in_axes=(0, None, None)))
+            fn = jax.jit(jax.vmap(functools.partial(forward, self._model_config(g)), in_axes=(0, None, None)))
             for start in range(0, xs.shape[0], batch_size):
                 xb = xs[start : start + batch_size]
                 mb = None if mask is None else mask[start : start + batch_size]
@@ -108,9 +106,7 @@ class SweepResult:
         arrays = [jnp.asarray(a) if a is not None else None for a in (split.x, split.y, split.weight, split.mask)]
         out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
         for g in self.groups:
-            cfg = _EvalConfig(
-                g.units, g.layers, self.meta["out_dim"], self.meta["task"], self.meta["loss"], self.metrics
-            )
+            cfg = self._model_config(g)
             sums = jax.jit(jax.vmap(lambda p, cfg=cfg: evaluate_sums(cfg, p, *arrays)))(g.params)
             for name, v in sums.items():
                 out[name][list(g.members)] = np.asarray(v) / len(split)
@@ -163,22 +159,6 @@ class SweepResult:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return path
-
-
-@dataclasses.dataclass(frozen=True)
-class _EvalConfig:
-    """The static fields `evaluate_sums`/`forward` read, for a trained group."""
-
-    units: int
-    layers: int
-    out_dim: int
-    task: str
-    loss: str
-    metrics: tuple[str, ...]
-
-    @property
-    def model(self) -> LSTMModel:
-        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim)
 
 
 def _json_default(o: Any) -> Any:
