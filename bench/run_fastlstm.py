@@ -1,0 +1,66 @@
+"""fastlstm batched: all the members in ONE `fl.sweep` call (one vmapped, jitted program).
+
+    python bench/run_fastlstm.py --workload W1 --members S [--json OUT]
+
+Trains the same members as the baselines - seeds 0..S-1, for W3 the grid
+`{"learning_rate": [1e-3, 3e-3]}` x S seeds - with Keras's LSTM numerics and Adam
+(epsilon 1e-7), float32, shuffled every epoch, no validation split.
+`FASTLSTM_CACHE_DIR` is taken from the environment as it is (the harness decides
+whether the on-disk compilation cache is off, cold or warm). Prints one JSON object
+(see `common.report`); its steady epoch trains every member at once
+(`epoch_members`), final train accuracy is `history["accuracy"][:, -1]`.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()
+
+from common import clock_fastlstm_epochs, parse_args, report  # noqa: E402
+from workloads import data_digest, make_data  # noqa: E402
+
+import fastlstm as fl  # noqa: E402
+
+IMPORT_S = time.perf_counter() - T0
+
+
+def main() -> None:
+    args, w = parse_args(__doc__.splitlines()[0])
+    clocks = clock_fastlstm_epochs()
+    x, y = make_data(w)
+    spec = fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes)
+    lrs = list(w.learning_rates)
+    grid = {"learning_rate": lrs} if len(lrs) > 1 else None
+    r = fl.sweep(
+        x,
+        y,
+        model=spec,
+        seeds=args.members,
+        grid=grid,
+        learning_rate=None if grid else lrs[0],
+        optimizer="adam",
+        batch_size=w.batch_size,
+        epochs=w.epochs,
+        shuffle=True,
+        verbose=0,
+    )
+    members = [(float(m["learning_rate"]), int(m["seed"])) for m in r.members]
+    if members != w.members(args.members):
+        raise SystemExit(f"fastlstm member order {members} differs from the workload's {w.members(args.members)}")
+    report(
+        "fastlstm",
+        args,
+        w,
+        t0=T0,
+        import_s=IMPORT_S,
+        members=members,
+        final_train_accuracy=r.history["accuracy"][:, -1],
+        epoch_seconds=clocks[0] if clocks else None,
+        epoch_members=len(members),
+        data_digest=data_digest(x, y),
+    )
+
+
+if __name__ == "__main__":
+    main()

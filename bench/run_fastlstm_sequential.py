@@ -1,0 +1,64 @@
+"""fastlstm one member at a time: the same members as the baselines, one `fl.sweep` each.
+
+    python bench/run_fastlstm_sequential.py --workload W1 --members S [--json OUT]
+
+Trains seeds 0..S-1 (for W3: each learning rate x each seed) in this process with
+`fl.sweep(x, y, seeds=[s], learning_rate=lr, ...)` per member: Keras's LSTM numerics
+and Adam (epsilon 1e-7), float32, shuffled every epoch, no validation split. Every
+member has the same shapes, so only the first compiles (in-process cache).
+`FASTLSTM_CACHE_DIR` is taken from the environment as it is (the harness decides
+whether the on-disk compilation cache is off, cold or warm). Prints one JSON object
+(see `common.report`); final train accuracy is `history["accuracy"][:, -1]`.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()
+
+from common import clock_fastlstm_epochs, parse_args, report  # noqa: E402
+from workloads import data_digest, make_data  # noqa: E402
+
+import fastlstm as fl  # noqa: E402
+
+IMPORT_S = time.perf_counter() - T0
+
+
+def main() -> None:
+    args, w = parse_args(__doc__.splitlines()[0])
+    clocks = clock_fastlstm_epochs()
+    x, y = make_data(w)
+    spec = fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes)
+    members = w.members(args.members)
+    accuracies = []
+    for lr, seed in members:
+        r = fl.sweep(
+            x,
+            y,
+            model=spec,
+            seeds=[seed],
+            learning_rate=lr,
+            optimizer="adam",
+            batch_size=w.batch_size,
+            epochs=w.epochs,
+            shuffle=True,
+            verbose=0,
+        )
+        accuracies.append(float(r.history["accuracy"][0, -1]))
+    report(
+        "fastlstm_sequential",
+        args,
+        w,
+        t0=T0,
+        import_s=IMPORT_S,
+        members=members,
+        final_train_accuracy=accuracies,
+        epoch_seconds=clocks[0] if clocks else None,
+        epoch_members=1,
+        data_digest=data_digest(x, y),
+    )
+
+
+if __name__ == "__main__":
+    main()
