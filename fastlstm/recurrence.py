@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-UNROLL = 1  # timesteps per scan iteration (measured: see bench/)
+UNROLL = 1  # timesteps per scan iteration; 2 and 4 were not reliably faster on W1 here
 
 
 def _gates(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
