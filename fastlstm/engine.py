@@ -63,7 +63,6 @@ class TrainConfig(ModelConfig):
     n_val: int
     shuffle: bool
     use_dropout: bool
-    has_mask: bool
     early_stopping: EarlyStopping | None
     reduce_lr: ReduceLROnPlateau | None
 

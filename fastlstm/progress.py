@@ -15,9 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class EpochProgress:
     """Receives `on_epoch(epoch, logs, n_active)` from the engine and shows it."""
 
-    def __init__(self, progress: Progress | None, total_epochs: int, n_members: int):
+    def __init__(self, progress: Progress | None, total_epochs: int):
         self.progress = progress
-        self.n_members = n_members
         self.task = progress.add_task("training", total=total_epochs, info="") if progress else None
         self.group_offset = 0
         self.group_epochs = 0
@@ -46,11 +45,9 @@ class EpochProgress:
 
 
 @contextmanager
-def epoch_progress(
-    total_epochs: int, n_members: int, enabled: bool, console: Console | None = None
-) -> Iterator[EpochProgress]:
+def epoch_progress(total_epochs: int, enabled: bool, console: Console | None = None) -> Iterator[EpochProgress]:
     if not enabled:
-        yield EpochProgress(None, total_epochs, n_members)
+        yield EpochProgress(None, total_epochs)
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -61,4 +58,4 @@ def epoch_progress(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console or Console(file=sys.stderr), transient=False) as progress:
-        yield EpochProgress(progress, total_epochs, n_members)
+        yield EpochProgress(progress, total_epochs)

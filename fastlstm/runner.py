@@ -192,7 +192,7 @@ def sweep(
     rows: list[dict[str, Any]] = [{} for _ in plan.members]
     groups: list[GroupParams] = []
     total = sum(g.structure["epochs"] for g in plan.groups)
-    with epoch_progress(total, n_members, show) as bar:
+    with epoch_progress(total, show) as bar:
         for gi, group in enumerate(plan.groups):
             s = group.structure
             cfg = TrainConfig(
@@ -215,7 +215,6 @@ def sweep(
                 n_val=len(ds.val) if ds.val else 0,
                 shuffle=shuffle,
                 use_dropout=any(plan.members[i].hparams["dropout"] > 0 for i in group.members),
-                has_mask=ds.train.mask is not None,
                 early_stopping=es,
                 reduce_lr=rlr,
             )
