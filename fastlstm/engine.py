@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fastlstm.callbacks import EarlyStopping, EarlyStoppingState, ReduceLROnPlateau, ReduceLROnPlateauState
+from fastlstm.devices import by_member, member_mesh, padded_count, replicated
 from fastlstm.losses import LOSSES, metric_values
 from fastlstm.model import LSTMModel, head_activation
 from fastlstm.optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
@@ -326,26 +327,43 @@ def run_group(
 ) -> tuple[MemberState, dict[str, np.ndarray]]:
     """Train one group of members: keys (members, 3, 2), hparams name -> (members,).
 
+    The member axis is sharded over the local devices (padded with copies of the
+    last member up to a multiple of the device count; the copies are dropped).
     Returns the final member states and the history (name -> (members, epochs)),
     NaN after a member stopped or diverged and for epochs never run because every
     member had stopped.
     """
     init_fn, step_epoch, finish_fn = compiled_train(cfg)
-    hp = {k: jnp.asarray(v) for k, v in hparams.items()}
-    sample_x = data.x[: min(cfg.batch_size, cfg.n_train)]
-    sample_mask = None if data.mask is None else data.mask[: sample_x.shape[0]]
-    state = init_fn(keys, initial_params, hp, sample_x, sample_mask)
     n_members = keys.shape[0]
+    mesh = member_mesh(n_members)
+    padded = padded_count(n_members, mesh)
+
+    def members(a: Any) -> np.ndarray:
+        a = np.asarray(a)
+        return np.concatenate([a, np.repeat(a[-1:], padded - n_members, axis=0)]) if padded > n_members else a
+
+    keys = members(keys)
+    hp = {k: members(v) for k, v in hparams.items()}
+    sample_x = np.asarray(data.x[: min(cfg.batch_size, cfg.n_train)])
+    sample_mask = None if data.mask is None else np.asarray(data.mask[: sample_x.shape[0]])
+    # Initialise on one device, then spread: the orthogonal initialiser's batched QR
+    # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
+    state = init_fn(keys, initial_params, hp, sample_x, sample_mask)
+    state = jax.device_put(state, by_member(mesh))
+    hp = jax.device_put(hp, by_member(mesh))
+    data = jax.device_put(data, replicated(mesh))
     history = {name: np.full((n_members, cfg.epochs), np.nan, np.float32) for name in cfg.log_names}
     for e in range(cfg.epochs):
         state, logs = step_epoch(state, hp, data)
-        logs = jax.device_get(logs)
+        logs = {k: v[:n_members] for k, v in jax.device_get(logs).items()}
         for name, values in logs.items():
             history[name][:, e] = values
-        n_active = int(np.sum(jax.device_get(state.active)))
+        n_active = int(np.sum(jax.device_get(state.active)[:n_members]))
         if on_epoch is not None:
             on_epoch(e, logs, n_active)
         if n_active == 0:
             break
     state = finish_fn(state)
+    if padded > n_members:
+        state = jax.tree.map(lambda a: a[:n_members], state)
     return state, history

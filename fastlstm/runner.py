@@ -19,10 +19,11 @@ from flax import traverse_util
 from fastlstm.cache import enable_compilation_cache
 from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
 from fastlstm.data import Dataset, prepare_data
-from fastlstm.engine import Data, TrainConfig, run_group
+from fastlstm.engine import EVAL_BATCH, Data, TrainConfig, run_group
+from fastlstm.memory import activation_bytes_per_member, auto_members_per_chunk, lstm_param_count
 from fastlstm.model import LSTMModel, ModelSpec
 from fastlstm.optimizers import float32_hparams
-from fastlstm.plan import STREAMS, Plan, make_plan
+from fastlstm.plan import STREAMS, Group, Plan, make_plan
 from fastlstm.progress import epoch_progress
 from fastlstm.result import GroupParams, SweepResult
 
@@ -65,6 +66,54 @@ def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset
     for name, spec in want.items():
         if tuple(np.shape(got[name])) != tuple(spec.shape):
             raise ValueError(f"initial_params[{name!r}] has shape {np.shape(got[name])}, expected {spec.shape}")
+
+
+def _train_config(
+    group: Group,
+    plan: Plan,
+    ds: Dataset,
+    shuffle: bool,
+    es: EarlyStopping | None,
+    rlr: ReduceLROnPlateau | None,
+) -> TrainConfig:
+    """The static description of one compile group."""
+    s = group.structure
+    return TrainConfig(
+        units=s["units"],
+        layers=s["layers"],
+        out_dim=ds.out_dim,
+        task=ds.task,
+        loss=ds.loss,
+        metrics=ds.metrics,
+        optimizer=s["optimizer"],
+        optimizer_flags=tuple(sorted(plan.optimizer_flags.items())),
+        schedule=plan.schedule,
+        piecewise=(plan.schedule_static["boundaries"], plan.schedule_static["values"])
+        if plan.schedule == "piecewise_constant"
+        else None,
+        staircase=plan.schedule_static.get("staircase", False),
+        batch_size=s["batch_size"],
+        epochs=s["epochs"],
+        n_train=len(ds.train),
+        n_val=len(ds.val) if ds.val else 0,
+        shuffle=shuffle,
+        use_dropout=any(plan.members[i].hparams["dropout"] > 0 for i in group.members),
+        early_stopping=es,
+        reduce_lr=rlr,
+    )
+
+
+def _auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
+    """Members per chunk from the activation-memory estimate (all of them when they fit)."""
+    per_member = activation_bytes_per_member(
+        timesteps=ds.timesteps,
+        features=ds.features,
+        units=cfg.units,
+        layers=cfg.layers,
+        batch_size=max(cfg.batch_size, min(EVAL_BATCH, cfg.n_val)),
+        n_params=lstm_param_count(ds.features, cfg.units, cfg.layers, cfg.out_dim),
+    )
+    return auto_members_per_chunk(n_members, per_member, len(jax.local_devices()))
 
 
 def _member_keys(plan: Plan, indices: Sequence[int]) -> jax.Array:
@@ -129,6 +178,7 @@ def sweep(
     callbacks: Sequence[Any] | None = None,
     fixed_streams: Mapping[str, int] | None = None,
     initial_params: Any = None,
+    members_per_chunk: int | None = None,
     verbose: int | str = "auto",
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
@@ -138,9 +188,16 @@ def sweep(
     streams ("init", "order", "dropout") at a given seed for every member.
     `initial_params` (a params tree of `LSTMModel`, no member axis) starts every
     member from the same weights, e.g. a Keras model's, instead of drawing them.
+    `members_per_chunk` trains at most that many members at once (default: as many
+    as fit in half the free memory, from an activation-memory estimate); chunks
+    give the same numbers as one batch, only later.
     """
     spec = ModelSpec.coerce(model)
     es, rlr = _check_callbacks(callbacks)
+    if members_per_chunk is not None and (
+        isinstance(members_per_chunk, bool) or not isinstance(members_per_chunk, int) or members_per_chunk < 1
+    ):
+        raise ValueError(f"members_per_chunk must be a positive integer or None, got {members_per_chunk!r}")
     if not isinstance(shuffle, bool):
         raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
     plan = make_plan(
@@ -191,43 +248,33 @@ def sweep(
     max_epochs = max(g.structure["epochs"] for g in plan.groups)
     rows: list[dict[str, Any]] = [{} for _ in plan.members]
     groups: list[GroupParams] = []
-    total = sum(g.structure["epochs"] for g in plan.groups)
+    work = []
+    for group in plan.groups:
+        cfg = _train_config(group, plan, ds, shuffle, es, rlr)
+        idx = list(group.members)
+        size = members_per_chunk or _auto_chunk(cfg, ds, len(idx))
+        work.append((cfg, [idx[i : i + size] for i in range(0, len(idx), size)]))
+    total = sum(cfg.epochs * len(chunks) for cfg, chunks in work)
     with epoch_progress(total, show) as bar:
-        for gi, group in enumerate(plan.groups):
-            s = group.structure
-            cfg = TrainConfig(
-                units=s["units"],
-                layers=s["layers"],
-                out_dim=ds.out_dim,
-                task=ds.task,
-                loss=ds.loss,
-                metrics=ds.metrics,
-                optimizer=s["optimizer"],
-                optimizer_flags=tuple(sorted(plan.optimizer_flags.items())),
-                schedule=plan.schedule,
-                piecewise=(plan.schedule_static["boundaries"], plan.schedule_static["values"])
-                if plan.schedule == "piecewise_constant"
-                else None,
-                staircase=plan.schedule_static.get("staircase", False),
-                batch_size=s["batch_size"],
-                epochs=s["epochs"],
-                n_train=len(ds.train),
-                n_val=len(ds.val) if ds.val else 0,
-                shuffle=shuffle,
-                use_dropout=any(plan.members[i].hparams["dropout"] > 0 for i in group.members),
-                early_stopping=es,
-                reduce_lr=rlr,
-            )
-            idx = list(group.members)
-            per_member = [float32_hparams(plan.members[i].hparams) for i in idx]
-            hp = {k: np.stack([p[k] for p in per_member]) for k in per_member[0]}
-            label = "training" if len(plan.groups) == 1 else f"group {gi + 1}/{len(plan.groups)}"
-            bar.start_group(s["epochs"], len(idx), label)
-            state, hist = run_group(cfg, _member_keys(plan, idx), hp, data, bar.on_epoch, initial_params)
+        for gi, (cfg, chunks) in enumerate(work):
+            s = plan.groups[gi].structure
+            states, hists = [], []
+            for ci, chunk in enumerate(chunks):
+                per_member = [float32_hparams(plan.members[i].hparams) for i in chunk]
+                hp = {k: np.stack([p[k] for p in per_member]) for k in per_member[0]}
+                label = "training" if len(plan.groups) == 1 else f"group {gi + 1}/{len(plan.groups)}"
+                if len(chunks) > 1:
+                    label += f" chunk {ci + 1}/{len(chunks)}"
+                bar.start_group(cfg.epochs, len(chunk), label)
+                state, hist = run_group(cfg, _member_keys(plan, chunk), hp, data, bar.on_epoch, initial_params)
+                states.append(jax.device_get(state))
+                hists.append(hist)
+            idx = [i for chunk in chunks for i in chunk]
+            state = jax.tree.map(lambda *parts: np.concatenate(parts), *states)
+            hist = {name: np.concatenate([h[name] for h in hists]) for name in hists[0]}
             for name, values in hist.items():
                 full = history.setdefault(name, np.full((n_members, max_epochs), np.nan, np.float32))
                 full[idx, : values.shape[1]] = values
-            state = jax.device_get(state)
             for k, i in enumerate(idx):
                 m = plan.members[i]
                 status, stopped_epoch, best_epoch = _status(state, k)

@@ -1,0 +1,65 @@
+"""How many members fit at once: an activation-memory estimate and the device's budget.
+
+Training memory grows linearly in members; the largest term is what the backward
+pass keeps per LSTM layer and timestep (four activated gates, c_{t-1}, tanh(c_t) and
+h: 7u floats per sequence) plus the stacked outputs and their gradients. When all
+members of a group do not fit in half of the free memory, the runner trains them in
+chunks of members one after another (same results, see tests/test_chunking.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+FLOAT_BYTES = 4
+SAFETY = 2.0  # XLA's temporaries (zero-initialised scan buffers, copies) on top of the residuals
+BUDGET_FRACTION = 0.5
+
+
+def activation_bytes_per_member(
+    *, timesteps: int, features: int, units: int, layers: int, batch_size: int, n_params: int
+) -> int:
+    """Bytes one member needs during a training step (residuals, outputs, params, optimizer)."""
+    per_step_floats = layers * (7 * units + 2 * units) + features
+    residuals = timesteps * batch_size * per_step_floats * FLOAT_BYTES
+    state = 6 * n_params * FLOAT_BYTES  # params, two optimizer moments, best weights, grads, update
+    return int(SAFETY * residuals + state)
+
+
+def lstm_param_count(features: int, units: int, layers: int, out_dim: int) -> int:
+    n, width = 0, features
+    for _ in range(layers):
+        n += 4 * units * (width + units + 1)
+        width = units
+    return n + units * out_dim + out_dim
+
+
+def available_bytes() -> int:
+    """Free memory on the default device: accelerator memory, or the host's MemAvailable."""
+    device = jax.local_devices()[0]
+    if device.platform != "cpu":
+        stats = device.memory_stats() or {}
+        limit = stats.get("bytes_limit")
+        if limit:
+            return int((limit - stats.get("bytes_in_use", 0)) * len(jax.local_devices()))
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def auto_members_per_chunk(n_members: int, bytes_per_member: int, n_devices: int, budget: int | None = None) -> int:
+    """Largest chunk that fits in the budget; a multiple of the device count when possible."""
+    budget = int(BUDGET_FRACTION * available_bytes()) if budget is None else budget
+    fit = max(1, budget // max(1, bytes_per_member))
+    if fit >= n_members:
+        return n_members
+    if fit >= n_devices:
+        fit -= fit % n_devices
+    return fit
