@@ -2,13 +2,15 @@
 
 Layout and work split chosen by measurement on the CPU (see bench/): sequences are
 time-major (time, batch, features) from the first layer to the last, so that under
-`vmap` over members no large tensor is ever transposed; each step does the input and
-recurrent matmuls and the gate math; the backward scan computes only the gate
-derivatives, `dz @ R.T` (and `dz @ W.T` when the input needs a gradient) and adds
-the step's share of the weight gradients into an accumulator, so no (time, batch, 4u)
-gradient tensor is stored. Autodiff of the plain scan (`lstm_layer_reference`,
-kept for tests) does more work and stores more.
-"""
+`vmap` over members no large tensor is ever transposed. Each step does the input and
+recurrent matmuls and the gate math: precomputing x @ W for all steps before the scan
+was 3x slower on W1 (a (time, members, batch, 4u) tensor is written and read back,
+memory-bound for 8 input features). The forward step also stores the backward
+pass's per-step factors, so the backward step is two multiplies, `dz @ R.T`
+(and `dz @ W.T` when the input needs a gradient) and the step's share of the weight
+gradients, added into an accumulator: no (time, batch, 4u) gradient tensor is kept.
+Autodiff of the plain scan (`lstm_layer_reference`, kept for tests) does more work
+and stores more."""
 
 from __future__ import annotations
 
@@ -21,39 +23,49 @@ import numpy as np
 UNROLL = 1  # timesteps per scan iteration; 2 and 4 were not reliably faster on W1 here
 
 
-def _gates(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Keras gate order i, f, c, o: sigmoid, sigmoid, tanh, sigmoid.
+def _activate(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Keras gate order i, f, c, o: sigmoid, sigmoid, tanh, sigmoid, on the (batch, 4u) block.
 
-    sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, so all four come from one tanh pass over
-    the (batch, 4u) block, which XLA fuses into one loop (cheaper than exp-based
-    logistic on the CPU).
+    sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, so all four come from one tanh pass,
+    which XLA fuses into one loop (cheaper than exp-based logistic on the CPU).
+    Returns the activated block and the per-column scale (0.5 marks a sigmoid).
     """
     units = z.shape[-1] // 4
     half = jnp.full((units,), 0.5, z.dtype)
     scale = jnp.concatenate([half, half, jnp.ones((units,), z.dtype), half])
     t = jnp.tanh(z * scale)
-    act = jnp.where(scale == 0.5, 0.5 * t + 0.5, t)
-    return act[..., :units], act[..., units : 2 * units], act[..., 2 * units : 3 * units], act[..., 3 * units :]
+    return jnp.where(scale == 0.5, 0.5 * t + 0.5, t), scale
 
 
 def _forward(x_t, w, r, b, mask_t, keep_residuals: bool):
-    """The scan; with `keep_residuals` also the activated gates, c_{t-1} and tanh(c_t)."""
+    """The scan; with `keep_residuals` also what the backward pass needs per step.
+
+    Residuals are chosen so the backward step is two multiplies and a matmul:
+    dfac = d(gate)/dz times the factor it meets in dc or dh (g, c_{t-1}, i,
+    tanh(c_t) for i, f, c, o), q = o * (1 - tanh(c_t)^2), f, and h_{t-1}
+    transposed (so the weight-gradient matmul needs no transpose).
+    """
     batch, units = x_t.shape[1], r.shape[0]
     zeros = jnp.zeros((batch, units), x_t.dtype)
 
     def step(carry, inputs):
         h, c = carry
         x, m = inputs if mask_t is not None else (inputs, None)
-        i, f, g, o = _gates(x @ w + h @ r + b)
+        a, scale = _activate(x @ w + h @ r + b)
+        i, f, g, o = a[:, :units], a[:, units : 2 * units], a[:, 2 * units : 3 * units], a[:, 3 * units :]
         c_new = f * c + i * g
         tc = jnp.tanh(c_new)
         h_new = o * tc
         if m is not None:
-            keep = m[:, None]
-            h_new = jnp.where(keep, h_new, h)
-            c_new = jnp.where(keep, c_new, c)
-        out = (h_new, jnp.concatenate([i, f, g, o], -1), c, tc) if keep_residuals else h_new
-        return (h_new, c_new), out
+            h_new = jnp.where(m[:, None], h_new, h)
+            c_new = jnp.where(m[:, None], c_new, c)
+        if not keep_residuals:
+            return (h_new, c_new), h_new
+        deriv = jnp.where(scale == 0.5, a * (1.0 - a), 1.0 - a * a)
+        dfac = jnp.concatenate([g, c, i, tc], -1) * deriv
+        if m is not None:
+            dfac = jnp.where(m[:, None], dfac, 0.0)  # a masked step passes gradients through untouched
+        return (h_new, c_new), (h_new, dfac, o * (1.0 - tc * tc), f, h.T)
 
     _, out = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t), unroll=UNROLL)
     return out
@@ -65,43 +77,31 @@ def _layer(x_t, w, r, b, mask_t, need_input_grad):
 
 
 def _layer_fwd(x_t, w, r, b, mask_t, need_input_grad):
-    hs, acts, c_prev, tc = _forward(x_t, w, r, b, mask_t, keep_residuals=True)
-    h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)
-    return hs, (x_t, h_prev, acts, c_prev, tc, w, r, mask_t)
+    hs, dfac, q, f, h_prev_t = _forward(x_t, w, r, b, mask_t, keep_residuals=True)
+    return hs, (x_t, h_prev_t, dfac, q, f, w, r, mask_t)
 
 
 def _layer_bwd(need_input_grad, residuals, dhs):
-    x_t, h_prev, acts, c_prev, tc, w, r, mask_t = residuals
-    units = r.shape[0]
+    x_t, h_prev_t, dfac, q, f, w, r, mask_t = residuals
     w_t, r_t = w.T, r.T
 
     def step(carry, inputs):
         dh_next, dc_next, dw, dr, db = carry
-        if mask_t is None:
-            dh_out, a, cp, t, x, hp = inputs
-            m = None
-        else:
-            dh_out, a, cp, t, x, hp, m = inputs
-        i, f, g, o = a[:, :units], a[:, units : 2 * units], a[:, 2 * units : 3 * units], a[:, 3 * units :]
+        dh_out, df, qq, ff, xt, hpt = inputs[:6]
         dh = dh_out + dh_next
-        dc = dc_next + dh * o * (1.0 - t * t)
-        dz = jnp.concatenate(
-            [dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f), dc * i * (1.0 - g * g), dh * t * o * (1.0 - o)], -1
-        )
-        if m is not None:
-            keep = m[:, None]
-            dz = jnp.where(keep, dz, 0.0)
-            dh_prev = jnp.where(keep, dz @ r_t, dh)
-            dc_prev = jnp.where(keep, dc * f, dc_next)
-        else:
-            dh_prev = dz @ r_t
-            dc_prev = dc * f
-        carry = (dh_prev, dc_prev, dw + x.T @ dz, dr + hp.T @ dz, db + jnp.sum(dz, axis=0))
+        dc = dc_next + dh * qq
+        dz = jnp.concatenate([dc, dc, dc, dh], -1) * df
+        dh_prev, dc_prev = dz @ r_t, dc * ff
+        if mask_t is not None:
+            keep = inputs[6][:, None]
+            dh_prev = jnp.where(keep, dh_prev, dh)
+            dc_prev = jnp.where(keep, dc_prev, dc_next)
+        carry = (dh_prev, dc_prev, dw + xt @ dz, dr + hpt @ dz, db + jnp.sum(dz, axis=0))
         return carry, (dz @ w_t if need_input_grad else None)
 
     zeros = jnp.zeros_like(dhs[0])
     init = (zeros, zeros, jnp.zeros_like(w), jnp.zeros_like(r), jnp.zeros(w.shape[1], w.dtype))
-    xs = (dhs, acts, c_prev, tc, x_t, h_prev) + (() if mask_t is None else (mask_t,))
+    xs = (dhs, dfac, q, f, jnp.swapaxes(x_t, 1, 2), h_prev_t) + (() if mask_t is None else (mask_t,))
     (_, _, dw, dr, db), dx = jax.lax.scan(step, init, xs, reverse=True, unroll=UNROLL)
     if dx is None:
         dx = jnp.zeros_like(x_t)
