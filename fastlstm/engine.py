@@ -43,10 +43,12 @@ class ModelConfig:
     task: str
     loss: str
     metrics: tuple[str, ...]
+    precision: str = dataclasses.field(default="float32", kw_only=True)
 
     @property
     def model(self) -> LSTMModel:
-        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim)
+        dtype = None if self.precision == "float32" else self.precision
+        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim, compute_dtype=dtype)
 
 
 @dataclasses.dataclass(frozen=True)

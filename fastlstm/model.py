@@ -87,12 +87,14 @@ class KerasLSTM(nn.Module):
     (time, batch, features) and so are returned sequences (what `LSTMModel` uses
     between layers: no transposes); otherwise (batch, time, features) as in Keras.
     `first_layer=True` skips the gradient with respect to the input (it is data).
+    `compute_dtype="bfloat16"` runs the matmuls in bfloat16 (parameters stay float32).
     """
 
     units: int
     return_sequences: bool = False
     time_major: bool = False
     first_layer: bool = False
+    compute_dtype: str | None = None
 
     @nn.compact
     def __call__(
@@ -112,7 +114,15 @@ class KerasLSTM(nn.Module):
             keep = 1.0 - dropout_rate
             drop_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (x.shape[1], features))
             x = x * (drop_mask / keep)[None, :, :].astype(x.dtype)
-        hs = lstm_layer(x, kernel, recurrent_kernel, bias, mask, need_input_grad=not self.first_layer)
+        hs = lstm_layer(
+            x,
+            kernel,
+            recurrent_kernel,
+            bias,
+            mask,
+            need_input_grad=not self.first_layer,
+            compute_dtype=self.compute_dtype,
+        )
         if not self.return_sequences:
             return hs[-1]
         return hs if self.time_major else jnp.swapaxes(hs, 0, 1)
@@ -129,6 +139,7 @@ class LSTMModel(nn.Module):
     units: int
     layers: int
     out_dim: int
+    compute_dtype: str | None = None
 
     @nn.compact
     def __call__(
@@ -142,7 +153,12 @@ class LSTMModel(nn.Module):
         for layer in range(self.layers):
             last = layer == self.layers - 1
             h = KerasLSTM(
-                self.units, return_sequences=not last, time_major=True, first_layer=layer == 0, name=f"lstm_{layer}"
+                self.units,
+                return_sequences=not last,
+                time_major=True,
+                first_layer=layer == 0,
+                compute_dtype=self.compute_dtype,
+                name=f"lstm_{layer}",
             )(h, mask_t, dropout_rate)
         return nn.Dense(self.out_dim, kernel_init=nn.initializers.glorot_uniform(), name="head")(h)
 

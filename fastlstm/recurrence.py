@@ -37,21 +37,31 @@ def _activate(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.where(scale == 0.5, 0.5 * t + 0.5, t), scale
 
 
-def _forward(x_t, w, r, b, mask_t, keep_residuals: bool):
+def _mm(a: jax.Array, b: jax.Array, dtype: str | None) -> jax.Array:
+    """a @ b, or with operands in `dtype` (bfloat16) and a float32 result."""
+    if dtype is None:
+        return a @ b
+    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
+
+
+def _forward(x_t, w, r, b, mask_t, keep_residuals: bool, dtype: str | None = None):
     """The scan; with `keep_residuals` also what the backward pass needs per step.
 
     Residuals are chosen so the backward step is two multiplies and a matmul:
     dfac = d(gate)/dz times the factor it meets in dc or dh (g, c_{t-1}, i,
     tanh(c_t) for i, f, c, o), q = o * (1 - tanh(c_t)^2), f, and h_{t-1}
-    transposed (so the weight-gradient matmul needs no transpose).
+    transposed (so the weight-gradient matmul needs no transpose). With `dtype`, the
+    matmul operands are cast once to it; gate math and the state stay float32.
     """
     batch, units = x_t.shape[1], r.shape[0]
     zeros = jnp.zeros((batch, units), x_t.dtype)
+    if dtype is not None:
+        x_t, w, r = x_t.astype(dtype), w.astype(dtype), r.astype(dtype)
 
     def step(carry, inputs):
         h, c = carry
         x, m = inputs if mask_t is not None else (inputs, None)
-        a, scale = _activate(x @ w + h @ r + b)
+        a, scale = _activate(_mm(x, w, dtype) + _mm(h, r, dtype) + b)
         i, f, g, o = a[:, :units], a[:, units : 2 * units], a[:, 2 * units : 3 * units], a[:, 3 * units :]
         c_new = f * c + i * g
         tc = jnp.tanh(c_new)
@@ -71,19 +81,21 @@ def _forward(x_t, w, r, b, mask_t, keep_residuals: bool):
     return out
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
-def _layer(x_t, w, r, b, mask_t, need_input_grad):
-    return _forward(x_t, w, r, b, mask_t, keep_residuals=False)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+def _layer(x_t, w, r, b, mask_t, need_input_grad, dtype):
+    return _forward(x_t, w, r, b, mask_t, False, dtype)
 
 
-def _layer_fwd(x_t, w, r, b, mask_t, need_input_grad):
-    hs, dfac, q, f, h_prev_t = _forward(x_t, w, r, b, mask_t, keep_residuals=True)
+def _layer_fwd(x_t, w, r, b, mask_t, need_input_grad, dtype):
+    hs, dfac, q, f, h_prev_t = _forward(x_t, w, r, b, mask_t, True, dtype)
     return hs, (x_t, h_prev_t, dfac, q, f, w, r, mask_t)
 
 
-def _layer_bwd(need_input_grad, residuals, dhs):
+def _layer_bwd(need_input_grad, dtype, residuals, dhs):
     x_t, h_prev_t, dfac, q, f, w, r, mask_t = residuals
     w_t, r_t = w.T, r.T
+    if dtype is not None:
+        w_t, r_t = w_t.astype(dtype), r_t.astype(dtype)
 
     def step(carry, inputs):
         dh_next, dc_next, dw, dr, db = carry
@@ -91,13 +103,13 @@ def _layer_bwd(need_input_grad, residuals, dhs):
         dh = dh_out + dh_next
         dc = dc_next + dh * qq
         dz = jnp.concatenate([dc, dc, dc, dh], -1) * df
-        dh_prev, dc_prev = dz @ r_t, dc * ff
+        dh_prev, dc_prev = _mm(dz, r_t, dtype), dc * ff
         if mask_t is not None:
             keep = inputs[6][:, None]
             dh_prev = jnp.where(keep, dh_prev, dh)
             dc_prev = jnp.where(keep, dc_prev, dc_next)
-        carry = (dh_prev, dc_prev, dw + xt @ dz, dr + hpt @ dz, db + jnp.sum(dz, axis=0))
-        return carry, (dz @ w_t if need_input_grad else None)
+        carry = (dh_prev, dc_prev, dw + _mm(xt, dz, dtype), dr + _mm(hpt, dz, dtype), db + jnp.sum(dz, axis=0))
+        return carry, (_mm(dz, w_t, dtype) if need_input_grad else None)
 
     zeros = jnp.zeros_like(dhs[0])
     init = (zeros, zeros, jnp.zeros_like(w), jnp.zeros_like(r), jnp.zeros(w.shape[1], w.dtype))
@@ -119,13 +131,15 @@ def lstm_layer(
     bias: jax.Array,
     mask_t: jax.Array | None = None,
     need_input_grad: bool = True,
+    compute_dtype: str | None = None,
 ) -> jax.Array:
     """Hidden states (time, batch, u) of one Keras LSTM layer over x_t (time, batch, in).
 
     mask_t: (time, batch) bool or None; a masked step carries h and c forward.
     need_input_grad=False skips the input gradient (the first layer's input is data).
+    compute_dtype="bfloat16" runs the matmuls in bfloat16 with float32 results.
     """
-    return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad)
+    return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad, compute_dtype)
 
 
 def lstm_layer_reference(
@@ -135,6 +149,7 @@ def lstm_layer_reference(
     bias: jax.Array,
     mask_t: jax.Array | None = None,
     need_input_grad: bool = True,
+    compute_dtype: str | None = None,
 ) -> jax.Array:
     """The plain scan with Keras's equations, differentiated by JAX's autodiff."""
     del need_input_grad
@@ -144,7 +159,7 @@ def lstm_layer_reference(
     def step(carry, inputs):
         h, c = carry
         x, m = inputs if mask_t is not None else (inputs, None)
-        z = x @ kernel + h @ recurrent_kernel + bias
+        z = _mm(x, kernel, compute_dtype) + _mm(h, recurrent_kernel, compute_dtype) + bias
         i, f, g, o = jnp.split(z, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)

@@ -73,7 +73,15 @@ class SweepResult:
 
     def _model_config(self, g: GroupParams) -> ModelConfig:
         meta = self.meta
-        return ModelConfig(g.units, g.layers, meta["out_dim"], meta["task"], meta["loss"], self.metrics)
+        return ModelConfig(
+            g.units,
+            g.layers,
+            meta["out_dim"],
+            meta["task"],
+            meta["loss"],
+            self.metrics,
+            precision=meta.get("precision", "float32"),
+        )
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """Every member's predictions (members, n, out), as Keras's `predict` gives them."""
