@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import jax
@@ -319,6 +320,20 @@ def compiled_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     )
 
 
+def _abstract_epoch_args(init_fn: Callable, init_args: tuple, data: Data, mesh: Any) -> tuple:
+    """Shapes, dtypes and shardings of `epoch`'s arguments, without running init."""
+    state = jax.eval_shape(init_fn, *init_args)
+
+    def spec(a: Any, sharding: Any) -> jax.ShapeDtypeStruct:
+        return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding, weak_type=getattr(a, "weak_type", False))
+
+    return (
+        jax.tree.map(lambda a: spec(a, by_member(mesh)), state),
+        jax.tree.map(lambda a: spec(a, by_member(mesh)), init_args[2]),
+        jax.tree.map(lambda a: spec(a, replicated(mesh)), data),
+    )
+
+
 def run_group(
     cfg: TrainConfig,
     keys: jax.Array,
@@ -331,7 +346,8 @@ def run_group(
 
     The member axis is sharded over the local devices (padded with copies of the
     last member up to a multiple of the device count; the copies are dropped).
-    Returns the final member states and the history (name -> (members, epochs)),
+    Returns the final member states (host NumPy arrays) and the history
+    (name -> (members, epochs)),
     NaN after a member stopped or diverged and for epochs never run because every
     member had stopped.
     """
@@ -346,14 +362,20 @@ def run_group(
 
     keys = members(keys)
     hp = {k: members(v) for k, v in hparams.items()}
-    sample_x = np.asarray(data.x[: min(cfg.batch_size, cfg.n_train)])
-    sample_mask = None if data.mask is None else np.asarray(data.mask[: sample_x.shape[0]])
-    # Initialise on one device, then spread: the orthogonal initialiser's batched QR
-    # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
-    state = init_fn(keys, initial_params, hp, sample_x, sample_mask)
-    state = jax.device_put(state, by_member(mesh))
-    hp = jax.device_put(hp, by_member(mesh))
-    data = jax.device_put(data, replicated(mesh))
+    sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
+    sample_mask = None if data.mask is None else np.asarray(data.mask)[: sample_x.shape[0]]
+    # The epoch program compiles in a second thread while init compiles and runs.
+    abstract = _abstract_epoch_args(init_fn, (keys, initial_params, hp, sample_x, sample_mask), data, mesh)
+    with ThreadPoolExecutor(1) as pool:
+        epoch_compiled = pool.submit(lambda: step_epoch.lower(*abstract).compile())
+        # Initialise on one device, then spread: the orthogonal initialiser's batched QR
+        # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
+        state = init_fn(keys, initial_params, hp, sample_x, sample_mask)
+        # Through the host: resharding device arrays would compile a slicing program per shape.
+        state = jax.device_put(jax.device_get(state), by_member(mesh))
+        hp = jax.device_put(hp, by_member(mesh))
+        data = jax.device_put(jax.device_get(data), replicated(mesh))
+        epoch_compiled.result()  # fills jit's cache; the calls below reuse it
     history = {name: np.full((n_members, cfg.epochs), np.nan, np.float32) for name in cfg.log_names}
     for e in range(cfg.epochs):
         state, logs = step_epoch(state, hp, data)
@@ -365,7 +387,7 @@ def run_group(
             on_epoch(e, logs, n_active)
         if n_active == 0:
             break
-    state = finish_fn(state)
+    state = jax.device_get(finish_fn(state))  # host arrays: slicing them compiles nothing
     if padded > n_members:
         state = jax.tree.map(lambda a: a[:n_members], state)
     return state, history
