@@ -2,6 +2,8 @@
 
 `fastlstm sweep` with no arguments trains 8 seeds on the built-in early-cue task
 with Keras's defaults, shows a progress bar and prints the spread across seeds.
+`fastlstm bench` times fastlstm against PyTorch and Keras on a reference workload,
+each system in its own process (see fastlstm/benchmark/), prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -15,19 +17,120 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+BENCH_WIDTH = 170  # the bench table's columns, unwrapped
+
+
+def _number(text: str, kind: type, expected: str) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
 
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _number(text, int, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = _number(text, float, "a positive number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text, float, "a fraction between 0 and 1")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text, float, "a number >= 0")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _workload(text: str) -> str:
+    from fastlstm.benchmark.workloads import PUBLIC_WORKLOADS, WORKLOADS
+
+    if text not in WORKLOADS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(PUBLIC_WORKLOADS)}, got {text!r}")
+    return text
+
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    from fastlstm.benchmark.systems import SYSTEMS
+
+    bench = sub.add_parser(
+        "bench",
+        help="time fastlstm against PyTorch and Keras, each in its own process; table + JSON",
+        description="Train the same members of a reference workload in PyTorch (nn.LSTM), Keras 3 and fastlstm "
+        "(one member at a time, and all at once), each system in its own process timed from start to exit; "
+        "check their answers and report wall time, steady epoch time, samples/s, GFLOP/s and % of the "
+        "float32 matmul peak, peak memory and fastlstm's ratios to the others.",
+    )
+    bench.add_argument(
+        "--workload",
+        type=_workload,
+        default="W1",
+        metavar="W1|W2|W3",
+        help="W1: 64 steps, 64 units; W2: 256 steps, 2x128 units; W3: W1 x 2 learning rates (default W1)",
+    )
+    bench.add_argument(
+        "--members",
+        type=_positive,
+        nargs="+",
+        default=[1, 8, 32, 128],
+        metavar="S",
+        help="seeds S to run, one run per system each (default 1 8 32 128)",
+    )
+    bench.add_argument(
+        "--systems",
+        nargs="+",
+        choices=SYSTEMS,
+        default=list(SYSTEMS),
+        metavar="SYSTEM",
+        help=f"any of {' '.join(SYSTEMS)} (default: all)",
+    )
+    bench.add_argument(
+        "--fastlstm-cache",
+        choices=("cold", "warm", "off"),
+        default="cold",
+        help="fastlstm's on-disk compilation cache: cold (empty, a first run; default), warm (primed), off",
+    )
+    bench.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default=None,
+        help="passed to fl.sweep in the fastlstm workers (default: not passed, i.e. float32)",
+    )
+    bench.add_argument("--json", type=Path, default=None, help="default: fastlstm-bench-<workload>.json here")
+    bench.add_argument("--timeout", type=_positive_float, default=3600.0, help="seconds per run (default 3600)")
+    bench.add_argument(
+        "--max-busy", type=_fraction, default=0.10, help="CPU share others may use before a run starts (default 0.1)"
+    )
+    bench.add_argument(
+        "--wait-quiet",
+        type=_non_negative_float,
+        default=300.0,
+        help="seconds to wait for an idle machine before each run; 0: do not check (default 300)",
+    )
+    bench.add_argument(
+        "--max-others", type=_fraction, default=0.10, help="warn when others used more CPU than this (default 0.1)"
+    )
+    bench.add_argument(
+        "--min-accuracy", type=_fraction, default=None, help="accuracy floor (default: majority-class rate + 0.02)"
+    )
+    bench.add_argument(
+        "--accuracy-tolerance", type=_fraction, default=0.05, help="max spread of mean accuracies (default 0.05)"
+    )
+    bench.add_argument("--no-peak", action="store_true", help="skip the matmul peak (then no %% of peak)")
+    bench.add_argument("--quiet", action="store_true", help="only the table, warnings and where the JSON went")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", type=Path, default=None, help="save the result to this folder")
     sw.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_bench_parser(sub)
     return parser
 
 
@@ -118,12 +222,22 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def run_bench(args: argparse.Namespace, console: Console) -> int:
+    from fastlstm.benchmark import compare
+
+    args.systems = list(dict.fromkeys(args.systems))  # each once, in the order given
+    args.members = list(dict.fromkeys(args.members))
+    return compare.run_bench(args, console)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
         if args.command == "sweep":
             return run_sweep(args, console)
+        if args.command == "bench":
+            return run_bench(args, console)
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         return 2

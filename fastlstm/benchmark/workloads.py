@@ -3,8 +3,8 @@
 Every system trains the same members on the same data: `make_data(w)` is the one
 generator (`fastlstm.tasks.early_cue`, seed 0), `w.members(seeds)` the one member
 list, `model_flops` the one FLOP count. Importing this module imports numpy only:
-`early_cue` is loaded from its file so that the PyTorch runner is not charged with
-importing jax (the `fastlstm` package's `__init__` pulls in jax).
+when a worker runs by path, `early_cue` is loaded from its file so that the PyTorch
+worker is not charged with importing jax (the `fastlstm` package's `__init__` does).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class Workload:
     classes: int = 4
     epochs: int = 3
     learning_rates: tuple[float, ...] = (1e-3,)  # Adam (Keras epsilon 1e-7); a grid multiplies the members
+    accuracy_checked: bool = True  # False: too small to learn anything, the accuracy floor is not applied
+    hidden: bool = False  # not offered on the command line's help (test workloads)
 
     def members(self, seeds: int) -> list[tuple[float, int]]:
         """(learning_rate, seed) per member, in fastlstm's order: setting-major, then seed 0..S-1."""
@@ -46,17 +48,33 @@ WORKLOADS: dict[str, Workload] = {
     "W1": Workload("W1", timesteps=64, units=64, layers=1, batch_size=64),
     "W2": Workload("W2", timesteps=256, units=128, layers=2, batch_size=32),
     "W3": Workload("W3", timesteps=64, units=64, layers=1, batch_size=64, learning_rates=(1e-3, 3e-3)),
+    # a few seconds end to end: for the tests of `fastlstm bench`, not for timing
+    "tiny": Workload(
+        "tiny",
+        timesteps=8,
+        units=8,
+        layers=1,
+        batch_size=32,
+        n=128,
+        features=4,
+        epochs=1,
+        accuracy_checked=False,
+        hidden=True,
+    ),
 }
+
+PUBLIC_WORKLOADS = tuple(name for name, w in WORKLOADS.items() if not w.hidden)
 
 
 def _early_cue():
-    spec = importlib.util.find_spec("fastlstm")  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("fastlstm is not installed (pip install -e .)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "tasks.py"
-    mod_spec = importlib.util.spec_from_file_location("_fastlstm_tasks", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
+    if __package__:  # imported as fastlstm.benchmark.workloads: the package is loaded already
+        from fastlstm.tasks import early_cue
+
+        return early_cue
+    path = Path(__file__).resolve().parent.parent / "tasks.py"  # numpy only
+    spec = importlib.util.spec_from_file_location("_fastlstm_tasks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module.early_cue
 
 
@@ -69,6 +87,12 @@ def make_data(w: Workload) -> tuple[np.ndarray, np.ndarray]:
 def data_digest(x: np.ndarray, y: np.ndarray) -> str:
     """Short hash of the training data, so the comparison can check every system saw the same."""
     return hashlib.sha1(x.tobytes() + y.tobytes()).hexdigest()[:12]
+
+
+def majority_rate(w: Workload) -> float:
+    """Accuracy of always answering the most frequent class: what a model that learnt nothing gets."""
+    _, y = make_data(w)
+    return float(np.bincount(y, minlength=w.classes).max() / len(y))
 
 
 def model_flops(w: Workload, members: int) -> float:

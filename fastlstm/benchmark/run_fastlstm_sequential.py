@@ -1,14 +1,15 @@
 """fastlstm one member at a time: the same members as the baselines, one `fl.sweep` each.
 
-    python bench/run_fastlstm_sequential.py --workload W1 --members S [--json OUT]
+    python -m fastlstm.benchmark.run_fastlstm_sequential --workload W1 --members S [--json OUT] [--precision P]
 
 Trains seeds 0..S-1 (for W3: each learning rate x each seed) in this process with
 `fl.sweep(x, y, seeds=[s], learning_rate=lr, ...)` per member: Keras's LSTM numerics
-and Adam (epsilon 1e-7), float32, shuffled every epoch, no validation split. Every
-member has the same shapes, so only the first compiles (in-process cache).
-`FASTLSTM_CACHE_DIR` is taken from the environment as it is (the harness decides
-whether the on-disk compilation cache is off, cold or warm). Prints one JSON object
-(see `common.report`); final train accuracy is `history["accuracy"][:, -1]`.
+and Adam (epsilon 1e-7), shuffled every epoch, no validation split; float32 unless
+`--precision` is given. Every member has the same shapes, so only the first compiles
+(in-process cache). `FASTLSTM_CACHE_DIR` is taken from the environment as it is (the
+harness decides whether the on-disk compilation cache is off, cold or warm). Prints
+one JSON object (see `worker.report`); final train accuracy is
+`history["accuracy"][:, -1]`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import time
 
 T0 = time.perf_counter()
 
-from common import clock_fastlstm_epochs, parse_args, report  # noqa: E402
-from workloads import data_digest, make_data  # noqa: E402
+if __package__:  # python -m fastlstm.benchmark.run_fastlstm_sequential
+    from fastlstm.benchmark.worker import clock_fastlstm_epochs, jax_device, parse_args, precision_kwargs, report
+    from fastlstm.benchmark.workloads import data_digest, make_data
+else:  # started by path, as `fastlstm bench` does
+    from worker import clock_fastlstm_epochs, jax_device, parse_args, precision_kwargs, report
+    from workloads import data_digest, make_data
 
 import fastlstm as fl  # noqa: E402
 
@@ -26,7 +31,8 @@ IMPORT_S = time.perf_counter() - T0
 
 
 def main() -> None:
-    args, w = parse_args(__doc__.splitlines()[0])
+    args, w = parse_args(__doc__.splitlines()[0], precision=True)
+    extra = precision_kwargs(fl.sweep, args.precision)
     clocks = clock_fastlstm_epochs()
     x, y = make_data(w)
     spec = fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes)
@@ -44,6 +50,7 @@ def main() -> None:
             epochs=w.epochs,
             shuffle=True,
             verbose=0,
+            **extra,
         )
         accuracies.append(float(r.history["accuracy"][0, -1]))
     report(
@@ -54,9 +61,10 @@ def main() -> None:
         import_s=IMPORT_S,
         members=members,
         final_train_accuracy=accuracies,
-        epoch_seconds=clocks[0] if clocks else None,
+        epoch_seconds=clocks[0]["epoch_s"] if clocks else None,
         epoch_members=1,
         data_digest=data_digest(x, y),
+        **jax_device(),
     )
 
 

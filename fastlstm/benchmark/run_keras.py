@@ -1,6 +1,6 @@
 """Keras 3 on the JAX backend: the members trained one after another with `Model.fit`.
 
-    python bench/run_keras.py --workload W1 --members S [--json OUT]
+    python -m fastlstm.benchmark.run_keras --workload W1 --members S [--json OUT]
 
 Trains seeds 0..S-1 (for W3: each learning rate x each seed) in this process, a fresh
 model per member after `keras.utils.set_random_seed(seed)`:
@@ -10,7 +10,7 @@ softmax)])`, `Adam(lr, epsilon=1e-7)`, `sparse_categorical_crossentropy`,
 otherwise (XLA-compiled train step, JAX's persistent compilation cache untouched, so
 off unless the user configured it). Each member's `fit` compiles its own train step,
 as it does for a user who loops over seeds. Prints one JSON object (see
-`common.report`); epochs are timed with a small Callback, final train accuracy is
+`worker.report`); epochs are timed with a small Callback, final train accuracy is
 `history["accuracy"][-1]`.
 """
 
@@ -23,8 +23,13 @@ T0 = time.perf_counter()
 os.environ["KERAS_BACKEND"] = "jax"
 
 import keras  # noqa: E402
-from common import parse_args, report  # noqa: E402
-from workloads import data_digest, make_data  # noqa: E402
+
+if __package__:  # python -m fastlstm.benchmark.run_keras
+    from fastlstm.benchmark.worker import jax_device, parse_args, report
+    from fastlstm.benchmark.workloads import data_digest, make_data
+else:  # started by path, as `fastlstm bench` does
+    from worker import jax_device, parse_args, report
+    from workloads import data_digest, make_data
 
 IMPORT_S = time.perf_counter() - T0
 
@@ -82,6 +87,7 @@ def main() -> None:
         data_digest=data_digest(x, y),
         keras_backend=keras.backend.backend(),
         floatx=keras.backend.floatx(),
+        **jax_device(),
     )
 
 
