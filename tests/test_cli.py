@@ -1,5 +1,7 @@
 """The CLI default run end to end (small settings)."""
 
+import pytest
+
 import fastlstm as fl
 from fastlstm.cli import main
 
@@ -62,3 +64,16 @@ def test_cli_learning_rate_grid_and_refuses_existing_out(tmp_path, capsys):
 def test_cli_reports_bad_arguments(capsys):
     assert main(["sweep", "--validation-split", "1.5", "--quiet", "--samples", "32", "--timesteps", "4"]) == 2
     assert "validation_split" in capsys.readouterr().out
+
+
+def test_cli_precision_and_chunks_reach_the_sweep(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["sweep", "--seeds", "3", "--epochs", "1", "--samples", "48", "--timesteps", "5", "--units", "4"]
+    code = main([*args, "--precision", "bfloat16", "--members-per-chunk", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    assert "bfloat16" in capsys.readouterr().out
+    result = fl.load(out)
+    assert result.meta["precision"] == "bfloat16"
+    assert len(result.members) == 3
+    with pytest.raises(SystemExit):
+        main([*args, "--precision", "float16"])
