@@ -20,7 +20,13 @@ from fastlstm.cache import enable_compilation_cache
 from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.engine import EVAL_BATCH, Data, TrainConfig, run_group
-from fastlstm.memory import activation_bytes_per_member, auto_members_per_chunk, lstm_param_count
+from fastlstm.memory import (
+    activation_bytes_per_member,
+    auto_members_per_chunk,
+    cache_friendly_members_per_device,
+    lstm_param_count,
+    step_bytes_per_member,
+)
 from fastlstm.model import LSTMModel, ModelSpec
 from fastlstm.optimizers import float32_hparams
 from fastlstm.plan import STREAMS, Group, Plan, make_plan
@@ -108,7 +114,7 @@ def _train_config(
 
 
 def _auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
-    """Members per chunk from the activation-memory estimate (all of them when they fit)."""
+    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py)."""
     per_member = activation_bytes_per_member(
         timesteps=ds.timesteps,
         features=ds.features,
@@ -117,7 +123,14 @@ def _auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
         batch_size=max(cfg.batch_size, min(EVAL_BATCH, cfg.n_val)),
         n_params=lstm_param_count(ds.features, cfg.units, cfg.layers, cfg.out_dim),
     )
-    return auto_members_per_chunk(n_members, per_member, len(jax.local_devices()))
+    devices = jax.local_devices()
+    size = auto_members_per_chunk(n_members, per_member, len(devices))
+    if devices[0].platform == "cpu":
+        step = step_bytes_per_member(
+            features=ds.features, units=cfg.units, layers=cfg.layers, batch_size=cfg.batch_size
+        )
+        size = min(size, len(devices) * cache_friendly_members_per_device(step))
+    return size
 
 
 def _member_keys(plan: Plan, indices: Sequence[int]) -> jax.Array:

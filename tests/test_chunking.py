@@ -94,3 +94,11 @@ def test_a_device_count_the_user_chose_is_kept():
     env = {"FASTLSTM_CPU_DEVICES": "4", "JAX_PLATFORMS": "cpu", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_cpu_chunks_keep_the_step_working_set_in_half_the_l2_cache():
+    w1 = memory.step_bytes_per_member(features=8, units=64, layers=1, batch_size=64)
+    assert memory.cache_friendly_members_per_device(w1, cache_bytes=2 << 20) == 2
+    assert memory.cache_friendly_members_per_device(w1, cache_bytes=1 << 20) == 1
+    assert memory.cache_friendly_members_per_device(10 * w1, cache_bytes=1 << 20) == 1  # never zero
+    assert memory.step_bytes_per_member(features=8, units=64, layers=2, batch_size=64) > 1.9 * w1
