@@ -21,15 +21,22 @@ T0 = time.perf_counter()
 if __package__:  # python -m fastlstm.benchmark.run_fastlstm
     from fastlstm.benchmark.worker import (
         clock_fastlstm_epochs,
+        fastlstm_sweep_kwargs,
         jax_device,
         parse_args,
-        precision_kwargs,
         report,
         steady_over_chunks,
     )
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does
-    from worker import clock_fastlstm_epochs, jax_device, parse_args, precision_kwargs, report, steady_over_chunks
+    from worker import (
+        clock_fastlstm_epochs,
+        fastlstm_sweep_kwargs,
+        jax_device,
+        parse_args,
+        report,
+        steady_over_chunks,
+    )
     from workloads import data_digest, make_data
 
 import fastlstm as fl  # noqa: E402
@@ -39,25 +46,18 @@ IMPORT_S = time.perf_counter() - T0
 
 def main() -> None:
     args, w = parse_args(__doc__.splitlines()[0], precision=True)
-    extra = precision_kwargs(fl.sweep, args.precision)
+    common = fastlstm_sweep_kwargs(fl, w, args.precision)
     clocks = clock_fastlstm_epochs()
     x, y = make_data(w)
-    spec = fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes)
     lrs = list(w.learning_rates)
     grid = {"learning_rate": lrs} if len(lrs) > 1 else None
     r = fl.sweep(
         x,
         y,
-        model=spec,
         seeds=args.members,
         grid=grid,
         learning_rate=None if grid else lrs[0],
-        optimizer="adam",
-        batch_size=w.batch_size,
-        epochs=w.epochs,
-        shuffle=True,
-        verbose=0,
-        **extra,
+        **common,
     )
     members = [(float(m["learning_rate"]), int(m["seed"])) for m in r.members]
     if members != w.members(args.members):

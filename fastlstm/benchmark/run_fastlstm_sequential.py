@@ -19,10 +19,10 @@ import time
 T0 = time.perf_counter()
 
 if __package__:  # python -m fastlstm.benchmark.run_fastlstm_sequential
-    from fastlstm.benchmark.worker import clock_fastlstm_epochs, jax_device, parse_args, precision_kwargs, report
+    from fastlstm.benchmark.worker import clock_fastlstm_epochs, fastlstm_sweep_kwargs, jax_device, parse_args, report
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does
-    from worker import clock_fastlstm_epochs, jax_device, parse_args, precision_kwargs, report
+    from worker import clock_fastlstm_epochs, fastlstm_sweep_kwargs, jax_device, parse_args, report
     from workloads import data_digest, make_data
 
 import fastlstm as fl  # noqa: E402
@@ -32,25 +32,18 @@ IMPORT_S = time.perf_counter() - T0
 
 def main() -> None:
     args, w = parse_args(__doc__.splitlines()[0], precision=True)
-    extra = precision_kwargs(fl.sweep, args.precision)
+    common = fastlstm_sweep_kwargs(fl, w, args.precision)
     clocks = clock_fastlstm_epochs()
     x, y = make_data(w)
-    spec = fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes)
     members = w.members(args.members)
     accuracies = []
     for lr, seed in members:
         r = fl.sweep(
             x,
             y,
-            model=spec,
             seeds=[seed],
             learning_rate=lr,
-            optimizer="adam",
-            batch_size=w.batch_size,
-            epochs=w.epochs,
-            shuffle=True,
-            verbose=0,
-            **extra,
+            **common,
         )
         accuracies.append(float(r.history["accuracy"][0, -1]))
     report(

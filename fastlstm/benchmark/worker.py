@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import inspect
 import json
 import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 if __package__:  # python -m fastlstm.benchmark.run_...
@@ -88,13 +87,18 @@ def jax_device() -> dict[str, Any]:
     }
 
 
-def precision_kwargs(sweep: Callable[..., Any], precision: str | None) -> dict[str, str]:
-    """`{"precision": p}` for fl.sweep when the user chose one; nothing otherwise (float32 default)."""
-    if precision is None:
-        return {}
-    if "precision" not in inspect.signature(sweep).parameters:
-        raise SystemExit(f"--precision {precision}: this fastlstm's sweep() has no precision argument")
-    return {"precision": precision}
+def fastlstm_sweep_kwargs(fl: Any, w: Workload, precision: str | None) -> dict[str, Any]:
+    """The `fl.sweep` arguments both fastlstm workers share: the workload's model and fit
+    settings, and `precision` only when the user chose one (float32 is the default)."""
+    return {
+        "model": fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes),
+        "optimizer": "adam",
+        "batch_size": w.batch_size,
+        "epochs": w.epochs,
+        "shuffle": True,
+        "verbose": 0,
+        **({} if precision is None else {"precision": precision}),
+    }
 
 
 def report(
