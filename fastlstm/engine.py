@@ -320,8 +320,8 @@ def compiled_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     )
 
 
-def _abstract_epoch_args(init_fn: Callable, init_args: tuple, data: Data, mesh: Any) -> tuple:
-    """Shapes, dtypes and shardings of `epoch`'s arguments, without running init."""
+def _abstract_epoch_args(init_fn: Callable, init_args: tuple, hp: Any, data: Data, mesh: Any) -> tuple:
+    """Shapes, dtypes and shardings of `epoch`'s (state, hp, data), without running init."""
     state = jax.eval_shape(init_fn, *init_args)
 
     def spec(a: Any, sharding: Any) -> jax.ShapeDtypeStruct:
@@ -329,7 +329,7 @@ def _abstract_epoch_args(init_fn: Callable, init_args: tuple, data: Data, mesh: 
 
     return (
         jax.tree.map(lambda a: spec(a, by_member(mesh)), state),
-        jax.tree.map(lambda a: spec(a, by_member(mesh)), init_args[2]),
+        jax.tree.map(lambda a: spec(a, by_member(mesh)), hp),
         jax.tree.map(lambda a: spec(a, replicated(mesh)), data),
     )
 
@@ -365,12 +365,13 @@ def run_group(
     sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
     sample_mask = None if data.mask is None else np.asarray(data.mask)[: sample_x.shape[0]]
     # The epoch program compiles in a second thread while init compiles and runs.
-    abstract = _abstract_epoch_args(init_fn, (keys, initial_params, hp, sample_x, sample_mask), data, mesh)
+    init_args = (keys, initial_params, hp, sample_x, sample_mask)
+    abstract = _abstract_epoch_args(init_fn, init_args, hp, data, mesh)
     with ThreadPoolExecutor(1) as pool:
         epoch_compiled = pool.submit(lambda: step_epoch.lower(*abstract).compile())
         # Initialise on one device, then spread: the orthogonal initialiser's batched QR
         # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
-        state = init_fn(keys, initial_params, hp, sample_x, sample_mask)
+        state = init_fn(*init_args)
         # Through the host: resharding device arrays would compile a slicing program per shape.
         state = jax.device_put(jax.device_get(state), by_member(mesh))
         hp = jax.device_put(hp, by_member(mesh))

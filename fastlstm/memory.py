@@ -1,8 +1,9 @@
 """How many members to train at once: memory that must fit, and cache that should.
 
 Training memory grows linearly in members; the largest term is what the backward
-pass keeps per LSTM layer and timestep (four activated gates, c_{t-1}, tanh(c_t) and
-h: 7u floats per sequence) plus the stacked outputs and their gradients. When all
+pass keeps per LSTM layer and timestep (the four gates' gradient factors, o(1-tanh^2 c),
+f and h_{t-1}: 7u floats per sequence, see fastlstm/recurrence.py) plus the stacked
+outputs and their gradients. When all
 members of a group do not fit in half of the free memory, the runner trains them in
 chunks of members one after another (same results, see tests/test_chunking.py).
 
