@@ -32,6 +32,10 @@ from fastlstm.model import LSTMModel, head_activation
 from fastlstm.optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
 
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
+# The init program runs once and does little (random draws, a QR), but LLVM's optimiser
+# spends ~0.6 s of every CPU sweep on its threefry kernels; unoptimised it compiles in a
+# quarter of the time, on the critical path while the epoch program compiles beside it.
+INIT_COMPILER_OPTIONS = {"cpu": {"xla_backend_optimization_level": 0}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +375,7 @@ def run_group(
         epoch_compiled = pool.submit(lambda: step_epoch.lower(*abstract).compile())
         # Initialise on one device, then spread: the orthogonal initialiser's batched QR
         # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
-        state = init_fn(*init_args)
+        state = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))(*init_args)
         # Through the host: resharding device arrays would compile a slicing program per shape.
         state = jax.device_put(jax.device_get(state), by_member(mesh))
         hp = jax.device_put(hp, by_member(mesh))
