@@ -2,8 +2,8 @@
 
 Training memory grows linearly in members; the largest term is what the backward
 pass keeps per LSTM layer and timestep (the four gates' gradient factors, o(1-tanh^2 c),
-f and h_{t-1}: 7u floats per sequence, see fastlstm/recurrence.py) plus the stacked
-outputs and their gradients. When all
+f and [x; h_{t-1}; 1]: 7u + in + 1 floats per sequence, see fastlstm/recurrence.py)
+plus the stacked outputs and their gradients. When all
 members of a group do not fit in half of the free memory, the runner trains them in
 chunks of members one after another (same results, see tests/test_chunking.py).
 
@@ -30,7 +30,10 @@ def activation_bytes_per_member(
     *, timesteps: int, features: int, units: int, layers: int, batch_size: int, n_params: int
 ) -> int:
     """Bytes one member needs during a training step (residuals, outputs, params, optimizer)."""
-    per_step_floats = layers * (7 * units + 2 * units) + features
+    per_step_floats, width = 0, features
+    for _ in range(layers):
+        per_step_floats += 7 * units + width + 1 + 2 * units
+        width = units
     residuals = timesteps * batch_size * per_step_floats * FLOAT_BYTES
     state = 6 * n_params * FLOAT_BYTES  # params, two optimizer moments, best weights, grads, update
     return int(SAFETY * residuals + state)
@@ -77,7 +80,7 @@ def step_bytes_per_member(*, features: int, units: int, layers: int, batch_size:
     """Bytes one member touches per timestep: gates and their gradients, saved factors, weights and accumulators."""
     floats, width = 0, features
     for _ in range(layers):
-        floats += batch_size * (2 * 4 * units + 7 * units + width) + 2 * (width + units) * 4 * units
+        floats += batch_size * (2 * 4 * units + 7 * units + width + 1) + 2 * (width + units + 1) * 4 * units
         width = units
     return floats * FLOAT_BYTES
 

@@ -122,9 +122,10 @@ class KerasLSTM(nn.Module):
             mask,
             need_input_grad=not self.first_layer,
             compute_dtype=self.compute_dtype,
+            return_sequences=self.return_sequences,
         )
         if not self.return_sequences:
-            return hs[-1]
+            return hs
         return hs if self.time_major else jnp.swapaxes(hs, 0, 1)
 
 

@@ -8,9 +8,11 @@ was 3x slower on W1 (a (time, members, batch, 4u) tensor is written and read bac
 memory-bound for 8 input features). The forward step also stores the backward
 pass's per-step factors, so the backward step is two multiplies, `dz @ R.T`
 (and `dz @ W.T` when the input needs a gradient) and the step's share of the weight
-gradients, added into an accumulator: no (time, batch, 4u) gradient tensor is kept.
-Autodiff of the plain scan (`lstm_layer_reference`, kept for tests) does more work
-and stores more."""
+gradients (one matmul for kernel, recurrent kernel and bias), added into an
+accumulator: no (time, batch, 4u) gradient tensor is kept. The last layer of a
+stack (`return_sequences=False`) neither stores its hidden states nor reads a
+gradient for each of them. Autodiff of the plain scan (`lstm_layer_reference`, kept
+for tests) does more work and stores more."""
 
 from __future__ import annotations
 
@@ -44,12 +46,13 @@ def _mm(a: jax.Array, b: jax.Array, dtype: str | None) -> jax.Array:
     return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
 
 
-def _forward(x_t, w, r, b, mask_t, keep_residuals: bool, dtype: str | None = None):
-    """The scan; with `keep_residuals` also what the backward pass needs per step.
+def _forward(x_t, w, r, b, mask_t, keep_residuals: bool, dtype: str | None, sequences: bool):
+    """The scan: all hidden states (or, without `sequences`, the last one) and, with
+    `keep_residuals`, what the backward pass needs per step.
 
-    Residuals are chosen so the backward step is two multiplies and a matmul:
+    Residuals are chosen so the backward step is two multiplies and two matmuls:
     dfac = d(gate)/dz times the factor it meets in dc or dh (g, c_{t-1}, i,
-    tanh(c_t) for i, f, c, o), q = o * (1 - tanh(c_t)^2), f, and h_{t-1}
+    tanh(c_t) for i, f, c, o), q = o * (1 - tanh(c_t)^2), f, and [x; h_{t-1}; 1]
     transposed (so the weight-gradient matmul needs no transpose). With `dtype`, the
     matmul operands are cast once to it; gate math and the state stay float32.
     """
@@ -69,54 +72,77 @@ def _forward(x_t, w, r, b, mask_t, keep_residuals: bool, dtype: str | None = Non
         if m is not None:
             h_new = jnp.where(m[:, None], h_new, h)
             c_new = jnp.where(m[:, None], c_new, c)
+        h_out = h_new if sequences else None  # the last layer of a stack needs only the final state
         if not keep_residuals:
-            return (h_new, c_new), h_new
+            return (h_new, c_new), h_out
         deriv = jnp.where(scale == 0.5, a * (1.0 - a), 1.0 - a * a)
         dfac = jnp.concatenate([g, c, i, tc], -1) * deriv
         if m is not None:
             dfac = jnp.where(m[:, None], dfac, 0.0)  # a masked step passes gradients through untouched
-        return (h_new, c_new), (h_new, dfac, o * (1.0 - tc * tc), f, h.T)
+        # [x; h_{t-1}; 1]^T: the weight gradients' left operand, kernel, recurrent kernel and bias in one
+        stacked_t = jnp.concatenate([x.T, h.T.astype(x.dtype), jnp.ones((1, batch), x.dtype)], axis=0)
+        return (h_new, c_new), (h_out, dfac, o * (1.0 - tc * tc), f, stacked_t)
 
-    _, out = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t), unroll=UNROLL)
-    return out
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
-def _layer(x_t, w, r, b, mask_t, need_input_grad, dtype):
-    return _forward(x_t, w, r, b, mask_t, False, dtype)
-
-
-def _layer_fwd(x_t, w, r, b, mask_t, need_input_grad, dtype):
-    hs, dfac, q, f, h_prev_t = _forward(x_t, w, r, b, mask_t, True, dtype)
-    return hs, (x_t, h_prev_t, dfac, q, f, w, r, mask_t)
+    (h_last, _), out = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t), unroll=UNROLL)
+    if not keep_residuals:
+        return out if sequences else h_last
+    hs, *residuals = out
+    return (hs if sequences else h_last), tuple(residuals)
 
 
-def _layer_bwd(need_input_grad, dtype, residuals, dhs):
-    x_t, h_prev_t, dfac, q, f, w, r, mask_t = residuals
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
+def _layer(x_t, w, r, b, mask_t, need_input_grad, dtype, sequences):
+    return _forward(x_t, w, r, b, mask_t, False, dtype, sequences)
+
+
+def _layer_fwd(x_t, w, r, b, mask_t, need_input_grad, dtype, sequences):
+    out, (dfac, q, f, stacked_t) = _forward(x_t, w, r, b, mask_t, True, dtype, sequences)
+    return out, (x_t, stacked_t, dfac, q, f, w, r, mask_t)
+
+
+def _layer_bwd(need_input_grad, dtype, sequences, residuals, d_out):
+    """Reverse scan over the saved factors.
+
+    A step's weight gradients are one matmul, [x; h_{t-1}; 1]^T (in + u + 1, batch)
+    @ dz (batch, 4u), added into one accumulator that is split into kernel, recurrent
+    kernel and bias at the end (three matmuls, three adds and a sum were slower).
+    """
+    x_t, stacked_t, dfac, q, f, w, r, mask_t = residuals
+    batch, features = x_t.shape[1:]
+    units = r.shape[0]
     w_t, r_t = w.T, r.T
     if dtype is not None:
         w_t, r_t = w_t.astype(dtype), r_t.astype(dtype)
 
     def step(carry, inputs):
-        dh_next, dc_next, dw, dr, db = carry
-        dh_out, df, qq, ff, xt, hpt = inputs[:6]
-        dh = dh_out + dh_next
+        dh_next, dc_next, dk = carry
+        if sequences:
+            dh_out, *inputs = inputs
+            dh = dh_out + dh_next
+        else:
+            dh = dh_next
+        df, qq, ff, a_t = inputs[:4]
         dc = dc_next + dh * qq
         dz = jnp.concatenate([dc, dc, dc, dh], -1) * df
         dh_prev, dc_prev = _mm(dz, r_t, dtype), dc * ff
+        dx = _mm(dz, w_t, dtype) if need_input_grad else None
         if mask_t is not None:
-            keep = inputs[6][:, None]
+            keep = inputs[4][:, None]
             dh_prev = jnp.where(keep, dh_prev, dh)
             dc_prev = jnp.where(keep, dc_prev, dc_next)
-        carry = (dh_prev, dc_prev, dw + _mm(xt, dz, dtype), dr + _mm(hpt, dz, dtype), db + jnp.sum(dz, axis=0))
-        return carry, (_mm(dz, w_t, dtype) if need_input_grad else None)
+        return (dh_prev, dc_prev, dk + _mm(a_t, dz, dtype)), dx
 
-    zeros = jnp.zeros_like(dhs[0])
-    init = (zeros, zeros, jnp.zeros_like(w), jnp.zeros_like(r), jnp.zeros(w.shape[1], w.dtype))
-    xs = (dhs, dfac, q, f, jnp.swapaxes(x_t, 1, 2), h_prev_t) + (() if mask_t is None else (mask_t,))
-    (_, _, dw, dr, db), dx = jax.lax.scan(step, init, xs, reverse=True, unroll=UNROLL)
+    zeros = jnp.zeros((batch, units), x_t.dtype)
+    dk = jnp.zeros((features + units + 1, 4 * units), w.dtype)
+    xs = (dfac, q, f, stacked_t) + (() if mask_t is None else (mask_t,))
+    if sequences:
+        xs, init = (d_out, *xs), (zeros, zeros, dk)
+    else:
+        init = (d_out, zeros, dk)
+    (_, _, dk), dx = jax.lax.scan(step, init, xs, reverse=True, unroll=UNROLL)
     if dx is None:
         dx = jnp.zeros_like(x_t)
+    dw, dr, db = dk[:features], dk[features : features + units], dk[features + units]
     dmask = None if mask_t is None else np.zeros(mask_t.shape, jax.dtypes.float0)
     return dx, dw, dr, db, dmask
 
@@ -132,14 +158,16 @@ def lstm_layer(
     mask_t: jax.Array | None = None,
     need_input_grad: bool = True,
     compute_dtype: str | None = None,
+    return_sequences: bool = True,
 ) -> jax.Array:
-    """Hidden states (time, batch, u) of one Keras LSTM layer over x_t (time, batch, in).
+    """Hidden states (time, batch, u) of one Keras LSTM layer over x_t (time, batch, in),
+    or with `return_sequences=False` the last one (batch, u), as Keras's flag.
 
     mask_t: (time, batch) bool or None; a masked step carries h and c forward.
     need_input_grad=False skips the input gradient (the first layer's input is data).
     compute_dtype="bfloat16" runs the matmuls in bfloat16 with float32 results.
     """
-    return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad, compute_dtype)
+    return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad, compute_dtype, return_sequences)
 
 
 def lstm_layer_reference(
@@ -150,6 +178,7 @@ def lstm_layer_reference(
     mask_t: jax.Array | None = None,
     need_input_grad: bool = True,
     compute_dtype: str | None = None,
+    return_sequences: bool = True,
 ) -> jax.Array:
     """The plain scan with Keras's equations, differentiated by JAX's autodiff."""
     del need_input_grad
@@ -168,5 +197,5 @@ def lstm_layer_reference(
             c_new = jnp.where(m[:, None], c_new, c)
         return (h_new, c_new), h_new
 
-    _, hs = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
-    return hs
+    (h_last, _), hs = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
+    return hs if return_sequences else h_last

@@ -26,15 +26,22 @@ def _assert_grads_close(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5 * float(jnp.abs(e).max()))
 
 
+@pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("masked", [False, True])
-def test_forward_and_gradients_match_autodiff(masked):
+def test_forward_and_gradients_match_autodiff(masked, sequences):
     x_t, w, r, b, mask_t, cot = _inputs()
     m = mask_t if masked else None
+    if not sequences:
+        cot = cot[0]  # the cotangent of the last state only
 
     def loss(x_t, w, r, b, fn):
-        return jnp.sum(fn(x_t, w, r, b, m) * cot)
+        return jnp.sum(fn(x_t, w, r, b, m, return_sequences=sequences) * cot)
 
-    np.testing.assert_allclose(lstm_layer(x_t, w, r, b, m), lstm_layer_reference(x_t, w, r, b, m), atol=1e-6)
+    got = lstm_layer(x_t, w, r, b, m, return_sequences=sequences)
+    assert got.shape == (x_t.shape[:2] if sequences else x_t.shape[1:2]) + (r.shape[0],)
+    np.testing.assert_allclose(got, lstm_layer_reference(x_t, w, r, b, m, return_sequences=sequences), atol=1e-6)
+    if not sequences:
+        np.testing.assert_array_equal(got, lstm_layer(x_t, w, r, b, m)[-1])
     args = (0, 1, 2, 3)
     got = jax.grad(loss, argnums=args)(x_t, w, r, b, lstm_layer)
     want = jax.grad(loss, argnums=args)(x_t, w, r, b, lstm_layer_reference)
