@@ -30,21 +30,20 @@ def activation_bytes_per_member(
     *, timesteps: int, features: int, units: int, layers: int, batch_size: int, n_params: int
 ) -> int:
     """Bytes one member needs during a training step (residuals, outputs, params, optimizer)."""
-    per_step_floats, width = 0, features
-    for _ in range(layers):
-        per_step_floats += 7 * units + width + 1 + 2 * units
-        width = units
+    per_step_floats = sum(7 * units + width + 1 + 2 * units for width in _input_widths(features, units, layers))
     residuals = timesteps * batch_size * per_step_floats * FLOAT_BYTES
     state = 6 * n_params * FLOAT_BYTES  # params, two optimizer moments, best weights, grads, update
     return int(SAFETY * residuals + state)
 
 
 def lstm_param_count(features: int, units: int, layers: int, out_dim: int) -> int:
-    n, width = 0, features
-    for _ in range(layers):
-        n += 4 * units * (width + units + 1)
-        width = units
+    n = sum(4 * units * (width + units + 1) for width in _input_widths(features, units, layers))
     return n + units * out_dim + out_dim
+
+
+def _input_widths(features: int, units: int, layers: int) -> list[int]:
+    """Each stacked LSTM layer's input width: the data's features, then the layer below's units."""
+    return [features] + [units] * (layers - 1)
 
 
 def available_bytes() -> int:
@@ -78,10 +77,10 @@ def auto_members_per_chunk(n_members: int, bytes_per_member: int, n_devices: int
 
 def step_bytes_per_member(*, features: int, units: int, layers: int, batch_size: int) -> int:
     """Bytes one member touches per timestep: gates and their gradients, saved factors, weights and accumulators."""
-    floats, width = 0, features
-    for _ in range(layers):
-        floats += batch_size * (2 * 4 * units + 7 * units + width + 1) + 2 * (width + units + 1) * 4 * units
-        width = units
+    floats = sum(
+        batch_size * (2 * 4 * units + 7 * units + width + 1) + 2 * (width + units + 1) * 4 * units
+        for width in _input_widths(features, units, layers)
+    )
     return floats * FLOAT_BYTES
 
 
