@@ -114,7 +114,7 @@ class KerasLSTM(nn.Module):
             keep = 1.0 - dropout_rate
             drop_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (x.shape[1], features))
             x = x * (drop_mask / keep)[None, :, :].astype(x.dtype)
-        hs = lstm_layer(
+        out = lstm_layer(
             x,
             kernel,
             recurrent_kernel,
@@ -124,9 +124,9 @@ class KerasLSTM(nn.Module):
             compute_dtype=self.compute_dtype,
             return_sequences=self.return_sequences,
         )
-        if not self.return_sequences:
-            return hs
-        return hs if self.time_major else jnp.swapaxes(hs, 0, 1)
+        if self.return_sequences and not self.time_major:
+            return jnp.swapaxes(out, 0, 1)
+        return out  # the last state (batch, u), or time-major hidden states
 
 
 class LSTMModel(nn.Module):
