@@ -4,7 +4,7 @@
 
 Runs one `fl.sweep` on W1 (2048 x 64 x 8, 64 units, batch 64, 3 epochs) in this
 process and times every epoch of every chunk of members (the harness's
-`clock_fastlstm_epochs`), so the first epoch (with compilation) and the steady epoch
+the `EpochClock` controller), so the first epoch (with compilation) and the steady epoch
 of all members (the chunks' steady epochs added up) are reported separately. The float32 matmul
 peak is a 2048^2 `jnp.dot`, best of 5, in the same process. For the same numbers
 under pytest-benchmark see bench/test_bench_engine.py; against other systems,
@@ -21,7 +21,7 @@ os.environ.setdefault("FASTLSTM_CACHE_DIR", "off")
 
 import fastlstm as fl
 from fastlstm.benchmark.peak import matmul_peak
-from fastlstm.benchmark.worker import clock_fastlstm_epochs, steady_over_chunks
+from fastlstm.benchmark.worker import steady_over_chunks
 from fastlstm.benchmark.workloads import WORKLOADS, epoch_flops, make_data
 
 W1 = WORKLOADS["W1"]
@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=8)
     args = parser.parse_args()
     peak = matmul_peak(n=2048)["gflops"]
-    clocks = clock_fastlstm_epochs()
+    clock = fl.controllers.EpochClock()
+    clocks = clock.chunks
     x, y = make_data(W1)
     start = time.perf_counter()
     fl.sweep(
@@ -43,6 +44,7 @@ def main() -> None:
         epochs=W1.epochs,
         batch_size=W1.batch_size,
         verbose=0,
+        controllers=[clock],
     )
     total = time.perf_counter() - start
     steady, covered = steady_over_chunks(clocks)

@@ -1,22 +1,33 @@
 """fastlstm: many seeds and settings of one Keras-style LSTM, trained as one JAX program."""
 
-from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
+from fastlstm import controllers  # noqa: F401  (fl.controllers.EpochClock, ...)
+from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
+from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.devices import configure_host_devices
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import sweep
+from fastlstm.spec import DataSpec, SpecError, SweepSpec
 
 configure_host_devices()  # before anything starts a JAX backend; see fastlstm/devices.py
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Callback",
+    "CallbackSignal",
+    "Controller",
+    "DataSpec",
+    "Decision",
     "EarlyStopping",
+    "EpochEnd",
     "KerasLSTM",
     "LSTMModel",
     "ModelSpec",
     "ReduceLROnPlateau",
+    "SpecError",
     "SweepResult",
+    "SweepSpec",
     "load",
     "sweep",
 ]

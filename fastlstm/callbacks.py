@@ -10,7 +10,8 @@ those of `keras/src/callbacks/early_stopping.py`, `reduce_lr_on_plateau.py` and
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,8 +42,82 @@ def _is_improvement(mode: str, min_delta: float, value: jax.Array, reference: ja
     return value - min_delta > reference
 
 
+class CallbackSignal(NamedTuple):
+    """What a callback tells the program after an epoch, per member (scalars or arrays).
+
+    stop: stop this member now (it keeps its parameters; its history ends here).
+    lr_factor: multiply the member's learning rate by this from the next epoch on.
+    save_weights: keep this epoch's parameters as the member's best (needs
+        `keeps_best_weights`); `restore_at_end` decides whether they come back.
+    """
+
+    stop: Any = False
+    lr_factor: Any = 1.0
+    save_weights: Any = False
+
+
+CALLBACKS: dict[str, type] = {}
+
+
+class Callback:
+    """Base of the per-member callbacks that run inside the compiled program.
+
+    A callback is a frozen (hashable) dataclass of settings plus pure functions of an
+    array state: `init_state()` gives one member's state, `on_epoch_end(state, logs,
+    epoch)` returns the new state and a `CallbackSignal`. The program vmaps them over
+    members, so they must be jit-safe (jnp, no Python branches on values). `logs`
+    holds the epoch's scalars (`loss`, `val_loss`, metrics, and `learning_rate`, the
+    rate in use). Subclasses register by class name, so config files can name them
+    (`[[callbacks]] type = "MyCallback"`). Example, stop a member at a target:
+
+        @dataclasses.dataclass(frozen=True)
+        class StopAtTarget(fl.Callback):
+            monitor: str = "val_accuracy"
+            target: float = 0.9
+
+            def on_epoch_end(self, state, logs, epoch):
+                return state, fl.CallbackSignal(stop=logs[self.monitor] >= self.target)
+    """
+
+    keeps_best_weights: bool = False  # the program keeps a copy of the parameters for it
+    logs_learning_rate: bool = False  # history gets a `learning_rate` column
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        CALLBACKS[cls.__name__] = cls
+
+    def init_state(self) -> Any:
+        return ()
+
+    def on_epoch_end(self, state: Any, logs: Mapping[str, jax.Array], epoch: jax.Array) -> tuple[Any, CallbackSignal]:
+        raise NotImplementedError(f"{type(self).__name__} must define on_epoch_end(state, logs, epoch)")
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        """Log names it reads: checked against what the sweep logs before compiling."""
+        monitor = getattr(self, "monitor", None)
+        return (monitor,) if isinstance(monitor, str) else ()
+
+    def restore_at_end(self, state: Any) -> jax.Array:
+        """Whether the member gets its saved best weights back when training ends."""
+        return jnp.zeros([], bool)
+
+    def describe(self, state: Any) -> dict[str, Any]:
+        """Host-side facts for the member table (one member's state as NumPy)."""
+        return {}
+
+    def get_config(self) -> dict[str, Any]:
+        if dataclasses.is_dataclass(self):
+            return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        raise NotImplementedError(f"{type(self).__name__} must define get_config() (or be a dataclass)")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Callback:
+        return cls(**config)
+
+
 @dataclasses.dataclass(frozen=True)
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop a member when `monitor` stops improving (Keras 3 semantics).
 
     `restore_best_weights=True` gives the member the weights of its best epoch at the
@@ -65,6 +140,26 @@ class EarlyStopping:
             raise ValueError(f"EarlyStopping.start_from_epoch must be >= 0, got {self.start_from_epoch!r}")
         object.__setattr__(self, "min_delta", abs(float(self.min_delta)))
         object.__setattr__(self, "direction", resolve_mode("EarlyStopping", self.monitor, self.mode))
+
+    @property
+    def keeps_best_weights(self) -> bool:  # type: ignore[override]
+        return self.restore_best_weights
+
+    def init_state(self) -> EarlyStoppingState:
+        return self.init()
+
+    def on_epoch_end(
+        self, state: EarlyStoppingState, logs: Mapping[str, jax.Array], epoch: jax.Array
+    ) -> tuple[EarlyStoppingState, CallbackSignal]:
+        state, stop, save = self.update(state, logs[self.monitor], epoch)
+        return state, CallbackSignal(stop=stop, save_weights=save)
+
+    def restore_at_end(self, state: EarlyStoppingState) -> jax.Array:
+        """Keras's `on_train_end`: the best weights come back whenever some were kept."""
+        return state.has_best_weights if self.restore_best_weights else jnp.zeros([], bool)
+
+    def describe(self, state: EarlyStoppingState) -> dict[str, Any]:
+        return {"best_epoch": int(state.best_epoch) if bool(state.has_best) else None}
 
     def init(self) -> EarlyStoppingState:
         return EarlyStoppingState(
@@ -113,7 +208,7 @@ class EarlyStoppingState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(Callback):
     """Multiply a member's learning rate by `factor` when `monitor` plateaus (Keras 3)."""
 
     monitor: str = "val_loss"
@@ -132,6 +227,19 @@ class ReduceLROnPlateau:
             raise ValueError("ReduceLROnPlateau.patience and .cooldown must be >= 0")
         object.__setattr__(self, "min_delta", abs(float(self.min_delta)))
         object.__setattr__(self, "direction", resolve_mode("ReduceLROnPlateau", self.monitor, self.mode))
+
+    logs_learning_rate = True
+
+    def init_state(self) -> ReduceLROnPlateauState:
+        return self.init()
+
+    def on_epoch_end(
+        self, state: ReduceLROnPlateauState, logs: Mapping[str, jax.Array], epoch: jax.Array
+    ) -> tuple[ReduceLROnPlateauState, CallbackSignal]:
+        lr = logs["learning_rate"]
+        state, new_lr = self.update(state, logs[self.monitor], lr)
+        factor = jnp.where(lr > 0, new_lr / jnp.where(lr > 0, lr, 1.0), 1.0)
+        return state, CallbackSignal(lr_factor=factor)
 
     def init(self) -> ReduceLROnPlateauState:
         return ReduceLROnPlateauState(
@@ -167,3 +275,27 @@ class ReduceLROnPlateauState(NamedTuple):
     best: jax.Array
     has_best: jax.Array
     cooldown_counter: jax.Array
+
+
+def callback_to_config(callback: Callback) -> dict[str, Any]:
+    """{"type": class name, **settings}: what a config file holds."""
+    if not isinstance(callback, Callback):
+        raise ValueError(f"callbacks: expected a fastlstm.Callback, got {type(callback).__name__}")
+    return {"type": type(callback).__name__, **callback.get_config()}
+
+
+def callback_from_config(config: Any) -> Callback:
+    """A callback from `callback_to_config`'s dict (a callback is returned as it is)."""
+    if isinstance(config, Callback):
+        return config
+    if not isinstance(config, Mapping):
+        raise ValueError(
+            f"callbacks: expected a fastlstm.Callback or a table with a 'type', got {type(config).__name__}"
+        )
+    kind = config.get("type")
+    if kind not in CALLBACKS:
+        raise ValueError(f"callbacks: unknown type {kind!r}; expected one of {sorted(CALLBACKS)}")
+    try:
+        return CALLBACKS[kind].from_config({k: v for k, v in config.items() if k != "type"})
+    except TypeError as err:
+        raise ValueError(f"callbacks: {kind}: {err}") from None

@@ -27,7 +27,7 @@ def to_python(value: Any) -> Any:
             return value.tolist()
         return value
     if isinstance(value, Mapping):
-        return {k: to_python(v) for k, v in value.items()}
+        return {to_python(k): to_python(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_python(v) for v in value]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):

@@ -1,61 +1,77 @@
-"""A rich progress bar over epochs: members still training, mean validation metric, ETA."""
+"""The terminal progress bar, as a controller: epochs, members training / stopped /
+diverged, the best and mean validation metric, and the time left."""
 
 from __future__ import annotations
 
-import math
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from fastlstm.controllers import ChunkInfo, Controller, EpochEnd, SweepInfo
+from fastlstm.losses import DIRECTION
 
-class EpochProgress:
-    """Receives `on_epoch(epoch, logs, n_active)` from the engine and shows it."""
+SHOWN = ("val_accuracy", "val_loss", "accuracy", "loss")
 
-    def __init__(self, progress: Progress | None, total_epochs: int):
-        self.progress = progress
-        self.task = progress.add_task("training", total=total_epochs, info="") if progress else None
-        self.group_offset = 0
-        self.group_epochs = 0
 
-    def start_group(self, epochs: int, n_members: int, label: str) -> None:
-        if self.progress is not None and self.group_epochs:
-            self.group_offset += self.group_epochs
-            self.progress.update(self.task, completed=self.group_offset)
-        self.group_epochs = epochs
-        self.group_members = n_members
+def epoch_line(event: EpochEnd) -> str:
+    """`12/16 training, 3 stopped, 1 diverged  val_accuracy best 0.91 mean 0.84`."""
+    n = len(event.active)
+    diverged = int(np.sum(event.diverged))
+    stopped = n - event.n_active - diverged
+    parts = [f"{event.n_active}/{n} training"]
+    if stopped:
+        parts.append(f"{stopped} stopped")
+    if diverged:
+        parts.append(f"{diverged} diverged")
+    key = next((k for k in SHOWN if k in event.logs), None)
+    text = ", ".join(parts)
+    values = np.asarray(event.logs[key], np.float64) if key else np.array([])
+    if key and np.isfinite(values).any():
+        best = np.nanmax(values) if DIRECTION.get(key.removeprefix("val_")) == "max" else np.nanmin(values)
+        text += f"  {key} best {best:.4f} mean {float(np.nanmean(values)):.4f}"
+    return text
+
+
+class ProgressBar(Controller):
+    """A rich bar on stderr over all epochs of all chunks."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(file=sys.stderr)
+        self.progress: Progress | None = None
+        self.offset = 0  # epochs of the chunks already finished
+        self.chunk_epochs = 0
+
+    def on_sweep_start(self, sweep: SweepInfo) -> None:
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("epochs  {task.fields[info]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        self.progress = Progress(*columns, console=self.console, transient=False)
+        self.task = self.progress.add_task("training", total=sweep.total_epochs, info="")
+        self.progress.start()
+
+    def on_chunk_start(self, chunk: ChunkInfo) -> None:
+        self.chunk_epochs = chunk.epochs
+        self._update(completed=self.offset + chunk.first_epoch, description=chunk.label)
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        done = self.offset + (event.epoch + 1 if event.n_active else self.chunk_epochs)
+        self._update(completed=done, info=epoch_line(event))
+
+    def on_chunk_end(self, chunk: ChunkInfo, history: dict[str, np.ndarray]) -> None:
+        self.offset += chunk.epochs
+        self._update(completed=self.offset)
+
+    def on_sweep_end(self) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, description=label)
+            self.progress.stop()
 
-    def on_epoch(self, epoch: int, logs: dict[str, np.ndarray], n_active: int) -> None:
-        if self.progress is None:
-            return
-        key = next((k for k in ("val_accuracy", "val_loss", "accuracy", "loss") if k in logs), None)
-        shown = ""
-        if key is not None:
-            values = np.asarray(logs[key], np.float64)
-            mean = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
-            shown = f"mean {key} {mean:.4f}"
-        info = f"{n_active}/{self.group_members} training  {shown}"
-        done = self.group_offset + (epoch + 1 if n_active else self.group_epochs)
-        self.progress.update(self.task, completed=done, info=info)
-
-
-@contextmanager
-def epoch_progress(total_epochs: int, enabled: bool, console: Console | None = None) -> Iterator[EpochProgress]:
-    if not enabled:
-        yield EpochProgress(None, total_epochs)
-        return
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(bar_width=20),
-        MofNCompleteColumn(),
-        TextColumn("epochs  {task.fields[info]}"),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console or Console(file=sys.stderr), transient=False) as progress:
-        yield EpochProgress(progress, total_epochs)
+    def _update(self, **fields: object) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, **fields)

@@ -21,7 +21,7 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.data import prepare_data, prepare_inputs
-from fastlstm.engine import ModelConfig, evaluate_sums, forward
+from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
 FORMAT_VERSION = 1
@@ -53,6 +53,7 @@ class SweepResult:
     groups: list[GroupParams]
     configs: list[dict[str, Any]]
     meta: dict[str, Any]  # task, loss, metrics, out_dim, mask_value, ...
+    spec: Any = None  # the fastlstm.SweepSpec it was made from
 
     @property
     def params(self) -> Any:

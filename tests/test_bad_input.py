@@ -18,12 +18,12 @@ def _sweep(**overrides):
 @pytest.fixture(autouse=True)
 def no_compile(monkeypatch):
     """Fail the test if validation lets bad input reach the engine."""
-    import fastlstm.runner as sweep_module
+    import fastlstm.driver as driver
 
     def boom(*args, **kwargs):
         raise AssertionError("bad input reached the engine")
 
-    monkeypatch.setattr(sweep_module, "run_group", boom)
+    monkeypatch.setattr(driver, "compiled_program", boom)
 
 
 def _nan_x():

@@ -10,8 +10,8 @@ from conftest import make_data
 
 import fastlstm as fl
 import fastlstm.devices as devices_module
+import fastlstm.driver as driver
 import fastlstm.memory as memory
-import fastlstm.runner as runner
 
 COMMON = dict(model=fl.ModelSpec(units=8), batch_size=16, epochs=3, validation_split=0.2, verbose=0)
 SEEDS = [0, 1, 2, 3, 4]  # odd, so two devices need a padded copy
@@ -48,23 +48,16 @@ def test_one_device_equals_sharded(data, one_batch, monkeypatch):
     def single(n_members):
         return jax.sharding.Mesh(np.array(jax.local_devices()[:1]), (devices_module.MEMBER_AXIS,))
 
-    monkeypatch.setattr("fastlstm.engine.member_mesh", single)
+    monkeypatch.setattr("fastlstm.driver.member_mesh", single)
     _same(one_batch, fl.sweep(*data, seeds=SEEDS, grid={"learning_rate": [1e-3, 1e-2]}, **COMMON))
 
 
 def test_small_memory_budget_chunks_automatically(data, one_batch, monkeypatch):
-    calls = []
-    real = runner.run_group
-
-    def counting(cfg, keys, *args, **kwargs):
-        calls.append(keys.shape[0])
-        return real(cfg, keys, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "run_group", counting)
-    monkeypatch.setattr(runner, "activation_bytes_per_member", lambda **sizes: 1000)
+    clock = fl.controllers.EpochClock()
+    monkeypatch.setattr(driver, "activation_bytes_per_member", lambda **sizes: 1000)
     monkeypatch.setattr(memory, "available_bytes", lambda: int(4.5 * 1000 / memory.BUDGET_FRACTION))
-    _same(one_batch, fl.sweep(*data, seeds=SEEDS, grid={"learning_rate": [1e-3, 1e-2]}, **COMMON))
-    assert calls == [4, 4, 2]  # 4.5 fit, rounded down to a multiple of the 2 devices
+    _same(one_batch, fl.sweep(*data, seeds=SEEDS, grid={"learning_rate": [1e-3, 1e-2]}, controllers=[clock], **COMMON))
+    assert [c["members"] for c in clock.chunks] == [4, 4, 2]  # 4.5 fit, rounded down to a multiple of the 2 devices
 
 
 def test_activation_estimate_is_linear_in_its_sizes():

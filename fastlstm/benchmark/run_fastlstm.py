@@ -20,7 +20,6 @@ T0 = time.perf_counter()
 
 if __package__:  # python -m fastlstm.benchmark.run_fastlstm
     from fastlstm.benchmark.worker import (
-        clock_fastlstm_epochs,
         fastlstm_sweep_kwargs,
         jax_device,
         parse_args,
@@ -30,7 +29,6 @@ if __package__:  # python -m fastlstm.benchmark.run_fastlstm
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does
     from worker import (
-        clock_fastlstm_epochs,
         fastlstm_sweep_kwargs,
         jax_device,
         parse_args,
@@ -47,7 +45,8 @@ IMPORT_S = time.perf_counter() - T0
 def main() -> None:
     args, w = parse_args(__doc__.splitlines()[0], precision=True)
     common = fastlstm_sweep_kwargs(fl, w, args.precision)
-    clocks = clock_fastlstm_epochs()
+    clock = fl.controllers.EpochClock()
+    clocks = clock.chunks
     x, y = make_data(w)
     lrs = list(w.learning_rates)
     grid = {"learning_rate": lrs} if len(lrs) > 1 else None
@@ -58,6 +57,7 @@ def main() -> None:
         grid=grid,
         learning_rate=None if grid else lrs[0],
         **common,
+        controllers=[clock],
     )
     members = [(float(m["learning_rate"]), int(m["seed"])) for m in r.members]
     if members != w.members(args.members):

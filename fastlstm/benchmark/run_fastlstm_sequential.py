@@ -19,10 +19,10 @@ import time
 T0 = time.perf_counter()
 
 if __package__:  # python -m fastlstm.benchmark.run_fastlstm_sequential
-    from fastlstm.benchmark.worker import clock_fastlstm_epochs, fastlstm_sweep_kwargs, jax_device, parse_args, report
+    from fastlstm.benchmark.worker import fastlstm_sweep_kwargs, jax_device, parse_args, report
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does
-    from worker import clock_fastlstm_epochs, fastlstm_sweep_kwargs, jax_device, parse_args, report
+    from worker import fastlstm_sweep_kwargs, jax_device, parse_args, report
     from workloads import data_digest, make_data
 
 import fastlstm as fl  # noqa: E402
@@ -33,7 +33,8 @@ IMPORT_S = time.perf_counter() - T0
 def main() -> None:
     args, w = parse_args(__doc__.splitlines()[0], precision=True)
     common = fastlstm_sweep_kwargs(fl, w, args.precision)
-    clocks = clock_fastlstm_epochs()
+    clock = fl.controllers.EpochClock()
+    clocks = clock.chunks
     x, y = make_data(w)
     members = w.members(args.members)
     accuracies = []
@@ -44,6 +45,7 @@ def main() -> None:
             seeds=[seed],
             learning_rate=lr,
             **common,
+            controllers=[clock],
         )
         accuracies.append(float(r.history["accuracy"][0, -1]))
     report(

@@ -151,42 +151,6 @@ def report(
     return out
 
 
-def clock_fastlstm_epochs() -> list[dict[str, Any]]:
-    """Time every epoch of every `fl.sweep` call, without changing fastlstm.
-
-    Wraps the engine entry the runner calls (`fastlstm.runner.run_group`, once per
-    chunk of members) so that its per-epoch callback records a timestamp; the callback
-    runs after the epoch's logs have reached the host, so each interval is a finished
-    epoch (the first one also holds initialisation and compilation). Returns a list
-    that gets `{"members": chunk size, "epoch_s": [...]}` per run_group call; it stays
-    empty if the runner no longer has that entry (then steady_epoch_s is null).
-    """
-    import fastlstm.runner
-
-    clocks: list[dict[str, Any]] = []
-    inner = getattr(fastlstm.runner, "run_group", None)
-    if inner is None:
-        return clocks
-
-    def run_group(cfg, keys, hparams, data, on_epoch=None, *rest, **kw):
-        seconds: list[float] = []
-        clocks.append({"members": int(keys.shape[0]), "epoch_s": seconds})
-        last = time.perf_counter()
-
-        def timed(*a, **k):
-            nonlocal last
-            now = time.perf_counter()
-            seconds.append(now - last)
-            last = now
-            if on_epoch is not None:
-                on_epoch(*a, **k)
-
-        return inner(cfg, keys, hparams, data, timed, *rest, **kw)
-
-    fastlstm.runner.run_group = run_group
-    return clocks
-
-
 def steady_over_chunks(clocks: Sequence[dict[str, Any]]) -> tuple[float | None, int]:
     """(seconds of one steady epoch of every member, members it covers) for one chunked sweep.
 

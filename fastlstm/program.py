@@ -1,10 +1,11 @@
 """The pure, vmapped training program (PureJaxRL's `make_train` pattern).
 
 `make_train(config)` builds three pure per-member functions - `init`, `epoch`,
-`finish` - that the runner wraps in `jit(vmap(...))`: everything a member owns
-(params, optimizer state, callback state, RNG keys) has a leading member axis,
-the data has none. One epoch is one `lax.scan` over its batches; a Python loop over
-epochs only drives the progress bar and stops when every member has stopped.
+`finish` - and `compiled_program` wraps them in `jit(vmap(...))`: everything a member
+owns (params, optimizer state, callback states, RNG keys) has a leading member axis,
+the data has none. One epoch is one `lax.scan` over its batches. Nothing here touches
+the host: the driver (fastlstm/driver.py) calls the epoch program, moves state, and
+runs the controllers between epochs.
 
 A stopped or diverged member keeps computing (vmap cannot skip it) but its updates
 are masked with `jnp.where`, so it stays exactly as it was; a member whose loss or
@@ -18,15 +19,12 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from fastlstm.callbacks import EarlyStopping, EarlyStoppingState, ReduceLROnPlateau, ReduceLROnPlateauState
-from fastlstm.devices import by_member, member_mesh, padded_count, replicated
+from fastlstm.callbacks import Callback, CallbackSignal
 from fastlstm.losses import LOSSES, metric_values
 from fastlstm.model import LSTMModel, head_activation
 from fastlstm.optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
@@ -71,8 +69,7 @@ class TrainConfig(ModelConfig):
     n_val: int
     shuffle: bool
     use_dropout: bool
-    early_stopping: EarlyStopping | None
-    reduce_lr: ReduceLROnPlateau | None
+    callbacks: tuple[Callback, ...] = ()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -87,7 +84,7 @@ class TrainConfig(ModelConfig):
         names = ("loss", *self.metrics)
         if self.n_val:
             names = names + tuple(f"val_{n}" for n in names)
-        if self.reduce_lr is not None:
+        if any(cb.logs_learning_rate for cb in self.callbacks):
             names = (*names, "learning_rate")
         return names
 
@@ -108,7 +105,7 @@ class Data(NamedTuple):
 class MemberState(NamedTuple):
     params: Any
     opt_state: Any
-    best_params: Any  # only used with restore_best_weights (else an empty tuple)
+    best_params: tuple  # per callback: kept best parameters, or () when it keeps none
     step: jax.Array
     epoch: jax.Array
     order_key: jax.Array
@@ -117,8 +114,9 @@ class MemberState(NamedTuple):
     active: jax.Array  # still training: neither stopped nor diverged
     diverged: jax.Array
     stopped: jax.Array
-    es: EarlyStoppingState | tuple
-    rlr: ReduceLROnPlateauState | tuple
+    stopped_epoch: jax.Array  # the epoch a callback stopped it, -1 while it has not
+    restored: jax.Array  # its final parameters are a callback's saved best ones
+    callbacks: tuple  # one state per callback
 
 
 def _where(pred: jax.Array, new: Any, old: Any) -> Any:
@@ -185,8 +183,7 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     model = cfg.model
     flags = {k: dict(cfg.optimizer_flags).get(k, v) for k, v in OPTIMIZER_FLAGS[cfg.optimizer].items()}
     loss_fn = LOSSES[cfg.loss]
-    es, rlr = cfg.early_stopping, cfg.reduce_lr
-    restore = es is not None and es.restore_best_weights
+    callbacks = cfg.callbacks
     bs, steps = cfg.batch_size, cfg.steps_per_epoch
 
     def optimizer(hp):
@@ -206,7 +203,7 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
         return MemberState(
             params=params,
             opt_state=optimizer(hp).init(params),
-            best_params=params if restore else (),
+            best_params=tuple(params if cb.keeps_best_weights else () for cb in callbacks),
             step=jnp.zeros([], jnp.int32),
             epoch=jnp.zeros([], jnp.int32),
             order_key=order_key,
@@ -215,8 +212,9 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
             active=jnp.ones([], bool),
             diverged=jnp.zeros([], bool),
             stopped=jnp.zeros([], bool),
-            es=es.init() if es else (),
-            rlr=rlr.init() if rlr else (),
+            stopped_epoch=jnp.full([], -1, jnp.int32),
+            restored=jnp.zeros([], bool),
+            callbacks=tuple(cb.init_state() for cb in callbacks),
         )
 
     def current_lr(state: MemberState, hp) -> jax.Array:
@@ -277,43 +275,51 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
             val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val)
             logs.update({f"val_{k}": v / cfg.n_val for k, v in val.items()})
         lr_now = current_lr(state, hp)
-        if rlr is not None:
+        if "learning_rate" in cfg.log_names:
             logs["learning_rate"] = lr_now
-
-        alive = was_active & ~state.diverged
-        stop = jnp.zeros([], bool)
-        if es is not None:
-            new_es, stop, save = es.update(state.es, logs[es.monitor], state.epoch)
-            state = state._replace(
-                es=_where(alive, new_es, state.es),
-                best_params=_where(alive & save, state.params, state.best_params) if restore else (),
-            )
-            stop = alive & stop
-        if rlr is not None:
-            new_rlr, new_lr = rlr.update(state.rlr, logs[rlr.monitor], lr_now)
-            scale = jnp.where(lr_now > 0, state.lr_scale * new_lr / jnp.where(lr_now > 0, lr_now, 1.0), state.lr_scale)
-            state = state._replace(
-                rlr=_where(alive, new_rlr, state.rlr), lr_scale=jnp.where(alive, scale, state.lr_scale)
-            )
+        state = run_callbacks(state, {**logs, "learning_rate": lr_now}, was_active & ~state.diverged)
         logs = {k: jnp.where(was_active, v, jnp.nan) for k, v in logs.items()}
-        state = state._replace(
-            epoch=state.epoch + 1,
+        return state._replace(epoch=state.epoch + 1), logs
+
+    def run_callbacks(state: MemberState, logs: Mapping[str, jax.Array], alive: jax.Array) -> MemberState:
+        """Every callback's `on_epoch_end` on a member that trained this epoch; signals combined.
+
+        Stop if any callback says stop; learning-rate factors multiply; each callback
+        that keeps best weights keeps its own copy.
+        """
+        stop, factor = jnp.zeros([], bool), jnp.ones([], jnp.float32)
+        states, best = [], []
+        for cb, cb_state, kept in zip(callbacks, state.callbacks, state.best_params):
+            new_state, signal = cb.on_epoch_end(cb_state, logs, state.epoch)
+            signal = CallbackSignal(*(jnp.asarray(v) for v in signal))
+            states.append(_where(alive, new_state, cb_state))
+            save = alive & signal.save_weights.astype(bool)
+            best.append(_where(save, state.params, kept) if cb.keeps_best_weights else ())
+            stop = stop | signal.stop.astype(bool)
+            factor = factor * signal.lr_factor.astype(jnp.float32)
+        stop = alive & stop
+        return state._replace(
+            callbacks=tuple(states),
+            best_params=tuple(best),
+            lr_scale=jnp.where(alive, state.lr_scale * factor, state.lr_scale),
             stopped=state.stopped | stop,
+            stopped_epoch=jnp.where(stop, state.epoch, state.stopped_epoch),
             active=state.active & ~stop,
         )
-        return state, logs
 
     def finish(state: MemberState) -> MemberState:
-        """Keras's `on_train_end`: restore the best weights where they were kept."""
-        if not restore:
-            return state
-        return state._replace(params=_where(state.es.has_best_weights, state.best_params, state.params))
+        """Keras's `on_train_end`: a callback that kept best weights may give them back."""
+        for cb, cb_state, kept in zip(callbacks, state.callbacks, state.best_params):
+            if cb.keeps_best_weights:
+                restore = cb.restore_at_end(cb_state)
+                state = state._replace(params=_where(restore, kept, state.params), restored=state.restored | restore)
+        return state
 
     return init, epoch, finish
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
+def compiled_program(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     """jit(vmap(...)) of (init, epoch, finish), cached per static config so that a
     second sweep with the same shapes reuses the compiled programs."""
     init, epoch, finish = make_train(cfg)
@@ -322,77 +328,3 @@ def compiled_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
         jax.jit(jax.vmap(epoch, in_axes=(0, 0, None)), donate_argnums=(0,)),
         jax.jit(jax.vmap(finish)),
     )
-
-
-def _abstract_epoch_args(init_fn: Callable, init_args: tuple, hp: Any, data: Data, mesh: Any) -> tuple:
-    """Shapes, dtypes and shardings of `epoch`'s (state, hp, data), without running init."""
-    state = jax.eval_shape(init_fn, *init_args)
-
-    def spec(a: Any, sharding: Any) -> jax.ShapeDtypeStruct:
-        return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding, weak_type=getattr(a, "weak_type", False))
-
-    return (
-        jax.tree.map(lambda a: spec(a, by_member(mesh)), state),
-        jax.tree.map(lambda a: spec(a, by_member(mesh)), hp),
-        jax.tree.map(lambda a: spec(a, replicated(mesh)), data),
-    )
-
-
-def run_group(
-    cfg: TrainConfig,
-    keys: jax.Array,
-    hparams: Mapping[str, np.ndarray],
-    data: Data,
-    on_epoch: Callable[[int, dict[str, np.ndarray], int], None] | None = None,
-    initial_params: Any = None,
-) -> tuple[MemberState, dict[str, np.ndarray]]:
-    """Train one group of members: keys (members, 3, 2), hparams name -> (members,).
-
-    The member axis is sharded over the local devices (padded with copies of the
-    last member up to a multiple of the device count; the copies are dropped).
-    Returns the final member states (host NumPy arrays) and the history
-    (name -> (members, epochs)),
-    NaN after a member stopped or diverged and for epochs never run because every
-    member had stopped.
-    """
-    init_fn, step_epoch, finish_fn = compiled_train(cfg)
-    n_members = keys.shape[0]
-    mesh = member_mesh(n_members)
-    padded = padded_count(n_members, mesh)
-
-    def members(a: Any) -> np.ndarray:
-        a = np.asarray(a)
-        return np.concatenate([a, np.repeat(a[-1:], padded - n_members, axis=0)]) if padded > n_members else a
-
-    keys = members(keys)
-    hp = {k: members(v) for k, v in hparams.items()}
-    sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
-    sample_mask = None if data.mask is None else np.asarray(data.mask)[: sample_x.shape[0]]
-    # The epoch program compiles in a second thread while init compiles and runs.
-    init_args = (keys, initial_params, hp, sample_x, sample_mask)
-    abstract = _abstract_epoch_args(init_fn, init_args, hp, data, mesh)
-    with ThreadPoolExecutor(1) as pool:
-        epoch_compiled = pool.submit(lambda: step_epoch.lower(*abstract).compile())
-        # Initialise on one device, then spread: the orthogonal initialiser's batched QR
-        # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
-        state = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))(*init_args)
-        # Through the host: resharding device arrays would compile a slicing program per shape.
-        state = jax.device_put(jax.device_get(state), by_member(mesh))
-        hp = jax.device_put(hp, by_member(mesh))
-        data = jax.device_put(jax.device_get(data), replicated(mesh))
-        epoch_compiled.result()  # fills jit's cache; the calls below reuse it
-    history = {name: np.full((n_members, cfg.epochs), np.nan, np.float32) for name in cfg.log_names}
-    for e in range(cfg.epochs):
-        state, logs = step_epoch(state, hp, data)
-        logs = {k: v[:n_members] for k, v in jax.device_get(logs).items()}
-        for name, values in logs.items():
-            history[name][:, e] = values
-        n_active = int(np.sum(jax.device_get(state.active)[:n_members]))
-        if on_epoch is not None:
-            on_epoch(e, logs, n_active)
-        if n_active == 0:
-            break
-    state = jax.device_get(finish_fn(state))  # host arrays: slicing them compiles nothing
-    if padded > n_members:
-        state = jax.tree.map(lambda a: a[:n_members], state)
-    return state, history

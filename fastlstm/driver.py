@@ -1,0 +1,301 @@
+"""The driver: compile groups, chunks, sharding, the epoch loop, and the controllers.
+
+The pure program (fastlstm/program.py) trains one epoch of a chunk of members; this
+module is everything around it that touches the host. For each compile group it
+builds the static `TrainConfig`, splits the members into chunks that fit in memory
+(and, on a CPU, in cache), shards each chunk's member axis over the local devices,
+runs the epochs and, after each, hands the epoch's logs to the controllers (progress
+bar, epoch clock, checkpointer), which may stop members or halt the sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import jax
+import numpy as np
+
+from fastlstm.callbacks import Callback
+from fastlstm.controllers import ChunkInfo, Controller, Decision, EpochEnd, SweepInfo, Timer
+from fastlstm.data import Dataset
+from fastlstm.devices import by_member, member_mesh, padded_count, replicated
+from fastlstm.memory import (
+    activation_bytes_per_member,
+    auto_members_per_chunk,
+    cache_friendly_members_per_device,
+    lstm_param_count,
+    step_bytes_per_member,
+)
+from fastlstm.optimizers import float32_hparams
+from fastlstm.plan import STREAMS, Group, Plan
+from fastlstm.program import EVAL_BATCH, INIT_COMPILER_OPTIONS, Data, MemberState, TrainConfig, compiled_program
+
+
+class SweepHalted(RuntimeError):
+    """A controller halted the sweep (e.g. on Ctrl-C, after saving a checkpoint)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The sweep-wide settings the driver needs beside the plan and the data."""
+
+    shuffle: bool
+    callbacks: tuple[Callback, ...]
+    precision: str
+    members_per_chunk: int | None
+    initial_params: Any = None
+
+
+@dataclasses.dataclass
+class ChunkOutcome:
+    """A finished chunk: its members' final states (NumPy) and history (members, epochs)."""
+
+    info: ChunkInfo
+    state: MemberState
+    history: dict[str, np.ndarray]
+
+
+def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> TrainConfig:
+    """The static description of one compile group (what one compiled program is for)."""
+    s = group.structure
+    return TrainConfig(
+        units=s["units"],
+        layers=s["layers"],
+        out_dim=ds.out_dim,
+        task=ds.task,
+        loss=ds.loss,
+        metrics=ds.metrics,
+        optimizer=s["optimizer"],
+        optimizer_flags=tuple(sorted(plan.optimizer_flags.items())),
+        schedule=plan.schedule,
+        piecewise=(plan.schedule_static["boundaries"], plan.schedule_static["values"])
+        if plan.schedule == "piecewise_constant"
+        else None,
+        staircase=plan.schedule_static.get("staircase", False),
+        batch_size=s["batch_size"],
+        epochs=s["epochs"],
+        n_train=len(ds.train),
+        n_val=len(ds.val) if ds.val else 0,
+        shuffle=settings.shuffle,
+        use_dropout=any(plan.members[i].hparams["dropout"] > 0 for i in group.members),
+        callbacks=settings.callbacks,
+        precision=settings.precision,
+    )
+
+
+def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
+    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py)."""
+    per_member = activation_bytes_per_member(
+        timesteps=ds.timesteps,
+        features=ds.features,
+        units=cfg.units,
+        layers=cfg.layers,
+        batch_size=max(cfg.batch_size, min(EVAL_BATCH, cfg.n_val)),
+        n_params=lstm_param_count(ds.features, cfg.units, cfg.layers, cfg.out_dim),
+    )
+    devices = jax.local_devices()
+    size = auto_members_per_chunk(n_members, per_member, len(devices))
+    if devices[0].platform == "cpu":
+        step = step_bytes_per_member(
+            features=ds.features, units=cfg.units, layers=cfg.layers, batch_size=cfg.batch_size
+        )
+        size = min(size, len(devices) * cache_friendly_members_per_device(step))
+    return size
+
+
+def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
+    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed."""
+    rows = []
+    for i in indices:
+        seeds = plan.members[i].stream_seeds
+        rows.append([np.asarray(jax.random.fold_in(jax.random.PRNGKey(seeds[s]), k)) for k, s in enumerate(STREAMS)])
+    return np.asarray(rows, np.uint32)
+
+
+def device_data(ds: Dataset) -> Data:
+    """The dataset as the program's `Data` (host arrays; the chunk puts them on its mesh)."""
+    val = ds.val
+    return Data(
+        ds.train.x,
+        ds.train.y,
+        ds.train.weight,
+        ds.train.mask,
+        val.x if val else None,
+        val.y if val else None,
+        val.weight if val else None,
+        val.mask if val else None,
+    )
+
+
+class ChunkRun:
+    """One chunk of members on the devices: compiled programs, state, and `step()` per epoch.
+
+    The member axis is sharded over the local devices, padded with copies of the last
+    member up to a multiple of the device count (the copies are dropped on the way out).
+    """
+
+    def __init__(
+        self, cfg: TrainConfig, keys: np.ndarray, hparams: dict[str, np.ndarray], data: Data, initial_params: Any = None
+    ):
+        self.cfg = cfg
+        self.n_members = keys.shape[0]
+        init_fn, self._epoch_fn, self._finish_fn = compiled_program(cfg)
+        self.mesh = member_mesh(self.n_members)
+        self.padded = padded_count(self.n_members, self.mesh)
+        keys = self._pad(keys)
+        hp = {k: self._pad(v) for k, v in hparams.items()}
+        sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
+        sample_mask = None if data.mask is None else np.asarray(data.mask)[: sample_x.shape[0]]
+        init_args = (keys, initial_params, hp, sample_x, sample_mask)
+        abstract = self._abstract_epoch_args(init_fn, init_args, hp, data)
+        with ThreadPoolExecutor(1) as pool:  # the epoch program compiles while init compiles and runs
+            compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
+            # Initialise on one device, then spread: the orthogonal initialiser's batched QR
+            # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
+            state = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))(*init_args)
+            # Through the host: resharding device arrays would compile a slicing program per shape.
+            self.state = jax.device_put(jax.device_get(state), by_member(self.mesh))
+            self.hp = jax.device_put(hp, by_member(self.mesh))
+            self.data = jax.device_put(jax.device_get(data), replicated(self.mesh))
+            compiled.result()  # fills jit's cache; the calls below reuse it
+        self.epoch = 0
+
+    def _pad(self, a: Any) -> np.ndarray:
+        a = np.asarray(a)
+        extra = self.padded - self.n_members
+        return np.concatenate([a, np.repeat(a[-1:], extra, axis=0)]) if extra else a
+
+    def _abstract_epoch_args(self, init_fn: Any, init_args: tuple, hp: Any, data: Data) -> tuple:
+        """Shapes, dtypes and shardings of `epoch`'s (state, hp, data), without running init."""
+        state = jax.eval_shape(init_fn, *init_args)
+
+        def spec(a: Any, sharding: Any) -> jax.ShapeDtypeStruct:
+            return jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding, weak_type=getattr(a, "weak_type", False))
+
+        members, shared = by_member(self.mesh), replicated(self.mesh)
+        return (
+            jax.tree.map(lambda a: spec(a, members), state),
+            jax.tree.map(lambda a: spec(a, members), hp),
+            jax.tree.map(lambda a: spec(a, shared), data),
+        )
+
+    def step(self, fetch: bool = True) -> dict[str, np.ndarray] | None:
+        """Train every member for one epoch; its logs on the host (or None, not waiting)."""
+        self.state, logs = self._epoch_fn(self.state, self.hp, self.data)  # state is donated
+        self.epoch += 1
+        if not fetch:
+            return None
+        return {k: v[: self.n_members] for k, v in jax.device_get(logs).items()}
+
+    def flags(self) -> tuple[np.ndarray, np.ndarray]:
+        """(active, diverged) per member, on the host."""
+        active, diverged = jax.device_get((self.state.active, self.state.diverged))
+        return np.asarray(active)[: self.n_members], np.asarray(diverged)[: self.n_members]
+
+    def host_state(self) -> MemberState:
+        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(self.state))
+
+    def load_state(self, state: MemberState, epoch: int) -> None:
+        """Continue from a saved state (a resumed sweep)."""
+        self.state = jax.device_put(jax.tree.map(self._pad, state), by_member(self.mesh))
+        self.epoch = epoch
+
+    def stop_members(self, stop: np.ndarray) -> None:
+        """Stop members from the host (a controller's decision), as a callback would."""
+        host = self.host_state()
+        now = np.asarray(stop, bool) & host.active
+        host = host._replace(
+            active=host.active & ~now,
+            stopped=host.stopped | now,
+            stopped_epoch=np.where(now, self.epoch - 1, host.stopped_epoch).astype(np.int32),
+        )
+        self.load_state(host, self.epoch)
+
+    def finish(self) -> MemberState:
+        """Final states (callbacks may restore best weights), as host arrays."""
+        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(self._finish_fn(self.state)))
+
+
+class Driver:
+    """Runs a plan: every group, chunk by chunk, epoch by epoch, with controllers between."""
+
+    def __init__(self, plan: Plan, ds: Dataset, settings: Settings, controllers: Sequence[Controller] = ()):
+        self.plan, self.ds, self.settings = plan, ds, settings
+        self.controllers = list(controllers)
+        self.data = device_data(ds)
+        self.work = [self._chunks(g, group) for g, group in enumerate(plan.groups)]
+        for chunks in self.work:
+            for k, chunk in enumerate(chunks):
+                chunks[k] = dataclasses.replace(chunk, n_chunks=len(chunks))
+
+    def _chunks(self, g: int, group: Group) -> list[ChunkInfo]:
+        cfg = train_config(group, self.plan, self.ds, self.settings)
+        idx = list(group.members)
+        size = self.settings.members_per_chunk or auto_chunk(cfg, self.ds, len(idx))
+        return [
+            ChunkInfo(g, c, len(self.plan.groups), 0, tuple(idx[start : start + size]), cfg.epochs)
+            for c, start in enumerate(range(0, len(idx), size))
+        ]
+
+    def config(self, group: int) -> TrainConfig:
+        return train_config(self.plan.groups[group], self.plan, self.ds, self.settings)
+
+    def chunk_run(self, info: ChunkInfo) -> ChunkRun:
+        """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
+        per_member = [float32_hparams(self.plan.members[i].hparams) for i in info.members]
+        hp = {k: np.stack([p[k] for p in per_member]) for k in per_member[0]}
+        keys = member_keys(self.plan, info.members)
+        return ChunkRun(self.config(info.group), keys, hp, self.data, self.settings.initial_params)
+
+    def chunks(self) -> Iterator[ChunkInfo]:
+        for chunks in self.work:
+            yield from chunks
+
+    def run(self) -> list[ChunkOutcome]:
+        """Train every chunk; controllers see every epoch. Raises `SweepHalted` if one halts."""
+        total = sum(c.epochs for c in self.chunks())
+        info = SweepInfo(len(self.plan.members), len(self.plan.groups), total)
+        for c in self.controllers:
+            c.on_sweep_start(info)
+        try:
+            return [self._run_chunk(chunk) for chunk in self.chunks()]
+        finally:
+            for c in self.controllers:
+                c.on_sweep_end()
+
+    def _run_chunk(self, info: ChunkInfo) -> ChunkOutcome:
+        for c in self.controllers:
+            c.on_chunk_start(info)
+        timer = Timer()
+        run = self.chunk_run(info)
+        history = {name: np.full((run.n_members, info.epochs), np.nan, np.float32) for name in run.cfg.log_names}
+        while run.epoch < info.epochs:
+            logs = run.step()
+            for name, values in logs.items():
+                history[name][:, run.epoch - 1] = values
+            active, diverged = run.flags()
+            event = EpochEnd(info, run.epoch - 1, logs, active, diverged, timer.lap(), run.host_state)
+            decisions = [d for c in self.controllers if (d := c.on_epoch_end(event)) is not None]
+            self._apply(run, decisions, active)
+            if not active.any() or any(d.halt for d in decisions):
+                if any(d.halt for d in decisions):
+                    raise SweepHalted(f"halted after epoch {run.epoch} of {info.label}")
+                break
+        outcome = ChunkOutcome(info, run.finish(), history)
+        for c in self.controllers:
+            c.on_chunk_end(info, history)
+        return outcome
+
+    @staticmethod
+    def _apply(run: ChunkRun, decisions: list[Decision], active: np.ndarray) -> None:
+        stops = [np.asarray(d.stop, bool) for d in decisions if d.stop is not None]
+        if stops:
+            stop = np.logical_or.reduce(stops)
+            run.stop_members(stop)
+            active &= ~stop
+
+
+__all__ = ["ChunkOutcome", "ChunkRun", "Driver", "Settings", "SweepHalted"]

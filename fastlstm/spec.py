@@ -1,0 +1,389 @@
+"""One experiment as data: `SweepSpec`, the frozen, validated description of a sweep.
+
+Everything that defines a sweep - model, `fit` settings, optimizer and schedule,
+callbacks, grid, seeds, RNG streams, precision, chunking and (for the CLI) the data
+source - lives in one pydantic model, so it can be checked before anything compiles,
+written into a run folder as `config.toml`, read back, overridden key by key
+(`--set grid.learning_rate=[1e-3,3e-3]`) and rerun. `fl.sweep(x, y, **kwargs)` builds
+one from its keyword arguments; `fl.run(spec)` runs one whose data is a file.
+
+Shapes and closed sets are pydantic's job (strict types, `Literal`, unknown keys are
+errors); what needs knowledge of optimizers, schedules and grids is checked by
+building the member plan (`fastlstm.plan.make_plan`), which needs no data. Every
+problem becomes one line of a `SpecError` that names the key (and, for a TOML file,
+its line).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from fastlstm.callbacks import callback_from_config, callback_to_config
+from fastlstm.coerce import to_python
+from fastlstm.model import ModelSpec
+from fastlstm.plan import Plan, make_plan
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+Precision = Literal["float32", "bfloat16"]
+DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "series"]
+HPARAM_KEYS = ("learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
+
+
+class SpecError(ValueError):
+    """A sweep description that cannot run: one line per problem, each naming its key."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def _plain(value: Any) -> Any:
+    """NumPy values to Python ones and tuples to lists, so strict types accept them."""
+    value = to_python(value)
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping) and not isinstance(value, BaseModel):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _model_from(value: Any) -> ModelSpec:
+    try:
+        return ModelSpec.coerce(value)
+    except TypeError as err:  # pydantic reports ValueErrors only
+        raise ValueError(str(err)) from None
+
+
+def _callbacks_from(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"expected a list of callbacks, got {type(value).__name__}")
+    return [callback_from_config(cb) for cb in value]
+
+
+def _class_weight_from(value: Any) -> Any:
+    """TOML keys are strings: {"0": 1.0} means class 0."""
+    if isinstance(value, Mapping):
+        return {int(k) if isinstance(k, str) and k.strip().lstrip("-").isdigit() else k: v for k, v in value.items()}
+    return value
+
+
+def _metrics_from(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+ModelField = Annotated[
+    ModelSpec, BeforeValidator(_model_from), PlainSerializer(lambda m: m.to_dict(), return_type=dict)
+]
+CallbacksField = Annotated[
+    list[Any],
+    BeforeValidator(_callbacks_from),
+    PlainSerializer(lambda cbs: [callback_to_config(cb) for cb in cbs], return_type=list),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        return _plain(data)
+
+
+class DataSpec(_Strict):
+    """Where the CLI reads the data: a file (see fastlstm/io/readers.py) or the built-in task.
+
+    `path=None` is the built-in early-cue task of `samples` sequences of `timesteps` steps.
+    A relative `path` in a config file is relative to that file.
+    """
+
+    path: str | None = None
+    labels: str | None = None
+    format: DataFormat | None = None
+    window: int | None = Field(default=None, ge=1)
+    horizon: int | None = Field(default=None, ge=1)
+    target: str | None = None
+    samples: int = Field(default=2048, ge=1)
+    timesteps: int = Field(default=24, ge=1)
+
+    @model_validator(mode="after")
+    def _window_and_horizon_together(self) -> DataSpec:
+        if (self.window is None) != (self.horizon is None):
+            raise ValueError("data.window and data.horizon go together: give both (forecasting) or neither")
+        return self
+
+
+class SweepSpec(_Strict):
+    """Everything that defines a sweep; `fl.sweep`'s keyword arguments, as data.
+
+    Members are configurations (the product of `grid`) x `seeds`. Options that need
+    a NumPy array per sample (`sample_weight`, `validation_data`, `initial_params`) are
+    not part of the spec: they come with the data.
+    """
+
+    name: str = "sweep"
+    data: DataSpec | None = None
+    model: ModelField = Field(default_factory=ModelSpec)
+    seeds: Any = 8
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    optimizer: Any = "adam"
+    learning_rate: float | None = None
+    schedule: Any = None
+    weight_decay: float | None = None
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
+    clipvalue: float | None = None
+    loss: str | None = None
+    metrics: Annotated[list[str] | None, BeforeValidator(_metrics_from)] = None
+    batch_size: Any = 32
+    epochs: Any = 10
+    validation_split: float = 0.0
+    shuffle: bool = True
+    class_weight: Annotated[dict[int, float] | None, BeforeValidator(_class_weight_from)] = None
+    callbacks: CallbacksField = Field(default_factory=list)
+    fixed_streams: dict[str, int] = Field(default_factory=dict)
+    members_per_chunk: int | None = Field(default=None, ge=1)
+    precision: Precision = "float32"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+            raise ValueError("expected letters, digits, '.', '_' or '-' (a folder name), at most 64 characters")
+        return name
+
+    @field_validator("validation_split")
+    @classmethod
+    def _split_is_a_fraction(cls, value: float) -> float:
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"validation_split must be a float in [0, 1), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _plan_is_valid(self) -> SweepSpec:
+        self.plan()  # optimizers, schedules, grid keys and values, seeds, streams
+        return self
+
+    def plan(self) -> Plan:
+        """The members this spec trains (configurations x seeds), their groups and streams."""
+        return make_plan(
+            seeds=self.seeds,
+            grid=self.grid,
+            units=self.model.units,
+            layers=self.model.layers,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            optimizer=self.optimizer,
+            schedule=self.schedule,
+            hparams={**{k: getattr(self, k) for k in HPARAM_KEYS}, "dropout": self.model.dropout or None},
+            fixed_streams=self.fixed_streams,
+        )
+
+    # --- construction and serialisation -------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str | None = None) -> SweepSpec:
+        """Validate a plain dict (as `to_dict` gives); raise one `SpecError` listing every problem.
+
+        `source` is the TOML text the dict came from: problems then name its lines.
+        """
+        if not isinstance(values, Mapping):
+            raise SpecError([f"a sweep spec must be a table of keys, got {type(values).__name__}"])
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as err:
+            raise SpecError(_problems(err, source)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
+        return _without_none(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_toml(cls, text: str) -> SweepSpec:
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise SpecError([f"not valid TOML: {err}"]) from None
+        return cls.from_dict(values, source=text)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> SweepSpec:
+        """Read a config file; a relative data path becomes relative to the file's folder."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise SpecError([f"{path}: cannot read the config file ({err.strerror or err})"]) from None
+        try:
+            spec = cls.from_toml(text)
+        except SpecError as err:
+            raise SpecError([f"{path}: {p}" for p in err.problems]) from None
+        return spec.with_data_relative_to(path.parent)
+
+    def with_data_relative_to(self, folder: Path) -> SweepSpec:
+        data = self.data
+        if data is None:
+            return self
+        changes = {}
+        for key in ("path", "labels"):
+            value = getattr(data, key)
+            if value is not None and not Path(value).expanduser().is_absolute():
+                changes[key] = str((folder / value).resolve())
+        return self.replace(data=data.model_copy(update=changes)) if changes else self
+
+    def replace(self, **changes: Any) -> SweepSpec:
+        """A copy with some keys changed, validated again."""
+        return type(self).from_dict({**self.to_dict(), **_plain(_to_config(changes))})
+
+    def with_overrides(self, assignments: Sequence[str]) -> SweepSpec:
+        """Apply `key=value` strings (`model.units=64`, `grid.learning_rate=[1e-3,3e-3]`).
+
+        The value is read as a TOML value (numbers, strings, lists, booleans); a bare
+        word that is not valid TOML is taken as a string (`name=lr-study`).
+        """
+        values = self.to_dict()
+        for text in assignments:
+            key, sep, raw = text.partition("=")
+            key = key.strip()
+            if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
+                raise SpecError([f"--set {text!r}: expected key=value, e.g. model.units=64"])
+            _assign(values, key.split("."), _toml_value(raw.strip()), text)
+        return type(self).from_dict(values)
+
+
+def _to_config(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Objects (ModelSpec, DataSpec, callbacks) to the plain values `from_dict` reads."""
+    out = dict(changes)
+    if isinstance(out.get("model"), ModelSpec):
+        out["model"] = out["model"].to_dict()
+    if isinstance(out.get("data"), BaseModel):
+        out["data"] = out["data"].model_dump(mode="json")
+    if out.get("callbacks"):
+        out["callbacks"] = [callback_to_config(cb) if not isinstance(cb, Mapping) else cb for cb in out["callbacks"]]
+    return out
+
+
+def _toml_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if re.fullmatch(r"[A-Za-z0-9_./~:-]+", raw):
+            return raw
+        raise SpecError([f"--set value {raw!r} is not a TOML value (quote strings, lists as [1, 2])"]) from None
+
+
+def _assign(values: dict[str, Any], path: list[str], value: Any, text: str) -> None:
+    """Set values[a][b]... = value; intermediate tables are created for known sections only."""
+    node = values
+    for depth, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None and depth == 0 and part in SweepSpec.model_fields:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SpecError([f"--set {text!r}: {'.'.join(path[: depth + 1])} is not a table of keys"])
+        node = child
+    node[path[-1]] = value
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _problems(err: ValidationError, source: str | None) -> list[str]:
+    """pydantic's errors as 'key: message' lines, one per key, with a line number when known."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for e in err.errors(include_url=False):
+        loc = [str(p) for p in e["loc"] if not str(p).startswith("function-")]
+        key = ".".join(loc)
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = f"unknown key; expected one of {sorted(_known_keys(loc[:-1]))}"
+        elif e["type"] not in ("value_error", "assertion_error") and "input" in e:
+            message = f"{message[:1].lower()}{message[1:]}, got {e['input']!r}"
+        line = _line_of(source, loc) if source else None
+        text = (f"{key}: " if key else "") + message + (f" (line {line})" if line else "")
+        if key not in seen or not key:
+            out.append(text)
+            seen.add(key)
+    return out
+
+
+def _known_keys(section: list[str]) -> list[str]:
+    if section == ["data"]:
+        return list(DataSpec.model_fields)
+    if not section:
+        return list(SweepSpec.model_fields)
+    return []
+
+
+def _line_of(source: str, loc: list[str]) -> int | None:
+    """The 1-based line that sets `loc` in a TOML text (`key =` under its [section])."""
+    if not loc:
+        return None
+    *sections, key = loc
+    current: list[str] = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        if header:
+            current = [p.strip().strip('"') for p in header.group(1).split(".")]
+            continue
+        assigned = re.match(r'"?([A-Za-z0-9_.-]+)"?\s*=', stripped)
+        if assigned:
+            full = current + assigned.group(1).split(".")
+            if full == [*sections, key] or (not sections and full == [key]):
+                return number
+    if sections:
+        return _line_of(source, sections)
+    return None
+
+
+def sweep_spec_from_kwargs(**kwargs: Any) -> SweepSpec:
+    """`fl.sweep`'s spec keyword arguments -> a validated `SweepSpec`.
+
+    None means "the default" where the key has no value of its own (learning_rate,
+    grid, callbacks, ...); elsewhere (precision=None, epochs=None) it is an error.
+    """
+    fields = SweepSpec.model_fields
+
+    def optional(key: str) -> bool:
+        return fields[key].default is None or fields[key].default_factory is not None
+
+    given = {k: v for k, v in kwargs.items() if not (v is None and optional(k))}
+    return SweepSpec.from_dict(_to_config(given))
+
+
+__all__ = ["DataSpec", "SpecError", "SweepSpec", "sweep_spec_from_kwargs"]
