@@ -18,6 +18,7 @@ from flax import traverse_util
 
 from fastlstm.cache import enable_compilation_cache
 from fastlstm.callbacks import EarlyStopping, ReduceLROnPlateau
+from fastlstm.coerce import to_python
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.engine import EVAL_BATCH, Data, TrainConfig, run_group
 from fastlstm.memory import (
@@ -212,6 +213,14 @@ def sweep(
     LSTM matmuls in bfloat16 with float32 accumulation, parameters and optimizer state
     (faster on CPUs with AMX/AVX512-BF16 and on GPU tensor cores; not Keras's numbers).
     """
+    # NumPy scalars and 1-D arrays (np.float32(0.01), np.arange(4), np.logspace(...)) become
+    # Python values once, here, so every check below and the saved result see plain values.
+    seeds, grid, optimizer, schedule, fixed_streams = map(to_python, (seeds, grid, optimizer, schedule, fixed_streams))
+    learning_rate, weight_decay, clipnorm, global_clipnorm, clipvalue = map(
+        to_python, (learning_rate, weight_decay, clipnorm, global_clipnorm, clipvalue)
+    )
+    batch_size, epochs, members_per_chunk = map(to_python, (batch_size, epochs, members_per_chunk))
+    validation_split, shuffle = map(to_python, (validation_split, shuffle))
     spec = ModelSpec.coerce(model)
     es, rlr = _check_callbacks(callbacks)
     if members_per_chunk is not None and (
