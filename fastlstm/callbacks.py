@@ -10,12 +10,14 @@ those of `keras/src/callbacks/early_stopping.py`, `reduce_lr_on_plateau.py` and
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from fastlstm.coerce import to_python
 from fastlstm.losses import DIRECTION
 
 MODES = ("auto", "min", "max")
@@ -33,6 +35,32 @@ def resolve_mode(callback: str, monitor: str, mode: str) -> str:
             f"{callback}: cannot tell whether monitor={monitor!r} should be minimised or maximised; pass mode='min' or mode='max'"
         )
     return DIRECTION[name]
+
+
+def _plain_fields(callback: Any) -> None:
+    """NumPy numbers (np.int64(3), np.float32(0.01)) -> Python values, in place (frozen dataclass)."""
+    for field in dataclasses.fields(callback):
+        object.__setattr__(callback, field.name, to_python(getattr(callback, field.name)))
+
+
+def _check_count(where: str, value: Any) -> None:
+    """patience, cooldown, start_from_epoch, verbose: ints, as Keras's counters are (not 2.5 or "3")."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where} must be an int >= 0, got {value!r}")
+
+
+def _check_finite(where: str, value: Any, allow_none: bool = False) -> float:
+    """A finite number (NaN or inf would make every comparison false), returned as a float."""
+    if allow_none and value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number{' or None' if allow_none else ''}, got {value!r}")
+    return float(value)
+
+
+def _check_monitor_name(callback: str, monitor: Any) -> None:
+    if not isinstance(monitor, str):
+        raise ValueError(f"{callback}.monitor must be a metric name (a str), e.g. 'val_loss', got {monitor!r}")
 
 
 def _is_improvement(mode: str, min_delta: float, value: jax.Array, reference: jax.Array) -> jax.Array:
@@ -134,11 +162,19 @@ class EarlyStopping(Callback):
     start_from_epoch: int = 0
 
     def __post_init__(self) -> None:
-        if self.patience < 0:
-            raise ValueError(f"EarlyStopping.patience must be >= 0, got {self.patience!r}")
-        if self.start_from_epoch < 0:
-            raise ValueError(f"EarlyStopping.start_from_epoch must be >= 0, got {self.start_from_epoch!r}")
-        object.__setattr__(self, "min_delta", abs(float(self.min_delta)))
+        """Check every field now, when the user makes the callback, not inside the compiled program."""
+        _plain_fields(self)
+        _check_monitor_name("EarlyStopping", self.monitor)
+        for name in ("patience", "start_from_epoch"):
+            _check_count(f"EarlyStopping.{name}", getattr(self, name))
+        if not isinstance(self.verbose, bool):
+            _check_count("EarlyStopping.verbose", self.verbose)
+        if not isinstance(self.restore_best_weights, bool):
+            raise ValueError(
+                f"EarlyStopping.restore_best_weights must be True or False, got {self.restore_best_weights!r}"
+            )
+        object.__setattr__(self, "baseline", _check_finite("EarlyStopping.baseline", self.baseline, allow_none=True))
+        object.__setattr__(self, "min_delta", abs(_check_finite("EarlyStopping.min_delta", self.min_delta)))
         object.__setattr__(self, "direction", resolve_mode("EarlyStopping", self.monitor, self.mode))
 
     @property
@@ -221,11 +257,20 @@ class ReduceLROnPlateau(Callback):
     min_lr: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.factor < 1.0:
+        """Check every field now, when the user makes the callback, not inside the compiled program."""
+        _plain_fields(self)
+        _check_monitor_name("ReduceLROnPlateau", self.monitor)
+        for name in ("patience", "cooldown"):
+            _check_count(f"ReduceLROnPlateau.{name}", getattr(self, name))
+        if not isinstance(self.verbose, bool):
+            _check_count("ReduceLROnPlateau.verbose", self.verbose)
+        if not 0.0 < _check_finite("ReduceLROnPlateau.factor", self.factor) < 1.0:
             raise ValueError(f"ReduceLROnPlateau.factor must be in (0, 1), got {self.factor!r}")
-        if self.patience < 0 or self.cooldown < 0:
-            raise ValueError("ReduceLROnPlateau.patience and .cooldown must be >= 0")
-        object.__setattr__(self, "min_delta", abs(float(self.min_delta)))
+        if _check_finite("ReduceLROnPlateau.min_lr", self.min_lr) < 0:
+            raise ValueError(f"ReduceLROnPlateau.min_lr must be >= 0, got {self.min_lr!r}")
+        object.__setattr__(self, "factor", float(self.factor))
+        object.__setattr__(self, "min_lr", float(self.min_lr))
+        object.__setattr__(self, "min_delta", abs(_check_finite("ReduceLROnPlateau.min_delta", self.min_delta)))
         object.__setattr__(self, "direction", resolve_mode("ReduceLROnPlateau", self.monitor, self.mode))
 
     logs_learning_rate = True

@@ -80,10 +80,22 @@ def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
             if isinstance(s, bool) or not isinstance(s, int) or s < 0:
                 raise ValueError(f"seeds must be a positive int or a list of non-negative ints, got {seeds!r}")
             out.append(int(s))
-        if len(set(out)) != len(out):
-            raise ValueError(f"seeds has duplicates: {seeds!r}")
+        _reject_repeats("seeds", out)
         return out
     raise ValueError(f"seeds must be a positive int or a non-empty list of ints, got {seeds!r}")
+
+
+def _reject_repeats(where: str, values: Sequence[Any]) -> None:
+    """A repeated seed or grid value would train the same member twice; name the repeat.
+
+    Values are already checked (numbers, names or None), so they hash; 1 and 1.0 are
+    the same value, as they are to the optimizer.
+    """
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{where} lists {v!r} more than once; give each value once")
+        seen.add(v)
 
 
 def _check_grid(grid: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:
@@ -101,6 +113,7 @@ def _check_grid(grid: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]
             raise ValueError(f"grid[{key!r}] is empty: give at least one value")
         for v in values:
             _check_value(f"grid[{key!r}]", key, v)
+        _reject_repeats(f"grid[{key!r}]", values)
         out[key] = list(values)
     return out
 
@@ -134,6 +147,23 @@ def _name_and_options(what: str, value: str | Mapping[str, Any]) -> tuple[str, d
     raise ValueError(f"{what} must be a name or a dict with a 'name', got {value!r}")
 
 
+def _flag(where: str, key: str, value: Any) -> bool:
+    """An on/off option (nesterov, centered, staircase): a bool, since bool("no") is True."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: {key!r} must be True or False, got {value!r}")
+    return value
+
+
+def _finite_numbers(where: str, values: Any) -> tuple[float, ...]:
+    """A list of finite numbers (piecewise boundaries or values) as floats."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(f"{where} must be a list of finite numbers, got {values!r}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{where} must be a list of finite numbers, got {values!r}")
+    return tuple(float(v) for v in values)
+
+
 def _resolve_optimizer(optimizer: str | Mapping[str, Any]) -> tuple[str, dict[str, float], dict[str, bool]]:
     """'adam' or {'name': 'sgd', 'momentum': 0.9, 'nesterov': True} -> name, numbers, flags."""
     name, options = _name_and_options("optimizer", optimizer)
@@ -143,7 +173,7 @@ def _resolve_optimizer(optimizer: str | Mapping[str, Any]) -> tuple[str, dict[st
     numbers, flags = {}, dict(OPTIMIZER_FLAGS[name])
     for key, value in options.items():
         if key in flags:
-            flags[key] = bool(value)
+            flags[key] = _flag("optimizer", key, value)
         elif key in OPTIMIZER_DEFAULTS[name] or key in CLIP_KEYS:
             _check_value("optimizer", key, value)
             numbers[key] = value
@@ -165,9 +195,9 @@ def _resolve_schedule(schedule: str | Mapping[str, Any] | None) -> tuple[str, di
     static: dict[str, Any] = {}
     for key, value in options.items():
         if name == "piecewise_constant" and key in ("boundaries", "values"):
-            static[key] = tuple(float(v) for v in value)
+            static[key] = _finite_numbers(f"schedule: piecewise_constant {key!r}", value)
         elif name == "exponential_decay" and key == "staircase":
-            static[key] = bool(value)
+            static[key] = _flag("schedule", key, value)
         elif key in numbers or key in WARMUP_KEYS:
             _check_value("schedule", key, value)
             numbers[key] = float(value)
@@ -180,6 +210,19 @@ def _resolve_schedule(schedule: str | Mapping[str, Any] | None) -> tuple[str, di
                 "schedule: piecewise_constant needs 'boundaries' and 'values' with len(values) == len(boundaries) + 1"
             )
     return name, numbers, static
+
+
+def _check_fixed_streams(fixed_streams: Mapping[str, int] | None) -> dict[str, int]:
+    if fixed_streams is None:
+        return {}
+    if not isinstance(fixed_streams, Mapping):
+        raise ValueError(f"fixed_streams must be a dict of stream -> seed, e.g. {{'order': 0}}, got {fixed_streams!r}")
+    for stream, seed in fixed_streams.items():
+        if stream not in STREAMS:
+            raise ValueError(f"fixed_streams: unknown stream {stream!r}; expected some of {STREAMS}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"fixed_streams[{stream!r}] must be a non-negative int seed, got {seed!r}")
+    return dict(fixed_streams)
 
 
 def make_plan(
@@ -220,12 +263,7 @@ def make_plan(
         if key not in NUMERIC_KEYS:
             raise ValueError(f"unknown hyperparameter {key!r}")
         _check_value(key, key, value)
-    fixed_streams = dict(fixed_streams or {})
-    for stream, seed in fixed_streams.items():
-        if stream not in STREAMS:
-            raise ValueError(f"fixed_streams: unknown stream {stream!r}; expected some of {STREAMS}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"fixed_streams[{stream!r}] must be a non-negative int seed, got {seed!r}")
+    fixed_streams = _check_fixed_streams(fixed_streams)
 
     keys = list(grid)
     configs = [dict(zip(keys, values)) for values in itertools.product(*grid.values())] or [{}]

@@ -20,11 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from fastlstm.coerce import to_python
 from fastlstm.data import prepare_data, prepare_inputs
 from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
 FORMAT_VERSION = 1
+PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
 
 
 @dataclasses.dataclass
@@ -84,17 +86,42 @@ class SweepResult:
             precision=meta.get("precision", "float32"),
         )
 
-    def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
-        """Every member's predictions (members, n, out), as Keras's `predict` gives them."""
+    def _trained_features(self) -> int | None:
+        """Features per timestep the model was trained on, from the first LSTM kernel.
+
+        Its shape is (members, features, 4 * units), so this works for loaded results
+        too and needs nothing in `meta`. None when the parameters are laid out otherwise.
+        """
+        layer = self.groups[0].params.get("lstm_0", {}) if self.groups else {}
+        return int(np.shape(layer["kernel"])[-2]) if "kernel" in layer else None
+
+    def _check_features(self, xs: np.ndarray) -> None:
+        """A wrong feature count would surface as Flax's ScopeParamShapeError; say it in the user's terms."""
+        expected, got = self._trained_features(), xs.shape[2]
+        if expected is None or got == expected:
+            return
+        message = f"x has {got} feature{'' if got == 1 else 's'} per timestep, but the model was trained on {expected}"
+        if got == 1 and xs.shape[1] == expected:  # a 2-D (timesteps, features) sample read as (samples, timesteps)
+            message += "; if x is one sample of shape (timesteps, features), pass a batch: x[None]"
+        raise ValueError(message)
+
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Every member's predictions (members, n, out), as Keras's `predict` gives them.
+
+        `batch_size` only bounds memory (rows run through the model at once); None means
+        PREDICT_BATCH. The predictions do not depend on it.
+        """
+        chunk = _predict_batch_size(batch_size)
         xs_np, mask_np = prepare_inputs(x, mask_value=self.meta["mask_value"])
+        self._check_features(xs_np)
         xs = jnp.asarray(xs_np)
         mask = None if mask_np is None else jnp.asarray(mask_np)
         result = np.zeros((len(self.members), xs.shape[0], self.meta["out_dim"]), np.float32)
         for g in self.groups:
             fn = jax.jit(jax.vmap(functools.partial(forward, self._model_config(g)), in_axes=(0, None, None)))
-            for start in range(0, xs.shape[0], batch_size):
-                xb = xs[start : start + batch_size]
-                mb = None if mask is None else mask[start : start + batch_size]
+            for start in range(0, xs.shape[0], chunk):
+                xb = xs[start : start + chunk]
+                mb = None if mask is None else mask[start : start + chunk]
                 result[list(g.members), start : start + xb.shape[0]] = np.asarray(fn(g.params, xb, mb))
         return result
 
@@ -109,6 +136,7 @@ class SweepResult:
             mask_value=self.meta["mask_value"],
             sample_weight=sample_weight,
         )
+        self._check_features(data.train.x)
         if data.out_dim != self.meta["out_dim"]:
             raise ValueError(f"y has {data.out_dim} outputs but the model has {self.meta['out_dim']}")
         split = data.train
@@ -168,6 +196,19 @@ class SweepResult:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return path
+
+
+def _predict_batch_size(batch_size: Any) -> int:
+    """None -> PREDICT_BATCH; a positive int (any NumPy int) as it is; anything else a ValueError.
+
+    -1 used to run no batch and return zeros, 0 a bare range() error.
+    """
+    if batch_size is None:
+        return PREDICT_BATCH
+    value = to_python(batch_size)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    return value
 
 
 def _json_default(o: Any) -> Any:

@@ -148,7 +148,7 @@ class SweepSpec(_Strict):
     data: DataSpec | None = None
     model: ModelField = Field(default_factory=ModelSpec)
     seeds: Any = 8
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    grid: Any = Field(default_factory=dict)  # checked by make_plan (messages name the key)
     optimizer: Any = "adam"
     learning_rate: float | None = None
     schedule: Any = None
@@ -164,8 +164,8 @@ class SweepSpec(_Strict):
     shuffle: bool = True
     class_weight: Annotated[dict[int, float] | None, BeforeValidator(_class_weight_from)] = None
     callbacks: CallbacksField = Field(default_factory=list)
-    fixed_streams: dict[str, int] = Field(default_factory=dict)
-    members_per_chunk: int | None = Field(default=None, ge=1)
+    fixed_streams: Any = Field(default_factory=dict)
+    members_per_chunk: Any = None
     precision: Precision = "float32"
 
     @field_validator("name")
@@ -174,6 +174,13 @@ class SweepSpec(_Strict):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
             raise ValueError("expected letters, digits, '.', '_' or '-' (a folder name), at most 64 characters")
         return name
+
+    @field_validator("members_per_chunk")
+    @classmethod
+    def _chunk_is_a_positive_int(cls, value: Any) -> int | None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"members_per_chunk must be a positive integer or None, got {value!r}")
+        return value
 
     @field_validator("validation_split")
     @classmethod

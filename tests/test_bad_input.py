@@ -75,6 +75,25 @@ CASES = [
     (dict(x=[[1.0, 2.0], "ab"]), r"x\[1\] is not a numeric array"),
     (dict(validation_data=(X[:5, :, :2], Y[:5])), r"validation_data x has 2 features but x has 3"),
     (dict(validation_data=(X[:5],)), r"validation_data must be a tuple"),
+    (dict(seeds=[1, 2, 1]), r"seeds lists 1 more than once"),
+    (dict(grid={"learning_rate": [1e-3, 1e-2, 1e-3]}), r"grid\['learning_rate'\] lists 0.001 more than once"),
+    (dict(grid={"units": np.array([4, 8, 4])}), r"grid\['units'\] lists 4 more than once"),
+    (dict(grid={"dropout": [0.5, 0.50]}), r"grid\['dropout'\] lists 0.5 more than once"),
+    (dict(epochs=3.0), r"epochs must be a positive int, got 3.0"),
+    (dict(optimizer={"name": "sgd", "nesterov": "no"}), r"optimizer: 'nesterov' must be True or False, got 'no'"),
+    (
+        dict(schedule={"name": "exponential_decay", "staircase": 1}),
+        r"schedule: 'staircase' must be True or False, got 1",
+    ),
+    (
+        dict(schedule={"name": "piecewise_constant", "boundaries": ["a"], "values": [0.1, 0.01]}),
+        r"schedule: piecewise_constant 'boundaries' must be a list of finite numbers, got \['a'\]",
+    ),
+    (
+        dict(schedule={"name": "piecewise_constant", "boundaries": [3], "values": 0.1}),
+        r"schedule: piecewise_constant 'values' must be a list of finite numbers, got 0.1",
+    ),
+    (dict(fixed_streams=[("order", 0)]), r"fixed_streams must be a dict of stream -> seed"),
 ]
 
 
@@ -101,3 +120,41 @@ def test_bad_model_spec(kwargs, message):
 def test_model_dict_with_unknown_field():
     with pytest.raises(ValueError, match=r"model: unknown ModelSpec fields \['cells'\]"):
         _sweep(model={"units": 4, "cells": 3})
+
+
+CALLBACK_CASES = [
+    (fl.EarlyStopping, dict(patience="3"), r"EarlyStopping.patience must be an int >= 0, got '3'"),
+    (fl.EarlyStopping, dict(patience=2.5), r"EarlyStopping.patience must be an int >= 0, got 2.5"),
+    (fl.EarlyStopping, dict(patience=True), r"EarlyStopping.patience must be an int >= 0, got True"),
+    (fl.EarlyStopping, dict(patience=-1), r"EarlyStopping.patience must be an int >= 0, got -1"),
+    (fl.EarlyStopping, dict(start_from_epoch=1.0), r"EarlyStopping.start_from_epoch must be an int >= 0"),
+    (fl.EarlyStopping, dict(verbose="1"), r"EarlyStopping.verbose must be an int >= 0"),
+    (fl.EarlyStopping, dict(min_delta="0.1"), r"EarlyStopping.min_delta must be a finite number, got '0.1'"),
+    (fl.EarlyStopping, dict(min_delta=float("nan")), r"EarlyStopping.min_delta must be a finite number, got nan"),
+    (fl.EarlyStopping, dict(baseline=float("inf")), r"EarlyStopping.baseline must be a finite number or None"),
+    (fl.EarlyStopping, dict(baseline="0.5"), r"EarlyStopping.baseline must be a finite number or None"),
+    (fl.EarlyStopping, dict(restore_best_weights=1), r"EarlyStopping.restore_best_weights must be True or False"),
+    (fl.EarlyStopping, dict(restore_best_weights="no"), r"EarlyStopping.restore_best_weights must be True or False"),
+    (fl.EarlyStopping, dict(monitor=3), r"EarlyStopping.monitor must be a metric name \(a str\), .*got 3"),
+    (fl.EarlyStopping, dict(mode=None), r"EarlyStopping.mode must be one of"),
+    (fl.ReduceLROnPlateau, dict(patience="3"), r"ReduceLROnPlateau.patience must be an int >= 0, got '3'"),
+    (fl.ReduceLROnPlateau, dict(cooldown=0.5), r"ReduceLROnPlateau.cooldown must be an int >= 0, got 0.5"),
+    (fl.ReduceLROnPlateau, dict(cooldown=-2), r"ReduceLROnPlateau.cooldown must be an int >= 0, got -2"),
+    (fl.ReduceLROnPlateau, dict(factor="0.5"), r"ReduceLROnPlateau.factor must be a finite number, got '0.5'"),
+    (fl.ReduceLROnPlateau, dict(factor=float("nan")), r"ReduceLROnPlateau.factor must be a finite number"),
+    (fl.ReduceLROnPlateau, dict(factor=1.0), r"ReduceLROnPlateau.factor must be in \(0, 1\), got 1.0"),
+    (fl.ReduceLROnPlateau, dict(min_delta=None), r"ReduceLROnPlateau.min_delta must be a finite number, got None"),
+    (fl.ReduceLROnPlateau, dict(min_lr=-1e-3), r"ReduceLROnPlateau.min_lr must be >= 0, got -0.001"),
+    (fl.ReduceLROnPlateau, dict(min_lr=float("inf")), r"ReduceLROnPlateau.min_lr must be a finite number"),
+    (fl.ReduceLROnPlateau, dict(verbose=-1), r"ReduceLROnPlateau.verbose must be an int >= 0"),
+    (fl.ReduceLROnPlateau, dict(monitor=None), r"ReduceLROnPlateau.monitor must be a metric name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("callback", "kwargs", "message"), CALLBACK_CASES, ids=[m.replace("\\", "") for *_, m in CALLBACK_CASES]
+)
+def test_bad_callback_argument(callback, kwargs, message):
+    """Every field of the callbacks is checked when the callback is made, as a ValueError naming it."""
+    with pytest.raises(ValueError, match=message):
+        callback(**kwargs)

@@ -74,3 +74,54 @@ def test_describe_ignores_nan_and_handles_one_value():
     assert d["n"] == 2 and d["mean"] == 2.0 and d["min"] == 1.0 and d["max"] == 3.0
     single = describe([0.5])
     assert single["mean"] == 0.5 and np.isnan(single["std"]) and np.isnan(single["ci_low"])
+
+
+def test_predict_batch_size_none_and_numpy_ints_give_the_default_result(result):
+    x, _ = make_data(n=7)
+    expected = result.predict(x)
+    assert np.abs(expected).sum() > 0
+    for batch_size in (None, np.int64(3), np.uint8(1), 256):
+        np.testing.assert_allclose(result.predict(x, batch_size=batch_size), expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0, 2.5, 4.0, True, "8", np.float32(8)])
+def test_predict_rejects_a_batch_size_that_is_not_a_positive_int(result, batch_size):
+    """-1 used to return all zeros, 0 a bare range() error."""
+    x, _ = make_data(n=5)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int or None, got"):
+        result.predict(x, batch_size=batch_size)
+
+
+def test_predict_and_evaluate_name_a_wrong_feature_count(result):
+    x, y = make_data(n=6)
+    message = r"x has 2 features per timestep, but the model was trained on 3"
+    with pytest.raises(ValueError, match=message):
+        result.predict(x[:, :, :2])
+    with pytest.raises(ValueError, match=message):
+        result.evaluate(x[:, :, :2], y)
+
+
+def test_an_unbatched_sample_gets_a_hint(result):
+    """x[0] (timesteps, features) reads as 8 univariate samples of 3 steps; say so."""
+    x, y = make_data(n=8)  # x[0] has 8 timesteps: 8 "samples" for evaluate's 8 labels
+    message = r"x has 1 feature per timestep, but the model was trained on 3.*pass a batch: x\[None\]"
+    with pytest.raises(ValueError, match=message):
+        result.predict(x[0])
+    with pytest.raises(ValueError, match=message):
+        result.evaluate(x[0], y)
+    assert result.predict(x[0][None]).shape == (6, 1, 3)
+
+
+def test_a_loaded_result_knows_its_feature_count(result, tmp_path):
+    loaded = fl.load(result.save(tmp_path / "run"))
+    x, _ = make_data(n=4)
+    with pytest.raises(ValueError, match=r"x has 4 features per timestep, but the model was trained on 3"):
+        loaded.predict(np.concatenate([x, x[:, :, :1]], axis=2))
+
+
+def test_a_univariate_model_takes_two_dimensional_x():
+    """(samples, timesteps) is a valid input when the model was trained on one feature."""
+    x, y = make_data(n=24, features=1)
+    univariate = fl.sweep(x[:, :, 0], y, seeds=1, epochs=1, batch_size=8, model=fl.ModelSpec(units=2), verbose=0)
+    assert univariate.predict(x[:5, :, 0]).shape == (1, 5, 3)
+    assert set(univariate.evaluate(x[:5, :, 0], y[:5])) == {"loss", "accuracy"}
