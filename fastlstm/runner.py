@@ -330,5 +330,6 @@ def sweep(
         "n_train": len(ds.train),
         "n_val": len(ds.val) if ds.val else 0,
         "precision": precision,
+        "inferred": ds.inference,
     }
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta)
