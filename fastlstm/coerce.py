@@ -18,6 +18,8 @@ def to_python(value: Any) -> Any:
     """NumPy scalars -> int/float/bool, 0-D and 1-D arrays -> scalars/lists; dicts, lists
     and tuples converted inside. Anything else (strings, None, objects, 2-D+ arrays) is
     returned as it is."""
+    if isinstance(value, np.floating) and value.dtype.itemsize < 8:
+        return float(str(value))  # np.float32(0.2) -> 0.2 (its shortest repr), not 0.20000000298...
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
