@@ -5,7 +5,10 @@ with an error that names the argument: shapes, lengths, NaN/inf, labels, weights
 the validation split. The rules are `keras.Model.fit`'s: `validation_split` takes
 the last rows before any shuffling (floor of the split point), `validation_data`
 overrides it, `class_weight` and `sample_weight` are exclusive, and variable-length
-sequences are post-padded with a mask (as Keras's `pad_sequences` + `Masking`).
+sequences (a list, a NumPy object array, a pandas Series of arrays) are post-padded
+with a mask (as Keras's `pad_sequences` + `Masking`). Validation sequences keep their
+own length: they are evaluated by a separate program. The task, loss and head come
+from `y` by the rules in `fastlstm.targets` (which also defines `TaskInferenceWarning`).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Dataset:
 
     @property
     def timesteps(self) -> int:
+        """The training sequence length (validation sequences may be longer or shorter)."""
         return int(self.train.x.shape[1])
 
     @property

@@ -143,13 +143,15 @@ def resolve_targets(
     output_dim: int | None = None,
 ) -> Targets:
     """Task, loss and outputs for targets `ys` ((name, array) of train, then validation)."""
+    if task not in ("auto", *LOSS_TASK.values()):
+        raise ValueError(f"task must be one of auto, classification, binary, regression; got {task!r}")
     settings = _Settings(task, None if loss is None else canonical_loss(loss), num_classes, output_dim)
     facts = _Facts.of(_stack(ys))
     chosen, source = _choose_task(facts, settings)
     if chosen == "classification":
         targets = _classification(facts, ys, settings, source)
     elif chosen == "binary":
-        targets = _binary(facts, ys, settings, source)
+        targets = _binary(facts, ys, source)
     else:
         targets = _regression(facts, settings, source)
     if output_dim is not None and output_dim != targets.out_dim:
@@ -279,7 +281,7 @@ def _label_doubts(labels: np.ndarray, classes: int, rows: int, task_inferred: bo
     return doubts
 
 
-def _binary(facts: _Facts, ys: Sequence[tuple[str, np.ndarray]], s: _Settings, source: str) -> Targets:
+def _binary(facts: _Facts, ys: Sequence[tuple[str, np.ndarray]], source: str) -> Targets:
     for name, y in ys:
         if np.any(y < 0) or np.any(y > 1):
             raise ValueError(f"{name}: binary targets must be in [0, 1]")

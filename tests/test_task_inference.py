@@ -107,6 +107,7 @@ ERRORS = [
     ("classification of fractions", SOFT, {"task": "classification"}, r"class labels must be integers"),
     ("cce on a label column", INTS_012, {"loss": CCE}, r"categorical_crossentropy expects one-hot rows"),
     ("scc on rows", ONEHOT, {"loss": SCC}, r"class labels must be 1-D"),
+    ("unknown task", INTS_01, {"task": "ranking"}, r"task must be one of auto, classification"),
 ]
 
 
