@@ -3,6 +3,7 @@
 from fastlstm import controllers  # noqa: F401  (fl.controllers.EpochClock, ...)
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
+from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
@@ -28,6 +29,7 @@ __all__ = [
     "SpecError",
     "SweepResult",
     "SweepSpec",
+    "TaskInferenceWarning",
     "load",
     "sweep",
 ]

@@ -18,13 +18,15 @@ def to_python(value: Any) -> Any:
     """NumPy scalars -> int/float/bool, 0-D and 1-D arrays -> scalars/lists; dicts, lists
     and tuples converted inside. Anything else (strings, None, objects, 2-D+ arrays) is
     returned as it is."""
+    if isinstance(value, np.float32):
+        return float(str(value))  # np.float32(0.2) -> 0.2 (its shortest repr), not 0.20000000298...
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
-            return value.item()
+            return to_python(value[()])
         if value.ndim == 1 and value.dtype != object:
-            return value.tolist()
+            return [to_python(v) for v in value]
         return value
     if isinstance(value, Mapping):
         return {to_python(k): to_python(v) for k, v in value.items()}

@@ -5,7 +5,10 @@ with an error that names the argument: shapes, lengths, NaN/inf, labels, weights
 the validation split. The rules are `keras.Model.fit`'s: `validation_split` takes
 the last rows before any shuffling (floor of the split point), `validation_data`
 overrides it, `class_weight` and `sample_weight` are exclusive, and variable-length
-sequences are post-padded with a mask (as Keras's `pad_sequences` + `Masking`).
+sequences (a list, a NumPy object array, a pandas Series of arrays) are post-padded
+with a mask (as Keras's `pad_sequences` + `Masking`). Validation sequences keep their
+own length: they are evaluated by a separate program. The task, loss and head come
+from `y` by the rules in `fastlstm.targets` (which also defines `TaskInferenceWarning`).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from fastlstm.coerce import to_python
 from fastlstm.losses import LOSSES, METRICS, canonical_loss
+from fastlstm.targets import Targets, TaskInferenceWarning, checked_int, resolve_targets
 
-LABEL_LOSSES = ("sparse_categorical_crossentropy",)
-ONEHOT_LOSSES = ("categorical_crossentropy",)
+__all__ = ["Dataset", "Split", "TaskInferenceWarning", "prepare_data", "prepare_inputs"]
 
 
 @dataclasses.dataclass
@@ -47,9 +51,13 @@ class Dataset:
     metrics: tuple[str, ...]
     out_dim: int
     num_classes: int | None
+    # How task/loss/out_dim were decided: Targets.as_dict() (task, loss, out_dim,
+    # num_classes, a one-line `reason`, and the `warnings` raised about the guess).
+    inference: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def timesteps(self) -> int:
+        """The training sequence length (validation sequences may be longer or shorter)."""
         return int(self.train.x.shape[1])
 
     @property
@@ -105,12 +113,26 @@ def _to_sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     return arr, mask
 
 
+def _sequence_items(x: Any, name: str) -> list[Any]:
+    """The sequences of a ragged collection: a list or tuple, a NumPy object array
+    (what aeon and `pandas.Series.to_numpy()` give), or any other sized iterable."""
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        if x.ndim == 2 and x.shape[1] == 1:  # a one-column DataFrame of sequences
+            x = x[:, 0]
+        if x.ndim == 1:
+            return list(x)
+    elif not isinstance(x, (str, bytes, Mapping, np.ndarray)) and hasattr(x, "__len__") and hasattr(x, "__iter__"):
+        return list(x)
+    raise ValueError(f"{name} must be an array of shape (samples, timesteps, features) or a list of sequences")
+
+
 def _pad_ragged(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Post-pad a list of (timesteps_i, features) sequences; mask the padding."""
-    if not isinstance(x, Sequence) or len(x) == 0:
-        raise ValueError(f"{name} must be an array of shape (samples, timesteps, features) or a list of sequences")
+    """Post-pad a collection of (timesteps_i, features) sequences; mask the padding."""
+    items = _sequence_items(x, name)
+    if not items:
+        raise ValueError(f"{name} is empty: expected at least one sequence")
     seqs = []
-    for i, s in enumerate(x):
+    for i, s in enumerate(items):
         try:
             a = np.asarray(s, dtype=np.float32)
         except (ValueError, TypeError) as err:
@@ -130,23 +152,6 @@ def _pad_ragged(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         out[i, : a.shape[0]] = a
         mask[i, : a.shape[0]] = True
     return out, mask
-
-
-def _infer_task(y: np.ndarray, task: str, loss: str | None) -> str:
-    if loss is not None:
-        loss = canonical_loss(loss)
-        if loss in LABEL_LOSSES or loss in ONEHOT_LOSSES:
-            return "classification"
-        return "binary" if loss == "binary_crossentropy" else "regression"
-    if task != "auto":
-        return task
-    if y.ndim == 2 and y.shape[1] > 1:
-        onehot = np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)
-        return "classification" if onehot else "regression"
-    flat = y.reshape(-1)
-    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
-        return "binary" if flat.size and flat.min() >= 0 and flat.max() <= 1 else "classification"
-    return "binary" if np.all((flat == 0) | (flat == 1)) else "regression"
 
 
 def _as_targets(y: Any, name: str, n: int) -> np.ndarray:
@@ -182,79 +187,36 @@ def _weights(sample_weight: Any, name: str, n: int) -> np.ndarray:
     return w
 
 
-@dataclasses.dataclass(frozen=True)
-class _Targets:
-    task: str
-    loss: str
-    num_classes: int | None
-    out_dim: int
-
-
-def _resolve_targets(
-    ys: list[tuple[str, np.ndarray]], task: str, loss: str | None, num_classes: int | None, output_dim: int | None
-) -> _Targets:
-    """Decide task, loss and output width from all targets (train and validation)."""
-    _, y0 = ys[0]
-    task = _infer_task(y0, task, loss)
-    if task == "classification":
-        onehot = y0.ndim == 2 and y0.shape[1] > 1
-        if loss is None:
-            loss = ONEHOT_LOSSES[0] if onehot else LABEL_LOSSES[0]
-        if canonical_loss(loss) in ONEHOT_LOSSES:
-            width = y0.shape[1] if y0.ndim == 2 else num_classes
-            for name, y in ys:
-                if y.ndim != 2 or y.shape[1] != width:
-                    raise ValueError(
-                        f"{name}: categorical_crossentropy expects one-hot rows of width {width}, got shape {y.shape}"
-                    )
-            return _Targets(task, "categorical_crossentropy", int(width), int(width))
-        top = -1
-        for name, y in ys:
-            flat = y.reshape(-1) if (y.ndim == 1 or y.shape[1] == 1) else None
-            if flat is None:
-                raise ValueError(
-                    f"{name}: integer class labels must be 1-D, got shape {y.shape} (one-hot rows need loss='categorical_crossentropy')"
-                )
-            if np.any(flat < 0):
-                raise ValueError(f"{name}: class labels must be >= 0, got {flat.min()}")
-            if np.any(flat != np.round(flat)):
-                raise ValueError(f"{name}: class labels must be integers for classification")
-            top = max(top, int(flat.max()))
-        classes = num_classes if num_classes is not None else max(top + 1, 2)
-        if top >= classes:
-            raise ValueError(f"y: label {top} is >= num_classes={classes}; labels must be in [0, num_classes)")
-        return _Targets(task, "sparse_categorical_crossentropy", int(classes), int(classes))
-    if task == "binary":
-        for name, y in ys:
-            if np.any(y < 0) or np.any(y > 1):
-                raise ValueError(f"{name}: binary targets must be in [0, 1]")
-        width = 1 if y0.ndim == 1 else y0.shape[1]
-        return _Targets(task, canonical_loss(loss or "binary_crossentropy"), None, int(width))
-    width = 1 if y0.ndim == 1 else y0.shape[1]
-    if output_dim is not None and output_dim != width:
-        raise ValueError(f"y has {width} output columns but model.output_dim={output_dim}")
-    return _Targets(task, canonical_loss(loss or "mse"), None, int(width))
-
-
-def _encode(y: np.ndarray, targets: _Targets) -> np.ndarray:
-    if targets.loss in LABEL_LOSSES:
+def _encode(y: np.ndarray, targets: Targets) -> np.ndarray:
+    if targets.loss == "sparse_categorical_crossentropy":
         return y.reshape(-1).astype(np.int32)
     y = y.astype(np.float32)
     return y[:, None] if y.ndim == 1 else y
 
 
-def _class_weights(class_weight: Mapping[int, float], y: np.ndarray, targets: _Targets) -> np.ndarray:
+def _class_weights(class_weight: Mapping[int, float], y: np.ndarray, targets: Targets) -> np.ndarray:
     """Per-sample weights from Keras's `class_weight` (one-hot rows use argmax)."""
     if targets.task == "regression":
         raise ValueError("class_weight only applies to classification or binary targets")
+    table = _class_weight_table(class_weight)
     labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.round(y.reshape(-1)).astype(int)
-    missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in class_weight})
+    missing = sorted(set(np.unique(labels).tolist()) - set(table))
     if missing:
         raise ValueError(f"class_weight has no weight for classes {missing}; expected a weight for every class in y")
-    table = {int(k): float(v) for k, v in class_weight.items()}
-    if any(not math.isfinite(v) or v < 0 for v in table.values()):
-        raise ValueError("class_weight values must be finite and >= 0")
     return np.asarray([table[int(c)] for c in labels], np.float32)
+
+
+def _class_weight_table(class_weight: Mapping[Any, Any]) -> dict[int, float]:
+    """{class: weight} with plain int keys and float values (NumPy numbers accepted)."""
+    table = {}
+    for key, value in class_weight.items():
+        k, v = to_python(key), to_python(value)
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise ValueError(f"class_weight keys must be int class indices, got {key!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"class_weight values must be finite and >= 0, got {value!r} for class {k}")
+        table[k] = float(v)
+    return table
 
 
 def _masked(x: np.ndarray, ragged: np.ndarray | None, mask_value: float | None) -> np.ndarray | None:
@@ -277,7 +239,7 @@ def prepare_data(
     *,
     task: str = "auto",
     loss: str | None = None,
-    metrics: Sequence[str] | None = None,
+    metrics: str | Sequence[str] | None = None,
     num_classes: int | None = None,
     output_dim: int | None = None,
     mask_value: float | None = None,
@@ -286,81 +248,131 @@ def prepare_data(
     sample_weight: Any = None,
     class_weight: Mapping[int, float] | None = None,
 ) -> Dataset:
-    """Validate and convert Keras-style `fit` arguments into a `Dataset`."""
-    if loss is not None and canonical_loss(loss) not in {canonical_loss(k) for k in LOSSES}:
-        raise ValueError(f"loss: unknown {loss!r}; expected one of {sorted(LOSSES)}")
-    if class_weight is not None and sample_weight is not None:
-        raise ValueError("class_weight and sample_weight cannot be used together; pass one of them")
+    """Validate and convert Keras-style `fit` arguments into a `Dataset`.
+
+    The task, loss and output width follow the rules in `fastlstm.targets`; what was
+    decided and why is in `Dataset.inference`. NumPy scalars are accepted wherever a
+    Python number is.
+    """
+    num_classes, output_dim, mask_value, validation_split = (
+        to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
+    )
+    _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
     if y is None and _is_pydataset(x):
         x, y, sample_weight = _from_pydataset(x)
     if y is None:
         raise ValueError("y is required (or pass a PyDataset-like x that yields (x, y) batches)")
-    if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
 
     xa, ragged = _to_sequences(x, "x")
-    ya = _as_targets(y, "y", xa.shape[0])
-    wa = _weights(sample_weight, "sample_weight", xa.shape[0])
-
-    val = None
+    train = (xa, _as_targets(y, "y", xa.shape[0]), _weights(sample_weight, "sample_weight", xa.shape[0]), ragged)
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-        xv, rv = _to_sequences(validation_data[0], "validation_data x")
-        yv = _as_targets(validation_data[1], "validation_data y", xv.shape[0])
-        wv = _weights(
-            validation_data[2] if len(validation_data) == 3 else None, "validation_data sample_weight", xv.shape[0]
-        )
-        if xv.shape[2] != xa.shape[2]:
-            raise ValueError(f"validation_data x has {xv.shape[2]} features but x has {xa.shape[2]}")
-        if xv.shape[1] != xa.shape[1]:
-            xv, rv = _match_timesteps(xv, rv, xa.shape[1])
-        val = (xv, yv, wv, rv)
+        val = _validation_data(validation_data, xa.shape[2])
+        val_name = "validation_data y"
     elif validation_split > 0:
-        n = xa.shape[0]
-        split_at = math.floor(n * (1.0 - validation_split))
-        if split_at == 0 or split_at == n:
-            raise ValueError(
-                f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"
-            )
+        train, val = _split_last_rows(train, validation_split)
+        val_name = "y"
+    else:
+        val = None
 
-        def cut(a):
-            return a[:split_at], a[split_at:]
-
-        (xa, xv), (ya, yv), (wa, wv) = cut(xa), cut(ya), cut(wa)
-        (ragged, rv) = cut(ragged) if ragged is not None else (None, None)
-        val = (xv, yv, wv, rv)
-
-    ys = [("y", ya)] + ([("validation_data y" if validation_data is not None else "y", val[1])] if val else [])
-    targets = _resolve_targets(ys, task, loss, num_classes, output_dim)
+    ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
+    targets = resolve_targets(ys, task, loss, num_classes, output_dim)
+    xa, ya, wa, ragged = train
     if class_weight is not None:
         wa = _class_weights(class_weight, ya, targets)
+    metrics = _check_metrics(metrics, targets)
 
+    train_split = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value))
+    val_split = None
+    if val is not None:
+        xv, yv, wv, rv = val
+        val_split = Split(xv, _encode(yv, targets), wv, _masked(xv, rv, mask_value))
+    return Dataset(
+        train_split,
+        val_split,
+        targets.task,
+        targets.loss,
+        metrics,
+        targets.out_dim,
+        targets.num_classes,
+        targets.as_dict(),
+    )
+
+
+def _check_arguments(
+    loss: Any,
+    num_classes: Any,
+    output_dim: Any,
+    mask_value: Any,
+    validation_split: Any,
+    sample_weight: Any,
+    class_weight: Any,
+) -> None:
+    """The settings that do not depend on the data (NumPy scalars already converted)."""
+    if loss is not None and (not isinstance(loss, str) or canonical_loss(loss) not in LOSSES):
+        raise ValueError(f"loss: unknown {loss!r}; expected one of {sorted(LOSSES)}")
+    if num_classes is not None:
+        checked_int("num_classes", num_classes, 2)
+    if output_dim is not None:
+        checked_int("output_dim", output_dim, 1)
+    if mask_value is not None and (isinstance(mask_value, bool) or not isinstance(mask_value, (int, float))):
+        raise ValueError(f"mask_value must be a number or None, got {mask_value!r}")
+    if class_weight is not None and sample_weight is not None:
+        raise ValueError("class_weight and sample_weight cannot be used together; pass one of them")
+    if class_weight is not None and not isinstance(class_weight, Mapping):
+        raise ValueError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not 0.0 <= validation_split < 1.0
+    ):
+        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+
+
+Part = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]  # x, y, weight, ragged mask
+
+
+def _validation_data(validation_data: Any, features: int) -> Part:
+    """Keras's `validation_data`: (x, y) or (x, y, sample_weight).
+
+    Its sequences need not have the training length (shorter or longer): validation
+    is a separate evaluation program, so only the feature count must match.
+    """
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
+    xv, rv = _to_sequences(validation_data[0], "validation_data x")
+    yv = _as_targets(validation_data[1], "validation_data y", xv.shape[0])
+    wv = _weights(validation_data[2] if len(validation_data) == 3 else None, "validation_data sample_weight", len(xv))
+    if xv.shape[2] != features:
+        raise ValueError(f"validation_data x has {xv.shape[2]} features but x has {features}")
+    return xv, yv, wv, rv
+
+
+def _split_last_rows(train: Part, validation_split: float) -> tuple[Part, Part]:
+    """Keras's `validation_split`: the last rows, before any shuffling."""
+    n = train[0].shape[0]
+    split_at = math.floor(n * (1.0 - validation_split))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"
+        )
+    head = tuple(None if a is None else a[:split_at] for a in train)
+    tail = tuple(None if a is None else a[split_at:] for a in train)
+    return head, tail
+
+
+def _check_metrics(metrics: str | Sequence[str] | None, targets: Targets) -> tuple[str, ...]:
+    """Keras's `metrics`: a name or a list of names (default: accuracy, or mae for regression)."""
     if metrics is None:
-        metrics = ("accuracy",) if targets.task != "regression" else ("mae",)
-    metrics = tuple(metrics)
+        return ("accuracy",) if targets.task != "regression" else ("mae",)
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    if not isinstance(metrics, Sequence) or not all(isinstance(m, str) for m in metrics):
+        raise ValueError(f"metrics must be a metric name or a list of names, got {metrics!r}")
     for m in metrics:
         if m not in METRICS:
             raise ValueError(f"metrics: unknown metric {m!r}; expected some of {METRICS}")
         if m == "accuracy" and targets.task == "regression":
             raise ValueError("metrics: 'accuracy' needs classification or binary targets")
-        if m in ("mae", "mse") and targets.loss in LABEL_LOSSES:
+        if m in ("mae", "mse") and targets.loss == "sparse_categorical_crossentropy":
             raise ValueError(f"metrics: {m!r} needs dense targets, not integer class labels")
-
-    train = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value))
-    val_split = None
-    if val is not None:
-        xv, yv, wv, rv = val
-        val_split = Split(xv, _encode(yv, targets), wv, _masked(xv, rv, mask_value))
-    return Dataset(train, val_split, targets.task, targets.loss, metrics, targets.out_dim, targets.num_classes)
-
-
-def _match_timesteps(x: np.ndarray, mask: np.ndarray | None, timesteps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pad or reject validation sequences so they have the training length."""
-    if x.shape[1] > timesteps:
-        raise ValueError(f"validation_data x has {x.shape[1]} timesteps, more than x's {timesteps}")
-    out = np.zeros((x.shape[0], timesteps, x.shape[2]), np.float32)
-    out[:, : x.shape[1]] = x
-    new_mask = np.zeros((x.shape[0], timesteps), bool)
-    new_mask[:, : x.shape[1]] = True if mask is None else mask
-    return out, new_mask
+    return tuple(metrics)

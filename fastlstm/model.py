@@ -9,6 +9,7 @@ the forget slice; tanh / sigmoid; zero initial state; masked steps carry h and c
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fastlstm.coerce import to_python
 from fastlstm.recurrence import lstm_layer
+from fastlstm.targets import checked_int
 
 TASKS = ("auto", "classification", "binary", "regression")
 
@@ -25,11 +28,30 @@ TASKS = ("auto", "classification", "binary", "regression")
 class ModelSpec:
     """What to build: a stacked LSTM and a head for the task.
 
-    `task="auto"` infers the task from `y`: floats that are not whole numbers give
-    regression, 0/1 labels give binary, other integer labels or one-hot rows give
-    classification. `num_classes` and `output_dim` are inferred from `y` when None.
+    With `task="auto"` the head and the loss come from `y` (see `fastlstm.targets`
+    for the whole table; `y` of shape (n,) and (n, 1) alike):
+
+    - a column of 0/1 (bool, int or float) -> binary: 1 sigmoid output, binary_crossentropy;
+    - a column of whole numbers >= 0 otherwise (ints, or floats such as 2.0) ->
+      classification: a softmax over max + 1 classes, sparse_categorical_crossentropy;
+      negative whole numbers are an error;
+    - a column with any value that is not a whole number -> regression: 1 linear output, mse;
+    - one-hot rows (n, k) -> classification: k softmax outputs, categorical_crossentropy;
+    - other 0/1 rows (multi-label) -> binary: k sigmoid outputs, binary_crossentropy;
+    - other rows (n, k) -> regression: k linear outputs, mse.
+
+    Explicit settings always win: `task` picks its row whatever the values; `loss`
+    (of `sweep`) implies its task; `num_classes` means a softmax over that many
+    classes (also for 0/1 labels) and is an error with task binary/regression;
+    `output_dim` must equal the number of outputs (on class labels with no
+    num_classes it is the number of classes). A doubtful guess - more than 100
+    classes, mostly distinct labels, or labels that are not 0..k-1 - raises
+    `fastlstm.data.TaskInferenceWarning`; what was decided and why is in
+    `result.meta["inferred"]`.
+
     `mask_value` works like `keras.layers.Masking`: a timestep whose features all
-    equal it is skipped (its state is carried forward).
+    equal it is skipped (its state is carried forward). NumPy numbers are accepted
+    for every field and stored as Python numbers.
     """
 
     units: int = 64
@@ -41,16 +63,21 @@ class ModelSpec:
     mask_value: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("units", "layers"):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, to_python(getattr(self, field.name)))
+        for name, minimum in (("units", 1), ("layers", 1), ("num_classes", 2), ("output_dim", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ModelSpec.{name} must be a positive int, got {value!r}")
-        if self.task not in TASKS:
+            if value is not None or name in ("units", "layers"):
+                checked_int(f"ModelSpec.{name}", value, minimum)
+        if not isinstance(self.task, str) or self.task not in TASKS:
             raise ValueError(f"ModelSpec.task must be one of {TASKS}, got {self.task!r}")
-        if not 0.0 <= float(self.dropout) < 1.0:
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ModelSpec.dropout must be in [0, 1), got {self.dropout!r}")
-        if self.num_classes is not None and self.num_classes < 2:
-            raise ValueError(f"ModelSpec.num_classes must be >= 2, got {self.num_classes!r}")
+        object.__setattr__(self, "dropout", float(self.dropout))
+        if self.mask_value is not None:
+            if not _is_number(self.mask_value) or not math.isfinite(self.mask_value):
+                raise ValueError(f"ModelSpec.mask_value must be a finite number or None, got {self.mask_value!r}")
+            object.__setattr__(self, "mask_value", float(self.mask_value))
 
     @classmethod
     def coerce(cls, model: ModelSpec | Mapping[str, Any] | None) -> ModelSpec:
@@ -69,6 +96,10 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:

@@ -160,6 +160,7 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "n_train": len(ds.train),
         "n_val": len(ds.val) if ds.val else 0,
         "precision": spec.precision,
+        "inferred": ds.inference,
     }
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 
