@@ -32,6 +32,7 @@ from fastlstm.optimizers import float32_hparams
 from fastlstm.plan import STREAMS, Group, Plan, make_plan
 from fastlstm.progress import epoch_progress
 from fastlstm.result import GroupParams, SweepResult
+from fastlstm.stats import majority_class_rate
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -330,5 +331,6 @@ def sweep(
         "n_train": len(ds.train),
         "n_val": len(ds.val) if ds.val else 0,
         "precision": precision,
+        "majority_class_rate": majority_class_rate((ds.val or ds.train).y, ds.task),  # of the labels scored
     }
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta)
