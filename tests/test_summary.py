@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 import fastlstm as fl
 from fastlstm.report import short_number, summary_table
-from fastlstm.stats import describe, majority_class_rate, summarize
+from fastlstm.stats import describe, majority_class_rate, metric_bounds, summarize
 
 
 def make_summary(per_config, grid, majority=None, diverged=()):
@@ -53,7 +53,7 @@ def test_two_seed_accuracy_interval_stays_in_unit_range_and_says_it_is_uninforma
 
 
 def test_loss_interval_is_not_negative():
-    d = describe([0.01, 2.0, 0.02], bounds=fl.stats.metric_bounds("val_loss"))
+    d = describe([0.01, 2.0, 0.02], bounds=metric_bounds("val_loss"))
     low, high = sps.t.interval(0.95, 2, loc=np.mean([0.01, 2.0, 0.02]), scale=sps.sem([0.01, 2.0, 0.02]))
     assert low < 0 and d["ci_low"] == 0.0 and d["ci_high"] == pytest.approx(high)
     assert d["ci_clipped"] and "clipped to >= 0" in d["note"]
