@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
 
@@ -167,28 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def summary_table(result) -> Table:
-    """The per-configuration spread as a rich table: one row per configuration and metric."""
-    summary = result.summary()
-    table = Table(title="Spread across seeds (each member's final epoch)")
-    keys = list(result.meta["grid_keys"])
-    for k in [*keys, "metric", "seeds", "diverged", "mean ± std", "95% CI of mean", "min … max"]:
-        table.add_column(k, justify="left" if k == "metric" else "right")
-    for row in summary:
-        config = [f"{row[k]:g}" if isinstance(row[k], float) else str(row[k]) for k in keys]
-        for m in summary.metrics:
-            table.add_row(
-                *config,
-                m,
-                str(row["seeds"]),
-                str(row["diverged"]),
-                f"{row[m + '_mean']:.4f} ± {row[m + '_std']:.4f}",
-                f"[{row[m + '_ci_low']:.4f}, {row[m + '_ci_high']:.4f}]",
-                f"{row[m + '_min']:.4f} … {row[m + '_max']:.4f}",
-            )
-    return table
-
-
 def run_sweep(args: argparse.Namespace, console: Console) -> int:
     import jax
 
@@ -223,6 +200,8 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
         verbose=0 if args.quiet else 1,
     )
     elapsed = time.perf_counter() - start
+    from fastlstm.report import summary_table
+
     console.print(summary_table(result))
     console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
     if args.out is not None:

@@ -160,10 +160,15 @@ class SweepResult:
         return {n: final_values(self.history[n], epoch_index) for n in names}
 
     def summary(self) -> Summary:
-        """Per configuration: seeds, mean, std, min, max, 95% CI of each final metric."""
+        """Per configuration: seeds, mean, std, median, min, max, 95% CI of each final metric.
+
+        Accuracies are compared with the data's majority-class rate (`meta`), so the
+        printout can say when a model may just be answering the most frequent class.
+        """
         ok = np.array([m["status"] != "diverged" for m in self.members])
         config = np.array([m["config"] for m in self.members])
-        return summarize(self.final_metrics(), config, self.configs, ok)
+        majority = self.meta.get("majority_class_rate")
+        return summarize(self.final_metrics(), config, self.configs, ok, majority_class_rate=majority)
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the result as a folder (JSON + .npz, no pickle); atomic rename."""

@@ -26,6 +26,7 @@ from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
 from fastlstm.spec import SweepSpec, sweep_spec_from_kwargs
+from fastlstm.stats import majority_class_rate
 
 # fl.sweep's defaults for the keyword arguments that are part of the spec.
 SPEC_DEFAULTS: dict[str, Any] = {
@@ -161,6 +162,7 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "n_val": len(ds.val) if ds.val else 0,
         "precision": spec.precision,
         "inferred": ds.inference,
+        "majority_class_rate": majority_class_rate((ds.val or ds.train).y, ds.task),  # of the labels scored
     }
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 

@@ -77,3 +77,16 @@ def test_cli_precision_and_chunks_reach_the_sweep(tmp_path, capsys):
     assert len(result.members) == 3
     with pytest.raises(SystemExit):
         main([*args, "--precision", "float16"])
+
+
+def test_cli_sweep_summary_reads_whole_in_a_log_at_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # what rich uses when stdout is a pipe or a file
+    args = ["sweep", "--seeds", "2", "--epochs", "1", "--samples", "48", "--timesteps", "5", "--units", "4"]
+    assert main([*args, "--learning-rate", "1e-3", "3e-3", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    table = text[text.index("Spread across seeds") : text.index("members trained")]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "…" not in table.replace(" … ", "")  # no header or value cut to "learning…"
+    for word in ("learning_rate", "1e-3", "3e-3", "val_accuracy", "val_loss", "mean ± std", "95% CI of mean"):
+        assert word in table, word
+    assert "uninformative (2 seeds)" in table and "[-" not in table  # no interval below 0

@@ -1,0 +1,224 @@
+"""The cells of the summary tables, and their plain-text rendering.
+
+Two layouts of the same cells. By metric (the usual one, to compare settings):
+a table per metric, a row per configuration with the settings that vary, seeds,
+mean ± std, the 95% interval of the mean (or why there is none), min … max. By
+configuration, when that is wider than the page (many settings in the grid): a
+table per configuration, a row per metric. Numbers get about four significant
+digits of the metric's largest value, grid values their shortest form (1e-3,
+0.5), so that the usual sweep fits in 80 columns, in a terminal or a log file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fastlstm.stats import BCA_MIN_SEEDS, format_bounds, metric_bounds
+
+if TYPE_CHECKING:
+    from fastlstm.stats import Summary
+
+WIDTH = 80  # rich's width when stdout is not a terminal; also the plain text's
+GAP = 2  # spaces between columns
+CLIPPED_MARK = "*"
+STAT_HEADERS = ["mean ± std", "95% CI of mean", "min … max"]
+
+
+@dataclasses.dataclass
+class Block:
+    """One table: title, column headers, how many leading columns are text (left-aligned), rows, footnotes."""
+
+    title: str
+    headers: list[str]
+    text_columns: int
+    rows: list[list[str]]
+    footnotes: list[str]
+    min_widths: list[int] = dataclasses.field(default_factory=list)  # to line up with the blocks around it
+
+    def widths(self) -> list[int]:
+        own = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.headers)]
+        return [max([w, *self.min_widths[i : i + 1]]) for i, w in enumerate(own)]
+
+    def width(self) -> int:
+        return sum(self.widths()) + GAP * (len(self.headers) - 1)
+
+
+def short_number(value: Any) -> str:
+    """A grid value as short as it reads unambiguously: 1e-3, 3e-4, 0.5, 32, 'adam'."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, np.floating)):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    plain = np.format_float_positional(value, trim="-")
+    scientific = np.format_float_scientific(value, trim="-", exp_digits=1).replace("e+", "e")
+    return scientific if len(scientific) < len(plain) else plain
+
+
+def decimals_for(values: Sequence[float]) -> int:
+    """Decimals that give the largest value about four significant digits (3 for accuracies and losses near 1)."""
+    largest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    if largest == 0:
+        return 3
+    exponent = math.floor(math.log10(largest))
+    return min(8, max(0, 3 - exponent if exponent >= 0 else 2 - exponent))
+
+
+def _seeds_cell(row: dict[str, Any]) -> str:
+    """Seeds trained, or used/trained where some diverged (they are left out of the numbers)."""
+    if row["diverged"]:
+        return f"{row['seeds'] - row['diverged']}/{row['seeds']}"
+    return str(row["seeds"])
+
+
+def _stat_cells(row: dict[str, Any], m: str, places: int) -> list[str]:
+    """mean ± std, the interval (or why there is none), min … max of metric `m` in one row."""
+    n = row[f"{m}_n"]
+    if n == 0:
+        return ["all diverged" if row["diverged"] == row["seeds"] else "no values", "", ""]
+
+    def num(stat: str) -> str:
+        return f"{row[f'{m}_{stat}']:.{places}f}"
+
+    spread = f"{num('mean')} ± {num('std')}" if n > 1 else num("mean")
+    if n == 1:
+        interval = "none (1 seed)"
+    elif n == 2:
+        interval = "uninformative (2 seeds)"
+    else:
+        interval = f"[{num('ci_low')}, {num('ci_high')}]" + (CLIPPED_MARK if row[f"{m}_ci_clipped"] else "")
+    return [spread, interval, f"{num('min')} … {num('max')}"]
+
+
+def _decimals(summary: Summary) -> dict[str, int]:
+    return {
+        m: decimals_for([row[f"{m}_{s}"] for row in summary for s in ("mean", "min", "max")]) for m in summary.metrics
+    }
+
+
+def _footnotes(rows: list[list[str]], metrics: Sequence[str]) -> list[str]:
+    if not any(r[-2].endswith(CLIPPED_MARK) for r in rows):
+        return []
+    ranges = ", ".join(f"{m} {format_bounds(metric_bounds(m))}" for m in metrics)
+    return [f"{CLIPPED_MARK} clipped to the metric's range ({ranges})"]
+
+
+def metric_blocks(summary: Summary) -> list[Block]:
+    """A block per metric, a row per configuration: for comparing settings."""
+    places = _decimals(summary)
+    blocks = []
+    for m in summary.metrics:
+        rows = [
+            [
+                *(short_number(row.get(k, "")) for k in summary.grid_keys),
+                _seeds_cell(row),
+                *_stat_cells(row, m, places[m]),
+            ]
+            for row in summary
+        ]
+        headers = [*summary.grid_keys, "seeds", *STAT_HEADERS]
+        blocks.append(Block(f"Spread across seeds: {m}", headers, 0, rows, _footnotes(rows, [m])))
+    return blocks
+
+
+def config_blocks(summary: Summary) -> list[Block]:
+    """A block per configuration, a row per metric: the narrow layout, whatever the number of settings."""
+    places = _decimals(summary)
+    blocks = []
+    for row in summary:
+        settings = ", ".join(f"{k} {short_number(row[k])}" for k in summary.grid_keys if k in row)
+        rows = [[m, _seeds_cell(row), *_stat_cells(row, m, places[m])] for m in summary.metrics]
+        title = "Spread across seeds" + (f": {settings}" if settings else "")
+        blocks.append(Block(title, ["metric", "seeds", *STAT_HEADERS], 1, rows, []))
+    all_rows = [r for b in blocks for r in b.rows]
+    blocks[-1].footnotes = _footnotes(all_rows, summary.metrics)
+    common = [max(widths) for widths in zip(*(b.widths() for b in blocks))]
+    for b in blocks:
+        b.min_widths = common
+    return blocks
+
+
+def blocks_for_width(summary: Summary, width: int = WIDTH) -> list[Block]:
+    """By metric where that fits in `width` columns, else by configuration."""
+    blocks = metric_blocks(summary)
+    if summary.grid_keys and max(b.width() for b in blocks) > width:
+        return config_blocks(summary)
+    return blocks
+
+
+def interval_legend(summary: Summary) -> str:
+    """What the numbers are and how the intervals were made, for under the tables."""
+    text = "Each member's metric at its final epoch (its best one where EarlyStopping restored it). "
+    methods = {row[f"{m}_ci_method"] for row in summary for m in summary.metrics} - {"none"}
+    if not methods:
+        return text + "95% CI of the mean: none with one seed"
+    if methods == {"t"}:
+        text += "95% CI of the mean: t-interval over seeds"
+    elif methods == {"BCa"}:
+        text += "95% CI of the mean: BCa bootstrap over seeds"
+    else:
+        text += f"95% CI of the mean: t-interval below {BCA_MIN_SEEDS} seeds, BCa bootstrap from {BCA_MIN_SEEDS}"
+    if any(row[f"{m}_n"] == 2 for row in summary for m in summary.metrics):
+        text += "; from 2 seeds it spans ±12.7 standard errors, too wide to tell anything: train more seeds"
+    return text
+
+
+def summary_notes(summary: Summary) -> list[str]:
+    """What the reader must know to read the numbers: seeds left out, an accuracy no better than guessing."""
+    notes = []
+    diverged = [row for row in summary if row["diverged"]]
+    if diverged:
+        example = max(diverged, key=lambda row: row["seeds"] - row["diverged"])
+        used, trained = example["seeds"] - example["diverged"], example["seeds"]
+        notes.append(
+            f"seeds {used}/{trained}: {used} of {trained} used; members that diverged (loss NaN or inf) are left out"
+        )
+    rate = summary.majority_class_rate
+    if rate is None:
+        return notes
+    for m in summary.metrics:
+        for row in summary:
+            where = ", ".join(f"{k} {short_number(row[k])}" for k in summary.grid_keys if k in row)
+            said = f"note: {where + ': ' if where else ''}mean {m} {row[f'{m}_mean']:.3f}"
+            if row.get(f"{m}_at_majority_rate"):
+                notes.append(
+                    f"{said} equals the majority-class rate {rate:.3f}; "
+                    "the model may be predicting the most frequent class"
+                )
+            elif row.get(f"{m}_below_majority_rate"):
+                notes.append(
+                    f"{said} is below the majority-class rate {rate:.3f}; "
+                    "always answering the most frequent class would score more"
+                )
+    return notes
+
+
+def _plain_table(block: Block) -> list[str]:
+    widths = block.widths()
+
+    def line(cells: list[str]) -> str:
+        aligned = [c.ljust(w) if i < block.text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return (" " * GAP).join(aligned).rstrip()
+
+    return [block.title, line(block.headers), *(line(r) for r in block.rows)]
+
+
+def wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def summary_text(summary: Summary, width: int = WIDTH) -> str:
+    """The summary as plain text: tables, then the legend and notes wrapped to `width`."""
+    if not summary:
+        return "(no configurations)"
+    lines: list[str] = []
+    for block in blocks_for_width(summary, width):
+        lines += [*_plain_table(block), *(s for f in block.footnotes for s in wrap(f, width)), ""]
+    for text in [interval_legend(summary), *summary_notes(summary)]:
+        lines += wrap(text, width)
+    return "\n".join(lines)
