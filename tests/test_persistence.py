@@ -142,6 +142,29 @@ def test_an_interrupt_while_writing_leaves_no_temporary_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_folder_created_while_writing_is_not_replaced(tmp_path):
+    target = tmp_path / "run"
+    refused = pytest.raises(OutputPathError, match="not a fastlstm result folder")
+    with refused, write_folder_atomically(target, overwrite=True, kind="result") as tmp:
+        (tmp / "result.json").write_text("{}")
+        target.mkdir()
+        (target / "theirs.txt").write_text("written meanwhile")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert [p.name for p in target.iterdir()] == ["theirs.txt"]
+
+
+def test_overwriting_a_link_replaces_the_link_not_the_folder_it_points_to(tmp_path):
+    real = tmp_path / "real"
+    with write_folder_atomically(real, kind="result") as tmp:
+        (tmp / "a.txt").write_text("first")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with write_folder_atomically(link, overwrite=True, kind="result") as tmp:
+        (tmp / "a.txt").write_text("second")
+    assert (real / "a.txt").read_text() == "first" and (link / "a.txt").read_text() == "second"
+    assert not link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
 def test_unwritable_output_paths_are_refused_before_any_work(tmp_path):
     with pytest.raises(OutputPathError, match=r"--out '/proc/fastlstm-test-out': cannot write in '/proc'"):
         check_output_folder(UNWRITABLE, False, name="--out")

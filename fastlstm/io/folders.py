@@ -218,7 +218,10 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
     except BaseException:
         os.rename(aside, path)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    if aside.is_symlink():  # `path` was a link: drop the link, never the folder it points to
+        aside.unlink()
+    else:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def read_json_file(folder: Path, file: str) -> Any:
