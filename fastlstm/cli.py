@@ -9,21 +9,36 @@ each system in its own process (see fastlstm/benchmark/), prints a table and wri
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
+import numpy as np
 from rich.console import Console
 
+from fastlstm.io.folders import OutputPathError, check_output_folder
+
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
+OUT_OVERWRITE_HINT = "pass --overwrite"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def _number(text: str, kind: type, expected: str) -> int | float:
+    """`text` as an int or a finite float: inf and nan would only fail later, after compiling."""
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}, which is not finite")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    return _number(text, float, "a number")
 
 
 def _positive(text: str) -> int:
@@ -132,8 +147,15 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--quiet", action="store_true", help="only the table, warnings and where the JSON went")
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (exit 2) instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastlstm", description="Batched multi-seed LSTM sweeps in JAX.")
+    parser = _OneLineErrors(prog="fastlstm", description="Batched multi-seed LSTM sweeps in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
     sw = sub.add_parser("sweep", help="train seeds x settings of one LSTM (default: the built-in task)")
     sw.add_argument("--seeds", type=_positive, default=8, help="number of seeds (default 8)")
@@ -149,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="one value, or several for a grid (default: the optimizer's, 1e-3 for Adam)",
     )
     sw.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd", "rmsprop"])
-    sw.add_argument("--validation-split", type=float, default=0.2, help="last fraction of rows held out (default 0.2)")
+    sw.add_argument(
+        "--validation-split", type=_finite_float, default=0.2, help="last fraction of rows held out (default 0.2)"
+    )
     sw.add_argument("--samples", type=_positive, default=2048, help="built-in task: number of sequences (default 2048)")
     sw.add_argument("--timesteps", type=_positive, default=24, help="built-in task: sequence length (default 24)")
     sw.add_argument(
@@ -170,17 +194,18 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     import jax
 
     import fastlstm as fl
+    from fastlstm.controllers import StopOnSignal
     from fastlstm.tasks import early_cue
 
+    if args.out is not None:  # refuse a bad --out now, not after training
+        check_output_folder(args.out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     x, y = early_cue(n=args.samples, timesteps=args.timesteps)
     grid = {"learning_rate": args.learning_rate} if args.learning_rate and len(args.learning_rate) > 1 else None
     lr = args.learning_rate[0] if args.learning_rate and len(args.learning_rate) == 1 else None
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        console.print(f"[red]--out {args.out} exists; pass --overwrite to replace it[/red]")
-        return 2
     console.print(
         f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {args.precision}): "
-        f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features, 4 classes; "
+        f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features, "
+        f"{len(np.unique(y))} classes; "
         f"{args.seeds} seeds{' x ' + str(len(grid['learning_rate'])) + ' learning rates' if grid else ''}"
     )
     start = time.perf_counter()
@@ -198,6 +223,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
         precision=args.precision,
         members_per_chunk=args.members_per_chunk,
         verbose=0 if args.quiet else 1,
+        controllers=[StopOnSignal()],
     )
     elapsed = time.perf_counter() - start
     from fastlstm.report import summary_table
@@ -205,9 +231,17 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     console.print(summary_table(result))
     console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
     if args.out is not None:
-        result.save(args.out, overwrite=args.overwrite)
+        _save(result, args)
         console.print(f"saved to {args.out}")
     return 0
+
+
+def _save(result, args: argparse.Namespace) -> None:
+    """`result.save` worded for the command line; a write that fails now still names --out."""
+    try:
+        result.save(args.out, overwrite=args.overwrite)
+    except OSError as err:
+        raise OutputPathError(f"--out {str(args.out)!r}: could not save ({err.strerror or err})") from None
 
 
 def run_bench(args: argparse.Namespace, console: Console) -> int:
@@ -219,6 +253,8 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A bad argument or output path, found before or after training, is one
+    line on stderr and exit 2; Ctrl-C is one line and exit 130; neither prints a traceback."""
     args = build_parser().parse_args(argv)
     console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
@@ -226,9 +262,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sweep(args, console)
         if args.command == "bench":
             return run_bench(args, console)
-    except ValueError as err:
-        console.print(f"[red]error:[/red] {err}")
+    except (ValueError, OSError) as err:
+        print(f"fastlstm {args.command}: error: {err}", file=sys.stderr)  # plain print: paths may hold [markup]
         return 2
+    except KeyboardInterrupt:
+        print(f"fastlstm {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except RuntimeError as err:
+        if type(err).__name__ != "SweepHalted":  # the driver's, after Ctrl-C or SIGTERM (imported lazily)
+            raise
+        print(f"fastlstm {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 1
 
 

@@ -116,3 +116,48 @@ class Timer:
         now = time.perf_counter()
         seconds, self.last = now - self.last, now
         return seconds
+
+
+class StopOnSignal(Controller):
+    """Ctrl-C (SIGINT) or SIGTERM ends the sweep cleanly at the next epoch boundary.
+
+    JAX may be inside a compiled call or a garbage-collection hook when the signal comes,
+    where a KeyboardInterrupt is lost or prints a traceback through JAX. So the first
+    signal only sets a flag; after the epoch, this controller halts the sweep (the driver
+    raises `SweepHalted`), which is also where a checkpoint can be written. A second
+    signal interrupts at once. Handlers are installed only from the main thread and put
+    back when the sweep ends.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_sweep_start(self, sweep: SweepInfo) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for name in self.SIGNALS:
+            number = getattr(signal, name)
+            self._previous[number] = signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: Any) -> None:
+        import signal
+
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(number).name
+
+    def on_epoch_end(self, event: EpochEnd) -> Decision | None:
+        return Decision(halt=True) if self.received else None
+
+    def on_sweep_end(self) -> None:
+        import signal
+
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()

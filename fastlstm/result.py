@@ -1,7 +1,8 @@
 """What a sweep returns: history, the member table, parameters, and their uses.
 
-Saved as a folder of JSON and `.npz` files (no pickle), written to a temporary
-folder and renamed into place, so an existing result is never half-overwritten.
+Saved as a folder of strict JSON and `.npz` files (no pickle), written to a temporary
+folder and renamed into place (see fastlstm/io/folders.py), so an existing result is
+never half-overwritten and nothing but an earlier fastlstm folder is ever replaced.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,25 @@ from flax import traverse_util
 
 from fastlstm.coerce import to_python
 from fastlstm.data import prepare_data, prepare_inputs
+from fastlstm.io.folders import (
+    MARKER,
+    DamagedResultError,
+    NotAResultFolderError,
+    read_json_file,
+    read_npz_file,
+    write_folder_atomically,
+)
 from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
 FORMAT_VERSION = 1
 PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
+RESULT_KIND = "result"  # the marker's kind for a folder written by SweepResult.save
+RESULT_FILE = "result.json"
+HISTORY_FILE = "history.npz"
+NON_FINITE_KEY = "non_finite"  # where the document lists the inf/nan values it wrote as null
+REQUIRED_META = ("task", "loss", "metrics", "out_dim", "num_classes", "mask_value")
+REQUIRED_MEMBER = ("index", "config", "status", "final_epoch")
 
 
 @dataclasses.dataclass
@@ -171,35 +185,29 @@ class SweepResult:
         return summarize(self.final_metrics(), config, self.configs, ok, majority_class_rate=majority)
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write the result as a folder (JSON + .npz, no pickle); atomic rename."""
+        """Write the result as a folder of strict JSON and .npz files (no pickle).
+
+        The folder is written under a temporary name next to `path` and renamed into place
+        with its `.fastlstm` marker, so an existing result is never half-overwritten and a
+        failed save leaves nothing behind. `overwrite=True` replaces only an earlier
+        fastlstm folder (or an empty one); any other existing path raises `ValueError`
+        (`fastlstm.io.OutputPathError`) before anything is written.
+        """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"path {str(path)!r} exists; pass overwrite=True to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            doc = {
-                "format_version": FORMAT_VERSION,
-                "members": self.members,
-                "configs": self.configs,
-                "meta": self.meta,
-                "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in self.groups],
-            }
-            (tmp / "result.json").write_text(json.dumps(doc, indent=1, default=_json_default))
-            np.savez(tmp / "history.npz", **self.history)
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "members": self.members,
+            "configs": self.configs,
+            "meta": self.meta,
+            "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in self.groups],
+        }
+        text = _strict_json(doc)
+        with write_folder_atomically(path, overwrite, kind=RESULT_KIND) as tmp:
+            (tmp / RESULT_FILE).write_text(text)
+            np.savez(tmp / HISTORY_FILE, **self.history)
             for k, g in enumerate(self.groups):
                 flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
-                np.savez(tmp / f"params_{k}.npz", **{name: np.asarray(v) for name, v in flat.items()})
-            if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-                os.replace(path, old / "x")
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                np.savez(tmp / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
         return path
 
 
@@ -216,31 +224,132 @@ def _predict_batch_size(batch_size: Any) -> int:
     return value
 
 
+def _params_file(k: int) -> str:
+    return f"params_{k}.npz"
+
+
+def _strict_json(doc: dict[str, Any]) -> str:
+    """`doc` as strict JSON (RFC 8259): inf/nan become null, and their places are listed
+    under `non_finite` so `load` puts them back (an infinite clipnorm means "no clipping")."""
+    non_finite: list[list[Any]] = []
+    ready = _json_ready(to_python(doc), [], non_finite)
+    if non_finite:
+        ready[NON_FINITE_KEY] = non_finite
+    return json.dumps(ready, indent=1, allow_nan=False, default=_json_default)
+
+
+def _json_ready(value: Any, where: list[Any], non_finite: list[list[Any]]) -> Any:
+    """Plain JSON values (NumPy scalars already Python ones): non-finite floats as None, recorded."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        non_finite.append([*where, repr(value)])  # 'inf', '-inf' or 'nan'
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v, [*where, k], non_finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v, [*where, i], non_finite) for i, v in enumerate(value)]
+    return value
+
+
 def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
-    raise TypeError(f"cannot serialise {type(o).__name__}")
+    raise TypeError(f"cannot save a {type(o).__name__} in result.json")
 
 
 def load(path: str | os.PathLike) -> SweepResult:
-    """Read a result written by `SweepResult.save`."""
+    """Read a result written by `SweepResult.save`.
+
+    A folder that holds no result raises `fastlstm.io.NotAResultFolderError`; one whose
+    files are missing, truncated or altered raises `fastlstm.io.DamagedResultError`
+    (both `ValueError`s) naming the folder and the file. Nothing is ever unpickled.
+    """
     path = Path(path)
-    doc_file = path / "result.json"
-    if not doc_file.is_file():
-        raise FileNotFoundError(f"path {str(path)!r} is not a saved fastlstm result (no result.json)")
-    doc = json.loads(doc_file.read_text())
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"path {str(path)!r}: unsupported format_version {doc.get('format_version')!r}")
-    with np.load(path / "history.npz", allow_pickle=False) as f:
-        history = {k: f[k] for k in f.files}
+    if not path.is_dir() or not ((path / RESULT_FILE).exists() or (path / MARKER).exists()):
+        raise NotAResultFolderError(f"path {str(path)!r} is not a saved fastlstm result (no {RESULT_FILE})")
+    doc = _read_document(path)
+    history = read_npz_file(path, HISTORY_FILE)
+    _check_history(path, history, len(doc["members"]))
     groups = []
     for k, g in enumerate(doc["groups"]):
-        with np.load(path / f"params_{k}.npz", allow_pickle=False) as f:
-            params = traverse_util.unflatten_dict({name: jnp.asarray(f[name]) for name in f.files}, sep="/")
+        arrays = read_npz_file(path, _params_file(k))
+        _check_params(path, _params_file(k), arrays, len(g["members"]))
+        params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
         groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
     return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"])
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    """result.json, checked for every field `load` and the result's methods rely on."""
+    doc = read_json_file(path, RESULT_FILE)
+    where = f"{str(path)!r}: {RESULT_FILE}"
+    if not isinstance(doc, dict):
+        raise DamagedResultError(f"{where} is damaged (expected a JSON object, got a {type(doc).__name__})")
+    if "format_version" not in doc:
+        raise DamagedResultError(f"{where} is damaged (no 'format_version')")
+    if doc["format_version"] != FORMAT_VERSION:
+        raise ValueError(f"{where}: unsupported format_version {doc['format_version']!r} (expected {FORMAT_VERSION})")
+    for key, kind in (("members", list), ("configs", list), ("meta", dict), ("groups", list)):
+        if not isinstance(doc.get(key), kind):
+            raise DamagedResultError(f"{where} is damaged ({key!r} is missing or not a JSON {kind.__name__})")
+    _require_keys(where, "meta", [doc["meta"]], REQUIRED_META)
+    _require_keys(where, "members", doc["members"], REQUIRED_MEMBER)
+    _require_keys(where, "groups", doc["groups"], ("members", "units", "layers"))
+    listed = sorted(i for g in doc["groups"] for i in _int_list(where, g["members"]))
+    if listed != list(range(len(doc["members"]))):
+        raise DamagedResultError(f"{where} is damaged (the groups do not list each member once)")
+    _restore_non_finite(where, doc)
+    return doc
+
+
+def _require_keys(where: str, field: str, rows: list[Any], keys: tuple[str, ...]) -> None:
+    for row in rows:
+        missing = [k for k in keys if k not in row] if isinstance(row, dict) else list(keys)
+        if missing:
+            raise DamagedResultError(f"{where} is damaged ({field!r} lacks {', '.join(map(repr, missing))})")
+
+
+def _int_list(where: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise DamagedResultError(f"{where} is damaged (a group's 'members' is not a list of integers)")
+    return value
+
+
+def _restore_non_finite(where: str, doc: dict[str, Any]) -> None:
+    """Put back the inf/nan values `_strict_json` wrote as null."""
+    for entry in doc.pop(NON_FINITE_KEY, []):
+        try:
+            *keys, last, text = entry
+            target = doc
+            for key in keys:
+                target = target[key]
+            if target[last] is not None:
+                raise ValueError("not null")
+            target[last] = float(text)
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise DamagedResultError(f"{where} is damaged (bad {NON_FINITE_KEY!r} entry {entry!r})") from None
+
+
+def _check_history(path: Path, history: dict[str, np.ndarray], n_members: int) -> None:
+    if "loss" not in history:
+        raise DamagedResultError(f"{str(path)!r}: {HISTORY_FILE} is damaged (no 'loss' array)")
+    for name, values in history.items():
+        if values.ndim != 2 or values.shape[0] != n_members:
+            raise DamagedResultError(
+                f"{str(path)!r}: {HISTORY_FILE} is damaged ({name!r} has shape {values.shape}, "
+                f"expected ({n_members}, epochs))"
+            )
+
+
+def _check_params(path: Path, file: str, arrays: dict[str, np.ndarray], n_members: int) -> None:
+    if not arrays:
+        raise DamagedResultError(f"{str(path)!r}: {file} is damaged (no arrays)")
+    for name, a in arrays.items():
+        if a.ndim == 0 or a.shape[0] != n_members:
+            raise DamagedResultError(
+                f"{str(path)!r}: {file} is damaged ({name!r} has shape {a.shape}, expected a leading axis of {n_members} members)"
+            )
 
 
 __all__ = ["GroupParams", "SweepResult", "load"]

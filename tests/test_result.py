@@ -44,12 +44,16 @@ def test_save_never_clobbers_without_overwrite(result, tmp_path):
     path = tmp_path / "run"
     path.mkdir()
     (path / "mine.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        result.save(path)
+    for overwrite in (False, True):  # not a fastlstm folder: never replaced (tests/test_persistence.py)
+        with pytest.raises(ValueError, match="not a fastlstm result folder"):
+            result.save(path, overwrite=overwrite)
     assert (path / "mine.txt").read_text() == "keep me"
-    result.save(path, overwrite=True)
-    assert not (path / "mine.txt").exists() and fl.load(path).history.keys() == result.history.keys()
-    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folders left behind
+    saved = result.save(tmp_path / "saved")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        result.save(saved)
+    result.save(saved, overwrite=True)
+    assert fl.load(saved).history.keys() == result.history.keys()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "saved"]  # no temporary folders left behind
 
 
 def test_load_rejects_a_folder_that_is_not_a_result(tmp_path):

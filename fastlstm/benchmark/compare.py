@@ -33,6 +33,7 @@ from fastlstm.benchmark.processes import run_timed, worker_command, worker_env
 from fastlstm.benchmark.report import LEGEND, bench_table, summarize, write_json_atomic
 from fastlstm.benchmark.systems import FASTLSTM_SYSTEMS, missing_library, script
 from fastlstm.benchmark.workloads import WORKLOADS, Workload, majority_rate
+from fastlstm.io.folders import check_output_file
 
 ACCURACY_MARGIN = 0.02  # default floor: majority-class rate + this
 
@@ -96,8 +97,12 @@ def _device(peak: dict[str, Any] | None, runs: list[dict[str, Any]]) -> dict[str
 
 
 def run_bench(args: argparse.Namespace, console: Console) -> int:
-    """Run, check, print the table, write the JSON; 0 when every run finished, 1 otherwise, 2 if none could run."""
+    """Run, check, print the table, write the JSON; 0 when every run finished, 1 otherwise, 2 if none could run.
+
+    An unwritable --json raises `OutputPathError` (a ValueError) before anything runs."""
     w = WORKLOADS[args.workload]
+    out = Path(args.json) if args.json else default_json_path(w.name)
+    check_output_file(out, name="--json")  # before an hour of runs, not after
     systems, skipped = [], {}
     for system in args.systems:
         why = missing_library(system)
@@ -129,7 +134,6 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
                 f" best of {len(peak['seconds'])})"
             )
 
-    out = Path(args.json) if args.json else default_json_path(w.name)
     runs: list[dict[str, Any]] = []
     warnings: list[str] = []
 
