@@ -1,0 +1,1 @@
+"""Input and output at the edges: data readers and run folders."""
