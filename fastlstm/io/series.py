@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from fastlstm.coerce import to_python
 from fastlstm.io.loaded import DataFileError, DataFormat, LoadedData, count, sha256_of
 from fastlstm.io.tabular import check_complete, numeric_columns, read_table
 
@@ -101,8 +102,8 @@ def _check_time_order(source: Path, column: Any, name: str) -> None:
     if back.size:
         raise DataFileError(
             source,
-            f"{name!r} does not increase at data row {back[0] + 2} ({column.iloc[back[0]]!r} then "
-            f"{column.iloc[back[0] + 1]!r}); the rows must be in time order",
+            f"{name!r} does not increase at data row {back[0] + 2} ({to_python(column.iloc[back[0]])!r} then "
+            f"{to_python(column.iloc[back[0] + 1])!r}); the rows must be in time order",
         )
 
 

@@ -24,11 +24,13 @@ Sequences of different lengths come back as a list of (t_i, features) arrays, wh
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fastlstm.coerce import to_python
 from fastlstm.io.loaded import (
     DataFileError,
     DataFormat,
@@ -49,7 +51,9 @@ def read_table(source: Path, fmt: DataFormat) -> Any:
         if fmt == "parquet":
             require("pyarrow")
             return pd.read_parquet(source)
-        return pd.read_csv(source)
+        with warnings.catch_warnings():  # a row with an extra field is an error, not a silent cut
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(source, index_col=False)  # never guess the first column is an index
     except ImportError:
         raise
     except Exception as err:  # pandas and pyarrow raise many types for a bad file
@@ -119,7 +123,7 @@ def _check_unique_steps(source: Path, frame: Any, id_column: str, time_column: s
         row = frame.iloc[int(np.argmax(repeated))]
         raise DataFileError(
             source,
-            f"sequence {id_column}={row[id_column]!r} has {time_column}={row[time_column]!r} twice; "
+            f"sequence {id_column}={to_python(row[id_column])!r} has {time_column}={to_python(row[time_column])!r} twice; "
             "each time step needs exactly one row",
         )
 
@@ -135,7 +139,7 @@ def _sequence_labels(
         row = frame.iloc[int(changed[0])]
         raise DataFileError(
             source,
-            f"the label changes within sequence {id_column}={row[id_column]!r}; "
+            f"the label changes within sequence {id_column}={to_python(row[id_column])!r}; "
             "a label column must hold one value per sequence",
         )
     per_sequence = labels[starts]
