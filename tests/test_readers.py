@@ -319,7 +319,8 @@ def test_series_that_cannot_be_windowed(tmp_path, pd, kwargs, match):
         ({"window": 0}, "window must be an integer >= 1, got 0"),
         ({"window": 3, "horizon": 0}, "horizon must be an integer >= 1, got 0"),
         ({"window": 2.5}, "window must be an integer >= 1"),
-        ({"horizon": 2}, "horizon: forecasting samples need window= as well"),
+        ({"horizon": 2}, "horizon: only forecasting samples from one series use it; pass window= as well"),
+        ({"target": "v"}, "target: only forecasting samples from one series use it; pass window= as well"),
         ({"window": 3, "validation_split": 1.0}, r"validation_split must be a float in \[0, 1\)"),
     ],
 )
@@ -382,6 +383,23 @@ def test_ts_unequal_lengths_give_a_list(tmp_path, aeon):
     np.testing.assert_array_equal(data.x[0], [[1, 4], [2, 5], [3, 6]])
     np.testing.assert_array_equal(data.x[1], [[1.5, 3.5], [2.5, 4.5]])
     np.testing.assert_array_equal(data.y, [0, 1])
+
+
+def test_ts_regression_targets_are_floats(tmp_path, aeon):
+    header = ["@problemName reg", "@univariate true", "@classLabel false", "@targetLabel true"]
+    data = read_data(write_ts(tmp_path / "reg.ts", header, ["1.0,2.0:0.25", "3.0,4.0:1.5"]))
+    np.testing.assert_array_equal(data.y, np.array([0.25, 1.5], np.float32))
+    assert data.class_names is None
+
+
+def test_long_parquet_nullable_integer_labels_are_numbers(tmp_path, pd):
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"id": [1, 1, 2], "step": [0, 1, 0], "f": [0.5, 1.5, 2.5], "b": [0.5, 0.5, 2.0]})
+    frame["a"] = pd.array([3, 3, 1], dtype="Int64")  # Int64 beside float64 converts to objects in pandas
+    frame.to_parquet(tmp_path / "n.parquet")
+    data = read_data(tmp_path / "n.parquet", label_columns=("a", "b"))
+    assert data.y.dtype == np.float64
+    np.testing.assert_array_equal(data.y, [[3, 0.5], [1, 2.0]])
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ def read_data(
     validation targets into training inputs."""
     source = _existing_file(path, "path")
     fmt = _resolve_format(source, format)
-    _check_arguments(fmt, labels, window, horizon, validation_split)
+    _check_arguments(fmt, labels, window, horizon, target, validation_split)
     if fmt == "npz":
         return _read_npz(source)
     if fmt == "npy":
@@ -125,15 +125,21 @@ def _resolve_format(source: Path, format: str | None) -> DataFormat:
 
 
 def _check_arguments(
-    fmt: DataFormat, labels: Any, window: int | None, horizon: int | None, validation_split: float
+    fmt: DataFormat,
+    labels: Any,
+    window: int | None,
+    horizon: int | None,
+    target: str | None,
+    validation_split: float,
 ) -> None:
     """Arguments that only make sense for some formats, checked before any reading."""
     if fmt == "npy" and labels is None:
         raise ValueError("labels: a .npy file holds x only; pass labels= the .npy file that holds y")
     if fmt != "npy" and labels is not None:
         raise ValueError(f"labels: only a .npy x file takes a separate labels file, not a {fmt} file")
-    if horizon is not None and window is None:
-        raise ValueError("horizon: forecasting samples need window= as well")
+    for name, value in (("horizon", horizon), ("target", target)):
+        if value is not None and window is None:
+            raise ValueError(f"{name}: only forecasting samples from one series use it; pass window= as well")
     if window is not None:
         if fmt not in ("csv", "parquet"):
             raise ValueError(f"window: forecasting windows are cut from a single-series CSV or Parquet, not {fmt}")

@@ -61,7 +61,7 @@ def read_series(
         f"1 series of {count(rows, 'step')} x {count(len(features), 'feature')} -> "
         f"{count(len(x), 'window')} of {count(window, 'step')}, horizon {horizon}"
     )
-    if split_at < rows:
+    if validation_split > 0:
         x_val, y_val = _windows(
             source,
             values[split_at:],

@@ -144,10 +144,15 @@ def _sequence_labels(
         )
     per_sequence = labels[starts]
     if len(label_columns) > 1:
-        return per_sequence, None
+        return _plain_numbers(per_sequence), None
     column = frame[label_columns[0]]
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     if is_numeric_dtype(column) or is_bool_dtype(column):
-        return column.to_numpy()[starts], None
+        return _plain_numbers(column.to_numpy()[starts]), None
     return encode_labels(per_sequence[:, 0].tolist())
+
+
+def _plain_numbers(values: np.ndarray) -> np.ndarray:
+    """pandas' nullable numbers (Int64, Float64) can come out as objects: make them floats."""
+    return values.astype(np.float64) if values.dtype == object else values
