@@ -36,6 +36,9 @@ from fastlstm.io.loaded import (
     sha256_of,
     stack_if_equal,
 )
+from fastlstm.io.series import read_series
+from fastlstm.io.tabular import read_long_table
+from fastlstm.io.ts_file import read_ts
 
 __all__ = ["FORMATS", "DataFileError", "DataFormat", "LoadedData", "read_data"]
 
@@ -79,12 +82,8 @@ def read_data(
     if fmt == "npy":
         return _read_npy_pair(source, _existing_file(labels, "labels"))
     if fmt == "ts":
-        from fastlstm.io.ts_file import read_ts
-
         return read_ts(source)
     if window is not None:
-        from fastlstm.io.series import read_series
-
         return read_series(
             source,
             fmt,
@@ -94,8 +93,6 @@ def read_data(
             validation_split=validation_split,
             time_column=time_column,
         )
-    from fastlstm.io.tabular import read_long_table
-
     return read_long_table(source, fmt, id_column=id_column, time_column=time_column, label_columns=label_columns)
 
 
