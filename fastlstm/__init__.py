@@ -5,6 +5,7 @@ from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLR
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
+from fastlstm.io import DamagedResultError, DataFileError, read_data
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import sweep
@@ -18,6 +19,8 @@ __all__ = [
     "Callback",
     "CallbackSignal",
     "Controller",
+    "DamagedResultError",
+    "DataFileError",
     "DataSpec",
     "Decision",
     "EarlyStopping",
@@ -31,5 +34,6 @@ __all__ = [
     "SweepSpec",
     "TaskInferenceWarning",
     "load",
+    "read_data",
     "sweep",
 ]

@@ -1,0 +1,263 @@
+"""Data files in, `fl.sweep` arguments out: `read_data(path) -> LoadedData`.
+
+One entry point for every format, picked from the suffix (or `format=`):
+
+- `.npz` — keys `x`, `y`, and optionally `sample_weight`, `lengths`, `x_val`,
+  `y_val`, `sample_weight_val`, `lengths_val`. Variable-length sequences are saved
+  as a post-padded `x` plus `lengths` (n,): NumPy loads no object arrays without
+  pickle, and fastlstm never unpickles a data file.
+- a pair of `.npy` — `path` is x, `labels=` is y.
+- `.csv` / `.parquet` in long format — one row per (sequence, time step); see
+  `fastlstm.io.tabular`. With `window=` the file is instead one time series to cut
+  into forecasting windows; see `fastlstm.io.series`.
+- `.ts` — the UEA/UCR archive's format, read by aeon; see `fastlstm.io.ts_file`.
+
+Every problem with a file is a `DataFileError` (a ValueError) with one line naming the
+file; a missing optional dependency is an ImportError naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastlstm.io.loaded import (
+    FORMATS,
+    DataFileError,
+    DataFormat,
+    LoadedData,
+    describe_classes,
+    describe_inputs,
+    encode_labels,
+    sha256_of,
+    stack_if_equal,
+)
+from fastlstm.io.series import read_series
+from fastlstm.io.tabular import read_long_table
+from fastlstm.io.ts_file import read_ts
+
+__all__ = ["FORMATS", "DataFileError", "DataFormat", "LoadedData", "read_data"]
+
+SUFFIXES: dict[str, DataFormat] = {
+    ".npz": "npz",
+    ".npy": "npy",
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".ts": "ts",
+}
+NPZ_KEYS = ("x", "y", "sample_weight", "lengths", "x_val", "y_val", "sample_weight_val", "lengths_val")
+
+
+def read_data(
+    path: str | os.PathLike[str],
+    *,
+    format: DataFormat | None = None,
+    labels: str | os.PathLike[str] | None = None,
+    window: int | None = None,
+    horizon: int | None = None,
+    target: str | None = None,
+    validation_split: float = 0.0,
+    id_column: str = "id",
+    time_column: str = "step",
+    label_columns: tuple[str, ...] | list[str] = ("label",),
+) -> LoadedData:
+    """Read a data file into `fl.sweep`'s arguments (see the module docstring).
+
+    `window`/`horizon` turn a single-series CSV/Parquet into forecasting samples
+    (x = `window` rows, y = the next `horizon` values of `target`); only then does
+    `validation_split` apply here, chronologically, because overlapping windows split
+    by rows (Keras's rule, which `fl.sweep` applies to everything else) would leak
+    validation targets into training inputs."""
+    source = _existing_file(path, "path")
+    fmt = _resolve_format(source, format)
+    _check_arguments(fmt, labels, window, horizon, target, validation_split)
+    if fmt == "npz":
+        return _read_npz(source)
+    if fmt == "npy":
+        return _read_npy_pair(source, _existing_file(labels, "labels"))
+    if fmt == "ts":
+        return read_ts(source)
+    if window is not None:
+        return read_series(
+            source,
+            fmt,
+            window=window,
+            horizon=1 if horizon is None else horizon,
+            target=target,
+            validation_split=validation_split,
+            time_column=time_column,
+        )
+    return read_long_table(source, fmt, id_column=id_column, time_column=time_column, label_columns=label_columns)
+
+
+def _existing_file(path: Any, name: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{name} must be a file path, got {type(path).__name__}")
+    source = Path(path)
+    if not source.exists():
+        raise DataFileError(source, "no such file")
+    if not source.is_file():
+        raise DataFileError(source, "is not a file")
+    return source
+
+
+def _resolve_format(source: Path, format: str | None) -> DataFormat:
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"format: unknown {format!r}; expected one of {list(FORMATS)}")
+        return format  # type: ignore[return-value]
+    name = source.name.lower()
+    for suffix, fmt in sorted(SUFFIXES.items(), key=lambda item: -len(item[0])):
+        if name.endswith(suffix):
+            return fmt
+    raise DataFileError(
+        source, f"cannot tell the format from the suffix; expected one of {list(SUFFIXES)} or pass format="
+    )
+
+
+def _check_arguments(
+    fmt: DataFormat,
+    labels: Any,
+    window: int | None,
+    horizon: int | None,
+    target: str | None,
+    validation_split: float,
+) -> None:
+    """Arguments that only make sense for some formats, checked before any reading."""
+    if fmt == "npy" and labels is None:
+        raise ValueError("labels: a .npy file holds x only; pass labels= the .npy file that holds y")
+    if fmt != "npy" and labels is not None:
+        raise ValueError(f"labels: only a .npy x file takes a separate labels file, not a {fmt} file")
+    for name, value in (("horizon", horizon), ("target", target)):
+        if value is not None and window is None:
+            raise ValueError(f"{name}: only forecasting samples from one series use it; pass window= as well")
+    if window is not None:
+        if fmt not in ("csv", "parquet"):
+            raise ValueError(f"window: forecasting windows are cut from a single-series CSV or Parquet, not {fmt}")
+        for name, value in (("window", window), ("horizon", horizon)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+    if validation_split > 0 and window is None:
+        raise ValueError(
+            "validation_split: read_data splits only a windowed series (by time); for sequence files "
+            "pass validation_split to fl.sweep, which takes the last rows as Keras does"
+        )
+
+
+def _numpy_problem(err: Exception) -> str:
+    """What a failed `np.load` means for the user, in their terms."""
+    text = str(err)
+    if "Object arrays" in text:
+        return "holds an object array; save ragged data as x (post-padded) plus lengths in an .npz"
+    if "pickled" in text:
+        return "is not a NumPy file (loading it would need unpickling, which fastlstm never does)"
+    return f"is not a readable NumPy file ({type(err).__name__}: {text})"
+
+
+def _np_load(file: Path) -> Any:
+    try:
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataFileError(file, _numpy_problem(err)) from None
+
+
+def _load_npz_arrays(source: Path) -> dict[str, np.ndarray]:
+    archive = _np_load(source)
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataFileError(source, "is a single .npy array, not an .npz archive of named arrays")
+    with archive:
+        unknown = sorted(set(archive.files) - set(NPZ_KEYS))
+        if unknown:
+            raise DataFileError(source, f"unknown keys {unknown}; expected x, y and optionally {list(NPZ_KEYS[2:])}")
+        arrays = {}
+        for key in archive.files:
+            try:
+                arrays[key] = archive[key]
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+                raise DataFileError(source, f"key {key!r} {_numpy_problem(err)}") from None
+        return arrays
+
+
+def _read_npz(source: Path) -> LoadedData:
+    arrays = _load_npz_arrays(source)
+    missing = [key for key in ("x", "y") if key not in arrays]
+    if missing:
+        raise DataFileError(source, f"missing keys {missing}; found {sorted(arrays)}")
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise DataFileError(source, "x_val and y_val come together; found only one of them")
+    for extra in ("sample_weight_val", "lengths_val"):
+        if extra in arrays and "x_val" not in arrays:
+            raise DataFileError(source, f"{extra} without x_val and y_val")
+    x = _sequences(source, arrays["x"], arrays.get("lengths"), "x")
+    y, class_names = _targets(source, arrays["y"], "y", None)
+    if "y_val" in arrays and (arrays["y_val"].dtype.kind in "US") != (class_names is not None):
+        raise DataFileError(source, "y and y_val must both be strings (class names) or both numbers")
+    validation = None
+    if "x_val" in arrays:
+        x_val = _sequences(source, arrays["x_val"], arrays.get("lengths_val"), "x_val")
+        y_val, _ = _targets(source, arrays["y_val"], "y_val", class_names)
+        weight_val = arrays.get("sample_weight_val")
+        validation = (x_val, y_val) if weight_val is None else (x_val, y_val, weight_val)
+    description = f"{source.name}: {describe_inputs(x)}{describe_classes(class_names)}"
+    if validation is not None:
+        description += f"; validation {describe_inputs(validation[0])}"
+    return LoadedData(
+        x, y, validation, arrays.get("sample_weight"), str(source), "npz", sha256_of([source]), description, class_names
+    )
+
+
+def _read_npy_pair(source: Path, labels: Path) -> LoadedData:
+    loaded = [_np_load(file) for file in (source, labels)]
+    for file, array in zip((source, labels), loaded):
+        if not isinstance(array, np.ndarray):
+            raise DataFileError(file, "is an .npz archive, not one .npy array; pass an .npz alone as path")
+    x = _sequences(source, loaded[0], None, "x")
+    y, class_names = _targets(labels, loaded[1], "y", None)
+    description = f"{source.name} + {labels.name}: {describe_inputs(x)}{describe_classes(class_names)}"
+    return LoadedData(x, y, None, None, str(source), "npy", sha256_of([source, labels]), description, class_names)
+
+
+def _sequences(source: Path, x: np.ndarray, lengths: np.ndarray | None, key: str) -> Any:
+    """x as float32 (n, t, f); with `lengths`, the list of unpadded sequences."""
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataFileError(source, f"{key} must be numeric, got dtype {x.dtype}")
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise DataFileError(source, f"{key} must be (samples, timesteps[, features]), got shape {x.shape}")
+    x = x.astype(np.float32, copy=False)
+    if lengths is None:
+        return x
+    name = "lengths" if key == "x" else "lengths_val"
+    if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
+        raise DataFileError(
+            source, f"{name} must be {x.shape[0]} integers (one per sequence), got {lengths.dtype} {lengths.shape}"
+        )
+    bad = np.flatnonzero((lengths < 1) | (lengths > x.shape[1]))
+    if bad.size:
+        raise DataFileError(
+            source, f"{name}[{bad[0]}] = {lengths[bad[0]]} is outside 1..{x.shape[1]} (the padded length)"
+        )
+    return stack_if_equal([x[i, : int(n)] for i, n in enumerate(lengths)])
+
+
+def _targets(source: Path, y: np.ndarray, key: str, class_names: tuple[str, ...] | None) -> tuple[np.ndarray, Any]:
+    """Numeric targets as they are; string labels encoded by sorted class name."""
+    if y.dtype.kind in "US":
+        if y.ndim != 1:
+            raise DataFileError(source, f"{key}: string labels must be 1-D, got shape {y.shape}")
+        try:
+            return encode_labels(y.tolist(), class_names)
+        except ValueError as err:
+            raise DataFileError(source, f"{key}: {err}") from None
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise DataFileError(source, f"{key} must be numbers or strings, got dtype {y.dtype}")
+    return y, class_names
