@@ -11,15 +11,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import numpy as np
 from rich.console import Console
 
-from fastlstm.io.folders import OutputPathError, check_output_folder
+from fastlstm.sweep_command import add_sweep_parser, run_sweep
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
 OUT_OVERWRITE_HINT = "pass --overwrite"
@@ -157,91 +155,9 @@ class _OneLineErrors(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrors(prog="fastlstm", description="Batched multi-seed LSTM sweeps in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sw = sub.add_parser("sweep", help="train seeds x settings of one LSTM (default: the built-in task)")
-    sw.add_argument("--seeds", type=_positive, default=8, help="number of seeds (default 8)")
-    sw.add_argument("--epochs", type=_positive, default=15, help="epochs (default 15)")
-    sw.add_argument("--units", type=_positive, default=32, help="LSTM units (default 32)")
-    sw.add_argument("--layers", type=_positive, default=1, help="stacked LSTM layers (default 1)")
-    sw.add_argument("--batch-size", type=_positive, default=32, help="batch size (default 32, as Keras)")
-    sw.add_argument(
-        "--learning-rate",
-        type=_positive_float,
-        nargs="+",
-        default=None,
-        help="one value, or several for a grid (default: the optimizer's, 1e-3 for Adam)",
-    )
-    sw.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd", "rmsprop"])
-    sw.add_argument(
-        "--validation-split", type=_finite_float, default=0.2, help="last fraction of rows held out (default 0.2)"
-    )
-    sw.add_argument("--samples", type=_positive, default=2048, help="built-in task: number of sequences (default 2048)")
-    sw.add_argument("--timesteps", type=_positive, default=24, help="built-in task: sequence length (default 24)")
-    sw.add_argument(
-        "--precision",
-        choices=["float32", "bfloat16"],
-        default="float32",
-        help="matmul precision (default float32; bfloat16 is faster on AMX CPUs and GPUs)",
-    )
-    sw.add_argument("--members-per-chunk", type=_positive, default=None, help="train at most this many members at once")
-    sw.add_argument("--out", type=Path, default=None, help="save the result to this folder")
-    sw.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
-    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_sweep_parser(sub, {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float})
     add_bench_parser(sub)
     return parser
-
-
-def run_sweep(args: argparse.Namespace, console: Console) -> int:
-    import jax
-
-    import fastlstm as fl
-    from fastlstm.controllers import StopOnSignal
-    from fastlstm.tasks import early_cue
-
-    if args.out is not None:  # refuse a bad --out now, not after training
-        check_output_folder(args.out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
-    x, y = early_cue(n=args.samples, timesteps=args.timesteps)
-    grid = {"learning_rate": args.learning_rate} if args.learning_rate and len(args.learning_rate) > 1 else None
-    lr = args.learning_rate[0] if args.learning_rate and len(args.learning_rate) == 1 else None
-    console.print(
-        f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {args.precision}): "
-        f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features, "
-        f"{len(np.unique(y))} classes; "
-        f"{args.seeds} seeds{' x ' + str(len(grid['learning_rate'])) + ' learning rates' if grid else ''}"
-    )
-    start = time.perf_counter()
-    result = fl.sweep(
-        x,
-        y,
-        model=fl.ModelSpec(units=args.units, layers=args.layers),
-        seeds=args.seeds,
-        grid=grid,
-        optimizer=args.optimizer,
-        learning_rate=lr,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_split=args.validation_split,
-        precision=args.precision,
-        members_per_chunk=args.members_per_chunk,
-        verbose=0 if args.quiet else 1,
-        controllers=[StopOnSignal()],
-    )
-    elapsed = time.perf_counter() - start
-    from fastlstm.report import summary_table
-
-    console.print(summary_table(result))
-    console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
-    if args.out is not None:
-        _save(result, args)
-        console.print(f"saved to {args.out}")
-    return 0
-
-
-def _save(result, args: argparse.Namespace) -> None:
-    """`result.save` worded for the command line; a write that fails now still names --out."""
-    try:
-        result.save(args.out, overwrite=args.overwrite)
-    except OSError as err:
-        raise OutputPathError(f"--out {str(args.out)!r}: could not save ({err.strerror or err})") from None
 
 
 def run_bench(args: argparse.Namespace, console: Console) -> int:

@@ -185,6 +185,18 @@ def run_spec(
 ) -> SweepResult:
     """Train the members of `spec` on (x, y): data -> plan -> driver -> result."""
     ds = load_data(spec, x, y, validation_data, sample_weight)
+    return train(spec, ds, initial_params=initial_params, controllers=controllers, verbose=verbose)
+
+
+def train(
+    spec: SweepSpec,
+    ds: Dataset,
+    *,
+    initial_params: Any = None,
+    controllers: Sequence[Controller] = (),
+    verbose: int | str = "auto",
+) -> SweepResult:
+    """Plan the members of `spec`, let the driver train them on `ds`, collect the result."""
     plan = spec.plan()
     if initial_params is not None:
         for group in plan.groups:

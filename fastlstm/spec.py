@@ -126,6 +126,9 @@ class DataSpec(_Strict):
     window: int | None = Field(default=None, ge=1)
     horizon: int | None = Field(default=None, ge=1)
     target: str | None = None
+    id_column: str = "id"
+    time_column: str = "step"
+    label_columns: list[str] = Field(default_factory=lambda: ["label"])
     samples: int = Field(default=2048, ge=1)
     timesteps: int = Field(default=24, ge=1)
 

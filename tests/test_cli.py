@@ -18,6 +18,12 @@ from fastlstm.tasks import early_cue
 TINY = ["--seeds", "2", "--epochs", "1", "--samples", "24", "--timesteps", "4", "--units", "2", "--quiet"]
 
 
+@pytest.fixture(autouse=True)
+def in_a_fresh_folder(tmp_path, monkeypatch):
+    """Sweeps without --out write runs/<name>-<time>/ in the working folder: keep it in tmp."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_cli_sweep_runs_end_to_end_and_saves(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
@@ -70,7 +76,12 @@ def test_cli_learning_rate_grid_and_refuses_existing_out(tmp_path, capsys):
         ]
     )
     assert code == 0
-    assert "2 learning rates" in capsys.readouterr().out
+    assert "2 configurations x 2 seeds" in capsys.readouterr().out
+    (run,) = (tmp_path / "runs").iterdir()  # the default run folder
+    assert run.name.startswith("early-cue-") and fl.load(run).configs == [
+        {"learning_rate": 1e-3},
+        {"learning_rate": 1e-2},
+    ]
 
 
 def test_cli_reports_bad_arguments(capsys):
@@ -120,7 +131,7 @@ def test_cli_overwrite_never_deletes_a_folder_it_did_not_write(tmp_path, monkeyp
     project = tmp_path / "proj"
     (project / "data").mkdir(parents=True)
     (project / "data" / "train.csv").write_text("x\n")
-    monkeypatch.setattr(fl, "sweep", _no_training)
+    monkeypatch.setattr("fastlstm.runner.train", _no_training)
     assert main(["sweep", "--out", str(project), "--overwrite", *TINY]) == 2
     _one_error_line(capsys, "--out", "not a fastlstm result folder")
     assert (project / "data" / "train.csv").read_text() == "x\n"
@@ -135,14 +146,14 @@ def test_cli_out_dot_is_refused_and_kept(tmp_path, monkeypatch, capsys):
     (tmp_path / ".fastlstm").write_text('{"kind": "result", "format_version": 1}')
     (tmp_path / "keep.txt").write_text("keep")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(fl, "sweep", _no_training)
+    monkeypatch.setattr("fastlstm.runner.train", _no_training)
     assert main(["sweep", "--out", ".", "--overwrite", *TINY]) == 2
     _one_error_line(capsys, "current folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".fastlstm", "keep.txt"]
 
 
 def test_cli_unwritable_out_is_refused_before_training(monkeypatch, capsys):
-    monkeypatch.setattr(fl, "sweep", _no_training)
+    monkeypatch.setattr("fastlstm.runner.train", _no_training)
     assert main(["sweep", "--out", "/proc/fastlstm-test-out", *TINY]) == 2
     _one_error_line(capsys, "--out '/proc/fastlstm-test-out'", "cannot write")
 
@@ -178,7 +189,7 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fl, "sweep", interrupted)
+    monkeypatch.setattr("fastlstm.runner.train", interrupted)
     assert main(["sweep", *TINY[:-1], "--samples", "3"]) == 130
     captured = capsys.readouterr()
     assert captured.err == "fastlstm sweep: interrupted\n"

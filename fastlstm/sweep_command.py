@@ -1,0 +1,200 @@
+"""`fastlstm sweep`: a config file and flags -> a spec -> the library -> a run folder.
+
+The spec starts from CONFIG.toml (or the built-in early-cue task's defaults); the
+familiar flags (`--seeds`, `--epochs`, `--learning-rate 1e-3 3e-3`, ...) override its
+keys when given; `--set key=value` overrides any key last. The data comes from the
+spec's `[data]` table or `--data FILE`. Every check - flags, config keys, the data
+file, the output folder - runs before anything compiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from fastlstm.io.folders import OutputPathError, check_output_folder
+
+OUT_OVERWRITE_HINT = "pass --overwrite"
+RUNS_FOLDER = "runs"
+# The built-in task's spec: `fastlstm sweep` with no arguments trains this.
+BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validation_split": 0.2, "seeds": 8}
+# flag -> spec key, for the flags that set one key each (None: not given, the spec decides)
+FLAG_KEYS = {
+    "seeds": "seeds",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "optimizer": "optimizer",
+    "validation_split": "validation_split",
+    "precision": "precision",
+    "members_per_chunk": "members_per_chunk",
+    "units": "model.units",
+    "layers": "model.layers",
+    "data": "data.path",
+    "labels": "data.labels",
+    "format": "data.format",
+    "window": "data.window",
+    "horizon": "data.horizon",
+    "target": "data.target",
+    "samples": "data.samples",
+    "timesteps": "data.timesteps",
+}
+
+
+def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
+    """The `sweep` subcommand's arguments (number parsers shared with the rest of the CLI)."""
+    positive, finite, positive_float = number_types["positive"], number_types["finite"], number_types["positive_float"]
+    sw = sub.add_parser(
+        "sweep",
+        help="train seeds x settings of one LSTM on your data or the built-in task",
+        description="Train every member (configurations x seeds) of one LSTM in one batched program, "
+        "print the spread across seeds and write a run folder. With no arguments: the built-in task.",
+    )
+    sw.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
+    sw.add_argument("--data", help="data file: .npz, .npy (with --labels), .csv, .parquet or .ts")
+    sw.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
+    sw.add_argument("--format", choices=["npz", "npy", "csv", "parquet", "ts", "series"], help="override the suffix")
+    sw.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
+    sw.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
+    sw.add_argument("--target", help="forecasting: the column to predict")
+    sw.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
+    )
+    sw.add_argument("--seeds", type=positive, help="number of seeds (default 8)")
+    sw.add_argument("--epochs", type=positive, help="epochs (default 15)")
+    sw.add_argument("--units", type=positive, help="LSTM units (default 32)")
+    sw.add_argument("--layers", type=positive, help="stacked LSTM layers (default 1)")
+    sw.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")
+    sw.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        nargs="+",
+        help="one value, or several for a grid (default: Adam's 1e-3)",
+    )
+    sw.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
+    sw.add_argument("--validation-split", type=finite, help="last fraction of rows held out (default 0.2)")
+    sw.add_argument("--samples", type=positive, help="built-in task: number of sequences (default 2048)")
+    sw.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
+    sw.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
+    sw.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
+    sw.add_argument("--out", type=Path, help=f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")
+    sw.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.add_argument("--json", action="store_true", help="print the summary as JSON on stdout and nothing else there")
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    """The resolved spec: config file (or the built-in task), then flags, then --set."""
+    from fastlstm.spec import SweepSpec
+
+    spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(BUILTIN)
+    for flag in ("data", "labels"):  # relative to where the command runs
+        if getattr(args, flag) is not None:
+            setattr(args, flag, str(Path(getattr(args, flag)).expanduser().resolve()))
+    assignments = [
+        f"{key}={json.dumps(value)}" for flag, key in FLAG_KEYS.items() if (value := getattr(args, flag)) is not None
+    ]
+    if args.learning_rate:
+        many = len(args.learning_rate) > 1
+        assignments.append(
+            f"grid.learning_rate={json.dumps(args.learning_rate)}"
+            if many
+            else f"learning_rate={json.dumps(args.learning_rate[0])}"
+        )
+    return spec.with_overrides([*assignments, *args.set])
+
+
+def load_inputs(spec: Any) -> tuple[dict[str, Any], Any, str]:
+    """(fit arguments, LoadedData or None, one-line description) for the spec's data."""
+    import numpy as np
+
+    from fastlstm.io.readers import read_data
+    from fastlstm.tasks import early_cue
+
+    source = spec.data
+    if source is None or source.path is None:
+        samples, timesteps = (source.samples, source.timesteps) if source else (2048, 24)
+        x, y = early_cue(n=samples, timesteps=timesteps)
+        text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
+        return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
+    forecasting = source.window is not None
+    loaded = read_data(
+        source.path,
+        format=source.format,
+        labels=source.labels,
+        window=source.window,
+        horizon=source.horizon,
+        target=source.target,
+        validation_split=spec.validation_split if forecasting else 0.0,
+        id_column=source.id_column,
+        time_column=source.time_column,
+        label_columns=tuple(source.label_columns),
+    )
+    return loaded.fit_arguments(), loaded, loaded.description
+
+
+def default_out(spec: Any) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(RUNS_FOLDER) / f"{spec.name}-{stamp}"
+
+
+def run_sweep(args: argparse.Namespace, console: Console) -> int:
+    """Resolve the spec, read the data, check the run folder, train, report, write."""
+    import jax
+
+    import fastlstm as fl
+    from fastlstm.controllers import StopOnSignal
+    from fastlstm.runner import load_data, train
+
+    spec = spec_from_args(args)
+    out = args.out if args.out is not None else default_out(spec)
+    check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
+    fit, loaded, description = load_inputs(spec)
+    if loaded is not None and loaded.validation_data is not None and spec.data.window is not None:
+        spec = spec.replace(validation_split=0.0)  # the reader split the series by time
+    ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
+    out_console = Console(file=sys.stderr) if args.json else console
+    grid = spec.plan()
+    out_console.print(
+        f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {spec.precision}): "
+        f"{description}; {ds.inference['reason']}; {len(grid.members)} members "
+        f"({len(grid.configs)} configurations x {len(grid.members) // len(grid.configs)} seeds)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    start = time.perf_counter()
+    result = train(spec, ds, controllers=[StopOnSignal()], verbose=0 if args.quiet else 1)
+    elapsed = time.perf_counter() - start
+    _report(result, elapsed, out_console, args.json)
+    _save(result, out, args.overwrite, loaded)
+    out_console.print(f"run folder: {out}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> None:
+    from fastlstm.report import summary_table
+
+    console.print(summary_table(result))
+    console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
+    if as_json:
+        rows = [{k: _json_number(v) for k, v in row.items()} for row in result.summary()]
+        sys.stdout.write(json.dumps({"summary": rows, "meta": result.meta}, allow_nan=False, default=str) + "\n")
+
+
+def _json_number(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _save(result: Any, out: Path, overwrite: bool, loaded: Any) -> None:
+    """Write the run folder; a write that fails now still names --out."""
+    try:
+        result.save(out, overwrite=overwrite)
+    except OSError as err:
+        raise OutputPathError(f"--out {str(out)!r}: could not save ({err.strerror or err})") from None
