@@ -24,6 +24,7 @@ class SweepInfo:
     n_members: int
     n_groups: int
     total_epochs: int  # epochs summed over every chunk of every group (the progress total)
+    layout: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (group, members) of every chunk, in order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +56,20 @@ class EpochEnd:
     diverged: np.ndarray  # frozen at their last finite state (loss or parameters went NaN/inf)
     seconds: float  # wall time since the previous epoch ended (the first includes compilation)
     host_state: Callable[[], Any]  # the chunk's member state as NumPy, fetched on demand
+    history: dict[str, np.ndarray]  # the chunk's history so far, (members, epochs), NaN ahead
 
     @property
     def n_active(self) -> int:
         return int(np.sum(self.active))
+
+
+@dataclasses.dataclass
+class ChunkOutcome:
+    """A finished chunk: its members' final states (NumPy) and history (members, epochs)."""
+
+    info: ChunkInfo
+    state: Any  # fastlstm.program.MemberState of NumPy arrays
+    history: dict[str, np.ndarray]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +92,10 @@ class Controller:
     def on_epoch_end(self, event: EpochEnd) -> Decision | None:
         return None
 
-    def on_chunk_end(self, chunk: ChunkInfo, history: dict[str, np.ndarray]) -> None:
+    def on_halt(self, event: EpochEnd) -> None:
+        """The sweep stops after this epoch (a controller halted it): save what must survive."""
+
+    def on_chunk_end(self, outcome: ChunkOutcome) -> None:
         pass
 
     def on_sweep_end(self) -> None:

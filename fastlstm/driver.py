@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from fastlstm.callbacks import Callback
-from fastlstm.controllers import ChunkInfo, Controller, Decision, EpochEnd, SweepInfo, Timer
+from fastlstm.controllers import ChunkInfo, ChunkOutcome, Controller, Decision, EpochEnd, SweepInfo, Timer
 from fastlstm.data import Dataset
 from fastlstm.devices import by_member, member_mesh, padded_count, replicated
 from fastlstm.memory import (
@@ -47,15 +47,6 @@ class Settings:
     precision: str
     members_per_chunk: int | None
     initial_params: Any = None
-
-
-@dataclasses.dataclass
-class ChunkOutcome:
-    """A finished chunk: its members' final states (NumPy) and history (members, epochs)."""
-
-    info: ChunkInfo
-    state: MemberState
-    history: dict[str, np.ndarray]
 
 
 def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> TrainConfig:
@@ -219,83 +210,141 @@ class ChunkRun:
         return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(self._finish_fn(self.state)))
 
 
+@dataclasses.dataclass(frozen=True)
+class Resume:
+    """Where an interrupted sweep stopped: its chunk layout, finished chunks, the chunk in flight.
+
+    States are flat lists of leaves (NumPy), in `jax.tree.flatten` order of `MemberState`;
+    the driver rebuilds the trees from the program's structure.
+    """
+
+    layout: tuple[tuple[int, tuple[int, ...]], ...]  # (group, members) per chunk, in order
+    done: dict[int, tuple[list[np.ndarray], dict[str, np.ndarray]]]  # chunk number -> (leaves, history)
+    current: tuple[int, int, list[np.ndarray], dict[str, np.ndarray]] | None  # (chunk, epochs done, leaves, history)
+
+
 class Driver:
     """Runs a plan: every group, chunk by chunk, epoch by epoch, with controllers between."""
 
-    def __init__(self, plan: Plan, ds: Dataset, settings: Settings, controllers: Sequence[Controller] = ()):
-        self.plan, self.ds, self.settings = plan, ds, settings
+    def __init__(
+        self,
+        plan: Plan,
+        ds: Dataset,
+        settings: Settings,
+        controllers: Sequence[Controller] = (),
+        resume: Resume | None = None,
+    ):
+        self.plan, self.ds, self.settings, self.resume = plan, ds, settings, resume
         self.controllers = list(controllers)
         self.data = device_data(ds)
-        self.work = [self._chunks(g, group) for g, group in enumerate(plan.groups)]
-        for chunks in self.work:
-            for k, chunk in enumerate(chunks):
-                chunks[k] = dataclasses.replace(chunk, n_chunks=len(chunks))
+        self.layout = resume.layout if resume is not None else self._layout()
+        n_chunks = [sum(1 for g, _ in self.layout if g == group) for group in range(len(plan.groups))]
+        seen = [0] * len(plan.groups)
+        self.infos: list[ChunkInfo] = []
+        for g, members in self.layout:
+            epochs = plan.groups[g].structure["epochs"]
+            self.infos.append(ChunkInfo(g, seen[g], len(plan.groups), n_chunks[g], members, epochs))
+            seen[g] += 1
 
-    def _chunks(self, g: int, group: Group) -> list[ChunkInfo]:
-        cfg = train_config(group, self.plan, self.ds, self.settings)
-        idx = list(group.members)
-        size = self.settings.members_per_chunk or auto_chunk(cfg, self.ds, len(idx))
-        return [
-            ChunkInfo(g, c, len(self.plan.groups), 0, tuple(idx[start : start + size]), cfg.epochs)
-            for c, start in enumerate(range(0, len(idx), size))
-        ]
+    def _layout(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """(group, members) of every chunk: members that fit in memory (and cache) at once."""
+        layout = []
+        for g, group in enumerate(self.plan.groups):
+            idx = list(group.members)
+            size = self.settings.members_per_chunk or auto_chunk(self.config(g), self.ds, len(idx))
+            layout += [(g, tuple(idx[start : start + size])) for start in range(0, len(idx), size)]
+        return tuple(layout)
 
     def config(self, group: int) -> TrainConfig:
         return train_config(self.plan.groups[group], self.plan, self.ds, self.settings)
 
-    def chunk_run(self, info: ChunkInfo) -> ChunkRun:
-        """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
+    def _chunk_inputs(self, info: ChunkInfo) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         per_member = [float32_hparams(self.plan.members[i].hparams) for i in info.members]
         hp = {k: np.stack([p[k] for p in per_member]) for k in per_member[0]}
-        keys = member_keys(self.plan, info.members)
+        return member_keys(self.plan, info.members), hp
+
+    def chunk_run(self, info: ChunkInfo) -> ChunkRun:
+        """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
+        keys, hp = self._chunk_inputs(info)
         return ChunkRun(self.config(info.group), keys, hp, self.data, self.settings.initial_params)
 
+    def state_structure(self, info: ChunkInfo) -> Any:
+        """The tree structure of a chunk's `MemberState` (traced, nothing compiled or run)."""
+        keys, hp = self._chunk_inputs(info)
+        init_fn = compiled_program(self.config(info.group))[0]
+        sample_x = np.asarray(self.data.x)[:1]
+        sample_mask = None if self.data.mask is None else np.asarray(self.data.mask)[:1]
+        abstract = jax.eval_shape(init_fn, keys, self.settings.initial_params, hp, sample_x, sample_mask)
+        return jax.tree.structure(abstract)
+
     def chunks(self) -> Iterator[ChunkInfo]:
-        for chunks in self.work:
-            yield from chunks
+        yield from self.infos
 
     def run(self) -> list[ChunkOutcome]:
         """Train every chunk; controllers see every epoch. Raises `SweepHalted` if one halts."""
-        total = sum(c.epochs for c in self.chunks())
-        info = SweepInfo(len(self.plan.members), len(self.plan.groups), total)
+        total = sum(c.epochs for c in self.infos)
+        info = SweepInfo(len(self.plan.members), len(self.plan.groups), total, self.layout)
         for c in self.controllers:
             c.on_sweep_start(info)
         try:
-            return [self._run_chunk(chunk) for chunk in self.chunks()]
+            return [self._run_chunk(k, chunk) for k, chunk in enumerate(self.infos)]
         finally:
             for c in self.controllers:
                 c.on_sweep_end()
 
-    def _run_chunk(self, info: ChunkInfo) -> ChunkOutcome:
-        for c in self.controllers:
-            c.on_chunk_start(info)
-        timer = Timer()
+    def _resumed(self, k: int, info: ChunkInfo) -> ChunkOutcome | None:
+        if self.resume is None or k not in self.resume.done:
+            return None
+        leaves, history = self.resume.done[k]
+        return ChunkOutcome(info, jax.tree.unflatten(self.state_structure(info), leaves), history)
+
+    def _start_chunk(self, k: int, info: ChunkInfo) -> tuple[ChunkRun, dict[str, np.ndarray]]:
         run = self.chunk_run(info)
         history = {name: np.full((run.n_members, info.epochs), np.nan, np.float32) for name in run.cfg.log_names}
-        while run.epoch < info.epochs:
+        current = self.resume.current if self.resume is not None else None
+        if current is not None and current[0] == k:
+            _, epoch, leaves, saved = current
+            run.load_state(jax.tree.unflatten(jax.tree.structure(run.host_state()), leaves), epoch)
+            history = {name: np.array(values) for name, values in saved.items()}
+        return run, history
+
+    def _run_chunk(self, k: int, info: ChunkInfo) -> ChunkOutcome:
+        done = self._resumed(k, info)
+        if done is not None:
+            for c in self.controllers:
+                c.on_chunk_end(done)
+            return done
+        timer = Timer()
+        run, history = self._start_chunk(k, info)
+        info = dataclasses.replace(info, first_epoch=run.epoch)
+        for c in self.controllers:
+            c.on_chunk_start(info)
+        active = run.flags()[0]
+        while run.epoch < info.epochs and active.any():
             logs = run.step()
             for name, values in logs.items():
                 history[name][:, run.epoch - 1] = values
             active, diverged = run.flags()
-            event = EpochEnd(info, run.epoch - 1, logs, active, diverged, timer.lap(), run.host_state)
+            event = EpochEnd(info, run.epoch - 1, logs, active, diverged, timer.lap(), run.host_state, history)
             decisions = [d for c in self.controllers if (d := c.on_epoch_end(event)) is not None]
-            self._apply(run, decisions, active)
-            if not active.any() or any(d.halt for d in decisions):
-                if any(d.halt for d in decisions):
-                    raise SweepHalted(f"halted after epoch {run.epoch} of {info.label}")
-                break
+            active = self._apply(run, decisions, active)
+            if any(d.halt for d in decisions):
+                for c in self.controllers:
+                    c.on_halt(event)
+                raise SweepHalted(f"halted after epoch {run.epoch} of {info.label}")
         outcome = ChunkOutcome(info, run.finish(), history)
         for c in self.controllers:
-            c.on_chunk_end(info, history)
+            c.on_chunk_end(outcome)
         return outcome
 
     @staticmethod
-    def _apply(run: ChunkRun, decisions: list[Decision], active: np.ndarray) -> None:
+    def _apply(run: ChunkRun, decisions: list[Decision], active: np.ndarray) -> np.ndarray:
         stops = [np.asarray(d.stop, bool) for d in decisions if d.stop is not None]
-        if stops:
-            stop = np.logical_or.reduce(stops)
-            run.stop_members(stop)
-            active &= ~stop
+        if not stops:
+            return active
+        stop = np.logical_or.reduce(stops)
+        run.stop_members(stop)
+        return active & ~stop
 
 
-__all__ = ["ChunkOutcome", "ChunkRun", "Driver", "Settings", "SweepHalted"]
+__all__ = ["ChunkOutcome", "ChunkRun", "Driver", "Resume", "Settings", "SweepHalted"]

@@ -9,7 +9,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from fastlstm.controllers import ChunkInfo, Controller, EpochEnd, SweepInfo
+from fastlstm.controllers import ChunkInfo, ChunkOutcome, Controller, EpochEnd, SweepInfo
 from fastlstm.losses import DIRECTION
 
 SHOWN = ("val_accuracy", "val_loss", "accuracy", "loss")
@@ -64,8 +64,8 @@ class ProgressBar(Controller):
         done = self.offset + (event.epoch + 1 if event.n_active else self.chunk_epochs)
         self._update(completed=done, info=epoch_line(event))
 
-    def on_chunk_end(self, chunk: ChunkInfo, history: dict[str, np.ndarray]) -> None:
-        self.offset += chunk.epochs
+    def on_chunk_end(self, outcome: ChunkOutcome) -> None:
+        self.offset += outcome.info.epochs
         self._update(completed=self.offset)
 
     def on_sweep_end(self) -> None:

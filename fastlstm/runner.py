@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -18,9 +19,10 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.cache import enable_compilation_cache
-from fastlstm.controllers import Controller
+from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
+from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
-from fastlstm.driver import ChunkOutcome, Driver, Settings
+from fastlstm.driver import Driver, Settings
 from fastlstm.model import LSTMModel, ModelSpec
 from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
@@ -195,15 +197,31 @@ def train(
     initial_params: Any = None,
     controllers: Sequence[Controller] = (),
     verbose: int | str = "auto",
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> SweepResult:
-    """Plan the members of `spec`, let the driver train them on `ds`, collect the result."""
+    """Plan the members of `spec`, let the driver train them on `ds`, collect the result.
+
+    With `checkpoint` (a folder) the sweep is saved there every `checkpoint_every`
+    epochs, per finished chunk, and whenever a controller halts it; `resume=True`
+    continues from what that folder holds.
+    """
     plan = spec.plan()
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds)
-    enable_compilation_cache()
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
-    driver = Driver(plan, ds, settings_for(spec, initial_params), [*([ProgressBar()] if show else []), *controllers])
+    controllers = [*([ProgressBar()] if show else []), *controllers]
+    resumed = None
+    if checkpoint is not None:
+        digest, identity = dataset_digest(ds), spec.to_dict()
+        resumed = load_resume(checkpoint, digest, identity) if resume else None
+        controllers.append(Checkpointer(checkpoint, checkpoint_every, digest, identity))
+    elif resume:
+        raise ValueError("resume: give the checkpoint folder to resume from")
+    enable_compilation_cache()
+    driver = Driver(plan, ds, settings_for(spec, initial_params), controllers, resume=resumed)
     return collect_result(spec, plan, ds, driver.run())
 
 
@@ -237,6 +255,9 @@ def sweep(
     members_per_chunk: int | None = None,
     precision: str = "float32",
     controllers: Sequence[Controller] = (),
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | Path | None = None,
     verbose: int | str = "auto",
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
@@ -254,7 +275,10 @@ def sweep(
 
     `spec=` runs a `fl.SweepSpec` instead; keyword arguments given beside it (other
     than their defaults) override its keys. `controllers` are host-side hooks called
-    after every epoch (fastlstm/controllers.py).
+    after every epoch (fastlstm/controllers.py). `checkpoint="DIR"` saves the sweep's
+    full state there every `checkpoint_every` epochs (and per finished chunk);
+    `resume="DIR"` continues such a sweep (same spec, same data) and ends bit-identical
+    to a run that was never interrupted.
     """
     given = {k: v for k, v in locals().items() if k in SPEC_DEFAULTS}
     if spec is None:
@@ -262,15 +286,16 @@ def sweep(
     else:
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
-    return run_spec(
+    ds = load_data(spec, x, y, validation_data, sample_weight)
+    return train(
         spec,
-        x,
-        y,
-        validation_data=validation_data,
-        sample_weight=sample_weight,
+        ds,
         initial_params=initial_params,
         controllers=controllers,
         verbose=verbose,
+        checkpoint=resume if resume is not None else checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume is not None,
     )
 
 
