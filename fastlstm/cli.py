@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as err:
         if type(err).__name__ != "SweepHalted":  # the driver's, after Ctrl-C or SIGTERM (imported lazily)
             raise
-        print(f"fastlstm {args.command}: interrupted", file=sys.stderr)
+        print(f"fastlstm {args.command}: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 1
 

@@ -13,6 +13,7 @@ import argparse
 import datetime
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,9 +21,10 @@ from typing import Any
 
 from rich.console import Console
 
-from fastlstm.io.folders import OutputPathError, check_output_folder
+from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
+RUN_CONFIG = "config.toml"
 RUNS_FOLDER = "runs"
 # The built-in task's spec: `fastlstm sweep` with no arguments trains this.
 BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validation_split": 0.2, "seeds": 8}
@@ -86,6 +88,10 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
     sw.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
     sw.add_argument("--out", type=Path, help=f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")
     sw.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
+    sw.add_argument(
+        "--checkpoint-every", type=positive, metavar="K", help="save the sweep every K epochs (always on Ctrl-C)"
+    )
+    sw.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run where it stopped")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--json", action="store_true", help="print the summary as JSON on stdout and nothing else there")
 
@@ -146,36 +152,91 @@ def default_out(spec: Any) -> Path:
 
 
 def run_sweep(args: argparse.Namespace, console: Console) -> int:
-    """Resolve the spec, read the data, check the run folder, train, report, write."""
-    import jax
+    """Resolve the spec, read the data, claim the run folder, train, report, write."""
+    from fastlstm.runner import load_data
 
-    import fastlstm as fl
-    from fastlstm.controllers import StopOnSignal
-    from fastlstm.runner import load_data, train
-
-    spec = spec_from_args(args)
-    out = args.out if args.out is not None else default_out(spec)
-    check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
+    spec, out = _resumed_spec(args) if args.resume is not None else (spec_from_args(args), None)
+    out = out or (args.out if args.out is not None else default_out(spec))
+    if args.resume is None:
+        check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     fit, loaded, description = load_inputs(spec)
     if loaded is not None and loaded.validation_data is not None and spec.data.window is not None:
         spec = spec.replace(validation_split=0.0)  # the reader split the series by time
     ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
-    out_console = Console(file=sys.stderr) if args.json else console
-    grid = spec.plan()
-    out_console.print(
+    log = Console(file=sys.stderr) if args.json else console
+    _header(log, spec, ds, description)
+    if args.resume is None:
+        start_run_folder(out, spec)
+    start = time.perf_counter()
+    result = _train(spec, ds, out, args, log)
+    _report(result, time.perf_counter() - start, log, args.json)
+    _save(result, out, loaded)
+    log.print(f"run folder: {out}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
+    """--resume RUN_DIR: the run's own config.toml; other settings would make another sweep."""
+    from fastlstm.spec import SweepSpec
+
+    given = [f"--{flag.replace('_', '-')}" for flag in (*FLAG_KEYS, "learning_rate", "out") if getattr(args, flag)]
+    given += ["a config file"] * (args.config is not None) + ["--set"] * bool(args.set)
+    if given:
+        raise OutputPathError(f"--resume continues the run as it was configured; drop {', '.join(given)}")
+    run = args.resume
+    if not (run / "checkpoint" / "progress.json").is_file() or not (run / RUN_CONFIG).is_file():
+        raise OutputPathError(f"--resume {str(run)!r}: not an interrupted fastlstm run (no checkpoint in it)")
+    return SweepSpec.load(run / RUN_CONFIG), run
+
+
+def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
+    import jax
+
+    import fastlstm as fl
+
+    plan = spec.plan()
+    log.print(
         f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {spec.precision}): "
-        f"{description}; {ds.inference['reason']}; {len(grid.members)} members "
-        f"({len(grid.configs)} configurations x {len(grid.members) // len(grid.configs)} seeds)",
+        f"{description}; {ds.inference['reason']}; {len(plan.members)} members "
+        f"({len(plan.configs)} configurations x {len(plan.members) // len(plan.configs)} seeds)",
         highlight=False,
         soft_wrap=True,
     )
-    start = time.perf_counter()
-    result = train(spec, ds, controllers=[StopOnSignal()], verbose=0 if args.quiet else 1)
-    elapsed = time.perf_counter() - start
-    _report(result, elapsed, out_console, args.json)
-    _save(result, out, args.overwrite, loaded)
-    out_console.print(f"run folder: {out}", highlight=False, soft_wrap=True)
-    return 0
+
+
+def start_run_folder(out: Path, spec: Any) -> None:
+    """Claim the run folder before training: its config (what --resume reads) and an
+    in-progress marker; the finished run replaces it whole (fastlstm/io/folders.py)."""
+    from fastlstm.io.folders import marker_text, write_file_atomically
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_file_atomically(out / RUN_CONFIG, spec.to_toml())
+    write_file_atomically(out / MARKER, marker_text("run-in-progress"))
+
+
+def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console) -> Any:
+    """Train with a checkpoint in the run folder; Ctrl-C saves it and says how to resume."""
+    from fastlstm.controllers import StopOnSignal
+    from fastlstm.driver import SweepHalted
+    from fastlstm.runner import train
+
+    checkpoint = out / "checkpoint"
+    try:
+        return train(
+            spec,
+            ds,
+            controllers=[StopOnSignal()],
+            verbose=0 if args.quiet else 1,
+            checkpoint=checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume is not None,
+        )
+    except SweepHalted:
+        raise SweepHalted(f"interrupted; continue with: fastlstm sweep --resume {out}") from None
+    except BaseException:
+        if args.resume is None and not (checkpoint / "progress.json").exists():
+            shutil.rmtree(out, ignore_errors=True)  # ours, with nothing worth keeping
+        raise
 
 
 def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> None:
@@ -192,9 +253,9 @@ def _json_number(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def _save(result: Any, out: Path, overwrite: bool, loaded: Any) -> None:
-    """Write the run folder; a write that fails now still names --out."""
+def _save(result: Any, out: Path, loaded: Any) -> None:
+    """Write the finished run folder over the in-progress one; a failed write still names --out."""
     try:
-        result.save(out, overwrite=overwrite)
+        result.save(out, overwrite=True)
     except OSError as err:
         raise OutputPathError(f"--out {str(out)!r}: could not save ({err.strerror or err})") from None
