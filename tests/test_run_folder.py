@@ -220,6 +220,12 @@ def test_an_existing_folder_fastlstm_did_not_write_is_refused(result, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["project"]
 
 
+def test_refusals_can_be_worded_for_the_command_line(result, tmp_path):
+    path = write_run_folder(result, tmp_path / "run")
+    with pytest.raises(OutputPathError, match=r"^--out '.*run': exists; pass --overwrite to replace it$"):
+        write_run_folder(result, path, name="--out", overwrite_hint="pass --overwrite")
+
+
 def test_a_damaged_config_toml_is_named(result, tmp_path):
     path = result.save(tmp_path / "run")
     (path / "config.toml").write_text("seeds = [\n")

@@ -75,6 +75,8 @@ def write_run_folder(
     overwrite: bool = False,
     data: LoadedData | None = None,
     extra_environment: Mapping[str, Any] | None = None,
+    name: str = "path",
+    overwrite_hint: str = "pass overwrite=True",
 ) -> Path:
     """Write `result` as a run folder at `path` (see the module docstring); return the path.
 
@@ -82,13 +84,14 @@ def write_run_folder(
     environment.json); None means arrays passed in memory. `extra_environment` adds
     JSON-ready keys to environment.json (say, the command line). An existing `path` is
     replaced only when it is a fastlstm folder (or empty) and `overwrite` is True;
-    otherwise `fastlstm.io.OutputPathError` (a `ValueError`) is raised before anything is written.
+    otherwise `fastlstm.io.OutputPathError` (a `ValueError`) is raised before anything is
+    written, worded with `name` and `overwrite_hint` ("--out", "pass --overwrite" for the CLI).
     """
     if data is not None and not isinstance(data, LoadedData):
         raise ValueError(f"data must be a fastlstm.io.LoadedData (from read_data) or None, got {type(data).__name__}")
     extra = _checked_extra(extra_environment)
     path = Path(path)
-    with write_folder_atomically(path, overwrite, kind=RUN_KIND) as tmp:
+    with write_folder_atomically(path, overwrite, kind=RUN_KIND, name=name, overwrite_hint=overwrite_hint) as tmp:
         result.write_core(tmp)
         config, config_missing = config_toml(result)
         if config is not None:
