@@ -1,8 +1,9 @@
 """What a sweep returns: history, the member table, parameters, and their uses.
 
-Saved as a folder of strict JSON and `.npz` files (no pickle), written to a temporary
-folder and renamed into place (see fastlstm/io/folders.py), so an existing result is
-never half-overwritten and nothing but an earlier fastlstm folder is ever replaced.
+Saved as a run folder (fastlstm/io/run_folder.py) whose machine-readable core - strict
+JSON and `.npz` files, no pickle - is written and read here; the folder is written to a
+temporary name and renamed into place (see fastlstm/io/folders.py), so an existing result
+is never half-overwritten and nothing but an earlier fastlstm folder is ever replaced.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +30,14 @@ from fastlstm.io.folders import (
     NotAResultFolderError,
     read_json_file,
     read_npz_file,
-    write_folder_atomically,
 )
+from fastlstm.io.loaded import LoadedData
+from fastlstm.io.run_folder import read_config, write_run_folder
 from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
 FORMAT_VERSION = 1
 PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
-RESULT_KIND = "result"  # the marker's kind for a folder written by SweepResult.save
 RESULT_FILE = "result.json"
 HISTORY_FILE = "history.npz"
 NON_FINITE_KEY = "non_finite"  # where the document lists the inf/nan values it wrote as null
@@ -184,16 +186,32 @@ class SweepResult:
         majority = self.meta.get("majority_class_rate")
         return summarize(self.final_metrics(), config, self.configs, ok, majority_class_rate=majority)
 
-    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write the result as a folder of strict JSON and .npz files (no pickle).
+    def save(
+        self,
+        path: str | os.PathLike,
+        overwrite: bool = False,
+        *,
+        data: LoadedData | None = None,
+        extra_environment: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the result as a run folder (fastlstm/io/run_folder.py): strict JSON, CSV,
+        TOML and .npz files, no pickle; `fl.load(path)` reads it back.
 
         The folder is written under a temporary name next to `path` and renamed into place
         with its `.fastlstm` marker, so an existing result is never half-overwritten and a
         failed save leaves nothing behind. `overwrite=True` replaces only an earlier
         fastlstm folder (or an empty one); any other existing path raises `ValueError`
-        (`fastlstm.io.OutputPathError`) before anything is written.
+        (`fastlstm.io.OutputPathError`) before anything is written. `data` is the file the
+        sweep read (recorded with its SHA-256 in environment.json); `extra_environment`
+        adds keys there.
         """
-        path = Path(path)
+        return write_run_folder(self, path, overwrite=overwrite, data=data, extra_environment=extra_environment)
+
+    def write_core(self, folder: Path) -> None:
+        """Write the files `load` reads into `folder`: result.json, history.npz, params_k.npz.
+
+        The run folder writer calls this inside its temporary folder; call `save` instead.
+        """
         doc = {
             "format_version": FORMAT_VERSION,
             "members": self.members,
@@ -201,14 +219,11 @@ class SweepResult:
             "meta": self.meta,
             "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in self.groups],
         }
-        text = _strict_json(doc)
-        with write_folder_atomically(path, overwrite, kind=RESULT_KIND) as tmp:
-            (tmp / RESULT_FILE).write_text(text)
-            np.savez(tmp / HISTORY_FILE, **self.history)
-            for k, g in enumerate(self.groups):
-                flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
-                np.savez(tmp / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
-        return path
+        (folder / RESULT_FILE).write_text(_strict_json(doc))
+        np.savez(folder / HISTORY_FILE, **self.history)
+        for k, g in enumerate(self.groups):
+            flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
+            np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
 
 
 def _predict_batch_size(batch_size: Any) -> int:
@@ -259,7 +274,8 @@ def _json_default(o: Any) -> Any:
 
 
 def load(path: str | os.PathLike) -> SweepResult:
-    """Read a result written by `SweepResult.save`.
+    """Read a result written by `SweepResult.save` (a run folder, or a result folder saved
+    before run folders: then `spec` is None, as it is when config.toml is absent).
 
     A folder that holds no result raises `fastlstm.io.NotAResultFolderError`; one whose
     files are missing, truncated or altered raises `fastlstm.io.DamagedResultError`
@@ -277,7 +293,7 @@ def load(path: str | os.PathLike) -> SweepResult:
         _check_params(path, _params_file(k), arrays, len(g["members"]))
         params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
         groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
-    return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"])
+    return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=read_config(path))
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -1,0 +1,344 @@
+"""The run folder: one experiment as files a person, a spreadsheet and `fl.load` can read.
+
+```
+RUN/
+  result.json, history.npz, params_k.npz   the machine-readable core `fl.load` reads
+  config.toml        the resolved spec: `fastlstm sweep RUN/config.toml` runs it again
+  members.csv        one row per member: seeds, settings, status, epochs
+  history.csv        tidy: member, epoch, metric, value (epochs the member trained)
+  summary.json       per-configuration statistics (`result.summary()` rows)
+  environment.json   versions, devices, precision, the data file and its SHA-256, git commit
+  .fastlstm          the marker, written last (kind "run")
+```
+
+Every file is written into a temporary folder that is renamed into place only when all
+of them are there (`write_folder_atomically`), so a crash leaves the earlier run folder,
+never half of a new one. Epochs are counted from 0 everywhere, as `best_epoch` and
+`final_epoch` are. The CSV and summary files are views for people: `fl.load` reads the
+core files and `config.toml`, nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import importlib.metadata
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fastlstm.coerce import to_python
+from fastlstm.io.folders import DamagedResultError, write_folder_atomically
+from fastlstm.io.loaded import LoadedData
+
+if TYPE_CHECKING:
+    from fastlstm.result import SweepResult
+    from fastlstm.spec import SweepSpec
+
+RUN_KIND = "run"  # the marker's kind for a run folder
+CONFIG_FILE = "config.toml"
+MEMBERS_FILE = "members.csv"
+HISTORY_CSV = "history.csv"
+SUMMARY_FILE = "summary.json"
+ENVIRONMENT_FILE = "environment.json"
+ENVIRONMENT_FORMAT = 1
+VERSIONED_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
+GIT_TIMEOUT_S = 2.0
+ENVIRONMENT_KEYS = (
+    "format_version",
+    "written_at",
+    "versions",
+    "platform",
+    "devices",
+    "precision",
+    "data",
+    "git_commit",
+    "not_written",
+)
+
+# members.csv puts these last, in this order, whatever else a member row holds
+OUTCOME_COLUMNS = ("status", "epochs_trained", "stopped_epoch", "best_epoch", "final_epoch")
+
+
+def write_run_folder(
+    result: SweepResult,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    data: LoadedData | None = None,
+    extra_environment: Mapping[str, Any] | None = None,
+    name: str = "path",
+    overwrite_hint: str = "pass overwrite=True",
+) -> Path:
+    """Write `result` as a run folder at `path` (see the module docstring); return the path.
+
+    `data` is the file the sweep read (its name, path, format and SHA-256 go into
+    environment.json); None means arrays passed in memory. `extra_environment` adds
+    JSON-ready keys to environment.json (say, the command line). An existing `path` is
+    replaced only when it is a fastlstm folder (or empty) and `overwrite` is True;
+    otherwise `fastlstm.io.OutputPathError` (a `ValueError`) is raised before anything is
+    written, worded with `name` and `overwrite_hint` ("--out", "pass --overwrite" for the CLI).
+    """
+    if data is not None and not isinstance(data, LoadedData):
+        raise ValueError(f"data must be a fastlstm.io.LoadedData (from read_data) or None, got {type(data).__name__}")
+    extra = _checked_extra(extra_environment)
+    path = Path(path)
+    with write_folder_atomically(path, overwrite, kind=RUN_KIND, name=name, overwrite_hint=overwrite_hint) as tmp:
+        result.write_core(tmp)
+        config, config_missing = config_toml(result)
+        if config is not None:
+            _write_text(tmp / CONFIG_FILE, config)
+        _write_text(tmp / MEMBERS_FILE, members_csv(result.members))
+        _write_text(tmp / HISTORY_CSV, history_csv(result.history))
+        _write_text(tmp / SUMMARY_FILE, summary_json(result))
+        environment = environment_record(result, data, config_missing)
+        _write_text(tmp / ENVIRONMENT_FILE, _strict_json({**environment, **extra}))
+    return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+def _checked_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """extra_environment as a dict of JSON-ready values whose keys do not hide a recorded one."""
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise ValueError(f"extra_environment must be a dict or None, got {type(extra).__name__}")
+    for key, value in extra.items():
+        if not isinstance(key, str) or key in ENVIRONMENT_KEYS:
+            raise ValueError(
+                f"extra_environment: key {key!r} must be a string other than {', '.join(ENVIRONMENT_KEYS)}"
+            )
+        try:
+            _strict_json(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"extra_environment[{key!r}] is not JSON-ready: {type(value).__name__}") from None
+    return dict(extra)
+
+
+# --- the files ---------------------------------------------------------------------------
+
+
+def config_toml(result: SweepResult) -> tuple[str | None, str | None]:
+    """(config.toml's text, None), or (None, why it is not written).
+
+    The text is `result.spec.to_toml()` behind a comment; a result without a spec (made
+    by hand, or loaded from a folder without config.toml) has none, and a spec that
+    TOML cannot hold (a grid value None, "no clipping": TOML has no null) is left out
+    rather than written as something that would run a different sweep.
+    """
+    spec = result.spec
+    if spec is None:
+        return None, "the result carries no spec"
+    try:
+        text = spec.to_toml()
+    except (TypeError, ValueError) as err:
+        return None, f"the spec has no TOML form ({err})"
+    header = "# The resolved spec of this run; run it again with: fastlstm sweep config.toml\n"
+    if spec.data is None:
+        header += "# Its data were arrays passed to fl.sweep: add a [data] table to run it from the command line.\n"
+    return header + text, None
+
+
+def members_csv(members: list[dict[str, Any]]) -> str:
+    """One row per member; columns are every key a member has, outcomes last; None is empty."""
+    keys = list(dict.fromkeys(k for m in members for k in m))
+    columns = [k for k in keys if k not in OUTCOME_COLUMNS] + [k for k in OUTCOME_COLUMNS if k in keys]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for m in members:
+        writer.writerow([_csv_cell(m.get(k)) for k in columns])
+    return out.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    value = to_python(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # 'inf', 'nan' and every digit needed to read the same float back
+    if isinstance(value, (list, tuple, dict, np.ndarray)):
+        return _strict_json(value, indent=None)
+    return str(value)
+
+
+def history_csv(history: Mapping[str, np.ndarray]) -> str:
+    """Tidy rows (member, epoch, metric, value) for every finite entry, by member then epoch.
+
+    NaN marks epochs a member did not train (stopped or diverged), so those rows are left
+    out. Values are float32, written with the fewest digits that read back to the same
+    float32 (`np.float32(text)` gives the stored value exactly).
+    """
+    names = list(history)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("member", "epoch", "metric", "value"))
+    if names:
+        cube = np.stack([np.asarray(history[n], np.float32) for n in names], axis=-1)  # (members, epochs, metrics)
+        members, epochs, metrics = np.nonzero(np.isfinite(cube))  # C order: by member, epoch, metric
+        values = cube[members, epochs, metrics]
+        writer.writerows((int(m), int(e), names[k], str(v)) for m, e, k, v in zip(members, epochs, metrics, values))
+    return out.getvalue()
+
+
+def summary_json(result: SweepResult) -> str:
+    """`result.summary()` as strict JSON: the rows, and what they were computed over."""
+    summary = result.summary()
+    return _strict_json(
+        {
+            "metrics": list(summary.metrics),
+            "grid_keys": list(summary.grid_keys),
+            "majority_class_rate": summary.majority_class_rate,
+            "rows": list(summary),
+        }
+    )
+
+
+def environment_record(
+    result: SweepResult, data: LoadedData | None, config_missing: str | None = None
+) -> dict[str, Any]:
+    """What the run ran on, as far as this process can tell when the folder is written.
+
+    Devices are those JAX sees now: write the folder from the process that trained.
+    """
+    record: dict[str, Any] = {
+        "format_version": ENVIRONMENT_FORMAT,
+        "written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "devices": device_record(),
+        "precision": result.meta.get("precision", "float32"),
+        "data": data_record(data),
+        "git_commit": git_commit(),
+    }
+    if config_missing is not None:
+        record["not_written"] = {CONFIG_FILE: config_missing}
+    return record
+
+
+def package_versions() -> dict[str, str | None]:
+    """Python's and the numerical stack's versions (None for a package that is not installed)."""
+    import fastlstm
+
+    versions: dict[str, str | None] = {"python": platform.python_version(), "fastlstm": fastlstm.__version__}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_record() -> dict[str, Any]:
+    """The default backend's platform, device kind and device count."""
+    import jax
+
+    devices = jax.devices()
+    return {"platform": devices[0].platform, "kind": devices[0].device_kind, "count": len(devices)}
+
+
+def data_record(data: LoadedData | None) -> dict[str, Any]:
+    if data is None:
+        return {"source": "in-memory arrays", "sha256": None}
+    return {
+        "source": "file",
+        "name": Path(data.path).name,
+        "path": str(Path(data.path).resolve()),
+        "format": data.format,
+        "sha256": data.sha256,
+        "description": data.description,
+    }
+
+
+def git_commit(package_dir: Path | None = None) -> str | None:
+    """HEAD of the git checkout fastlstm runs from; None when it is not one, or git fails.
+
+    Only a checkout whose top folder holds this very package counts: a fastlstm installed
+    inside someone else's repository (a venv in a project) must not report that commit.
+    """
+    if package_dir is None:
+        package_dir = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(package_dir), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) != 2:
+        return None
+    top, commit = lines
+    if (Path(top) / package_dir.name).resolve() != package_dir.resolve():
+        return None
+    return commit
+
+
+# --- reading back ------------------------------------------------------------------------
+
+
+def read_config(folder: Path) -> SweepSpec | None:
+    """The spec in `folder/config.toml`, or None without one; a damaged file is a
+    `DamagedResultError` naming it (its data path is kept as written, not re-resolved)."""
+    from fastlstm.spec import SpecError, SweepSpec
+
+    file = folder / CONFIG_FILE
+    if not file.exists():
+        return None
+    try:
+        return SweepSpec.from_toml(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SpecError) as err:
+        reason = " ".join(str(err).split())
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        raise DamagedResultError(f"{str(folder)!r}: {CONFIG_FILE} is damaged ({reason})") from None
+
+
+# --- strict JSON -------------------------------------------------------------------------
+
+
+def _strict_json(value: Any, indent: int | None = 1) -> str:
+    """RFC 8259 JSON: NaN and infinities become null (a report, read by people and tools)."""
+    return json.dumps(_finite_or_null(to_python(value)), indent=indent, allow_nan=False)
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "ENVIRONMENT_FILE",
+    "HISTORY_CSV",
+    "MEMBERS_FILE",
+    "RUN_KIND",
+    "SUMMARY_FILE",
+    "read_config",
+    "write_run_folder",
+]
