@@ -169,8 +169,9 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. A bad argument or output path, found before or after training, is one
-    line on stderr and exit 2; Ctrl-C is one line and exit 130; neither prints a traceback."""
+    """Run one command. A bad argument, config, data file or output path, or a missing optional
+    dependency, found before or after training, is one line on stderr and exit 2; Ctrl-C is
+    one line and exit 130; neither prints a traceback."""
     args = build_parser().parse_args(argv)
     console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
@@ -178,8 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sweep(args, console)
         if args.command == "bench":
             return run_bench(args, console)
-    except (ValueError, OSError) as err:
-        print(f"fastlstm {args.command}: error: {err}", file=sys.stderr)  # plain print: paths may hold [markup]
+    except (ValueError, OSError, ImportError) as err:  # ImportError: an optional dependency (pip install ...)
+        text = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the cause wrote
+        print(f"fastlstm {args.command}: error: {text}", file=sys.stderr)  # plain print: paths may hold [markup]
         return 2
     except KeyboardInterrupt:
         print(f"fastlstm {args.command}: interrupted", file=sys.stderr)

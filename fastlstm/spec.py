@@ -45,6 +45,8 @@ else:  # pragma: no cover - Python 3.10
 
 Precision = Literal["float32", "bfloat16"]
 DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "series"]
+# keys that are a name or a table with a "name" ("adam" or {name = "adam", beta_1 = 0.8})
+NAMED_TABLES = ("optimizer", "schedule")
 HPARAM_KEYS = ("learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
 
 
@@ -117,7 +119,9 @@ class DataSpec(_Strict):
     """Where the CLI reads the data: a file (see fastlstm/io/readers.py) or the built-in task.
 
     `path=None` is the built-in early-cue task of `samples` sequences of `timesteps` steps.
-    A relative `path` in a config file is relative to that file.
+    A relative `path` in a config file is relative to that file. `format` overrides the
+    suffix; "series" says the file is one series (CSV or Parquet, by its suffix) to cut
+    into `window` -> `horizon` forecasting samples, which `window` alone says as well.
     """
 
     path: str | None = None
@@ -136,6 +140,8 @@ class DataSpec(_Strict):
     def _window_and_horizon_together(self) -> DataSpec:
         if (self.window is None) != (self.horizon is None):
             raise ValueError("data.window and data.horizon go together: give both (forecasting) or neither")
+        if self.format == "series" and self.window is None:
+            raise ValueError("data.format 'series' is one series cut into forecasting windows: give data.window")
         return self
 
 
@@ -273,20 +279,44 @@ class SweepSpec(_Strict):
         """A copy with some keys changed, validated again."""
         return type(self).from_dict({**self.to_dict(), **_plain(_to_config(changes))})
 
-    def with_overrides(self, assignments: Sequence[str]) -> SweepSpec:
+    def with_overrides(
+        self, assignments: Sequence[str], *, name: str = "--set", before: Sequence[str] = ()
+    ) -> SweepSpec:
         """Apply `key=value` strings (`model.units=64`, `grid.learning_rate=[1e-3,3e-3]`).
 
         The value is read as a TOML value (numbers, strings, lists, booleans); a bare
-        word that is not valid TOML is taken as a string (`name=lr-study`).
+        word that is not valid TOML is taken as a string (`name=lr-study`). A problem
+        with an assignment names it after `name`, the command-line flag that gave it
+        ("--set 'colour=1': unknown key ..."). `before` are assignments made first by
+        other flags (`--epochs 3` is `epochs=3`): checked together, never named so.
         """
         values = self.to_dict()
-        for text in assignments:
-            key, sep, raw = text.partition("=")
-            key = key.strip()
-            if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
-                raise SpecError([f"--set {text!r}: expected key=value, e.g. model.units=64"])
-            _assign(values, key.split("."), _toml_value(raw.strip()), text)
-        return type(self).from_dict(values)
+        for label, given in ((None, before), (f"{name} ", assignments)):
+            for text in given:
+                _apply_assignment(values, text, label or "")
+        try:
+            return type(self).from_dict(values)
+        except SpecError as err:
+            raise SpecError([_with_assignment(p, assignments, f"{name} ") for p in err.problems]) from None
+
+
+def _apply_assignment(values: dict[str, Any], text: str, said: str) -> None:
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
+        raise SpecError([f"{said}{text!r}: expected key=value, e.g. model.units=64"])
+    where = f"{said}{text!r}"
+    _assign(values, key.split("."), _toml_value(raw.strip(), where), where)
+
+
+def _with_assignment(problem: str, assignments: Sequence[str], said: str) -> str:
+    """Prefix a problem with the assignment whose key it is about ("--set 'colour=1': ...")."""
+    for text in reversed(assignments):  # the last assignment of a key is the one in force
+        key = text.partition("=")[0].strip()
+        head = key.split(".")[0]
+        if any(problem.startswith(k) and problem[len(k) : len(k) + 1] in (":", " ", "[", ".") for k in (key, head)):
+            return f"{said}{text!r}: {problem}"
+    return problem
 
 
 def _to_config(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,13 +331,13 @@ def _to_config(changes: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _toml_value(raw: str) -> Any:
+def _toml_value(raw: str, where: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         if re.fullmatch(r"[A-Za-z0-9_./~:-]+", raw):
             return raw
-        raise SpecError([f"--set value {raw!r} is not a TOML value (quote strings, lists as [1, 2])"]) from None
+        raise SpecError([f"{where}: {raw!r} is not a TOML value (quote strings, lists as [1, 2])"]) from None
 
 
 def _assign(values: dict[str, Any], path: list[str], value: Any, text: str) -> None:
@@ -317,8 +347,10 @@ def _assign(values: dict[str, Any], path: list[str], value: Any, text: str) -> N
         child = node.get(part)
         if child is None and depth == 0 and part in SweepSpec.model_fields:
             child = node[part] = {}
+        if isinstance(child, str) and depth == 0 and part in NAMED_TABLES:  # optimizer.momentum=0.9
+            child = node[part] = {"name": child}
         if not isinstance(child, dict):
-            raise SpecError([f"--set {text!r}: {'.'.join(path[: depth + 1])} is not a table of keys"])
+            raise SpecError([f"{text}: {'.'.join(path[: depth + 1])} is not a table of keys"])
         node = child
     node[path[-1]] = value
 
@@ -343,12 +375,32 @@ def _problems(err: ValidationError, source: str | None) -> list[str]:
             message = f"unknown key; expected one of {sorted(_known_keys(loc[:-1]))}"
         elif e["type"] not in ("value_error", "assertion_error") and "input" in e:
             message = f"{message[:1].lower()}{message[1:]}, got {e['input']!r}"
-        line = _line_of(source, loc) if source else None
-        text = (f"{key}: " if key else "") + message + (f" (line {line})" if line else "")
+        named = _key_named_in(message, loc)
+        line = _line_of(source, named) if source else None
+        says_key = bool(key) and (message.startswith(key) or message.startswith(f"ModelSpec.{loc[-1]}"))
+        text = (f"{key}: " if key and not says_key else "") + message + (f" (line {line})" if line else "")
         if key not in seen or not key:
             out.append(text)
             seen.add(key)
     return out
+
+
+_NAMED_KEY = re.compile(r"(?:ModelSpec\.)?([A-Za-z_]+)(?:\[['\"]([A-Za-z_]+)['\"]\])?")
+
+
+def _key_named_in(message: str, loc: list[str]) -> list[str]:
+    """The key a problem is about, for finding its line: pydantic's location, made finer by
+    the name a message starts with ("epochs must be ..." from the plan check has no
+    location; "ModelSpec.units must be ..." is located at `model` only)."""
+    match = _NAMED_KEY.match(message)
+    if match is None:
+        return loc
+    word, item = match.groups()
+    if not loc and word in SweepSpec.model_fields:
+        return [word] + ([item] if item else [])
+    if loc == ["model"] and message.startswith("ModelSpec.") and word in ModelSpec.__dataclass_fields__:
+        return ["model", word]
+    return loc
 
 
 def _known_keys(section: list[str]) -> list[str]:
@@ -360,7 +412,8 @@ def _known_keys(section: list[str]) -> list[str]:
 
 
 def _line_of(source: str, loc: list[str]) -> int | None:
-    """The 1-based line that sets `loc` in a TOML text (`key =` under its [section])."""
+    """The 1-based line that sets `loc` in a TOML text (`key =` under its [section], or the
+    `[section]` header itself when `loc` is a table)."""
     if not loc:
         return None
     *sections, key = loc
@@ -370,6 +423,8 @@ def _line_of(source: str, loc: list[str]) -> int | None:
         header = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
         if header:
             current = [p.strip().strip('"') for p in header.group(1).split(".")]
+            if current == loc:
+                return number
             continue
         assigned = re.match(r'"?([A-Za-z0-9_.-]+)"?\s*=', stripped)
         if assigned:

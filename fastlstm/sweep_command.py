@@ -26,6 +26,7 @@ from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder
 OUT_OVERWRITE_HINT = "pass --overwrite"
 RUN_CONFIG = "config.toml"
 RUNS_FOLDER = "runs"
+IN_PROGRESS = "run-in-progress"  # the marker's kind while a run trains (a finished run's is "run")
 # The built-in task's spec: `fastlstm sweep` with no arguments trains this.
 BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validation_split": 0.2, "seeds": 8}
 # flag -> spec key, for the flags that set one key each (None: not given, the spec decides)
@@ -114,7 +115,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
             if many
             else f"learning_rate={json.dumps(args.learning_rate[0])}"
         )
-    return spec.with_overrides([*assignments, *args.set])
+    return spec.with_overrides(args.set, before=assignments)
 
 
 def load_inputs(spec: Any) -> tuple[dict[str, Any], Any, str]:
@@ -133,7 +134,7 @@ def load_inputs(spec: Any) -> tuple[dict[str, Any], Any, str]:
     forecasting = source.window is not None
     loaded = read_data(
         source.path,
-        format=source.format,
+        format=None if source.format == "series" else source.format,  # the suffix says csv or parquet
         labels=source.labels,
         window=source.window,
         horizon=source.horizon,
@@ -166,7 +167,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     log = Console(file=sys.stderr) if args.json else console
     _header(log, spec, ds, description)
     if args.resume is None:
-        start_run_folder(out, spec)
+        start_run_folder(out, spec, args.overwrite)
     start = time.perf_counter()
     result = _train(spec, ds, out, args, log)
     _report(result, time.perf_counter() - start, log, args.json)
@@ -184,9 +185,35 @@ def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
     if given:
         raise OutputPathError(f"--resume continues the run as it was configured; drop {', '.join(given)}")
     run = args.resume
-    if not (run / "checkpoint" / "progress.json").is_file() or not (run / RUN_CONFIG).is_file():
-        raise OutputPathError(f"--resume {str(run)!r}: not an interrupted fastlstm run (no checkpoint in it)")
+    problem = _not_resumable(run)
+    if problem:
+        raise OutputPathError(f"--resume {str(run)!r}: {problem}")
     return SweepSpec.load(run / RUN_CONFIG), run
+
+
+def _not_resumable(run: Path) -> str | None:
+    """Why `run` cannot be resumed, in the user's terms, or None when it can."""
+    if not run.is_dir():
+        return "no such folder" if not run.exists() else "is not a folder"
+    kind = _marker_kind(run)
+    if kind is None:
+        return f"not a fastlstm run folder (no {MARKER} marker)"
+    if (run / "checkpoint" / "progress.json").is_file() and (run / RUN_CONFIG).is_file():
+        return None
+    if kind == IN_PROGRESS:
+        return (
+            f"the run stopped before its first checkpoint; start it again: "
+            f"fastlstm sweep {run / RUN_CONFIG} --out {run} --overwrite"
+        )
+    return "the run is finished; nothing to resume (its results are in the folder)"
+
+
+def _marker_kind(folder: Path) -> str | None:
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker.get("kind") if isinstance(marker, dict) and isinstance(marker.get("kind"), str) else None
 
 
 def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
@@ -204,14 +231,17 @@ def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
     )
 
 
-def start_run_folder(out: Path, spec: Any) -> None:
+def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
     """Claim the run folder before training: its config (what --resume reads) and an
-    in-progress marker; the finished run replaces it whole (fastlstm/io/folders.py)."""
-    from fastlstm.io.folders import marker_text, write_file_atomically
+    in-progress marker, swapped into place whole (fastlstm/io/folders.py), so an earlier
+    run that --overwrite replaces never holds this run's config beside its own results;
+    the finished run replaces this folder whole in turn."""
+    from fastlstm.io.folders import write_file_atomically, write_folder_atomically
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_file_atomically(out / RUN_CONFIG, spec.to_toml())
-    write_file_atomically(out / MARKER, marker_text("run-in-progress"))
+    with write_folder_atomically(
+        out, overwrite, kind=IN_PROGRESS, name="--out", overwrite_hint=OUT_OVERWRITE_HINT
+    ) as tmp:
+        write_file_atomically(tmp / RUN_CONFIG, spec.to_toml())
 
 
 def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console) -> Any:
@@ -233,9 +263,14 @@ def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console
         )
     except SweepHalted:
         raise SweepHalted(f"interrupted; continue with: fastlstm sweep --resume {out}") from None
-    except BaseException:
-        if args.resume is None and not (checkpoint / "progress.json").exists():
+    except BaseException as err:
+        kept = (checkpoint / "progress.json").exists()
+        if args.resume is None and not kept:
             shutil.rmtree(out, ignore_errors=True)  # ours, with nothing worth keeping
+        if isinstance(err, OSError):  # a checkpoint could not be written (a full disk, say)
+            raise OutputPathError(
+                f"--out {str(out)!r}: could not write the checkpoint ({_reason(err)}){_resume_hint(out, kept)}"
+            ) from None
         raise
 
 
@@ -254,8 +289,19 @@ def _json_number(value: Any) -> Any:
 
 
 def _save(result: Any, out: Path, loaded: Any) -> None:
-    """Write the finished run folder over the in-progress one; a failed write still names --out."""
+    """Write the finished run folder over the in-progress one. A failed write (a full disk)
+    leaves the in-progress folder as it was - its checkpoint holds every finished chunk -
+    and the one-line error says how to write the results once there is room."""
     try:
-        result.save(out, overwrite=True)
+        result.save(out, overwrite=True, data=loaded)
     except OSError as err:
-        raise OutputPathError(f"--out {str(out)!r}: could not save ({err.strerror or err})") from None
+        kept = (out / "checkpoint" / "progress.json").exists()
+        raise OutputPathError(f"--out {str(out)!r}: could not save ({_reason(err)}){_resume_hint(out, kept)}") from None
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err) or type(err).__name__
+
+
+def _resume_hint(out: Path, kept: bool) -> str:
+    return f"; the checkpoint is kept: make room, then fastlstm sweep --resume {out}" if kept else ""

@@ -167,7 +167,7 @@ def test_bench_unwritable_json_is_refused_before_running(monkeypatch, capsys):
 
 
 def test_cli_save_failure_after_training_is_one_line(tmp_path, monkeypatch, capsys):
-    def disk_full(self, path, overwrite=False):
+    def disk_full(self, path, overwrite=False, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fl.SweepResult, "save", disk_full)
