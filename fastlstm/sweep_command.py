@@ -208,10 +208,11 @@ def start_run_folder(out: Path, spec: Any) -> None:
     """Claim the run folder before training: its config (what --resume reads) and an
     in-progress marker; the finished run replaces it whole (fastlstm/io/folders.py)."""
     from fastlstm.io.folders import marker_text, write_file_atomically
+    from fastlstm.result import IN_PROGRESS_KIND
 
     out.mkdir(parents=True, exist_ok=True)
     write_file_atomically(out / RUN_CONFIG, spec.to_toml())
-    write_file_atomically(out / MARKER, marker_text("run-in-progress"))
+    write_file_atomically(out / MARKER, marker_text(IN_PROGRESS_KIND))
 
 
 def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console) -> Any:
@@ -256,6 +257,6 @@ def _json_number(value: Any) -> Any:
 def _save(result: Any, out: Path, loaded: Any) -> None:
     """Write the finished run folder over the in-progress one; a failed write still names --out."""
     try:
-        result.save(out, overwrite=True)
+        result.save(out, overwrite=True, data=loaded)
     except OSError as err:
         raise OutputPathError(f"--out {str(out)!r}: could not save ({err.strerror or err})") from None
