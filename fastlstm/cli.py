@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -168,11 +169,17 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
     return compare.run_bench(args, console)
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    """A warning on the command line is one line, without the source line it came from."""
+    return f"warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A bad argument, config, data file or output path, or a missing optional
     dependency, found before or after training, is one line on stderr and exit 2; Ctrl-C is
     one line and exit 130; neither prints a traceback."""
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
         if args.command == "sweep":

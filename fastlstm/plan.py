@@ -124,8 +124,8 @@ def _check_value(where: str, key: str, v: Any) -> None:
             raise ValueError(f"{where}: unknown optimizer {v!r}; expected one of {sorted(OPTIMIZER_DEFAULTS)}")
     elif key in STRUCTURAL_KEYS:
         _positive_int(where, v)
-    elif v is None and key in CLIP_KEYS:
-        return
+    elif key in CLIP_KEYS and (v is None or v == math.inf):
+        return  # no clipping (TOML has no None: a config file writes inf)
     elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"{where}: {key} must be a finite number, got {v!r}")
     elif key == "dropout" and not 0.0 <= v < 1.0:

@@ -178,18 +178,28 @@ def evaluate_sums(
     return sums
 
 
-def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
-    """Build the pure per-member (init, epoch, finish) functions for one group."""
-    model = cfg.model
-    flags = {k: dict(cfg.optimizer_flags).get(k, v) for k, v in OPTIMIZER_FLAGS[cfg.optimizer].items()}
-    loss_fn = LOSSES[cfg.loss]
-    callbacks = cfg.callbacks
-    bs, steps = cfg.batch_size, cfg.steps_per_epoch
+class TrainProgram:
+    """The pure per-member functions of one compile group, one method per stage.
 
-    def optimizer(hp):
-        return make_optimizer(cfg.optimizer, hp, flags)
+    `init(keys, initial_params, hp, sample_x, sample_mask)` draws a member's parameters
+    (or takes the given ones) and its optimizer and callback states; `epoch(state, hp,
+    data)` is one `lax.scan` over the epoch's batches, then validation and callbacks;
+    `finish(state)` lets callbacks restore best weights. No Python side effects: the
+    driver wraps them in `jit(vmap(...))`.
+    """
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.model = cfg.model
+        self.flags = {k: dict(cfg.optimizer_flags).get(k, v) for k, v in OPTIMIZER_FLAGS[cfg.optimizer].items()}
+        self.loss_fn = LOSSES[cfg.loss]
+        self.callbacks = cfg.callbacks
+
+    def optimizer(self, hp: Mapping[str, jax.Array]) -> Any:
+        return make_optimizer(self.cfg.optimizer, hp, self.flags)
 
     def init(
+        self,
         keys: jax.Array,
         initial_params: Any,
         hp: Mapping[str, jax.Array],
@@ -197,13 +207,13 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
         sample_mask: jax.Array | None,
     ) -> MemberState:
         init_key, order_key, dropout_key = keys
-        params = model.init(init_key, sample_x, sample_mask)["params"]
+        params = self.model.init(init_key, sample_x, sample_mask)["params"]
         if initial_params is not None:
             params = jax.tree.map(lambda drawn, given: jnp.asarray(given, drawn.dtype), params, initial_params)
         return MemberState(
             params=params,
-            opt_state=optimizer(hp).init(params),
-            best_params=tuple(params if cb.keeps_best_weights else () for cb in callbacks),
+            opt_state=self.optimizer(hp).init(params),
+            best_params=tuple(params if cb.keeps_best_weights else () for cb in self.callbacks),
             step=jnp.zeros([], jnp.int32),
             epoch=jnp.zeros([], jnp.int32),
             order_key=order_key,
@@ -214,74 +224,89 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
             stopped=jnp.zeros([], bool),
             stopped_epoch=jnp.full([], -1, jnp.int32),
             restored=jnp.zeros([], bool),
-            callbacks=tuple(cb.init_state() for cb in callbacks),
+            callbacks=tuple(cb.init_state() for cb in self.callbacks),
         )
 
-    def current_lr(state: MemberState, hp) -> jax.Array:
-        base = learning_rate_at(state.step, cfg.total_steps, cfg.schedule, hp, cfg.piecewise, cfg.staircase)
-        return base * state.lr_scale
+    def current_lr(self, state: MemberState, hp: Mapping[str, jax.Array]) -> jax.Array:
+        cfg = self.cfg
+        return (
+            learning_rate_at(state.step, cfg.total_steps, cfg.schedule, hp, cfg.piecewise, cfg.staircase)
+            * state.lr_scale
+        )
 
-    def batch_loss(params, xb, yb, wb, mb, count, key, hp):
-        dropout = hp["dropout"] if cfg.use_dropout else None
-        out = forward(cfg, params, xb, mb, dropout, key)
+    def batch_loss(self, params, xb, yb, wb, mb, count, key, hp) -> tuple[jax.Array, jax.Array]:
+        dropout = hp["dropout"] if self.cfg.use_dropout else None
+        out = forward(self.cfg, params, xb, mb, dropout, key)
         # Keras "sum_over_batch_size": weighted sum over the real rows of this batch.
-        return jnp.sum(loss_fn(yb, out) * wb) / count, out
+        return jnp.sum(self.loss_fn(yb, out) * wb) / count, out
 
-    def epoch(state: MemberState, hp: Mapping[str, jax.Array], data: Data) -> tuple[MemberState, dict[str, jax.Array]]:
-        was_active = state.active
-        n = cfg.n_train
+    def batches(self, state: MemberState) -> tuple[jax.Array, jax.Array]:
+        """(steps, batch) row indices of this epoch (shuffled per member) and which are real."""
+        cfg, n = self.cfg, self.cfg.n_train
+        steps, bs = cfg.steps_per_epoch, cfg.batch_size
         if cfg.shuffle:
             order = jax.random.permutation(jax.random.fold_in(state.order_key, state.epoch), n)
         else:
             order = jnp.arange(n)
-        pad = steps * bs - n
-        order = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(steps, bs)
-        valid = (jnp.arange(steps * bs) < n).reshape(steps, bs)
-        tx = optimizer(hp)
-        epoch_key = jax.random.fold_in(state.dropout_key, state.epoch)
+        order = jnp.concatenate([order, jnp.zeros(steps * bs - n, order.dtype)]).reshape(steps, bs)
+        return order, (jnp.arange(steps * bs) < n).reshape(steps, bs)
 
-        def train_step(carry, batch):
-            st, sums = carry
-            idx, ok_rows, i = batch
-            xb, yb = data.x[idx], data.y[idx]
-            wb = data.w[idx] * ok_rows
-            mb = None if data.mask is None else data.mask[idx]
-            count = jnp.sum(ok_rows).astype(jnp.float32)
-            key = jax.random.fold_in(epoch_key, i)
-            (loss, out), grads = jax.value_and_grad(batch_loss, has_aux=True)(st.params, xb, yb, wb, mb, count, key, hp)
-            lr = current_lr(st, hp)
-            updates, opt_state = tx.update(grads, st.opt_state, st.params, learning_rate=lr)
-            params = jax.tree.map(jnp.add, st.params, updates)
-            training = st.active
-            finite = jnp.isfinite(loss) & _all_finite(params)
-            take = training & finite
-            st = st._replace(
-                params=_where(take, params, st.params),
-                opt_state=_where(take, opt_state, st.opt_state),
-                step=st.step + take.astype(jnp.int32),
-                diverged=st.diverged | (training & ~finite),
-                active=st.active & finite,
-            )
-            new_sums = {"loss": loss * count}
-            for name in cfg.metrics:
-                new_sums[name] = jnp.sum(metric_values(name, yb, out, cfg.loss) * ok_rows)
-            sums = jax.tree.map(lambda acc, v: acc + jnp.where(training, v, 0.0), sums, new_sums)
-            return (st, sums), None
+    def train_step(self, carry, batch, *, hp, data: Data, tx: Any, epoch_key: jax.Array):
+        """One optimizer step; a member whose loss or parameters turn non-finite is frozen."""
+        st, sums = carry
+        idx, ok_rows, i = batch
+        xb, yb = data.x[idx], data.y[idx]
+        wb = data.w[idx] * ok_rows
+        mb = None if data.mask is None else data.mask[idx]
+        count = jnp.sum(ok_rows).astype(jnp.float32)
+        key = jax.random.fold_in(epoch_key, i)
+        (loss, out), grads = jax.value_and_grad(self.batch_loss, has_aux=True)(
+            st.params, xb, yb, wb, mb, count, key, hp
+        )
+        updates, opt_state = tx.update(grads, st.opt_state, st.params, learning_rate=self.current_lr(st, hp))
+        params = jax.tree.map(jnp.add, st.params, updates)
+        training = st.active
+        finite = jnp.isfinite(loss) & _all_finite(params)
+        take = training & finite
+        st = st._replace(
+            params=_where(take, params, st.params),
+            opt_state=_where(take, opt_state, st.opt_state),
+            step=st.step + take.astype(jnp.int32),
+            diverged=st.diverged | (training & ~finite),
+            active=st.active & finite,
+        )
+        new_sums = {"loss": loss * count}
+        for name in self.cfg.metrics:
+            new_sums[name] = jnp.sum(metric_values(name, yb, out, self.cfg.loss) * ok_rows)
+        sums = jax.tree.map(lambda acc, v: acc + jnp.where(training, v, 0.0), sums, new_sums)
+        return (st, sums), None
 
+    def epoch(self, state: MemberState, hp: Mapping[str, jax.Array], data: Data) -> tuple[MemberState, dict]:
+        """Train one epoch, validate, run the callbacks; logs are NaN for a member that was not training."""
+        cfg = self.cfg
+        was_active = state.active
+        order, valid = self.batches(state)
+        step = functools.partial(
+            self.train_step,
+            hp=hp,
+            data=data,
+            tx=self.optimizer(hp),
+            epoch_key=jax.random.fold_in(state.dropout_key, state.epoch),
+        )
         zero = {k: jnp.zeros([], jnp.float32) for k in ("loss", *cfg.metrics)}
-        (state, sums), _ = jax.lax.scan(train_step, (state, zero), (order, valid, jnp.arange(steps)))
-        logs = {k: v / n for k, v in sums.items()}
+        (state, sums), _ = jax.lax.scan(step, (state, zero), (order, valid, jnp.arange(cfg.steps_per_epoch)))
+        logs = {k: v / cfg.n_train for k, v in sums.items()}
         if cfg.n_val:
             val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val)
             logs.update({f"val_{k}": v / cfg.n_val for k, v in val.items()})
-        lr_now = current_lr(state, hp)
+        lr_now = self.current_lr(state, hp)
         if "learning_rate" in cfg.log_names:
             logs["learning_rate"] = lr_now
-        state = run_callbacks(state, {**logs, "learning_rate": lr_now}, was_active & ~state.diverged)
+        state = self.run_callbacks(state, {**logs, "learning_rate": lr_now}, was_active & ~state.diverged)
         logs = {k: jnp.where(was_active, v, jnp.nan) for k, v in logs.items()}
         return state._replace(epoch=state.epoch + 1), logs
 
-    def run_callbacks(state: MemberState, logs: Mapping[str, jax.Array], alive: jax.Array) -> MemberState:
+    def run_callbacks(self, state: MemberState, logs: Mapping[str, jax.Array], alive: jax.Array) -> MemberState:
         """Every callback's `on_epoch_end` on a member that trained this epoch; signals combined.
 
         Stop if any callback says stop; learning-rate factors multiply; each callback
@@ -289,7 +314,7 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
         """
         stop, factor = jnp.zeros([], bool), jnp.ones([], jnp.float32)
         states, best = [], []
-        for cb, cb_state, kept in zip(callbacks, state.callbacks, state.best_params):
+        for cb, cb_state, kept in zip(self.callbacks, state.callbacks, state.best_params):
             new_state, signal = cb.on_epoch_end(cb_state, logs, state.epoch)
             signal = CallbackSignal(*(jnp.asarray(v) for v in signal))
             states.append(_where(alive, new_state, cb_state))
@@ -307,15 +332,19 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
             active=state.active & ~stop,
         )
 
-    def finish(state: MemberState) -> MemberState:
+    def finish(self, state: MemberState) -> MemberState:
         """Keras's `on_train_end`: a callback that kept best weights may give them back."""
-        for cb, cb_state, kept in zip(callbacks, state.callbacks, state.best_params):
+        for cb, cb_state, kept in zip(self.callbacks, state.callbacks, state.best_params):
             if cb.keeps_best_weights:
                 restore = cb.restore_at_end(cb_state)
                 state = state._replace(params=_where(restore, kept, state.params), restored=state.restored | restore)
         return state
 
-    return init, epoch, finish
+
+def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
+    """The pure per-member (init, epoch, finish) functions for one group."""
+    program = TrainProgram(cfg)
+    return program.init, program.epoch, program.finish
 
 
 @functools.lru_cache(maxsize=64)

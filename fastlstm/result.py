@@ -37,6 +37,7 @@ from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
 FORMAT_VERSION = 1
+IN_PROGRESS_KIND = "run-in-progress"  # the marker of a run folder claimed before training
 PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
 RESULT_FILE = "result.json"
 HISTORY_FILE = "history.npz"
@@ -284,6 +285,11 @@ def load(path: str | os.PathLike) -> SweepResult:
     path = Path(path)
     if not path.is_dir() or not ((path / RESULT_FILE).exists() or (path / MARKER).exists()):
         raise NotAResultFolderError(f"path {str(path)!r} is not a saved fastlstm result (no {RESULT_FILE})")
+    if _marker_kind(path) == IN_PROGRESS_KIND:
+        raise NotAResultFolderError(
+            f"path {str(path)!r} is a run that did not finish (interrupted, or still running); "
+            f"continue it with: fastlstm sweep --resume {path}"
+        )
     doc = _read_document(path)
     history = read_npz_file(path, HISTORY_FILE)
     _check_history(path, history, len(doc["members"]))
@@ -294,6 +300,13 @@ def load(path: str | os.PathLike) -> SweepResult:
         params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
         groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
     return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=read_config(path))
+
+
+def _marker_kind(path: Path) -> str | None:
+    try:
+        return json.loads((path / MARKER).read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _read_document(path: Path) -> dict[str, Any]:

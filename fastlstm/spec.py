@@ -16,6 +16,7 @@ its line).
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from pydantic import (
 from fastlstm.callbacks import callback_from_config, callback_to_config
 from fastlstm.coerce import to_python
 from fastlstm.model import ModelSpec
+from fastlstm.optimizers import CLIP_KEYS
 from fastlstm.plan import Plan, make_plan
 
 if sys.version_info >= (3, 11):
@@ -184,6 +186,17 @@ class SweepSpec(_Strict):
             raise ValueError("expected letters, digits, '.', '_' or '-' (a folder name), at most 64 characters")
         return name
 
+    @field_validator("grid")
+    @classmethod
+    def _inf_clip_is_none(cls, grid: Any) -> Any:
+        """A config file writes "no clipping" as inf (TOML has no None); in Python it is None."""
+        if isinstance(grid, dict):
+            return {
+                k: [None if (k in CLIP_KEYS and v == math.inf) else v for v in vs] if isinstance(vs, list) else vs
+                for k, vs in grid.items()
+            }
+        return grid
+
     @field_validator("members_per_chunk")
     @classmethod
     def _chunk_is_a_positive_int(cls, value: Any) -> int | None:
@@ -235,7 +248,11 @@ class SweepSpec(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
-        return _without_none(self.model_dump(mode="json"))
+        values = self.model_dump(mode="python")
+        values["grid"] = {k: [math.inf if v is None else v for v in vs] for k, vs in values["grid"].items()}
+        if values.get("class_weight") is not None:  # TOML keys are strings
+            values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
+        return _without_none(values)
 
     @classmethod
     def from_toml(cls, text: str) -> SweepSpec:

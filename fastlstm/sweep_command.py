@@ -26,7 +26,6 @@ from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder
 OUT_OVERWRITE_HINT = "pass --overwrite"
 RUN_CONFIG = "config.toml"
 RUNS_FOLDER = "runs"
-IN_PROGRESS = "run-in-progress"  # the marker's kind while a run trains (a finished run's is "run")
 # The built-in task's spec: `fastlstm sweep` with no arguments trains this.
 BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validation_split": 0.2, "seeds": 8}
 # flag -> spec key, for the flags that set one key each (None: not given, the spec decides)
@@ -193,6 +192,8 @@ def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
 
 def _not_resumable(run: Path) -> str | None:
     """Why `run` cannot be resumed, in the user's terms, or None when it can."""
+    from fastlstm.result import IN_PROGRESS_KIND
+
     if not run.is_dir():
         return "no such folder" if not run.exists() else "is not a folder"
     kind = _marker_kind(run)
@@ -200,7 +201,7 @@ def _not_resumable(run: Path) -> str | None:
         return f"not a fastlstm run folder (no {MARKER} marker)"
     if (run / "checkpoint" / "progress.json").is_file() and (run / RUN_CONFIG).is_file():
         return None
-    if kind == IN_PROGRESS:
+    if kind == IN_PROGRESS_KIND:
         return (
             f"the run stopped before its first checkpoint; start it again: "
             f"fastlstm sweep {run / RUN_CONFIG} --out {run} --overwrite"
@@ -237,9 +238,10 @@ def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
     run that --overwrite replaces never holds this run's config beside its own results;
     the finished run replaces this folder whole in turn."""
     from fastlstm.io.folders import write_file_atomically, write_folder_atomically
+    from fastlstm.result import IN_PROGRESS_KIND
 
     with write_folder_atomically(
-        out, overwrite, kind=IN_PROGRESS, name="--out", overwrite_hint=OUT_OVERWRITE_HINT
+        out, overwrite, kind=IN_PROGRESS_KIND, name="--out", overwrite_hint=OUT_OVERWRITE_HINT
     ) as tmp:
         write_file_atomically(tmp / RUN_CONFIG, spec.to_toml())
 

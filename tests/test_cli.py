@@ -214,4 +214,8 @@ def test_cli_sigint_in_a_real_process_prints_one_line(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "fastlstm sweep: interrupted" and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("fastlstm sweep: interrupted; continue with: fastlstm sweep --resume runs/early-cue-")
+    assert "Traceback" not in err
+    run = Path(last.rsplit(" ", 1)[1])
+    assert (tmp_path / run / "checkpoint" / "progress.json").is_file()  # Ctrl-C saved the sweep
