@@ -192,7 +192,8 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr("fastlstm.runner.train", interrupted)
     assert main(["sweep", *TINY[:-1], "--samples", "3"]) == 130
     captured = capsys.readouterr()
-    assert captured.err == "fastlstm sweep: interrupted\n"
+    *warned, last = captured.err.splitlines()  # 3 samples lack some classes: a one-line warning says so
+    assert last == "fastlstm sweep: interrupted" and all(w.startswith("warning: ") for w in warned), captured.err
     present = len(np.unique(early_cue(n=3, timesteps=4)[1]))
     assert present < 4 and f"{present} classes" in captured.out
 
