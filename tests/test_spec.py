@@ -184,3 +184,35 @@ def test_two_callbacks_combine_stop_and_learning_rate():
     np.testing.assert_array_equal(both.history["loss"], alone.history["loss"])
     stopper = fl.sweep(x, y, callbacks=[rlr, StopAtTarget(monitor="loss", target=0.0)], **common)
     assert all(m["stopped_epoch"] == 0 for m in stopper.members)  # loss >= 0 always: stop after epoch 0
+
+
+def test_plan_and_model_errors_in_a_config_name_their_line():
+    """Checks made by the member plan or ModelSpec have no pydantic location: the key their
+    message starts with finds the line."""
+    with pytest.raises(SpecError, match=r"^epochs must be a positive int, got 'ten' \(line 2\)$"):
+        SweepSpec.from_toml("seeds = 2\nepochs = 'ten'")
+    with pytest.raises(SpecError, match=r"^grid\['units'\] must be a positive int, got 0 \(line 3\)$"):
+        SweepSpec.from_toml("seeds = 2\n[grid]\nunits = [4, 0]")
+    with pytest.raises(SpecError, match=r"^model: ModelSpec.units must be a positive int, got 0 \(line 4\)$"):
+        SweepSpec.from_toml("seeds = 2\n[model]\nlayers = 1\nunits = 0")
+    with pytest.raises(SpecError, match=r"^model: unknown ModelSpec fields \['cells'\].* \(line 1\)$"):
+        SweepSpec.from_toml("[model]\ncells = 3")
+
+
+def test_overrides_name_the_assignment_and_reach_into_a_named_optimizer():
+    spec = SweepSpec.from_dict({"epochs": 3})
+    assert spec.with_overrides(["optimizer=sgd", "optimizer.momentum=0.9"]).optimizer == {
+        "name": "sgd",
+        "momentum": 0.9,
+    }
+    with pytest.raises(SpecError, match=r"^--set 'colour=1': colour: unknown key"):
+        spec.with_overrides(["colour=1"])
+    with pytest.raises(SpecError, match=r"^validation_split must be"):  # from another flag: not called --set
+        spec.with_overrides([], before=["validation_split=1.5"])
+    assert spec.with_overrides(["data.horizon=2"], before=['data.path="a.csv"', "data.window=3"]).data.horizon == 2
+
+
+def test_spec_data_and_checkpoint_errors_are_value_errors():
+    from fastlstm.checkpoint import CheckpointError
+
+    assert all(issubclass(e, ValueError) for e in (SpecError, fl.DataFileError, CheckpointError))
