@@ -184,3 +184,13 @@ def test_two_callbacks_combine_stop_and_learning_rate():
     np.testing.assert_array_equal(both.history["loss"], alone.history["loss"])
     stopper = fl.sweep(x, y, callbacks=[rlr, StopAtTarget(monitor="loss", target=0.0)], **common)
     assert all(m["stopped_epoch"] == 0 for m in stopper.members)  # loss >= 0 always: stop after epoch 0
+
+
+def test_run_reads_the_data_a_config_file_names(tmp_path):
+    x, y = make_data(n=48)
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    (tmp_path / "study.toml").write_text("seeds = 2\nepochs = 2\n[model]\nunits = 4\n[data]\npath = 'train.npz'\n")
+    ran = fl.run(tmp_path / "study.toml", verbose=0)
+    direct = fl.sweep(x, y, spec=SweepSpec.load(tmp_path / "study.toml"), verbose=0)
+    np.testing.assert_array_equal(ran.history["loss"], direct.history["loss"])
+    assert ran.spec.data.path == str(tmp_path / "train.npz")
