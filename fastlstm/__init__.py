@@ -8,7 +8,7 @@ from fastlstm.devices import configure_host_devices
 from fastlstm.io import DamagedResultError, DataFileError, read_data
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
-from fastlstm.runner import sweep
+from fastlstm.runner import run, sweep
 from fastlstm.spec import DataSpec, SpecError, SweepSpec
 
 configure_host_devices()  # before anything starts a JAX backend; see fastlstm/devices.py
@@ -35,5 +35,6 @@ __all__ = [
     "TaskInferenceWarning",
     "load",
     "read_data",
+    "run",
     "sweep",
 ]

@@ -225,6 +225,52 @@ def train(
     return collect_result(spec, plan, ds, driver.run())
 
 
+def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
+    """(fit arguments, LoadedData or None, one-line description) for the spec's `data` table.
+
+    A windowed series is split by time in the reader (overlapping windows split by rows
+    would leak) and comes back as `validation_data`, which overrides `validation_split`
+    as in Keras.
+    """
+    import numpy as np
+
+    from fastlstm.io.readers import read_data
+    from fastlstm.tasks import early_cue
+
+    source = spec.data
+    if source is None or source.path is None:
+        samples, timesteps = (source.samples, source.timesteps) if source else (2048, 24)
+        x, y = early_cue(n=samples, timesteps=timesteps)
+        text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
+        return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
+    forecasting = source.window is not None
+    loaded = read_data(
+        source.path,
+        format=None if source.format == "series" else source.format,  # one series: the suffix says csv or parquet
+        labels=source.labels,
+        window=source.window,
+        horizon=source.horizon,
+        target=source.target,
+        validation_split=spec.validation_split if forecasting else 0.0,
+        id_column=source.id_column,
+        time_column=source.time_column,
+        label_columns=tuple(source.label_columns),
+    )
+    return loaded.fit_arguments(), loaded, loaded.description
+
+
+def run(spec: SweepSpec | str | Path, **kwargs: Any) -> SweepResult:
+    """Run a spec whose data is a file (or the built-in task): `fl.run("configs/binary.toml")`.
+
+    `spec` is a `SweepSpec` or a config file's path; keyword arguments are `fl.sweep`'s
+    (they override the spec's keys, or pass controllers, checkpoint, verbose...).
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = SweepSpec.load(spec)
+    fit, _, _ = read_spec_data(spec)
+    return sweep(**fit, spec=spec, **kwargs)
+
+
 def sweep(
     x: Any,
     y: Any = None,

@@ -117,35 +117,6 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     return spec.with_overrides(args.set, before=assignments)
 
 
-def load_inputs(spec: Any) -> tuple[dict[str, Any], Any, str]:
-    """(fit arguments, LoadedData or None, one-line description) for the spec's data."""
-    import numpy as np
-
-    from fastlstm.io.readers import read_data
-    from fastlstm.tasks import early_cue
-
-    source = spec.data
-    if source is None or source.path is None:
-        samples, timesteps = (source.samples, source.timesteps) if source else (2048, 24)
-        x, y = early_cue(n=samples, timesteps=timesteps)
-        text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
-        return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
-    forecasting = source.window is not None
-    loaded = read_data(
-        source.path,
-        format=None if source.format == "series" else source.format,  # the suffix says csv or parquet
-        labels=source.labels,
-        window=source.window,
-        horizon=source.horizon,
-        target=source.target,
-        validation_split=spec.validation_split if forecasting else 0.0,
-        id_column=source.id_column,
-        time_column=source.time_column,
-        label_columns=tuple(source.label_columns),
-    )
-    return loaded.fit_arguments(), loaded, loaded.description
-
-
 def default_out(spec: Any) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(RUNS_FOLDER) / f"{spec.name}-{stamp}"
@@ -159,9 +130,9 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     out = out or (args.out if args.out is not None else default_out(spec))
     if args.resume is None:
         check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
-    fit, loaded, description = load_inputs(spec)
-    if loaded is not None and loaded.validation_data is not None and spec.data.window is not None:
-        spec = spec.replace(validation_split=0.0)  # the reader split the series by time
+    from fastlstm.runner import read_spec_data
+
+    fit, loaded, description = read_spec_data(spec)
     ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
     log = Console(file=sys.stderr) if args.json else console
     _header(log, spec, ds, description)

@@ -284,11 +284,11 @@ def test_an_interrupted_overwrite_never_mixes_the_old_results_with_the_new_run(w
 
 def test_format_series_reads_one_series_by_its_suffix(tmp_path):
     """`--format series` (data.format = "series") is a CSV or Parquet of one series, cut into windows."""
-    from fastlstm.sweep_command import load_inputs
+    from fastlstm.runner import read_spec_data
 
     rows = "\n".join(f"{i},{i * 0.5}" for i in range(10))
     (tmp_path / "load.csv").write_text(f"load,temperature\n{rows}\n")
     data = {"path": str(tmp_path / "load.csv"), "format": "series", "window": 3, "horizon": 1, "target": "load"}
-    fit, loaded, _ = load_inputs(SweepSpec.from_dict({"data": data}))
+    fit, loaded, _ = read_spec_data(SweepSpec.from_dict({"data": data}))
     assert fit["x"].shape == (7, 3, 2) and loaded.format == "csv"
     np.testing.assert_array_equal(fit["y"][:, 0], np.arange(3, 10))

@@ -216,3 +216,13 @@ def test_spec_data_and_checkpoint_errors_are_value_errors():
     from fastlstm.checkpoint import CheckpointError
 
     assert all(issubclass(e, ValueError) for e in (SpecError, fl.DataFileError, CheckpointError))
+
+
+def test_run_reads_the_data_a_config_file_names(tmp_path):
+    x, y = make_data(n=48)
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    (tmp_path / "study.toml").write_text("seeds = 2\nepochs = 2\n[model]\nunits = 4\n[data]\npath = 'train.npz'\n")
+    ran = fl.run(tmp_path / "study.toml", verbose=0)
+    direct = fl.sweep(x, y, spec=SweepSpec.load(tmp_path / "study.toml"), verbose=0)
+    np.testing.assert_array_equal(ran.history["loss"], direct.history["loss"])
+    assert ran.spec.data.path == str(tmp_path / "train.npz")
