@@ -46,7 +46,7 @@ FILES = {
     "words.csv": b"id,step,a,label\n0,0,abc,1\n0,1,2.0,1\n",
     "latin1.csv": b"id,step,a,label\n0,0,\xff\xfe,1\n",
     "good.csv": b"id,step,a,label\n0,0,1.0,1\n0,1,2.0,1\n1,0,0.5,0\n1,1,0.1,0\n",
-    "bad.ts": b"@problemName bad\n@nonsense header\n@data\n1,2,3:a\n",
+    "bad.ts": b"@problemName bad\n@classLabel banana\n@data\n1,2,3:a\n",  # classLabel: true or false
     "unknown.toml": b"seeds = 2\ncolour = 'red'\n",
     "wrongtype.toml": b"seeds = 2\nepochs = 'ten'\n",
     "range.toml": b"seeds = 2\n\nvalidation_split = 1.5\n",
