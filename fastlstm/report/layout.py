@@ -153,7 +153,7 @@ def blocks_for_width(summary: Summary, width: int = WIDTH) -> list[Block]:
 
 def interval_legend(summary: Summary) -> str:
     """What the numbers are and how the intervals were made, for under the tables."""
-    text = "Each member's metric at its final epoch (its best one where EarlyStopping restored it). "
+    text = "Each member's metric at the epoch its weights come from (its last, or its best if restored). "
     methods = {row[f"{m}_ci_method"] for row in summary for m in summary.metrics} - {"none"}
     if not methods:
         return text + "95% CI of the mean: none with one seed"
