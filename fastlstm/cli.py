@@ -179,7 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     dependency, found before or after training, is one line on stderr and exit 2; Ctrl-C is
     one line and exit 130; neither prints a traceback."""
     args = build_parser().parse_args(argv)
-    warnings.formatwarning = _one_line_warning
+    previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
+    try:
+        return _run_command(args)
+    finally:
+        warnings.formatwarning = previous  # main() may be called from Python (tests, notebooks)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
         if args.command == "sweep":
