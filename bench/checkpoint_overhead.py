@@ -20,8 +20,8 @@ import time
 
 os.environ.setdefault("FASTLSTM_CACHE_DIR", "off")
 
-import fastlstm as fl  # noqa: E402
-from fastlstm.benchmark.workloads import WORKLOADS, make_data  # noqa: E402
+import fastlstm as fl
+from fastlstm.benchmark.workloads import WORKLOADS, make_data
 
 W1 = WORKLOADS["W1"]
 
