@@ -3,8 +3,10 @@
 `Checkpointer` is a controller. After every `every` epochs, and always when the sweep
 is halted (Ctrl-C, SIGTERM), it saves the chunk in flight - every member's parameters,
 optimizer state, callback states, RNG keys and step counters (the whole `MemberState`)
-and the history so far - and, when a chunk finishes, that chunk's final state. A small
-`progress.json`, written atomically after orbax has committed the arrays, says which
+and the history so far - and, when a chunk finishes, that chunk's final state. Orbax
+writes in a background thread while the next epoch trains (a blocking save cost 17% of
+W1 with 32 seeds saved every epoch; see bench/checkpoint_overhead.py). A small
+`progress.json`, written atomically only once orbax has finished the arrays, says which
 chunks are done and where the one in flight stopped; it is the only file resume trusts,
 so a save cut short (a full disk, a kill) leaves the previous checkpoint in force.
 
@@ -43,17 +45,51 @@ def _checkpointer() -> Any:
     return ocp.PyTreeCheckpointer()
 
 
-def _save_arrays(path: Path, leaves: list[np.ndarray], history: dict[str, np.ndarray]) -> None:
-    tree = {"leaves": {str(i): np.asarray(a) for i, a in enumerate(leaves)}, "history": dict(history)}
-    _checkpointer().save(path.resolve(), tree, force=True)
+def _async_checkpointer() -> Any:
+    import orbax.checkpoint as ocp
+
+    return ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
+
+
+def _pack(leaves: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The state's leaves as one flat array per dtype plus their layout (JSON as bytes).
+
+    A member state has ~30 small arrays; orbax's cost is per array (measured: 30 arrays
+    45 ms a save, one array 25 ms), so they travel packed. Packing copies, so training
+    may go on while orbax writes.
+    """
+    arrays = [np.asarray(a) for a in leaves]
+    layout = [[a.dtype.str, list(a.shape)] for a in arrays]
+    packed = {dtype: np.concatenate([a.ravel() for a in arrays if a.dtype.str == dtype]) for dtype, _ in layout}
+    named = {f"dtype_{i}": values for i, values in enumerate(packed.values())}
+    order = list(packed)
+    named["layout"] = np.frombuffer(json.dumps({"order": order, "leaves": layout}).encode(), np.uint8).copy()
+    return named
+
+
+def _unpack(named: dict[str, Any]) -> list[np.ndarray]:
+    spec = json.loads(bytes(np.asarray(named["layout"], np.uint8)).decode())
+    flat = {dtype: np.asarray(named[f"dtype_{i}"]) for i, dtype in enumerate(spec["order"])}
+    offsets = dict.fromkeys(flat, 0)
+    leaves = []
+    for dtype, shape in spec["leaves"]:
+        size = int(np.prod(shape))
+        leaves.append(flat[dtype][offsets[dtype] : offsets[dtype] + size].reshape(shape))
+        offsets[dtype] += size
+    return leaves
+
+
+def _save_arrays(saver: Any, path: Path, leaves: list[np.ndarray], history: dict[str, np.ndarray]) -> None:
+    """Start writing (orbax writes in a background thread while the next epoch trains)."""
+    import orbax.checkpoint as ocp
+
+    tree = {"state": _pack(leaves), "history": {k: np.array(v, copy=True) for k, v in history.items()}}
+    saver.save(path.resolve(), args=ocp.args.PyTreeSave(tree), force=True)
 
 
 def _load_arrays(path: Path) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     tree = _checkpointer().restore(path.resolve())
-    leaves = tree["leaves"]
-    return [np.asarray(leaves[str(i)]) for i in range(len(leaves))], {
-        k: np.asarray(v) for k, v in tree["history"].items()
-    }
+    return _unpack(tree["state"]), {k: np.asarray(v) for k, v in tree["history"].items()}
 
 
 class Checkpointer(Controller):
@@ -68,6 +104,8 @@ class Checkpointer(Controller):
             raise ValueError(f"checkpoint every: expected a positive integer or None, got {every!r}")
         self.folder, self.every, self.digest, self.spec = Path(folder), every, digest, spec
         self.progress: dict[str, Any] = {}
+        self._saver: Any = None
+        self._pending: tuple[list[int], dict[str, Any] | None] | None = None  # (done, current) once written
         self._import = threading.Thread(target=_checkpointer, daemon=True)  # orbax imports in ~1 s: overlap it
 
     def on_sweep_start(self, sweep: SweepInfo) -> None:
@@ -88,33 +126,52 @@ class Checkpointer(Controller):
 
     def on_halt(self, event: EpochEnd) -> None:
         self._save_current(event)
+        self._flush()  # the process is about to stop: the checkpoint must be on disk
 
     def on_chunk_end(self, outcome: ChunkOutcome) -> None:
         number = self._number(outcome.info.group, outcome.info.members)
         if number in self.progress["done"]:
             return  # restored from this checkpoint
-        self._import.join()
-        _save_arrays(self.folder / f"chunk-{number}", jax.tree.leaves(outcome.state), outcome.history)
-        self.progress["done"].append(number)
-        self._commit(current=None)
+        done = [*self._latest()[0], number]
+        self._save(f"chunk-{number}", jax.tree.leaves(outcome.state), outcome.history, (done, None))
+
+    def on_sweep_end(self) -> None:
+        self._flush()
 
     def _save_current(self, event: EpochEnd) -> None:
-        self._import.join()
         number = self._number(event.chunk.group, event.chunk.members)
         name = f"current-{number}-epoch-{event.epoch + 1}"
-        _save_arrays(self.folder / name, jax.tree.leaves(event.host_state()), event.history)
-        self._commit(current={"chunk": number, "epochs_done": event.epoch + 1, "path": name})
+        current = {"chunk": number, "epochs_done": event.epoch + 1, "path": name}
+        self._save(name, jax.tree.leaves(event.host_state()), event.history, (self._latest()[0], current))
 
-    def _number(self, group: int, members: tuple[int, ...]) -> int:
-        return self.progress["layout"].index([group, list(members)])
+    def _latest(self) -> tuple[list[int], dict[str, Any] | None]:
+        """(done, current) as they will be once the save in flight is written."""
+        return self._pending if self._pending is not None else (list(self.progress["done"]), self.progress["current"])
 
-    def _commit(self, current: dict[str, Any] | None) -> None:
-        """Point progress.json at the new state, then remove what it no longer names."""
+    def _save(self, name: str, leaves: list[np.ndarray], history: dict[str, np.ndarray], then: tuple) -> None:
+        """Write asynchronously (the next epoch trains meanwhile); progress.json follows once it is on disk."""
+        self._flush()
+        if self._saver is None:
+            self._import.join()
+            self._saver = _async_checkpointer()
+        _save_arrays(self._saver, self.folder / name, leaves, history)
+        self._pending = then
+
+    def _flush(self) -> None:
+        """Wait for the save in flight, then point progress.json at it and drop what it replaced."""
+        if self._pending is None:
+            return
+        self._saver.wait_until_finished()
+        done, current = self._pending
+        self._pending = None
         previous = self.progress.get("current")
-        self.progress["current"] = current
+        self.progress.update(done=done, current=current)
         write_file_atomically(self.folder / PROGRESS_FILE, json.dumps(self.progress, indent=1))
         if previous is not None and previous != current:
             shutil.rmtree(self.folder / previous["path"], ignore_errors=True)
+
+    def _number(self, group: int, members: tuple[int, ...]) -> int:
+        return self.progress["layout"].index([group, list(members)])
 
 
 def _read_progress(folder: Path) -> dict[str, Any]:
