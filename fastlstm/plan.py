@@ -225,6 +225,35 @@ def _check_fixed_streams(fixed_streams: Mapping[str, int] | None) -> dict[str, i
     return dict(fixed_streams)
 
 
+def _numbers_of(
+    name: str,
+    point: Mapping[str, Any],
+    given: Mapping[str, Any],
+    grid: Mapping[str, Any],
+    optimizer: tuple[str, Mapping[str, Any]],
+    schedule: tuple[str, Mapping[str, float]],
+) -> dict[str, float]:
+    """One configuration's numeric hyperparameters: the optimizer's defaults, the schedule's,
+    then the arguments, then the grid point; a key that does not apply is an error."""
+    opt_name, opt_numbers = optimizer
+    sched_name, sched_numbers = schedule
+    allowed = set(OPTIMIZER_DEFAULTS[name]) | set(CLIP_KEYS) | set(sched_numbers) | set(WARMUP_KEYS) | {"dropout"}
+    numbers: dict[str, Any] = {**OPTIMIZER_DEFAULTS[name], "dropout": 0.0, **sched_numbers}
+    if name == opt_name:
+        numbers.update(opt_numbers)
+    for source, where in ((given, "argument"), ({k: v for k, v in point.items() if k in NUMERIC_KEYS}, "grid key")):
+        for key, value in source.items():
+            if key not in allowed:
+                raise ValueError(f"{where} {key!r} does not apply to optimizer {name!r} with schedule {sched_name!r}")
+            numbers[key] = value
+    clips = [k for k in CLIP_KEYS if k in numbers or k in grid]
+    if len(clips) > 1:
+        raise ValueError(f"use only one of {CLIP_KEYS} (as Keras), got {clips}")
+    for k in clips:
+        numbers[k] = math.inf if numbers.get(k) is None else numbers[k]
+    return {k: float(v) for k, v in numbers.items()}
+
+
 def make_plan(
     *,
     seeds: int | Sequence[int],
@@ -267,30 +296,13 @@ def make_plan(
 
     keys = list(grid)
     configs = [dict(zip(keys, values)) for values in itertools.product(*grid.values())] or [{}]
+    optimizer_settings = (opt_name, opt_numbers)
+    schedule_settings = (sched_name, sched_numbers)
     members: list[Member] = []
     for c, point in enumerate(configs):
         structure = {**base_structure, "optimizer": opt_name}
         structure.update({k: v for k, v in point.items() if k in STRUCTURAL_KEYS})
-        name = structure["optimizer"]
-        allowed = set(OPTIMIZER_DEFAULTS[name]) | set(CLIP_KEYS) | set(sched_numbers) | set(WARMUP_KEYS) | {"dropout"}
-        numbers: dict[str, Any] = dict(OPTIMIZER_DEFAULTS[name])
-        numbers["dropout"] = 0.0
-        numbers.update(sched_numbers)
-        if name == opt_name:
-            numbers.update(opt_numbers)
-        for source, where in ((given, "argument"), ({k: v for k, v in point.items() if k in NUMERIC_KEYS}, "grid key")):
-            for key, value in source.items():
-                if key not in allowed:
-                    raise ValueError(
-                        f"{where} {key!r} does not apply to optimizer {name!r} with schedule {sched_name!r}"
-                    )
-                numbers[key] = value
-        clips = [k for k in CLIP_KEYS if k in numbers or k in grid]
-        if len(clips) > 1:
-            raise ValueError(f"use only one of {CLIP_KEYS} (as Keras), got {clips}")
-        for k in clips:
-            numbers[k] = math.inf if numbers.get(k) is None else numbers[k]
-        numbers = {k: float(v) for k, v in numbers.items()}
+        numbers = _numbers_of(structure["optimizer"], point, given, grid, optimizer_settings, schedule_settings)
         for seed in seed_list:
             streams = {s: int(fixed_streams.get(s, seed)) for s in STREAMS}
             members.append(Member(len(members), seed, c, structure, numbers, streams))
