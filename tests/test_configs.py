@@ -94,6 +94,7 @@ def test_config_runs_and_its_run_folder_reproduces(name, tmp_path, capsys):
     assert marker["kind"] in ("result", "run")
     loaded = fl.load(run)
     spec = SweepSpec.load(config).with_overrides(TINY[name])
+    assert loaded.spec == spec  # the run folder's config.toml is the resolved spec
     assert len(loaded.members) == len(spec.plan().members)
     assert plain_summary(loaded.summary()) == printed["summary"]
 
