@@ -188,16 +188,21 @@ def _marker_kind(folder: Path) -> str | None:
     return marker.get("kind") if isinstance(marker, dict) and isinstance(marker.get("kind"), str) else None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
     import jax
 
     import fastlstm as fl
 
     plan = spec.plan()
+    configs, seeds = len(plan.configs), len(plan.members) // len(plan.configs)
     log.print(
         f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {spec.precision}): "
-        f"{description}; {ds.inference['reason']}; {len(plan.members)} members "
-        f"({len(plan.configs)} configurations x {len(plan.members) // len(plan.configs)} seeds)",
+        f"{description}; {ds.inference['reason']}; {_count(len(plan.members), 'member')} "
+        f"({_count(configs, 'configuration')} x {_count(seeds, 'seed')})",
         highlight=False,
         soft_wrap=True,
     )
