@@ -99,10 +99,13 @@ class Checkpointer(Controller):
     checkpoint made from other data.
     """
 
-    def __init__(self, folder: str | Path, every: int | None = None, digest: str = "", spec: Any = None) -> None:
+    def __init__(
+        self, folder: str | Path, every: int | None = None, digest: str = "", spec: Any = None, resume: bool = False
+    ) -> None:
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(f"checkpoint every: expected a positive integer or None, got {every!r}")
         self.folder, self.every, self.digest, self.spec = Path(folder), every, digest, spec
+        self.resume = resume
         self.progress: dict[str, Any] = {}
         self._saver: Any = None
         self._pending: tuple[list[int], dict[str, Any] | None] | None = None  # (done, current) once written
@@ -111,21 +114,26 @@ class Checkpointer(Controller):
     def on_sweep_start(self, sweep: SweepInfo) -> None:
         self._import.start()
         self.folder.mkdir(parents=True, exist_ok=True)
-        saved = _read_progress(self.folder) if (self.folder / PROGRESS_FILE).exists() else None
         layout = [[g, list(members)] for g, members in sweep.layout]
-        if saved is not None and saved.get("layout") == layout:
-            self.progress = saved  # a resumed sweep goes on adding to its checkpoint
+        if self.resume:
+            self.progress = _read_progress(self.folder)  # a resumed sweep goes on adding to its checkpoint
         else:
+            _clear(self.folder)  # a new sweep: what an earlier one saved here must not mix with it
             self.progress = {"format": FORMAT, "digest": self.digest, "spec": self.spec, "layout": layout}
             self.progress.update(done=[], current=None)
 
-    def on_epoch_end(self, event: EpochEnd) -> None:
-        last = event.epoch + 1 >= event.chunk.epochs or event.n_active == 0
-        if self.every is not None and (event.epoch + 1) % self.every == 0 and not last:
-            self._save_current(event)
+    def on_epoch_applied(self, event: EpochEnd) -> None:
+        """Every `every` epochs, after the controllers' stops were applied (they are saved too).
+
+        Not at a chunk's last epoch: the chunk's end saves its final state right after."""
+        if self.every is None or (event.epoch + 1) % self.every or event.epoch + 1 >= event.chunk.epochs:
+            return
+        state = event.host_state()
+        if state.active.any():
+            self._save_current(event, state)
 
     def on_halt(self, event: EpochEnd) -> None:
-        self._save_current(event)
+        self._save_current(event, event.host_state())
         self._flush()  # the process is about to stop: the checkpoint must be on disk
 
     def on_chunk_end(self, outcome: ChunkOutcome) -> None:
@@ -138,11 +146,11 @@ class Checkpointer(Controller):
     def on_sweep_end(self) -> None:
         self._flush()
 
-    def _save_current(self, event: EpochEnd) -> None:
+    def _save_current(self, event: EpochEnd, state: Any) -> None:
         number = self._number(event.chunk.group, event.chunk.members)
         name = f"current-{number}-epoch-{event.epoch + 1}"
         current = {"chunk": number, "epochs_done": event.epoch + 1, "path": name}
-        self._save(name, jax.tree.leaves(event.host_state()), event.history, (self._latest()[0], current))
+        self._save(name, jax.tree.leaves(state), event.history, (self._latest()[0], current))
 
     def _latest(self) -> tuple[list[int], dict[str, Any] | None]:
         """(done, current) as they will be once the save in flight is written."""
@@ -172,6 +180,13 @@ class Checkpointer(Controller):
 
     def _number(self, group: int, members: tuple[int, ...]) -> int:
         return self.progress["layout"].index([group, list(members)])
+
+
+def _clear(folder: Path) -> None:
+    """Remove what a Checkpointer wrote in `folder` (nothing else)."""
+    (folder / PROGRESS_FILE).unlink(missing_ok=True)
+    for saved in [*folder.glob("chunk-*"), *folder.glob("current-*")]:
+        shutil.rmtree(saved, ignore_errors=True)
 
 
 def _read_progress(folder: Path) -> dict[str, Any]:

@@ -92,6 +92,9 @@ class Controller:
     def on_epoch_end(self, event: EpochEnd) -> Decision | None:
         return None
 
+    def on_epoch_applied(self, event: EpochEnd) -> None:
+        """After every controller's decision for this epoch was applied (what a checkpoint saves)."""
+
     def on_halt(self, event: EpochEnd) -> None:
         """The sweep stops after this epoch (a controller halted it): save what must survive."""
 

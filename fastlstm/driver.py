@@ -284,12 +284,14 @@ class Driver:
         """Train every chunk; controllers see every epoch. Raises `SweepHalted` if one halts."""
         total = sum(c.epochs for c in self.infos)
         info = SweepInfo(len(self.plan.members), len(self.plan.groups), total, self.layout)
-        for c in self.controllers:
-            c.on_sweep_start(info)
+        started: list[Controller] = []
         try:
+            for c in self.controllers:
+                c.on_sweep_start(info)
+                started.append(c)  # only these are ended: a later one may fail to start
             return [self._run_chunk(k, chunk) for k, chunk in enumerate(self.infos)]
         finally:
-            for c in self.controllers:
+            for c in started:
                 c.on_sweep_end()
 
     def _resumed(self, k: int, info: ChunkInfo) -> ChunkOutcome | None:
@@ -328,6 +330,8 @@ class Driver:
             event = EpochEnd(info, run.epoch - 1, logs, active, diverged, timer.lap(), run.host_state, history)
             decisions = [d for c in self.controllers if (d := c.on_epoch_end(event)) is not None]
             active = self._apply(run, decisions, active)
+            for c in self.controllers:  # the state they see now has every decision applied
+                c.on_epoch_applied(event)
             if any(d.halt for d in decisions):
                 for c in self.controllers:
                     c.on_halt(event)

@@ -217,7 +217,7 @@ def train(
     if checkpoint is not None:
         digest, identity = dataset_digest(ds), spec.to_dict()
         resumed = load_resume(checkpoint, digest, identity) if resume else None
-        controllers.append(Checkpointer(checkpoint, checkpoint_every, digest, identity))
+        controllers.append(Checkpointer(checkpoint, checkpoint_every, digest, identity, resume=resume))
     elif resume:
         raise ValueError("resume: give the checkpoint folder to resume from")
     enable_compilation_cache()

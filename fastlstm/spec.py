@@ -63,6 +63,8 @@ class SpecError(ValueError):
 def _plain(value: Any) -> Any:
     """NumPy values to Python ones and tuples to lists, so strict types accept them."""
     value = to_python(value)
+    if isinstance(value, range):
+        return list(value)
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return [_plain(v) for v in value]
     if isinstance(value, list):

@@ -135,3 +135,56 @@ def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path):
     assert_identical(fl.load(tmp_path / "killed"), fl.load(tmp_path / "whole"))
     assert not (tmp_path / "killed" / "checkpoint").exists()  # a finished run keeps no checkpoint
     shutil.rmtree(tmp_path / "killed")
+
+
+def test_a_new_sweep_replaces_an_old_checkpoint_instead_of_mixing_with_it(tmp_path):
+    with pytest.raises(SweepHalted):
+        fl.sweep(X, Y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(6)], **COMMON)  # chunk 0 saved
+    other = {**COMMON, "learning_rate": 0.05}
+    fresh = fl.sweep(X, Y, checkpoint=tmp_path / "ck", **other)
+    assert_identical(fresh, fl.sweep(X, Y, **other))
+    assert_identical(fl.sweep(X, Y, resume=tmp_path / "ck", **other), fresh)  # every chunk of the new sweep
+
+
+class StopMember(Controller):
+    """Stop member 0 of the first chunk after epoch 0 (a host-side decision)."""
+
+    def on_epoch_end(self, event):
+        if event.epoch == 0 and event.chunk.chunk == 0:
+            return Decision(stop=np.arange(len(event.active)) == 0)
+        return None
+
+
+class CrashAt(Controller):
+    """Fail after the given epoch of the first chunk, as a killed process would stop."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, event):
+        if event.epoch == self.epoch and event.chunk.chunk == 0:
+            raise RuntimeError("crash")
+
+
+def test_a_periodic_checkpoint_holds_the_controllers_stops(tmp_path):
+    common = {**COMMON, "callbacks": []}
+    reference = fl.sweep(X, Y, controllers=[StopMember()], **common)
+    assert reference.members[0]["status"] == "stopped"
+    with pytest.raises(RuntimeError, match="crash"):
+        fl.sweep(X, Y, checkpoint=tmp_path / "ck", checkpoint_every=1, controllers=[StopMember(), CrashAt(1)], **common)
+    resumed = fl.sweep(X, Y, resume=tmp_path / "ck", controllers=[StopMember()], **common)
+    assert_identical(resumed, reference)
+
+
+class FailsToStart(Controller):
+    def on_sweep_start(self, sweep):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_controller_that_fails_to_start_leaves_no_signal_handler_behind():
+    from fastlstm.controllers import StopOnSignal
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(OSError, match="No space left"):
+        fl.sweep(X, Y, controllers=[StopOnSignal(), FailsToStart()], **COMMON)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -226,3 +226,9 @@ def test_run_reads_the_data_a_config_file_names(tmp_path):
     direct = fl.sweep(x, y, spec=SweepSpec.load(tmp_path / "study.toml"), verbose=0)
     np.testing.assert_array_equal(ran.history["loss"], direct.history["loss"])
     assert ran.spec.data.path == str(tmp_path / "train.npz")
+
+
+def test_any_sequence_of_seeds_is_written_as_a_list():
+    spec = sweep_spec_from_kwargs(seeds=range(3), grid={"learning_rate": (1e-3, 1e-2)})
+    assert spec.to_dict()["seeds"] == [0, 1, 2]
+    assert SweepSpec.from_toml(spec.to_toml()) == spec
