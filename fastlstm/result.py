@@ -28,6 +28,7 @@ from fastlstm.io.folders import (
     MARKER,
     DamagedResultError,
     NotAResultFolderError,
+    marker_kind,
     read_json_file,
     read_npz_file,
 )
@@ -285,7 +286,7 @@ def load(path: str | os.PathLike) -> SweepResult:
     path = Path(path)
     if not path.is_dir() or not ((path / RESULT_FILE).exists() or (path / MARKER).exists()):
         raise NotAResultFolderError(f"path {str(path)!r} is not a saved fastlstm result (no {RESULT_FILE})")
-    if _marker_kind(path) == IN_PROGRESS_KIND:
+    if marker_kind(path) == IN_PROGRESS_KIND:
         raise NotAResultFolderError(
             f"path {str(path)!r} is a run that did not finish (interrupted, or still running); "
             f"continue it with: fastlstm sweep --resume {path}"
@@ -300,13 +301,6 @@ def load(path: str | os.PathLike) -> SweepResult:
         params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
         groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
     return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=read_config(path))
-
-
-def _marker_kind(path: Path) -> str | None:
-    try:
-        return json.loads((path / MARKER).read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
-from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder
+from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder, marker_kind
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
 RUN_CONFIG = "config.toml"
@@ -167,7 +167,7 @@ def _not_resumable(run: Path) -> str | None:
 
     if not run.is_dir():
         return "no such folder" if not run.exists() else "is not a folder"
-    kind = _marker_kind(run)
+    kind = marker_kind(run)
     if kind is None:
         return f"not a fastlstm run folder (no {MARKER} marker)"
     if (run / "checkpoint" / "progress.json").is_file() and (run / RUN_CONFIG).is_file():
@@ -178,14 +178,6 @@ def _not_resumable(run: Path) -> str | None:
             f"fastlstm sweep {run / RUN_CONFIG} --out {run} --overwrite"
         )
     return "the run is finished; nothing to resume (its results are in the folder)"
-
-
-def _marker_kind(folder: Path) -> str | None:
-    try:
-        marker = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    return marker.get("kind") if isinstance(marker, dict) and isinstance(marker.get("kind"), str) else None
 
 
 def _count(n: int, noun: str) -> str:

@@ -52,11 +52,17 @@ def _describe(name: str, path: Path) -> str:
     return f"{name} {str(path)!r}"
 
 
+def marker_kind(path: str | os.PathLike) -> str | None:
+    """What wrote the folder, from its marker ("run", "run-in-progress", ...); None without one."""
+    marker = _read_json_or_none(Path(path) / MARKER)
+    kind = marker.get("kind") if isinstance(marker, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def is_fastlstm_folder(path: str | os.PathLike) -> bool:
     """Whether `path` is a folder fastlstm wrote: its marker, or a result saved before markers."""
     path = Path(path)
-    marker = _read_json_or_none(path / MARKER)
-    if isinstance(marker, dict) and isinstance(marker.get("kind"), str):
+    if marker_kind(path) is not None:
         return True
     legacy = _read_json_or_none(path / LEGACY_RESULT_FILE)
     return isinstance(legacy, dict) and legacy.get("format_version") == 1
