@@ -27,7 +27,7 @@ from fastlstm.model import LSTMModel, ModelSpec
 from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
-from fastlstm.spec import SweepSpec, sweep_spec_from_kwargs
+from fastlstm.spec import DataSpec, SweepSpec, sweep_spec_from_kwargs
 from fastlstm.stats import majority_class_rate
 
 # fl.sweep's defaults for the keyword arguments that are part of the spec.
@@ -174,22 +174,6 @@ def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
     return Settings(spec.shuffle, tuple(spec.callbacks), spec.precision, spec.members_per_chunk, initial_params)
 
 
-def run_spec(
-    spec: SweepSpec,
-    x: Any,
-    y: Any = None,
-    *,
-    validation_data: Any = None,
-    sample_weight: Any = None,
-    initial_params: Any = None,
-    controllers: Sequence[Controller] = (),
-    verbose: int | str = "auto",
-) -> SweepResult:
-    """Train the members of `spec` on (x, y): data -> plan -> driver -> result."""
-    ds = load_data(spec, x, y, validation_data, sample_weight)
-    return train(spec, ds, initial_params=initial_params, controllers=controllers, verbose=verbose)
-
-
 def train(
     spec: SweepSpec,
     ds: Dataset,
@@ -232,15 +216,12 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     would leak) and comes back as `validation_data`, which overrides `validation_split`
     as in Keras.
     """
-    import numpy as np
-
     from fastlstm.io.readers import read_data
     from fastlstm.tasks import early_cue
 
-    source = spec.data
-    if source is None or source.path is None:
-        samples, timesteps = (source.samples, source.timesteps) if source else (2048, 24)
-        x, y = early_cue(n=samples, timesteps=timesteps)
+    source = spec.data or DataSpec()
+    if source.path is None:
+        x, y = early_cue(n=source.samples, timesteps=source.timesteps)
         text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
         return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
     forecasting = source.window is not None
