@@ -187,7 +187,11 @@ class ChunkRun:
         return np.asarray(active)[: self.n_members], np.asarray(diverged)[: self.n_members]
 
     def host_state(self) -> MemberState:
-        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(self.state))
+        return self._on_host(self.state)
+
+    def _on_host(self, state: MemberState) -> MemberState:
+        """NumPy copies without the padding members."""
+        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(state))
 
     def load_state(self, state: MemberState, epoch: int) -> None:
         """Continue from a saved state (a resumed sweep)."""
@@ -207,7 +211,7 @@ class ChunkRun:
 
     def finish(self) -> MemberState:
         """Final states (callbacks may restore best weights), as host arrays."""
-        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(self._finish_fn(self.state)))
+        return self._on_host(self._finish_fn(self.state))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,7 +310,7 @@ class Driver:
         current = self.resume.current if self.resume is not None else None
         if current is not None and current[0] == k:
             _, epoch, leaves, saved = current
-            run.load_state(jax.tree.unflatten(jax.tree.structure(run.host_state()), leaves), epoch)
+            run.load_state(jax.tree.unflatten(jax.tree.structure(run.state), leaves), epoch)
             history = {name: np.array(values) for name, values in saved.items()}
         return run, history
 
