@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import shutil
 import sys
 import time
@@ -124,14 +123,12 @@ def default_out(spec: Any) -> Path:
 
 def run_sweep(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, claim the run folder, train, report, write."""
-    from fastlstm.runner import load_data
+    from fastlstm.runner import load_data, read_spec_data
 
     spec, out = _resumed_spec(args) if args.resume is not None else (spec_from_args(args), None)
     out = out or (args.out if args.out is not None else default_out(spec))
     if args.resume is None:
         check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
-    from fastlstm.runner import read_spec_data
-
     fit, loaded, description = read_spec_data(spec)
     ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
     log = Console(file=sys.stderr) if args.json else console
@@ -245,17 +242,14 @@ def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console
 
 
 def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> None:
+    from fastlstm.io.run_folder import strict_json
     from fastlstm.report import summary_table
 
-    console.print(summary_table(result))
+    summary = result.summary()  # once: from 10 seeds on its intervals are bootstrapped
+    console.print(summary_table(summary))
     console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
     if as_json:
-        rows = [{k: _json_number(v) for k, v in row.items()} for row in result.summary()]
-        sys.stdout.write(json.dumps({"summary": rows, "meta": result.meta}, allow_nan=False, default=str) + "\n")
-
-
-def _json_number(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+        sys.stdout.write(strict_json({"summary": list(summary), "meta": result.meta}, indent=None) + "\n")
 
 
 def _save(result: Any, out: Path, loaded: Any) -> None:

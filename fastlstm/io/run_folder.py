@@ -100,7 +100,7 @@ def write_run_folder(
         _write_text(tmp / HISTORY_CSV, history_csv(result.history))
         _write_text(tmp / SUMMARY_FILE, summary_json(result))
         environment = environment_record(result, data, config_missing)
-        _write_text(tmp / ENVIRONMENT_FILE, _strict_json({**environment, **extra}))
+        _write_text(tmp / ENVIRONMENT_FILE, strict_json({**environment, **extra}))
     return path
 
 
@@ -121,7 +121,7 @@ def _checked_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
                 f"extra_environment: key {key!r} must be a string other than {', '.join(ENVIRONMENT_KEYS)}"
             )
         try:
-            _strict_json(value)
+            strict_json(value)
         except (TypeError, ValueError):
             raise ValueError(f"extra_environment[{key!r}] is not JSON-ready: {type(value).__name__}") from None
     return dict(extra)
@@ -170,7 +170,7 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)  # 'inf', 'nan' and every digit needed to read the same float back
     if isinstance(value, (list, tuple, dict, np.ndarray)):
-        return _strict_json(value, indent=None)
+        return strict_json(value, indent=None)
     return str(value)
 
 
@@ -196,7 +196,7 @@ def history_csv(history: Mapping[str, np.ndarray]) -> str:
 def summary_json(result: SweepResult) -> str:
     """`result.summary()` as strict JSON: the rows, and what they were computed over."""
     summary = result.summary()
-    return _strict_json(
+    return strict_json(
         {
             "metrics": list(summary.metrics),
             "grid_keys": list(summary.grid_keys),
@@ -313,7 +313,7 @@ def read_config(folder: Path) -> SweepSpec | None:
 # --- strict JSON -------------------------------------------------------------------------
 
 
-def _strict_json(value: Any, indent: int | None = 1) -> str:
+def strict_json(value: Any, indent: int | None = 1) -> str:
     """RFC 8259 JSON: NaN and infinities become null (a report, read by people and tools)."""
     return json.dumps(_finite_or_null(to_python(value)), indent=indent, allow_nan=False)
 
@@ -340,5 +340,6 @@ __all__ = [
     "RUN_KIND",
     "SUMMARY_FILE",
     "read_config",
+    "strict_json",
     "write_run_folder",
 ]
