@@ -61,16 +61,16 @@ class SpecError(ValueError):
 
 
 def _plain(value: Any) -> Any:
-    """NumPy values to Python ones and tuples to lists, so strict types accept them."""
-    value = to_python(value)
-    if isinstance(value, range):
-        return list(value)
-    if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+    """NumPy values to Python ones (once, all the way down), then sequences to lists, so
+    strict types accept them."""
+    return _lists(to_python(value))
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, (list, range)) or (isinstance(value, tuple) and not hasattr(value, "_fields")):
+        return [_lists(v) for v in value]
     if isinstance(value, Mapping) and not isinstance(value, BaseModel):
-        return {_plain(k): _plain(v) for k, v in value.items()}
+        return {k: _lists(v) for k, v in value.items()}
     return value
 
 
