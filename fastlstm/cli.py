@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
+from fastlstm.driver import SweepHalted
 from fastlstm.sweep_command import add_sweep_parser, run_sweep
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
@@ -200,9 +201,7 @@ def _run_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"fastlstm {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except RuntimeError as err:
-        if type(err).__name__ != "SweepHalted":  # the driver's, after Ctrl-C or SIGTERM (imported lazily)
-            raise
+    except SweepHalted as err:  # after Ctrl-C or SIGTERM, with the checkpoint saved
         print(f"fastlstm {args.command}: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 1
