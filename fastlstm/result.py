@@ -33,7 +33,7 @@ from fastlstm.io.folders import (
     read_npz_file,
 )
 from fastlstm.io.loaded import LoadedData
-from fastlstm.io.run_folder import read_config, write_run_folder
+from fastlstm.io.run_folder import read_analysis, read_config, write_run_folder
 from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import Summary, final_values, summarize
 
@@ -74,6 +74,10 @@ class SweepResult:
     configs: list[dict[str, Any]]
     meta: dict[str, Any]  # task, loss, metrics, out_dim, mask_value, ...
     spec: Any = None  # the fastlstm.SweepSpec it was made from
+    # What was learnt about this run, as JSON-ready documents keyed by ANALYSIS_FILES'
+    # names ("findings", "lr_range", "variance_sources"): saved as <name>.json beside
+    # the core files and read back by `load`; the report draws from them.
+    analysis: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def params(self) -> Any:
@@ -300,7 +304,15 @@ def load(path: str | os.PathLike) -> SweepResult:
         _check_params(path, _params_file(k), arrays, len(g["members"]))
         params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
         groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
-    return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=read_config(path))
+    return SweepResult(
+        history,
+        doc["members"],
+        groups,
+        doc["configs"],
+        doc["meta"],
+        spec=read_config(path),
+        analysis=read_analysis(path),
+    )
 
 
 def _read_document(path: Path) -> dict[str, Any]:

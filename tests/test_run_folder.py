@@ -302,3 +302,20 @@ def test_git_commit_names_head_of_a_fastlstm_checkout(tmp_path):
     )
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     assert git_commit(package) == head.stdout.strip()
+
+
+def test_analysis_documents_are_saved_as_their_files_and_loaded_back(result, tmp_path):
+    analysis = {"findings": {"findings": [{"id": "data.nan", "value": math.nan}]}, "lr_range": {"lrs": [1e-3, 1e-2]}}
+    annotated = dataclasses.replace(result, analysis=analysis)
+    folder = annotated.save(tmp_path / "run")
+    assert _strict_load(folder / "findings.json") == {"findings": [{"id": "data.nan", "value": None}]}
+    assert not (folder / "variance_sources.json").exists()
+    saved_findings = {"findings": [{"id": "data.nan", "value": None}]}
+    assert fl.load(folder).analysis == {"findings": saved_findings, "lr_range": {"lrs": [1e-3, 1e-2]}}
+
+
+def test_unknown_or_unserialisable_analysis_is_refused_before_writing(result, tmp_path):
+    for analysis, words in (({"notes": {}}, "unknown keys ['notes']"), ({"lr_range": {"x": object()}}, "lr_range")):
+        with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
+            dataclasses.replace(result, analysis=analysis).save(tmp_path / "run")
+        assert not (tmp_path / "run").exists()

@@ -8,6 +8,8 @@ RUN/
   history.csv        tidy: member, epoch, metric, value (epochs the member trained)
   summary.json       per-configuration statistics (`result.summary()` rows)
   environment.json   versions, devices, precision, the data file and its SHA-256, git commit
+  findings.json, lr_range.json, variance_sources.json
+                     what analysis found (`result.analysis`), when it ran
   .fastlstm          the marker, written last (kind "run")
 ```
 
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastlstm.coerce import to_python
-from fastlstm.io.folders import DamagedResultError, write_folder_atomically
+from fastlstm.io.folders import DamagedResultError, read_json_file, write_folder_atomically
 from fastlstm.io.loaded import LoadedData
 
 if TYPE_CHECKING:
@@ -50,6 +52,12 @@ HISTORY_CSV = "history.csv"
 SUMMARY_FILE = "summary.json"
 ENVIRONMENT_FILE = "environment.json"
 ENVIRONMENT_FORMAT = 1
+# result.analysis keys and their files; `fl.load` reads back the ones present
+ANALYSIS_FILES = {
+    "findings": "findings.json",
+    "lr_range": "lr_range.json",
+    "variance_sources": "variance_sources.json",
+}
 VERSIONED_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
 GIT_TIMEOUT_S = 2.0
 ENVIRONMENT_KEYS = (
@@ -101,7 +109,27 @@ def write_run_folder(
         _write_text(tmp / SUMMARY_FILE, summary_json(result))
         environment = environment_record(result, data, config_missing)
         _write_text(tmp / ENVIRONMENT_FILE, strict_json({**environment, **extra}))
+        for key, document in _checked_analysis(result.analysis).items():
+            _write_text(tmp / ANALYSIS_FILES[key], strict_json(document))
     return path
+
+
+def _checked_analysis(analysis: Mapping[str, Any]) -> dict[str, Any]:
+    """result.analysis, checked before anything is written: known keys, JSON-ready documents."""
+    unknown = sorted(set(analysis) - set(ANALYSIS_FILES))
+    if unknown:
+        raise ValueError(f"result.analysis: unknown keys {unknown}; expected some of {sorted(ANALYSIS_FILES)}")
+    for key, document in analysis.items():
+        try:
+            strict_json(document)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"result.analysis[{key!r}] is not JSON-ready: {e}") from None
+    return dict(analysis)
+
+
+def read_analysis(folder: Path) -> dict[str, Any]:
+    """The analysis documents saved in `folder` (absent files are simply not there)."""
+    return {key: read_json_file(folder, name) for key, name in ANALYSIS_FILES.items() if (folder / name).exists()}
 
 
 def _write_text(path: Path, text: str) -> None:
