@@ -39,6 +39,7 @@ from fastlstm.coerce import to_python
 from fastlstm.model import ModelSpec
 from fastlstm.optimizers import CLIP_KEYS
 from fastlstm.plan import Plan, make_plan
+from fastlstm.preprocessing import check_standardize
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +47,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 Precision = Literal["float32", "bfloat16"]
+Standardize = Literal["feature", "global", "min_max"]
 DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "series"]
 # keys that are a name or a table with a "name" ("adam" or {name = "adam", beta_1 = 0.8})
 NAMED_TABLES = ("optimizer", "schedule")
@@ -90,9 +92,12 @@ def _callbacks_from(value: Any) -> list[Any]:
 
 
 def _class_weight_from(value: Any) -> Any:
-    """TOML keys are strings: {"0": 1.0} means class 0."""
+    """TOML keys are strings: {"0": 1.0} means class 0. Anything but a table or "balanced"
+    is one clear problem here rather than one per member of the type union."""
     if isinstance(value, Mapping):
         return {int(k) if isinstance(k, str) and k.strip().lstrip("-").isdigit() else k: v for k, v in value.items()}
+    if value is not None and value != "balanced":
+        raise ValueError(f"class_weight must be a table {{class = weight}} or 'balanced', got {value!r}")
     return value
 
 
@@ -175,7 +180,8 @@ class SweepSpec(_Strict):
     epochs: Any = 10
     validation_split: float = 0.0
     shuffle: bool = True
-    class_weight: Annotated[dict[int, float] | None, BeforeValidator(_class_weight_from)] = None
+    class_weight: Annotated[dict[int, float] | Literal["balanced"] | None, BeforeValidator(_class_weight_from)] = None
+    standardize: Annotated[Standardize | None, BeforeValidator(check_standardize)] = None
     callbacks: CallbacksField = Field(default_factory=list)
     fixed_streams: Any = Field(default_factory=dict)
     members_per_chunk: Any = None
@@ -252,7 +258,7 @@ class SweepSpec(_Strict):
         """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
         values = self.model_dump(mode="python")
         values["grid"] = {k: [math.inf if v is None else v for v in vs] for k, vs in values["grid"].items()}
-        if values.get("class_weight") is not None:  # TOML keys are strings
+        if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)
 
