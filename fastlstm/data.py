@@ -66,6 +66,9 @@ class Dataset:
     preprocessing: dict[str, Any] | None = None
     # The per-class weights the training rows got ({class: weight}), None without class_weight.
     class_weight: dict[int, float] | None = None
+    # With class_weight in the grid: the training rows' "balanced" weights, which members
+    # with class_weight="balanced" train with instead of `train.weight` (ones).
+    balanced_weight: np.ndarray | None = None
 
     @property
     def timesteps(self) -> int:
@@ -282,6 +285,7 @@ def prepare_data(
     sample_weight: Any = None,
     class_weight: Mapping[int, float] | str | None = None,
     standardize: str | None = None,
+    class_weight_grid: bool = False,
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
 
@@ -289,9 +293,12 @@ def prepare_data(
     decided and why is in `Dataset.inference`. NumPy scalars are accepted wherever a
     Python number is. `standardize` is fitted on the training part only, after the
     split, over real steps (fastlstm/preprocessing.py); `class_weight="balanced"` is
-    computed on the training rows only.
+    computed on the training rows only. `class_weight_grid=True` (class_weight is a grid
+    key) keeps the "balanced" weights beside the unweighted ones, for the members to choose.
     """
     check_standardize(standardize)
+    if class_weight_grid and (class_weight is not None or sample_weight is not None):
+        raise ValueError("grid['class_weight'] cannot be combined with class_weight or sample_weight; pass one of them")
     num_classes, output_dim, mask_value, validation_split = (
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
@@ -315,9 +322,11 @@ def prepare_data(
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
     targets = resolve_targets(ys, task, loss, num_classes, output_dim)
     xa, ya, wa, ragged = train
-    table = None
+    table = balanced = None
     if class_weight is not None:
         wa, table = _class_weights(class_weight, ya, targets)
+    elif class_weight_grid:
+        balanced, table = _class_weights("balanced", ya, targets)
     metrics = _check_metrics(metrics, targets)
 
     train_split = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value))
@@ -337,6 +346,7 @@ def prepare_data(
         targets.as_dict(),
         preprocessing,
         table,
+        balanced,
     )
 
 

@@ -91,6 +91,7 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         sample_weight=sample_weight,
         class_weight=spec.class_weight,
         standardize=spec.standardize,
+        class_weight_grid="class_weight" in spec.grid,
     )
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:

@@ -197,12 +197,10 @@ class SweepSpec(_Strict):
     @field_validator("grid")
     @classmethod
     def _inf_clip_is_none(cls, grid: Any) -> Any:
-        """A config file writes "no clipping" as inf (TOML has no None); in Python it is None."""
+        """A config file writes "no clipping" as inf and "no class weights" as "none" (TOML
+        has no None); in Python both are None."""
         if isinstance(grid, dict):
-            return {
-                k: [None if (k in CLIP_KEYS and v == math.inf) else v for v in vs] if isinstance(vs, list) else vs
-                for k, vs in grid.items()
-            }
+            return {k: [_none_in_toml(k, v) for v in vs] if isinstance(vs, list) else vs for k, vs in grid.items()}
         return grid
 
     @field_validator("members_per_chunk")
@@ -218,6 +216,12 @@ class SweepSpec(_Strict):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"validation_split must be a float in [0, 1), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _class_weight_once(self) -> SweepSpec:
+        if isinstance(self.grid, dict) and "class_weight" in self.grid and self.class_weight is not None:
+            raise ValueError("class_weight: give it as a setting or as a grid key (grid.class_weight), not both")
+        return self
 
     @model_validator(mode="after")
     def _plan_is_valid(self) -> SweepSpec:
@@ -257,7 +261,7 @@ class SweepSpec(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
         values = self.model_dump(mode="python")
-        values["grid"] = {k: [math.inf if v is None else v for v in vs] for k, vs in values["grid"].items()}
+        values["grid"] = {k: [_toml_none(k) if v is None else v for v in vs] for k, vs in values["grid"].items()}
         if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)
@@ -323,6 +327,18 @@ class SweepSpec(_Strict):
             return type(self).from_dict(values)
         except SpecError as err:
             raise SpecError([_with_assignment(p, assignments, f"{name} ") for p in err.problems]) from None
+
+
+def _none_in_toml(key: str, value: Any) -> Any:
+    """A grid value as Python has it: TOML's stand-ins for None read back as None."""
+    if (key in CLIP_KEYS and value == math.inf) or (key == "class_weight" and value == "none"):
+        return None
+    return value
+
+
+def _toml_none(key: str) -> Any:
+    """What a config file writes for a grid value None ("no class weights", "no clipping")."""
+    return "none" if key == "class_weight" else math.inf
 
 
 def _apply_assignment(values: dict[str, Any], text: str, said: str) -> None:

@@ -273,3 +273,37 @@ def test_cli_bad_standardize_or_class_weight_is_one_line_exit_2(tmp_path, capsys
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+# --- "does balancing help?" as one run: class_weight in the grid ------------------------------
+
+
+def test_a_grid_over_class_weight_trains_each_member_as_its_own_sweep_would():
+    x, y = make_data(n=40, timesteps=4, features=2, classes=3)
+    y[:24] = 0  # imbalanced
+    both = fl.sweep(x, y, grid={"class_weight": [None, "balanced"]}, validation_split=0.25, **TINY)
+    plain = fl.sweep(x, y, validation_split=0.25, **TINY)
+    balanced = fl.sweep(x, y, class_weight="balanced", validation_split=0.25, **TINY)
+    assert [c["class_weight"] for c in both.configs] == [None, "balanced"]
+    assert [m["class_weight_balanced"] for m in both.members] == [0.0, 0.0, 1.0, 1.0]
+    for name in ("loss", "val_loss"):
+        np.testing.assert_allclose(both.history[name][:2], plain.history[name], rtol=1e-6)
+        np.testing.assert_allclose(both.history[name][2:], balanced.history[name], rtol=1e-6)
+    assert not np.allclose(both.history["loss"][:2], both.history["loss"][2:])
+    assert both.meta["class_weight"] == pytest.approx(_expected_balanced(y[:30]))
+
+
+def test_a_class_weight_grid_round_trips_through_toml_and_refuses_bad_values():
+    spec = SweepSpec.from_dict({"grid": {"class_weight": [None, "balanced"]}})
+    text = spec.to_toml()
+    assert 'class_weight = [\n    "none",\n    "balanced",\n]' in text or 'class_weight = ["none", "balanced"]' in text
+    assert SweepSpec.from_toml(text) == spec
+    with pytest.raises(SpecError, match=r"grid\['class_weight'\]: class_weight values must be None"):
+        SweepSpec.from_dict({"grid": {"class_weight": [None, {0: 1.0, 1: 2.0}]}})
+    with pytest.raises(SpecError, match=r"class_weight: give it as a setting or as a grid key"):
+        SweepSpec.from_dict({"grid": {"class_weight": [None, "balanced"]}, "class_weight": "balanced"})
+    x, y = _scaled_data()
+    with pytest.raises(
+        ValueError, match=r"grid\['class_weight'\] cannot be combined with class_weight or sample_weight"
+    ):
+        fl.sweep(x, y, grid={"class_weight": [None, "balanced"]}, sample_weight=np.ones(len(y)), **TINY)
