@@ -307,37 +307,58 @@ def ranking_text(ranking: Any, width: int = WIDTH) -> str:
     return "\n".join(lines)
 
 
-def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
-    """`fastlstm compare`'s document as plain text: both runs' numbers row by row, then the tests."""
-    metric = doc["metric"]
-    places = decimals_for([s[k] for c in doc["comparisons"] for s in (c["a"], c["b"]) for k in ("mean", "ci_low")])
+def _side_by_side(doc: dict[str, Any], places: int) -> Block:
+    """Every configuration of both runs, A's row above B's where their settings match."""
     side = Block(
-        f"{metric}: run A vs run B", ["configuration", "run", "seeds", "mean ± std", "95% CI of mean"], 2, [], []
+        f"{doc['metric']}: run A vs run B", ["configuration", "run", "seeds", "mean ± std", "95% CI of mean"], 2, [], []
     )
+    by_label: dict[str, dict[str, Any]] = {}
+    for run in ("a", "b"):
+        for row in doc["runs"][run]["configurations"]:
+            by_label.setdefault(row["label"], {})[run] = row
+    for label, rows in by_label.items():
+        for k, (run, row) in enumerate(sorted(rows.items())):
+            side.rows.append([label if k == 0 else "", run.upper(), str(row["n"]), *_mean_cells(row, places)])
+    return side
+
+
+def _tests_block(doc: dict[str, Any], places: int) -> Block:
+    direction = "higher" if doc["higher_is_better"] else "lower"
     tests = Block(
-        f"A - B, {metric} ({'higher' if doc['higher_is_better'] else 'lower'} is better)",
-        ["configuration", "A - B", "95% CI of A - B", "p", "p (Holm)", "P(A>B)", "verdict"],
+        f"A - B, {doc['metric']} ({direction} is better)",
+        ["configuration", "A - B", "95% CI", "p", "p (Holm)", "P(A>B)", "verdict"],
         1,
         [],
         [],
     )
     for c in doc["comparisons"]:
-        label = c["label"]
-        for run, stats in (("A", c["a"]), ("B", c["b"])):
-            side.rows.append([label if run == "A" else "", run, str(stats["n"]), *_mean_cells(stats, places)])
         t = c["test"]
-        interval = (
-            ""
-            if t["difference_ci_method"] == "none"
-            else f"[{t['difference_ci_low']:+.{places}f}, {t['difference_ci_high']:+.{places}f}]"
-        )
+        low, high = t["difference_ci_low"], t["difference_ci_high"]
+        interval = f"[{low:+.{places}f}, {high:+.{places}f}]" if math.isfinite(low) and math.isfinite(high) else ""
         beats = "" if not math.isfinite(t["p_beats"]) else f"{t['p_beats']:.2f}"
+        difference = f"{t['difference']:+.{places}f}" if math.isfinite(t["difference"]) else ""
         verdict = c["verdict"].split(" (")[0]
-        tests.rows.append(
-            [label, f"{t['difference']:+.{places}f}", interval, _p_cell(t["p"]), _p_cell(c["p_holm"]), beats, verdict]
-        )
+        tests.rows.append([c["label"], difference, interval, _p_cell(t["p"]), _p_cell(c["p_holm"]), beats, verdict])
+    return tests
+
+
+def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
+    """`fastlstm compare`'s document as plain text: both runs' numbers row by row, then the tests."""
+    rows = [r for run in ("a", "b") for r in doc["runs"][run]["configurations"]]
+    places = decimals_for([r[k] for r in rows for k in ("mean", "ci_low", "ci_high")])
     lines = [f"A: {doc['runs']['a']['path']}", f"B: {doc['runs']['b']['path']}", ""]
-    lines += [*_plain_table(side), "", *_plain_table(tests), ""]
-    for text in doc["notes"]:
+    lines += [*_plain_table(_side_by_side(doc, places)), "", *_plain_table(_tests_block(doc, places)), ""]
+    tests = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds, same data)"}
+    used = " or ".join(
+        tests[k] for k in sorted({("paired t" if c["test"]["paired"] else "welch") for c in doc["comparisons"]})
+    )
+    count = len(doc["comparisons"])
+    holm_text = f"adjusted over the {count} comparisons" if count > 1 else "the same as p with one comparison"
+    legend = (
+        f"A - B and its 95% CI: difference of the mean {doc['metric']}; p: {used}; p (Holm): {holm_text}; "
+        "P(A>B): chance that a seed of A beats a seed of B (0.5: no tendency); CI of the mean: t-interval below "
+        f"{BCA_MIN_SEEDS} seeds, BCa bootstrap from there."
+    )
+    for text in [legend, *doc["notes"]]:
         lines += wrap(text, width)
     return "\n".join(lines)
