@@ -167,6 +167,26 @@ def test_one_configuration_has_nothing_to_compare():
     assert "nothing to compare" in str(ranking)
 
 
+def test_ranking_puts_diverged_configurations_last_and_tests_against_a_chosen_reference():
+    values = [0.90, 0.92, 0.91, 0.93, 0.50, 0.52, 0.51, 0.49, math.nan, math.nan, math.nan, math.nan]
+    config = [0] * 4 + [1] * 4 + [2] * 4
+    settings = [{"learning_rate": 1e-3}, {"learning_rate": 1e-5}, {"learning_rate": 1.0}]
+    ranking = rank_configurations(values, config, settings, metric="val_accuracy")
+    assert [row["config"] for row in ranking] == [0, 1, 2]
+    assert ranking[1]["verdict"].startswith("worse (p_holm=") and ranking[1]["test"] == "welch"  # no seeds recorded
+    assert ranking[2]["verdict"] == "all seeds diverged" and ranking[2]["diverged"] == 4
+    against_slow = rank_configurations(values, config, settings, metric="val_accuracy", against=1)
+    verdicts = {row["config"]: row["verdict"] for row in against_slow}
+    assert verdicts[1] == "reference" and verdicts[0].startswith("better (p_holm=")
+    with pytest.raises(ValueError, match=r"against must be 'best' or a configuration index 0\.\.2"):
+        rank_configurations(values, config, settings, metric="val_accuracy", against=3)
+
+
+def test_compare_samples_rejects_a_confidence_outside_0_1():
+    with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
+        compare_samples([1.0, 2.0], [3.0, 4.0], confidence=95)
+
+
 # --- result.compare() / result.best() on a sweep -----------------------------------------------
 
 
