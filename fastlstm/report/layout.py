@@ -246,7 +246,9 @@ def _mean_cells(row: dict[str, Any], places: int) -> list[str]:
     if n == 0:
         return ["all diverged", ""]
     spread = f"{row['mean']:.{places}f}" + (f" ± {row['std']:.{places}f}" if n > 1 else "")
-    interval = f"[{row['ci_low']:.{places}f}, {row['ci_high']:.{places}f}]" if n > 2 else f"none ({n} seeds)"
+    interval = f"[{row['ci_low']:.{places}f}, {row['ci_high']:.{places}f}]"
+    if n < 3:
+        interval = "none (1 seed)" if n == 1 else "uninformative (2 seeds)"
     return [spread, interval]
 
 

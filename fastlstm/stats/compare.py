@@ -82,7 +82,9 @@ class Comparison:
 
     @property
     def a_is_better(self) -> bool:
-        return bool(self.difference > 0) == self.higher_is_better and self.difference != 0
+        if not math.isfinite(self.difference) or self.difference == 0:
+            return False
+        return bool(self.difference > 0) == self.higher_is_better
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN stays NaN: write it with the run folder's strict_json)."""
