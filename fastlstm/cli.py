@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
+from fastlstm.compare_command import add_compare_parser, run_compare
 from fastlstm.driver import SweepHalted
 from fastlstm.sweep_command import add_sweep_parser, run_sweep
 
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_sweep_parser(sub, {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float})
     add_bench_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 
@@ -194,6 +196,8 @@ def _run_command(args: argparse.Namespace) -> int:
             return run_sweep(args, console)
         if args.command == "bench":
             return run_bench(args, console)
+        if args.command == "compare":
+            return run_compare(args, console)
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional dependency (pip install ...)
         text = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the cause wrote
         print(f"fastlstm {args.command}: error: {text}", file=sys.stderr)  # plain print: paths may hold [markup]

@@ -222,3 +222,160 @@ def summary_text(summary: Summary, width: int = WIDTH) -> str:
     for text in [interval_legend(summary), *summary_notes(summary)]:
         lines += wrap(text, width)
     return "\n".join(lines)
+
+
+# --- rankings (`result.compare()`) and two runs side by side (`fastlstm compare`) ---------------
+VERDICT_WORDS = {"best": "best", "reference": "ref"}
+RANKING_HEADERS = ["seeds", "mean ± std", "95% CI of mean", "p (Holm)", "P(beats)", "verdict"]
+
+
+def short_verdict(verdict: str) -> str:
+    """The table's one-word form of a verdict ('≈ best' for 'not distinguishable from the best')."""
+    if verdict.startswith("not distinguishable"):
+        return "≈ best" if verdict.endswith("best") else "≈ ref"
+    if verdict.startswith(("worse", "better")):
+        return verdict.split(" ")[0]
+    if verdict.startswith("all seeds diverged"):
+        return "diverged"
+    return VERDICT_WORDS.get(verdict, "n/a")
+
+
+def _mean_cells(row: dict[str, Any], places: int) -> list[str]:
+    """mean ± std and the interval of a ranking row (whose keys are the describe() names)."""
+    n = row["n"]
+    if n == 0:
+        return ["all diverged", ""]
+    spread = f"{row['mean']:.{places}f}" + (f" ± {row['std']:.{places}f}" if n > 1 else "")
+    interval = f"[{row['ci_low']:.{places}f}, {row['ci_high']:.{places}f}]"
+    if n < 3:
+        interval = "none (1 seed)" if n == 1 else "uninformative (2 seeds)"
+    return [spread, interval]
+
+
+def _p_cell(p: float) -> str:
+    from fastlstm.stats import format_p
+
+    return "" if not math.isfinite(p) else format_p(p)
+
+
+def ranking_block(ranking: Any, width: int = WIDTH) -> tuple[Block, list[str]]:
+    """The ranking table, and the lines that name each configuration when its settings do not fit."""
+    places = decimals_for([row[s] for row in ranking for s in ("mean", "ci_low", "ci_high")])
+    settings = list(ranking.grid_keys)
+
+    def cells(row: dict[str, Any], keys: list[str]) -> list[str]:
+        seeds = f"{row['n']}/{row['seeds']}" if row["diverged"] else str(row["seeds"])
+        beats = "" if not math.isfinite(row["p_beats"]) else f"{row['p_beats']:.2f}"
+        tail = [seeds, *_mean_cells(row, places), _p_cell(row["p_holm"]), beats, short_verdict(row["verdict"])]
+        return [*(short_number(row.get(k, "")) for k in keys), *tail]
+
+    direction = "higher" if ranking.higher_is_better else "lower"
+    title = f"Configurations by mean {ranking.metric} over seeds ({direction} is better)"
+    block = Block(title, [*settings, *RANKING_HEADERS], 0, [cells(r, settings) for r in ranking], [])
+    if block.width() <= width or not settings:
+        return block, []
+    block = Block(title, ["config", *RANKING_HEADERS], 0, [cells(r, ["config"]) for r in ranking], [])
+    names = [
+        f"config {r['config']}: " + ", ".join(f"{k} {short_number(r[k])}" for k in settings if k in r) for r in ranking
+    ]
+    return block, names
+
+
+def ranking_legend(ranking: Any) -> list[str]:
+    """What p (Holm), P(beats) and the verdicts mean, then the comparisons' notes."""
+    if len(ranking) < 2:
+        return list(ranking.notes)
+    names = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds)"}
+    tests = " or ".join(names[t] for t in sorted({row["test"] for row in ranking if row["test"]})) or "no test"
+    target = "the best" if ranking.reference is not None and ranking[0]["config"] == ranking.reference else "ref"
+    short = "≈ best" if target == "the best" else "≈ ref"
+    text = (
+        f"p (Holm): {tests} of each configuration against {target}, Holm-adjusted over "
+        f"the {len(ranking) - 1} pairs; P(beats): chance that one of its seeds beats one of {target}'s "
+        f"(0.5: no tendency); {short}: not distinguishable from {target} at α = {1 - ranking.confidence:g}. "
+        "Ranked by the mean over seeds, never by the best seed."
+    )
+    return [text, *ranking.notes]
+
+
+def ranking_text(ranking: Any, width: int = WIDTH) -> str:
+    """A ranking as plain text: the table, which configuration is which, and the legend."""
+    if not ranking:
+        return "(no configurations)"
+    block, names = ranking_block(ranking, width)
+    lines = [*_plain_table(block), *names, ""]
+    for text in ranking_legend(ranking):
+        lines += wrap(text, width)
+    return "\n".join(lines)
+
+
+def _side_by_side(doc: dict[str, Any], places: int) -> Block:
+    """Every configuration of both runs, A's row above B's where their settings match."""
+    side = Block(
+        f"{doc['metric']}: run A vs run B", ["configuration", "run", "seeds", "mean ± std", "95% CI of mean"], 2, [], []
+    )
+    by_label: dict[str, dict[str, Any]] = {}
+    for run in ("a", "b"):
+        for row in doc["runs"][run]["configurations"]:
+            by_label.setdefault(row["label"], {})[run] = row
+    for label, rows in by_label.items():
+        for k, (run, row) in enumerate(sorted(rows.items())):
+            side.rows.append([label if k == 0 else "", run.upper(), str(row["n"]), *_mean_cells(row, places)])
+    return side
+
+
+def _tests_block(doc: dict[str, Any], places: int) -> Block:
+    direction = "higher" if doc["higher_is_better"] else "lower"
+    tests = Block(
+        f"A - B, {doc['metric']} ({direction} is better)",
+        ["configuration", "A - B", "95% CI", "p", "p (Holm)", "P(A>B)", "verdict"],
+        1,
+        [],
+        [],
+    )
+    for c in doc["comparisons"]:
+        t = c["test"]
+        low, high = t["difference_ci_low"], t["difference_ci_high"]
+        interval = f"[{low:+.{places}f}, {high:+.{places}f}]" if math.isfinite(low) and math.isfinite(high) else ""
+        beats = "" if not math.isfinite(t["p_beats"]) else f"{t['p_beats']:.2f}"
+        difference = f"{t['difference']:+.{places}f}" if math.isfinite(t["difference"]) else ""
+        verdict = "≈" if c["verdict"] == "not distinguishable" else c["verdict"].split(" (")[0]
+        tests.rows.append([c["label"], difference, interval, _p_cell(t["p"]), _p_cell(c["p_holm"]), beats, verdict])
+    return tests
+
+
+def _shorten_labels(side: Block, tests: Block) -> list[str]:
+    """Settings too long for the page become #1, #2, ... in both tables; returns the lines naming them."""
+    ids: dict[str, str] = {}
+    for row in side.rows:
+        if row[0]:
+            ids[row[0]] = f"#{len(ids) + 1}"
+            row[0] = ids[row[0]]
+    for row in tests.rows:
+        row[0] = ids.get(row[0], row[0])
+    return [f"{short}: {label}" for label, short in ids.items()]
+
+
+def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
+    """`fastlstm compare`'s document as plain text: both runs' numbers row by row, then the tests."""
+    rows = [r for run in ("a", "b") for r in doc["runs"][run]["configurations"]]
+    places = decimals_for([r[k] for r in rows for k in ("mean", "ci_low", "ci_high")])
+    side, tests = _side_by_side(doc, places), _tests_block(doc, places)
+    names = _shorten_labels(side, tests) if max(side.width(), tests.width()) > width else []
+    lines = [f"A: {doc['runs']['a']['path']}", f"B: {doc['runs']['b']['path']}", ""]
+    lines += [*_plain_table(side), *names, "", *_plain_table(tests), ""]
+    tests = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds, same data)"}
+    used = " or ".join(
+        tests[k] for k in sorted({("paired t" if c["test"]["paired"] else "welch") for c in doc["comparisons"]})
+    )
+    count = len(doc["comparisons"])
+    holm_text = f"adjusted over the {count} comparisons" if count > 1 else "the same as p with one comparison"
+    legend = (
+        f"A - B and its 95% CI: difference of the mean {doc['metric']}; p: {used}; p (Holm): {holm_text}; "
+        "P(A>B): chance that a seed of A beats a seed of B (0.5: no tendency); ≈: not distinguishable at "
+        f"α = {1 - doc['confidence']:g} (which is not the same as equal); CI of the mean: t-interval below "
+        f"{BCA_MIN_SEEDS} seeds, BCa bootstrap from there."
+    )
+    for text in [legend, *doc["notes"]]:
+        lines += wrap(text, width)
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Statistics over seeds: the spread of one configuration, and whether two differ.
+
+- summary.py: `describe` (n, mean, std, median, IQM, min, max, an interval of the mean)
+  and `summarize` (a row per configuration: `SweepResult.summary()`).
+- compare.py: `compare_samples` (Welch, Mann-Whitney, P(beats), paired tests) and `holm`.
+- seeds.py: how many seeds for an interval this narrow, or for 80% power.
+- ranking.py: `primary_metric`, and configurations ranked by mean with the tests against
+  the top one (`SweepResult.compare()`, `SweepResult.best()`).
+
+scipy and statsmodels are imported inside the functions that use them: they would add
+about half a second to every `import fastlstm`.
+"""
+
+from fastlstm.stats.compare import (
+    Comparison,
+    compare_samples,
+    exact_mannwhitney_min_p,
+    exact_wilcoxon_min_p,
+    format_p,
+    hedges_g,
+    holm,
+    newcombe_interval,
+    probability_of_beating,
+)
+from fastlstm.stats.ranking import (
+    BestConfiguration,
+    Ranking,
+    best_configuration,
+    compare_groups,
+    higher_is_better,
+    member_pair_keys,
+    primary_metric,
+    rank_configurations,
+    result_metric_values,
+)
+from fastlstm.stats.seeds import halfwidth_for_seeds, seeds_for_halfwidth, seeds_for_power
+from fastlstm.stats.summary import (
+    BCA_MIN_SEEDS,
+    BOOTSTRAP_RESAMPLES,
+    MAJORITY_MARGIN,
+    MAJORITY_TOLERANCE,
+    METRIC_BOUNDS,
+    STATS,
+    Summary,
+    at_majority_rate,
+    describe,
+    final_values,
+    format_bounds,
+    interquartile_mean,
+    interval_note,
+    majority_class_rate,
+    mean_interval,
+    metric_bounds,
+    summarize,
+)
+
+__all__ = [
+    "BCA_MIN_SEEDS",
+    "BOOTSTRAP_RESAMPLES",
+    "MAJORITY_MARGIN",
+    "MAJORITY_TOLERANCE",
+    "METRIC_BOUNDS",
+    "STATS",
+    "BestConfiguration",
+    "Comparison",
+    "Ranking",
+    "Summary",
+    "at_majority_rate",
+    "best_configuration",
+    "compare_groups",
+    "compare_samples",
+    "describe",
+    "exact_mannwhitney_min_p",
+    "exact_wilcoxon_min_p",
+    "final_values",
+    "format_bounds",
+    "format_p",
+    "halfwidth_for_seeds",
+    "hedges_g",
+    "higher_is_better",
+    "holm",
+    "interquartile_mean",
+    "interval_note",
+    "majority_class_rate",
+    "mean_interval",
+    "member_pair_keys",
+    "metric_bounds",
+    "newcombe_interval",
+    "primary_metric",
+    "probability_of_beating",
+    "rank_configurations",
+    "result_metric_values",
+    "seeds_for_halfwidth",
+    "seeds_for_power",
+    "summarize",
+]

@@ -1,0 +1,330 @@
+"""Configurations ranked by their mean over seeds, with the tests that say which differences are real.
+
+Never by the single best seed: Reimers & Gurevych (2017, "Reporting Score Distributions
+Makes a Difference", EMNLP; 2018, "Why Comparing Single Performance Scores Does Not
+Allow to Draw Conclusions About Machine Learning Approaches", arXiv:1803.09578) found
+that comparing one score per approach concluded a difference that the score
+distributions did not support in up to 26% of cases. Each configuration is tested
+against the top one (Welch's t, or the paired t-test when both ran the same seeds on
+every RNG stream), and the p-values are Holm-adjusted over those pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastlstm.stats.compare import compare_samples
+from fastlstm.stats.summary import describe, final_values, metric_bounds
+
+# The metric to rank by when none is named, first present wins (classification and binary;
+# for regression only the losses count). Validation before training: it is the one that
+# says how the model generalises; accuracy before loss: it is what the user reads.
+PRIMARY_ORDER = ("val_accuracy", "val_loss", "accuracy", "loss")
+REGRESSION_ORDER = ("val_loss", "loss")
+LOWER_IS_BETTER = ("loss", "mae", "mse", "rmse", "mape", "crossentropy")
+STREAM_KEYS = ("init_seed", "order_seed", "dropout_seed")
+
+
+def primary_metric(metrics: Sequence[str], task: str | None = None) -> str:
+    """The metric to rank and diagnose by when the user names none.
+
+    "val_accuracy" if present, else "val_loss", else "accuracy", else "loss" (for a
+    regression `task` only "val_loss", then "loss"); failing all, the first one given.
+    """
+    names = list(metrics)
+    if not names:
+        raise ValueError("metrics: expected at least one metric name, got none")
+    order = REGRESSION_ORDER if task == "regression" else PRIMARY_ORDER
+    return next((m for m in order if m in names), names[0])
+
+
+def higher_is_better(metric: str) -> bool:
+    """False for losses and errors (loss, mae, mse, ...), True otherwise (accuracy)."""
+    base = metric.removeprefix("val_")
+    return not any(base == word or base.endswith(word) for word in LOWER_IS_BETTER)
+
+
+class Ranking(list):
+    """Rows (dicts), one per configuration, best mean first; prints as a plain-text table.
+
+    Each row: rank, config, the settings, seeds, diverged, n (seeds used), mean, std,
+    ci_low, ci_high, ci_method, iqm, median, and against the reference configuration:
+    test ("welch" or "paired t"), p (that test's), p_welch, p_holm (p, Holm-adjusted over
+    the pairs), p_beats (P(a seed of this configuration beats one of the reference's)),
+    hedges_g, verdict, comparison (`Comparison.to_dict()`; None for the reference).
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        metric: str,
+        higher_is_better: bool,
+        reference: int | None,
+        grid_keys: Sequence[str] = (),
+        confidence: float = 0.95,
+        notes: Sequence[str] = (),
+    ):
+        super().__init__(dict(r) for r in rows)
+        self.metric = metric
+        self.higher_is_better = higher_is_better
+        self.reference = reference
+        self.grid_keys = tuple(grid_keys)
+        self.confidence = confidence
+        self.notes = list(notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN stays NaN: write it with the run folder's strict_json)."""
+        return {
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "confidence": self.confidence,
+            "reference": self.reference,
+            "grid_keys": list(self.grid_keys),
+            "rows": [dict(r) for r in self],
+            "notes": list(self.notes),
+        }
+
+    def __str__(self) -> str:
+        from fastlstm.report.layout import ranking_text
+
+        return ranking_text(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class BestConfiguration:
+    """The configuration with the best mean, and the member to use for it.
+
+    `member` is that configuration's median seed (the middle of its sorted values; the
+    lower of the two middles for an even count): a typical model, not a lucky one.
+    """
+
+    config: int
+    settings: dict[str, Any]
+    metric: str
+    higher_is_better: bool
+    stats: dict[str, Any]  # describe()'s row
+    member: int
+    members: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"members": list(self.members)}
+
+
+def member_pair_keys(members: Sequence[Mapping[str, Any]]) -> list[Hashable | None]:
+    """Per member (seed, init, order, dropout seeds); None where the streams are not recorded."""
+    keys: list[Hashable | None] = []
+    for m in members:
+        streams = [m.get(k) for k in STREAM_KEYS]
+        keys.append(None if any(s is None for s in streams) or m.get("seed") is None else (m["seed"], *streams))
+    return keys
+
+
+def paired_order(keys_a: Sequence[Hashable | None], keys_b: Sequence[Hashable | None]) -> tuple[list, list] | None:
+    """Positions that pair A's members with B's (same seed on every stream), or None if they do not all pair."""
+    if not keys_a or None in keys_a or None in keys_b:
+        return None
+    if len(set(keys_a)) != len(keys_a) or set(keys_a) != set(keys_b) or len(keys_a) != len(keys_b):
+        return None
+    where_b = {k: i for i, k in enumerate(keys_b)}
+    order_a = sorted(range(len(keys_a)), key=lambda i: str(keys_a[i]))
+    return order_a, [where_b[keys_a[i]] for i in order_a]
+
+
+def compare_groups(
+    a: Sequence[float],
+    b: Sequence[float],
+    keys_a: Sequence[Hashable | None] | None = None,
+    keys_b: Sequence[Hashable | None] | None = None,
+    *,
+    higher_is_better: bool = True,
+    confidence: float = 0.95,
+):
+    """`compare_samples` of two configurations' seeds, paired when their keys pair up one to one."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    order = paired_order(list(keys_a), list(keys_b)) if keys_a is not None and keys_b is not None else None
+    if order is not None:
+        a, b = a[order[0]], b[order[1]]
+    return compare_samples(a, b, paired=order is not None, higher_is_better=higher_is_better, confidence=confidence)
+
+
+def _sort_key(d: Mapping[str, Any], better_high: bool) -> tuple[int, float]:
+    if d["n"] == 0:
+        return (1, 0.0)
+    return (0, -d["mean"] if better_high else d["mean"])
+
+
+def rank_configurations(
+    values: Sequence[float],
+    config_of_member: Sequence[int],
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    metric: str,
+    against: str | int = "best",
+    pair_keys: Sequence[Hashable | None] | None = None,
+    confidence: float = 0.95,
+) -> Ranking:
+    """Rank configurations by mean `values` (NaN = diverged) and test each against the reference.
+
+    `against` is "best" (the top mean) or a configuration index. `pair_keys` (one per
+    member, see `member_pair_keys`) pairs two configurations' members when they match.
+    """
+    values = np.asarray(values, np.float64)
+    config_of_member = np.asarray(config_of_member)
+    better_high = higher_is_better(metric)
+    members = [np.flatnonzero(config_of_member == c) for c in range(len(configs))]
+    described = [describe(values[idx], confidence, metric_bounds(metric)) for idx in members]
+    order = sorted(range(len(configs)), key=lambda c: (_sort_key(described[c], better_high), c))
+    reference = _reference(against, order, described, len(configs))
+    keys = list(pair_keys) if pair_keys is not None else None
+    tests: dict[int, Any] = {}
+    for c in order:
+        if c != reference and reference is not None:
+            ka = [keys[i] for i in members[c]] if keys else None
+            kb = [keys[i] for i in members[reference]] if keys else None
+            tests[c] = compare_groups(
+                values[members[c]],
+                values[members[reference]],
+                ka,
+                kb,
+                higher_is_better=better_high,
+                confidence=confidence,
+            )
+    adjusted = _holm_by_config(tests)
+    rows = [
+        _row(rank, c, configs[c], described[c], len(members[c]), tests.get(c), adjusted.get(c), c == reference, against)
+        for rank, c in enumerate(order, start=1)
+    ]
+    grid_keys = list(dict.fromkeys(k for point in configs for k in point))
+    notes = _ranking_notes(tests, len(configs))
+    return Ranking(
+        rows,
+        metric=metric,
+        higher_is_better=better_high,
+        reference=reference,
+        grid_keys=grid_keys,
+        confidence=confidence,
+        notes=notes,
+    )
+
+
+def _reference(against: str | int, order: list[int], described: list[dict[str, Any]], count: int) -> int | None:
+    if isinstance(against, str):
+        if against != "best":
+            raise ValueError(f"against must be 'best' or a configuration index, got {against!r}")
+        return order[0] if order and described[order[0]]["n"] > 0 else None
+    if isinstance(against, bool) or not isinstance(against, (int, np.integer)) or not 0 <= against < count:
+        raise ValueError(f"against must be 'best' or a configuration index 0..{count - 1}, got {against!r}")
+    return int(against)
+
+
+def _holm_by_config(tests: Mapping[int, Any]) -> dict[int, float]:
+    from fastlstm.stats.compare import holm
+
+    configs = list(tests)
+    return dict(zip(configs, holm([tests[c].p for c in configs])))
+
+
+def _row(
+    rank: int,
+    c: int,
+    settings: Mapping[str, Any],
+    d: Mapping[str, Any],
+    seeds: int,
+    test: Any,
+    p_holm: float | None,
+    is_reference: bool,
+    against: str | int,
+) -> dict[str, Any]:
+    nan = math.nan
+    row: dict[str, Any] = {"rank": rank, "config": c, **settings, "seeds": seeds, "diverged": seeds - d["n"]}
+    row |= {k: d[k] for k in ("n", "mean", "std", "ci_low", "ci_high", "ci_method", "iqm", "median")}
+    row |= {
+        "test": None if test is None else ("paired t" if test.paired else "welch"),
+        "p": nan if test is None else test.p,
+        "p_welch": nan if test is None else test.welch_p,
+        "p_holm": nan if p_holm is None else p_holm,
+        "p_beats": nan if test is None else test.p_beats,
+        "hedges_g": nan if test is None else test.hedges_g,
+        "verdict": _verdict(d, test, p_holm, is_reference, against),
+        "comparison": None if test is None else test.to_dict(),
+    }
+    return row
+
+
+def _verdict(d: Mapping[str, Any], test: Any, p_holm: float | None, is_reference: bool, against: str | int) -> str:
+    """'best', 'not distinguishable from the best', 'worse (p_holm=0.003)', ... in words."""
+    target = "the best" if against == "best" else "the reference"
+    if is_reference:
+        return "best" if against == "best" else "reference"
+    if d["n"] == 0:
+        return "all seeds diverged"
+    if test is None or p_holm is None or not math.isfinite(p_holm):
+        return f"not testable ({d['n']} seed{'s' if d['n'] != 1 else ''}; needs >= 2 on each side)"
+    if p_holm < test.alpha:
+        return f"{'better' if test.a_is_better else 'worse'} (p_holm={p_holm:.2g})"
+    return f"not distinguishable from {target}"
+
+
+def _ranking_notes(tests: Mapping[int, Any], count: int) -> list[str]:
+    """The notes the comparisons raised (each once), or why there is nothing to compare."""
+    if count < 2:
+        return ["one configuration: nothing to compare"]
+    notes = []
+    for test in tests.values():
+        for part in test.notes:
+            if part not in notes and not part.startswith("left out"):
+                notes.append(part)
+    return notes
+
+
+def best_configuration(
+    values: Sequence[float],
+    config_of_member: Sequence[int],
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    metric: str,
+) -> BestConfiguration:
+    """The configuration with the best mean `values` over its seeds, and its median member."""
+    values = np.asarray(values, np.float64)
+    config_of_member = np.asarray(config_of_member)
+    better_high = higher_is_better(metric)
+    members = [np.flatnonzero(config_of_member == c) for c in range(len(configs))]
+    described = [describe(values[idx], bounds=metric_bounds(metric)) for idx in members]
+    usable = [c for c in range(len(configs)) if described[c]["n"] > 0]
+    if not usable:
+        raise ValueError(f"metric {metric!r}: every member diverged or has no value; there is no best configuration")
+    top = min(usable, key=lambda c: (_sort_key(described[c], better_high), c))
+    finite = [int(i) for i in members[top] if np.isfinite(values[i])]
+    by_value = sorted(finite, key=lambda i: (values[i], i))
+    return BestConfiguration(
+        config=top,
+        settings=dict(configs[top]),
+        metric=metric,
+        higher_is_better=better_high,
+        stats=described[top],
+        member=by_value[(len(by_value) - 1) // 2],
+        members=tuple(int(i) for i in members[top]),
+    )
+
+
+def result_metric_values(result: Any, metric: str | None = None) -> tuple[str, np.ndarray]:
+    """(metric, each member's final value of it) of a `SweepResult`; NaN for members that diverged.
+
+    None means `primary_metric` of the metrics `summary()` reports (`final_metrics()`);
+    any other metric in the history is taken at the same epoch, as `final_metrics` does.
+    """
+    final = result.final_metrics()
+    name = primary_metric(list(final), result.meta.get("task")) if metric is None else metric
+    available = [n for n in result.history if n != "learning_rate"]
+    if name not in available:
+        raise ValueError(f"metric {name!r} is not in this result; expected one of {', '.join(available)}")
+    epoch_index = np.array([m["final_epoch"] for m in result.members])
+    values = final[name] if name in final else final_values(result.history[name], epoch_index)
+    ok = np.array([m["status"] != "diverged" for m in result.members])
+    return name, np.where(ok, np.asarray(values, np.float64), np.nan)
