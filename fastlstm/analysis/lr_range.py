@@ -308,7 +308,7 @@ def range_text(doc: dict[str, Any]) -> str:
     for lr, med, div in zip(doc["learning_rates"], doc["median_loss"], doc["diverged"]):
         bar = ""
         if math.isfinite(med) and gain > 0:
-            bar = "#" * int(round(BAR_WIDTH * min(max((initial - med) / gain, 0.0), 1.0)))
+            bar = "#" * round(BAR_WIDTH * min(max((initial - med) / gain, 0.0), 1.0))
         tag = "  largest stable" if lr == doc["largest_stable"] else ("  in range" if low and low <= lr <= high else "")
         lines.append(f"{lr:>13.3g}  {med:>11.4g}  {div:>8}  {bar:<{BAR_WIDTH}}{tag}")
     if doc["recommended"] is None:
