@@ -131,3 +131,13 @@ def test_bad_arguments_are_refused_before_training(small_data, monkeypatch, kwar
     x, y = small_data
     with pytest.raises(ValueError, match=message):
         fl.lr_range(x, y, **kwargs)
+
+
+def test_a_range_read_back_from_a_run_folder_prints(tiny_range, tmp_path):
+    from fastlstm.analysis.lr_range import LRRange
+
+    tiny_range.result.save(tmp_path / "run")
+    loaded = LRRange.from_result(fl.load(tmp_path / "run"))
+    assert loaded.median_loss[-1] is None  # the diverged learning rate's +inf, written as null
+    assert loaded.recommended == tiny_range.recommended
+    assert str(loaded).splitlines()[-2].split()[:2] == str(tiny_range).splitlines()[-2].split()[:2]

@@ -168,3 +168,15 @@ def test_bad_arguments_are_refused_before_training(small_data, monkeypatch):
         fl.variance_sources(x, y, seeds=2, fixed_streams={"order": 0}, **TINY)
     with pytest.raises(ValueError, match=r"seeds must be an int >= 2"):
         fl.variance_sources(x, y, seeds=1, **TINY)
+
+
+def test_document_survives_every_member_diverging(only_init):
+    import dataclasses
+
+    diverged = dataclasses.replace(only_init, members=[{**m, "status": "diverged"} for m in only_init.members])
+    diverged.configs = [{"learning_rate": 1.0}, {"learning_rate": 2.0}]  # as if a grid had run
+    doc = sources_document(diverged, source_design(3))
+    assert doc["sources"]["init"]["n"] == 0 and math.isnan(doc["sources"]["init"]["std"])
+    assert math.isnan(doc["grid"]["seed_variance"])
+    assert doc["notes"][0].startswith(f"{len(only_init.members)} of {len(only_init.members)} members diverged")
+    assert "members diverged" in str(VarianceSources(doc))

@@ -196,6 +196,14 @@ class LRRange:
     def median_loss(self) -> list[float]:
         return self.document["median_loss"]
 
+    @classmethod
+    def from_result(cls, result: SweepResult) -> LRRange:
+        """The range test a result holds (one `lr_range` returned, or one `fl.load` read back)."""
+        doc = result.analysis.get("lr_range")
+        if doc is None:
+            raise ValueError("this result has no lr_range document: run fl.lr_range(...)")
+        return cls(doc, result)
+
     def to_dict(self) -> dict[str, Any]:
         return self.document
 
@@ -294,9 +302,14 @@ BAR_WIDTH = 20
 
 
 def range_text(doc: dict[str, Any]) -> str:
-    """The curve as a compact table with an improvement bar per learning rate, then the choice."""
-    initial = doc["initial_loss"]
-    finite = [v for v in doc["median_loss"] if math.isfinite(v)]
+    """The curve as a compact table with an improvement bar per learning rate, then the choice.
+
+    A document read back from a run folder has null where it had inf or NaN: a median
+    of null is a diverged one (+inf).
+    """
+    initial = math.nan if doc["initial_loss"] is None else doc["initial_loss"]
+    medians = [math.inf if v is None else v for v in doc["median_loss"]]
+    finite = [v for v in medians if math.isfinite(v)]
     best = min(finite) if finite else math.nan
     gain = initial - best
     lines = [
@@ -305,7 +318,7 @@ def range_text(doc: dict[str, Any]) -> str:
         f"{'learning rate':>13}  {'median loss':>11}  {'diverged':>8}  improvement",
     ]
     low, high = doc["range"] or (None, None)
-    for lr, med, div in zip(doc["learning_rates"], doc["median_loss"], doc["diverged"]):
+    for lr, med, div in zip(doc["learning_rates"], medians, doc["diverged"]):
         bar = ""
         if math.isfinite(med) and gain > 0:
             bar = "#" * round(BAR_WIDTH * min(max((initial - med) / gain, 0.0), 1.0))
