@@ -141,3 +141,26 @@ def test_a_range_read_back_from_a_run_folder_prints(tiny_range, tmp_path):
     assert loaded.median_loss[-1] is None  # the diverged learning rate's +inf, written as null
     assert loaded.recommended == tiny_range.recommended
     assert str(loaded).splitlines()[-2].split()[:2] == str(tiny_range).splitlines()[-2].split()[:2]
+
+
+def test_only_training_rows_are_used_and_big_data_is_capped(small_data, monkeypatch):
+    import fastlstm.runner
+
+    seen = {}
+
+    def fake_train(spec, ds, **kwargs):
+        seen.update(spec=spec, ds=ds)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(fastlstm.runner, "train", fake_train)
+    x, y = small_data  # 110 rows
+    with pytest.raises(RuntimeError, match="stop here"):
+        fl.lr_range(x, y, validation_split=0.5, max_steps_per_epoch=None, **TINY)
+    assert len(seen["ds"].train) == 55 and seen["ds"].val is None
+    np.testing.assert_array_equal(seen["ds"].train.x, x[:55])  # the rows a sweep trains on
+    spec = seen["spec"]
+    assert spec.grid["learning_rate"][0] == PROBE_LEARNING_RATE and len(spec.grid["learning_rate"]) == 25
+    assert spec.epochs == 2 and spec.seeds == [0, 1, 2] and spec.callbacks == []
+    with pytest.raises(RuntimeError, match="stop here"):
+        fl.lr_range(x, y, max_steps_per_epoch=2, **TINY)  # 2 steps of 16 rows
+    assert len(seen["ds"].train) == 32

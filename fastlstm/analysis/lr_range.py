@@ -58,8 +58,9 @@ HALF = 0.5  # the range starts where the median improved half as much as the bes
 BLOWUP_FACTOR = 2.0  # a final loss above this x the initial loss counts as diverged
 MIN_IMPROVEMENT = 0.02  # the best median must be this share below the initial loss to say anything
 # Arguments lr_range sets itself (passing them would be silently overridden).
-OWN_KEYS = ("grid", "learning_rate", "schedule", "callbacks", "validation_split", "seeds", "epochs")
+OWN_KEYS = ("grid", "learning_rate", "schedule", "callbacks")
 NOT_HERE = ("resume", "checkpoint", "checkpoint_every")
+RUN_KEYS = ("initial_params", "controllers", "verbose")  # passed to the run, not part of the spec
 RULE = (
     "largest_stable is the largest learning rate none of whose seeds diverged (NaN/inf, or a final loss above "
     f"{BLOWUP_FACTOR:g}x the initial) whose median final training loss is within {STABLE_TOLERANCE:g} of the best "
@@ -69,7 +70,9 @@ RULE = (
 )
 
 
-def default_learning_rates(count: int = DEFAULT_COUNT, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH) -> list:
+def default_learning_rates(
+    count: int = DEFAULT_COUNT, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH
+) -> list[float]:
     """`count` log-spaced learning rates from `low` to `high`, rounded to 3 significant digits."""
     return [float(f"{v:.3g}") for v in np.logspace(math.log10(low), math.log10(high), count)]
 
@@ -259,9 +262,6 @@ def lr_range(
     result = train(range_spec, short, **{k: v for k, v in sweep_kwargs.items() if k in RUN_KEYS})
     result.analysis["lr_range"] = range_document(result, rates, seed_list, epochs)
     return LRRange(result.analysis["lr_range"], result)
-
-
-RUN_KEYS = ("initial_params", "controllers", "verbose")
 
 
 def _base_spec(spec: SweepSpec | None, given: dict[str, Any]) -> SweepSpec:
