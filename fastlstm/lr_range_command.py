@@ -93,7 +93,7 @@ def run_lr_range(args: argparse.Namespace, console: Console) -> int:
     )
     start = time.perf_counter()
     found = lr_range(**fit, spec=spec, seeds=args.seeds, epochs=args.epochs, verbose=0 if args.quiet else 1)
-    log.print(Text(str(found)))
+    log.print(Text(str(found)), soft_wrap=True)
     log.print(
         f"{len(found.result.members)} members trained in {time.perf_counter() - start:.1f} s (compilation included)"
     )

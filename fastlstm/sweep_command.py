@@ -177,7 +177,7 @@ def run_sources(args: argparse.Namespace, console: Console) -> int:
     start = time.perf_counter()
     result = variance_sources(**fit, seeds=seeds, spec=spec, verbose=0 if args.quiet else 1)
     doc = result.analysis["variance_sources"]
-    log.print(Text(str(VarianceSources(doc))))
+    log.print(Text(str(VarianceSources(doc))), soft_wrap=True)
     log.print(f"{len(result.members)} members trained in {time.perf_counter() - start:.1f} s (compilation included)")
     if args.json:
         sys.stdout.write(strict_json(doc, indent=None) + "\n")

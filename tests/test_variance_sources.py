@@ -105,9 +105,10 @@ def test_primary_metric_rule():
 
 @pytest.fixture(scope="module")
 def only_init(small_data):
-    """shuffle=False and no dropout: the order and dropout streams do nothing."""
+    """shuffle=False and no dropout: the order and dropout streams do nothing. Chunks of 4
+    put the order block (members 3-5) across two chunks, and the last member alone."""
     x, y = small_data
-    return fl.variance_sources(x, y, seeds=3, shuffle=False, **TINY)
+    return fl.variance_sources(x, y, seeds=3, shuffle=False, members_per_chunk=4, **TINY)
 
 
 def test_only_the_init_stream_matters_without_shuffle_or_dropout(only_init):
