@@ -13,7 +13,6 @@ from fastlstm.analysis.sources import (
     additivity,
     crossed_decomposition,
     grid_split,
-    primary_metric,
     source_design,
     sources_document,
 )
@@ -94,13 +93,6 @@ def test_grid_split_equals_a_hand_computation():
     assert same_means["hyperparameter_variance"] == 0.0 and same_means["hyperparameter_share"] == 0.0
     unequal = grid_split([[1.0, 3.0, np.nan], [5.0, 6.0, 7.0]])  # NaN (a diverged member) left out
     assert unequal["seed_variance"] == pytest.approx((2.0 + 2.0) / 3)
-
-
-def test_primary_metric_rule():
-    assert primary_metric(["loss", "accuracy", "val_loss", "val_accuracy"]) == "val_accuracy"
-    assert primary_metric(["loss", "mae", "val_loss", "val_mae"]) == "val_loss"
-    assert primary_metric(["loss", "accuracy"]) == "accuracy"
-    assert primary_metric(["loss"]) == "loss"
 
 
 @pytest.fixture(scope="module")

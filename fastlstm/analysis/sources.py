@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastlstm.plan import STREAMS
+from fastlstm.stats import primary_metric
 
 if TYPE_CHECKING:
     from fastlstm.result import SweepResult
@@ -37,21 +38,7 @@ if TYPE_CHECKING:
 BASE_SEED = 0  # the seed a stream is held at while another varies
 SINGLE_BLOCKS = STREAMS  # ("init", "order", "dropout"): one stream varied
 BLOCKS = (*SINGLE_BLOCKS, "all")
-# The metric the sources are measured on: the first of these the run logged.
-PRIMARY_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
 CROSSED_TERMS = ("init", "order", "interaction")
-
-
-def primary_metric(names: Sequence[str]) -> str:
-    """The metric a verdict is about: validation accuracy when there is validation data,
-    else the validation loss, the training accuracy, the training loss.
-
-    (A local rule until `fastlstm.stats` has one; keep the two the same.)
-    """
-    for name in PRIMARY_METRICS:
-        if name in names:
-            return name
-    raise ValueError(f"no metric to measure: expected one of {PRIMARY_METRICS} among {sorted(names)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +250,7 @@ def crossed_summary(table: np.ndarray, design: SourceDesign) -> tuple[dict[str, 
 
 def sources_document(result: SweepResult, design: SourceDesign, metric: str | None = None) -> dict[str, Any]:
     """The `variance_sources` document (see the schema in the project's shared notes)."""
-    metric = metric or primary_metric(list(result.final_metrics()))
+    metric = metric or primary_metric(list(result.final_metrics()), result.meta.get("task"))
     table = member_table(result, metric, len(design.streams))
     sources = {b: block_summary(table[:, design.positions(b)]) for b in BLOCKS}
     crossed, truncated = crossed_summary(table, design)
@@ -435,7 +422,6 @@ __all__ = [
     "additivity",
     "crossed_decomposition",
     "grid_split",
-    "primary_metric",
     "source_design",
     "sources_document",
     "variance_sources",
