@@ -126,17 +126,26 @@ class ChunkRun:
     """One chunk of members on the devices: compiled programs, state, and `step()` per epoch.
 
     The member axis is sharded over the local devices, padded with copies of the last
-    member up to a multiple of the device count (the copies are dropped on the way out).
+    member up to `slots` members (the group's chunk size, so that a smaller last chunk
+    reuses the program its group already compiled) and to a multiple of the device count;
+    the copies are dropped on the way out.
     """
 
     def __init__(
-        self, cfg: TrainConfig, keys: np.ndarray, hparams: dict[str, np.ndarray], data: Data, initial_params: Any = None
+        self,
+        cfg: TrainConfig,
+        keys: np.ndarray,
+        hparams: dict[str, np.ndarray],
+        data: Data,
+        initial_params: Any = None,
+        slots: int | None = None,
     ):
         self.cfg = cfg
         self.n_members = keys.shape[0]
         init_fn, self._epoch_fn, self._finish_fn = compiled_program(cfg)
-        self.mesh = member_mesh(self.n_members)
-        self.padded = padded_count(self.n_members, self.mesh)
+        width = max(self.n_members, slots or 0)
+        self.mesh = member_mesh(width)
+        self.padded = padded_count(width, self.mesh)
         keys = self._pad(keys)
         hp = {k: self._pad(v) for k, v in hparams.items()}
         sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
@@ -252,13 +261,24 @@ class Driver:
             seen[g] += 1
 
     def _layout(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
-        """(group, members) of every chunk: members that fit in memory (and cache) at once."""
+        """(group, members) of every chunk: members that fit in memory (and cache) at once.
+
+        A group has as few chunks as fit, of equal size but for the last (11 members at
+        most 10 at a time: 6 + 5, not 10 + 1), and the last is padded to the others' size
+        (see `ChunkRun`), so a group compiles one program whatever its remainder: an epoch
+        program is seconds of compilation on a CPU, a padded member a fraction of a chunk.
+        """
         layout = []
         for g, group in enumerate(self.plan.groups):
             idx = list(group.members)
-            size = self.settings.members_per_chunk or auto_chunk(self.config(g), self.ds, len(idx))
+            most = self.settings.members_per_chunk or auto_chunk(self.config(g), self.ds, len(idx))
+            size = -(-len(idx) // -(-len(idx) // most))  # ceil(n / number of chunks)
             layout += [(g, tuple(idx[start : start + size])) for start in range(0, len(idx), size)]
         return tuple(layout)
+
+    def slots(self, group: int) -> int:
+        """Members per compiled chunk of `group`: its largest chunk (the others are padded to it)."""
+        return max(len(members) for g, members in self.layout if g == group)
 
     def config(self, group: int) -> TrainConfig:
         return train_config(self.plan.groups[group], self.plan, self.ds, self.settings)
@@ -271,7 +291,9 @@ class Driver:
     def chunk_run(self, info: ChunkInfo) -> ChunkRun:
         """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
         keys, hp = self._chunk_inputs(info)
-        return ChunkRun(self.config(info.group), keys, hp, self.data, self.settings.initial_params)
+        return ChunkRun(
+            self.config(info.group), keys, hp, self.data, self.settings.initial_params, self.slots(info.group)
+        )
 
     def state_structure(self, info: ChunkInfo) -> Any:
         """The tree structure of a chunk's `MemberState` (traced, nothing compiled or run)."""

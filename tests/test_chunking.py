@@ -95,3 +95,25 @@ def test_cpu_chunks_keep_the_step_working_set_in_half_the_l2_cache():
     assert memory.cache_friendly_members_per_device(w1, cache_bytes=1 << 20) == 1
     assert memory.cache_friendly_members_per_device(10 * w1, cache_bytes=1 << 20) == 1  # never zero
     assert memory.step_bytes_per_member(features=8, units=64, layers=2, batch_size=64) > 1.9 * w1
+
+
+def test_a_smaller_last_chunk_reuses_its_groups_compiled_epoch(data, one_batch, caplog):
+    """10 members at most 4 at a time: chunks 4 + 3 + 3 (not 4 + 4 + 2), all padded to 4 slots,
+    so one epoch program is compiled, and the members' numbers are those of one batch."""
+    model = fl.ModelSpec(units=7)  # a shape no other test compiled
+    jax.config.update("jax_log_compiles", True)  # global: the epoch program compiles in a worker thread
+    try:
+        with caplog.at_level("WARNING"):
+            chunked = fl.sweep(
+                *data,
+                seeds=SEEDS,
+                grid={"learning_rate": [1e-3, 1e-2]},
+                members_per_chunk=4,
+                **{**COMMON, "model": model},
+            )
+    finally:
+        jax.config.update("jax_log_compiles", False)
+    epoch_compiles = [r for r in caplog.records if "Compiling jit(epoch)" in r.getMessage()]
+    assert len(epoch_compiles) == 1
+    alone = fl.sweep(*data, seeds=SEEDS, grid={"learning_rate": [1e-3, 1e-2]}, **{**COMMON, "model": model})
+    _same(alone, chunked)
