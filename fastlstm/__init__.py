@@ -5,6 +5,7 @@ from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLR
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
+from fastlstm.diagnose import Finding, Findings, diagnose
 from fastlstm.io import DamagedResultError, DataFileError, read_data
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
@@ -25,6 +26,8 @@ __all__ = [
     "Decision",
     "EarlyStopping",
     "EpochEnd",
+    "Finding",
+    "Findings",
     "KerasLSTM",
     "LSTMModel",
     "ModelSpec",
@@ -33,6 +36,7 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",
+    "diagnose",
     "load",
     "read_data",
     "run",
