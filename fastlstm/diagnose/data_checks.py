@@ -8,7 +8,6 @@ constant says why it has its value.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -99,19 +98,10 @@ def _nan_title(total: int, n: int, where: str, target_rows: int) -> str:
     return f"{total} of {n} sequences contain NaN or inf, in {where}" + (f"; {targets}" if target_rows else "")
 
 
-def _feature_stats(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per feature over real, finite training steps: mean, std, min, max (NaN for none)."""
-    rows = part.x[part.real].astype(np.float64)
-    rows[~np.isfinite(rows)] = np.nan
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features: NaN is the answer
-        return np.nanmean(rows, 0), np.nanstd(rows, 0), np.nanmin(rows, 0), np.nanmax(rows, 0)
-
-
 def check_constant(view: DataView) -> list[Finding]:
     """data.constant_feature (warning): a feature with one value over every real training step
     carries no information, and a per-feature standardisation would divide by zero."""
-    mean, _, low, high = _feature_stats(view.train)
+    mean, _, low, high = view.train.feature_stats
     constant = np.flatnonzero(np.isfinite(low) & (low == high))
     if constant.size == 0:
         return []
@@ -141,9 +131,11 @@ def _scale_problem(mean: float, std: float, median_std: float) -> str | None:
 def check_unscaled(view: DataView) -> list[Finding]:
     """data.unscaled (warning): features whose scale or offset is far from the others' or
     from standardised; 0/1 indicator features and constant features are left out."""
-    mean, std, _, _ = _feature_stats(view.train)
+    mean, std, _, _ = view.train.feature_stats
     rows = view.train.x[view.train.real]
-    indicator = np.array([np.isin(rows[:, j][np.isfinite(rows[:, j])], (0.0, 1.0)).all() for j in range(mean.size)])
+    indicator = np.array(
+        [bool(np.all((rows[:, j] == 0) | (rows[:, j] == 1) | ~np.isfinite(rows[:, j]))) for j in range(mean.size)]
+    )
     usable = np.isfinite(std) & (std > 0) & ~indicator
     if not usable.any():
         return []
@@ -327,17 +319,20 @@ def check_lengths(view: DataView) -> list[Finding]:
         "p95": float(np.percentile(lengths, 95)),
     }
     evidence.update({"short_share": short, "min_steps": MIN_STEPS, "padding_share": padding})
-    return [
-        Finding(
-            "data.short_or_ragged",
-            severity,
-            f"sequence lengths {evidence['min']}-{evidence['max']} (median {median:g}); "
-            f"{short:.0%} shorter than {MIN_STEPS} steps, {padding:.0%} of the training array is padding",
-            evidence,
-            f"Drop or merge sequences shorter than {MIN_STEPS} steps; truncate long ones to about the 95th "
-            f"percentile ({evidence['p95']:.0f} steps) so padding stops dominating the compute.",
+    said, advice = [], []
+    if short > 0:
+        said.append(f"{short:.0%} shorter than {MIN_STEPS} steps")
+        advice.append(
+            f"Drop or merge the sequences shorter than {MIN_STEPS} steps (an LSTM over 1-2 steps is a dense layer)."
         )
-    ]
+    if padding >= PADDING_INFO or ratio >= RAGGED_RATIO:
+        said.append(f"{padding:.0%} of the training array is padding")
+        advice.append(
+            f"Truncate long sequences to about the 95th percentile ({evidence['p95']:.0f} steps), or train "
+            "length buckets separately, so padding stops dominating the compute."
+        )
+    title = f"sequence lengths {evidence['min']}-{evidence['max']} (median {median:g}): {', '.join(said)}"
+    return [Finding("data.short_or_ragged", severity, title, evidence, " ".join(advice))]
 
 
 DATA_CHECKS: list[Any] = [

@@ -11,6 +11,7 @@ what the checks are there to report.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from typing import Any
@@ -33,6 +34,20 @@ class Part:
     @property
     def lengths(self) -> np.ndarray:
         return self.real.sum(axis=1)
+
+    @functools.cached_property
+    def feature_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per feature over real, finite steps: mean, std, min, max (NaN for a feature with
+        none). Computed once: several checks read them."""
+        rows = self.x[self.real]
+        if np.isfinite(rows).all():
+            mean = rows.mean(axis=0, dtype=np.float64)
+            return mean, rows.std(axis=0, dtype=np.float64), rows.min(axis=0), rows.max(axis=0)
+        rows = rows.astype(np.float64)
+        rows[~np.isfinite(rows)] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features: NaN is the answer
+            return np.nanmean(rows, 0), np.nanstd(rows, 0), np.nanmin(rows, 0), np.nanmax(rows, 0)
 
 
 @dataclasses.dataclass(frozen=True)
