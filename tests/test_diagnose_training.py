@@ -227,6 +227,7 @@ def test_findings_order_document_and_round_trip():
     assert doc["verification"] is None and doc["findings"][0]["id"] == "train.divergence"
     assert set(doc["findings"][0]) == {"id", "severity", "title", "evidence", "recommendation", "change"}
     assert fl.Findings.from_dict(doc) == findings
+    assert findings.actionable()[0].id == "train.divergence" and all(f.change for f in findings.actionable())
     text = str(findings)
     assert "ERROR   train.divergence" in text and "change: learning_rate=0.001" in text
 

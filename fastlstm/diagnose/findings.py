@@ -113,6 +113,10 @@ class Findings(list):
         limit = SEVERITIES.index(severity)
         return Findings(f for f in self if SEVERITIES.index(f.severity) <= limit)
 
+    def actionable(self) -> Findings:
+        """The findings whose fix is a spec change (what `fastlstm doctor` can verify), most severe first."""
+        return Findings(f for f in self if f.change)
+
     def to_dict(self) -> dict[str, Any]:
         """The `findings` document (prompts/schemas.md); `verification` is filled by doctor."""
         return {"findings": [f.to_dict() for f in self], "verification": None}
