@@ -239,3 +239,17 @@ def test_finding_rejects_unknown_ids_and_severities():
         fl.Finding("data.nan", "fatal", "t", {}, "r")
     f = fl.Finding("data.nan", "error", "t", {"n": np.int64(3), "v": np.float32(0.5)}, "r")
     assert f.evidence == {"n": 3, "v": 0.5} and type(f.evidence["n"]) is int
+
+
+def test_regression_and_single_epoch_and_all_diverged_sweeps_do_not_break():
+    regression = {"task": "regression", "num_classes": None, "out_dim": 1, "majority_class_rate": None}
+    loss = learning(4, 6, start=5.0, end=1.0)
+    assert ids(fake_result(loss, val_loss=loss, meta=regression)) == []
+    spiking = loss.copy()
+    spiking[0, 3:] = 20.0  # 4x the first epoch's median: blown up
+    assert "train.divergence" in ids(fake_result(spiking, val_loss=spiking, meta=regression))
+    assert ids(fake_result(learning(4, 1), val_accuracy=np.full((4, 1), 0.9))) == []
+    dead = np.full((4, 5), np.nan)
+    findings = check_training(fake_result(dead, val_accuracy=dead, status=["diverged"] * 4, final=[-1] * 4))
+    assert findings.by_id("train.divergence").severity == "error"
+    assert findings.by_id("train.divergence").evidence["diverged"] == 4

@@ -69,7 +69,7 @@ def check_nan(view: DataView) -> list[Finding]:
         for j, c in enumerate(bad.any(axis=1).sum(axis=0)):
             if c:
                 features[str(j)] = features.get(str(j), 0) + int(c)
-        first += [f"{name}[{i}]" for i in seqs[: 5 - len(first)]] if len(first) < 5 else []
+        first += [f"{name}[{i}]" for i in seqs[: max(0, 5 - len(first))]]  # a few, to look at
         if part.y is not None:
             target_rows += int((~np.isfinite(part.y)).any(axis=1).sum())
     total = sum(counts.values())
