@@ -58,12 +58,14 @@ def _spread(c: Curves) -> dict[str, Any] | None:
     if not groups:
         return None
     pooled = math.sqrt(float(np.mean([np.var(g, ddof=1) for g in groups])))
+    if pooled == 0:
+        return None  # every seed alike: nothing to say about the spread
     out: dict[str, Any] = {"metric": metric, "pooled_seed_std": pooled}
     out["seeds_for_half_width"] = {str(HALF_WIDTH): math.ceil((1.96 * pooled / HALF_WIDTH) ** 2)}
     if len(groups) >= 2:
         from scipy.stats import f_oneway
 
-        p = float(f_oneway(*groups).pvalue) if pooled > 0 else 1.0
+        p = float(f_oneway(*groups).pvalue)
         out.update({"between_config_std": float(np.std([g.mean() for g in groups], ddof=1)), "anova_p": p})
         return out if math.isfinite(p) and p > SPREAD_P else None
     gain = float(groups[0].mean()) - (c.majority_rate or 0.0) if metric == "accuracy" else math.nan
