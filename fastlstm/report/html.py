@@ -47,8 +47,9 @@ MAX_CURVE_CONFIGS = 6  # rows of learning curves
 MAX_BOX_CONFIGS = 16  # configurations in the distribution plot
 MAX_SEED_LINES = 8  # faint per-seed lines per curve
 MAX_PANELS = 4  # metrics side by side
-OPEN_CONFIG_LINES = 40  # config.toml longer than this starts collapsed
+OPEN_CONFIG_LINES = 30  # config.toml longer than this starts collapsed
 MAX_LIST_ITEMS = 12  # items of a list shown in an evidence table
+MAX_MAJORITY_NOTES = 3  # more notes of accuracies at the majority-class rate become one line
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -213,7 +214,7 @@ def configuration_section(result: SweepResult, environment: Mapping[str, Any] | 
         lines = text.count("\n") + 1
         opened = " open" if lines <= OPEN_CONFIG_LINES else ""
         config = f"<details{opened}><summary>config.toml ({lines} lines)</summary><pre>{esc(text)}</pre></details>"
-    return section("configuration", "Configuration", config + key_values(run_facts(result, environment or {})))
+    return section("configuration", "Configuration", key_values(run_facts(result, environment or {})) + config)
 
 
 def run_facts(result: SweepResult, environment: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -276,11 +277,31 @@ def summary_section(result: SweepResult, summary: Summary, shown: Sequence[int])
             css = majority_class(row, metric)
             cells += [(esc(c), css) for c in block.rows[r][n_grid + 1 :]]
         rows.append(cells)
-    notes = [interval_legend(summary), *summary_notes(summary), *(f for b in blocks for f in b.footnotes)]
+    notes = [interval_legend(summary), *readable_notes(summary), *(f for b in blocks for f in b.footnotes)]
     if len(summary) > len(shown):
         notes.append(f"The plots below show {len(shown)} of these {len(summary)} configurations.")
     body = table(headers, rows, "summary") + "".join(f"<p class='note'>{esc(n)}</p>" for n in dict.fromkeys(notes))
     return section("summary", "Summary", body + diverged_list(result))
+
+
+def readable_notes(summary: Summary) -> list[str]:
+    """The terminal's notes, but one line for the majority-class ones when there are many
+    (64 configurations would give 64 lines); the table's shading shows which."""
+    notes = summary_notes(summary)
+    rate = summary.majority_class_rate
+    majority = [n for n in notes if n.startswith("note:") and "majority-class rate" in n]
+    shaded = [(row, m) for row in summary for m in summary.metrics if majority_class(row, m)]
+    if not shaded:
+        return notes
+    key = "Shaded cells: a mean accuracy at (yellow) or below (red) the majority-class rate"
+    if len(majority) <= MAX_MAJORITY_NOTES:
+        return [*notes, f"{key}."]
+    configs = len({row["config"] for row, _ in shaded})
+    line = (
+        f"{configs} of {len(summary)} configurations have a mean accuracy at or below the majority-class rate "
+        f"{rate:.3f}: they may be predicting the most frequent class. {key}."
+    )
+    return [n for n in notes if n not in majority] + [line]
 
 
 def majority_class(row: Mapping[str, Any], metric: str) -> str:

@@ -16,7 +16,8 @@ th{background:#f4f4f4;font-weight:600}
 table.summary td:first-child,table.summary th:first-child{text-align:left}
 table.summary small{font-weight:400;color:#555}
 table.kv th,table.kv td,table.evidence td{text-align:left}
-table.kv th{white-space:nowrap;width:1%}
+table.kv th{white-space:nowrap}
+table.evidence th{text-align:left}
 td.at-majority{background:#fff1c2}
 td.below-majority{background:#fbd5d0}
 pre{background:#f7f7f7;border:1px solid #e4e4e4;padding:8px;overflow-x:auto;font-size:.85em}

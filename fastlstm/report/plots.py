@@ -109,7 +109,9 @@ def learning_curves(
             if limits is not None and limits[0] < limits[1]:
                 ax.set_ylim(*limits)
         axes[-1, col].set_xlabel("epoch")
-    axes[0, 0].legend(fontsize=8, loc="best", title="mean ± 1 std; faint: seeds", title_fontsize=7)
+        axes[-1, col].xaxis.get_major_locator().set_params(integer=True)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper right", ncols=2, fontsize=8, frameon=False)
     return _png(fig)
 
 
@@ -153,7 +155,7 @@ def final_distributions(
                 )
                 continue
             jitter = rng.uniform(-0.17, 0.17, len(values))
-            ax.scatter(values, p + jitter, s=14, color=POINT_COLOR, alpha=0.75, zorder=3, linewidths=0)
+            ax.scatter(values, p + jitter, s=22, color=POINT_COLOR, alpha=0.75, zorder=3, linewidths=0)
         if metric in references:
             label, value = references[metric]
             ax.axvline(value, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2, label=label)
