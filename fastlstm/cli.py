@@ -19,6 +19,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from fastlstm.driver import SweepHalted
+from fastlstm.report_command import add_report_parser, run_report
 from fastlstm.sweep_command import add_sweep_parser, run_sweep
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_sweep_parser(sub, {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float})
     add_bench_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -194,6 +196,8 @@ def _run_command(args: argparse.Namespace) -> int:
             return run_sweep(args, console)
         if args.command == "bench":
             return run_bench(args, console)
+        if args.command == "report":
+            return run_report(args, console)
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional dependency (pip install ...)
         text = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the cause wrote
         print(f"fastlstm {args.command}: error: {text}", file=sys.stderr)  # plain print: paths may hold [markup]

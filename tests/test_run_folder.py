@@ -30,6 +30,8 @@ RUN_FILES = {
     "history.npz",
     "members.csv",
     "params_0.npz",
+    "plots",
+    "report.html",
     "result.json",
     "summary.json",
 }
