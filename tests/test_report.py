@@ -313,6 +313,15 @@ def test_a_diverged_member_is_listed_and_left_out_of_the_plots(monkeypatch):
     assert {"learning_curves.png", "final_metrics.png"} <= set(report.images)
 
 
+def test_a_run_whose_every_member_diverged_still_gets_a_page():
+    result = fake_result([{"learning_rate": 1e-3}, {"learning_rate": 1e-2}], seeds=2, diverged=(0, 1, 2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = report_html.build_report(result)
+    assert report.images == {} and "Diverged members (4 of 4)" in report.html
+    assert "Nothing to draw: every member diverged" in report.html
+
+
 def test_a_large_sweep_shows_the_best_configurations_by_mean_and_thins_seed_lines(monkeypatch):
     drawn = {}
     original = plots.learning_curves
@@ -330,6 +339,7 @@ def test_a_large_sweep_shows_the_best_configurations_by_mean_and_thins_seed_line
     assert len(groups) == report_html.MAX_CURVE_CONFIGS and seed_lines == report_html.MAX_SEED_LINES
     assert groups[0][0] == "learning_rate 1e-7"  # config 7, the best mean val_accuracy
     assert "Showing the 6 with the best mean val_accuracy of 12 configurations" in report.html
+    assert "Best mean val_accuracy: learning_rate 1e-7," in report.html
     assert report.html.count("<tr>") >= 12  # the table keeps every configuration
     assert len(plots.thinned(12, 8)) == 8 and len(plots.thinned(3, 8)) == 3
 

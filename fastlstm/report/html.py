@@ -32,7 +32,7 @@ import numpy as np
 
 from fastlstm.report import plots
 from fastlstm.report.html_style import CSS
-from fastlstm.report.layout import interval_legend, metric_blocks, short_number, summary_notes
+from fastlstm.report.layout import decimals_for, interval_legend, metric_blocks, short_number, summary_notes
 from fastlstm.stats import metric_bounds
 
 if TYPE_CHECKING:
@@ -192,7 +192,26 @@ def header(result: SweepResult, summary: Summary) -> str:
         f"{len(result.members)} members: {len(result.configs)} configuration{'s' * (len(result.configs) != 1)} × "
         f"{seeds} seed{'s' * (seeds != 1)}, up to {epochs} epochs; task {meta.get('task')}, loss {meta.get('loss')}"
     )
-    return f"<header><h1>fastlstm report: {esc(name)}</h1><p>{esc(line)}</p>{contents(result)}</header>"
+    lines = "".join(f"<p>{esc(text)}</p>" for text in (line, leader(summary)) if text)
+    return f"<header><h1>fastlstm report: {esc(name)}</h1>{lines}{contents(result)}</header>"
+
+
+def leader(summary: Summary) -> str:
+    """Which configuration has the best mean headline metric, with its spread ("" for one configuration)."""
+    metric = headline_metric(summary)
+    if metric is None or len(summary) < 2:
+        return ""
+    row = next(r for r in summary if r["config"] == ranked_configs(summary, metric)[0])
+    mean, std, n = row.get(f"{metric}_mean"), row.get(f"{metric}_std"), row.get(f"{metric}_n", 0)
+    if mean is None or not math.isfinite(mean):
+        return ""
+    places = decimals_for([r.get(f"{metric}_mean", math.nan) for r in summary])  # as the table writes it
+    spread = f" ± {std:.{places}f}" if std is not None and math.isfinite(std) else ""
+    label = config_label({k: row[k] for k in summary.grid_keys if k in row})
+    return (
+        f"Best mean {metric}: {label}, {mean:.{places}f}{spread} over {n} seed{'s' * (n != 1)}; "
+        "compare the intervals in the summary before calling it better."
+    )
 
 
 def contents(result: SweepResult) -> str:
@@ -337,7 +356,7 @@ def curves_section(page: Page, result: SweepResult, shown: Sequence[int], note: 
     groups = [(config_label(result.configs[c]), usable_members(result, c)) for c in shown]
     groups = [(label, members) for label, members in groups if members.size]
     if not panels or not groups:
-        return section("curves", "Learning curves", "<p>Nothing to draw: no member has a finite history.</p>")
+        return section("curves", "Learning curves", "<p>Nothing to draw: every member diverged.</p>")
     bounds = {m: metric_bounds(m) for m in panels}
     seeds = max(len(members) for _, members in groups)
     img = page.figure(
@@ -372,6 +391,8 @@ def final_section(page: Page, result: SweepResult, summary: Summary, shown: Sequ
         )
         for m in metrics
     ]
+    if not any(len(values) for _, rows in panels for _, values in rows):
+        return section("final", "Final metrics", "<p>Nothing to draw: no member has a finite final metric.</p>")
     rate = summary.majority_class_rate
     references = {m: ("majority-class rate", rate) for m in metrics if rate is not None and "accuracy" in m}
     img = page.figure(

@@ -188,7 +188,7 @@ def lr_range_curve(doc: Mapping[str, Any]) -> bytes:
     ax = axes[0, 0]
     ax.set_xscale("log")
     seeds = np.repeat(lrs[:, None], losses.shape[1], axis=1)
-    ax.scatter(seeds.ravel(), losses.ravel(), s=12, color=POINT_COLOR, alpha=0.45, linewidths=0, label="one seed")
+    ax.scatter(seeds.ravel(), losses.ravel(), s=20, color=POINT_COLOR, alpha=0.6, linewidths=0, label="one seed")
     ax.plot(lrs, median, "-o", color="black", markersize=3, linewidth=1.6, label="median over seeds")
     initial = doc.get("initial_loss")
     limits = _robust_limits(np.concatenate([losses.ravel(), median, _finite([initial])]), (0.0, math.inf))
