@@ -183,6 +183,7 @@ def curve_metrics(history: Mapping[str, np.ndarray]) -> list[str]:
 
 
 def header(result: SweepResult, summary: Summary) -> str:
+    """The run's name, its size in members, configurations and seeds, the leader, the contents."""
     spec = result.spec
     name = getattr(spec, "name", None) or "sweep"
     seeds = len(result.meta.get("seeds") or []) or round(len(result.members) / max(len(result.configs), 1))
@@ -216,8 +217,12 @@ def leader(summary: Summary) -> str:
 
 def contents(result: SweepResult) -> str:
     """Links to the sections this page has."""
-    entries = [("configuration", "Configuration"), ("summary", "Summary"), ("curves", "Learning curves")]
-    entries.append(("final", "Final metrics"))
+    entries = [
+        ("configuration", "Configuration"),
+        ("summary", "Summary"),
+        ("curves", "Learning curves"),
+        ("final", "Final metrics"),
+    ]
     titles = {"lr_range": "Learning-rate range test", "variance_sources": "Variance sources", "findings": "Findings"}
     entries += [(key.replace("_", "-"), title) for key, title in titles.items() if key in result.analysis]
     return "<nav>" + " · ".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in entries) + "</nav>"
@@ -228,7 +233,7 @@ def configuration_section(result: SweepResult, environment: Mapping[str, Any] | 
 
     text, missing = config_toml(result)
     if text is None:
-        config = problem(f"No config.toml: {missing}.")
+        config = f"<p class='note'>No config.toml: {esc(missing)}.</p>"
     else:
         lines = text.count("\n") + 1
         opened = " open" if lines <= OPEN_CONFIG_LINES else ""
@@ -591,10 +596,14 @@ def write_report_files(folder: Path, report: Report) -> None:
 def write_report(result: SweepResult, folder: str | Path, environment: Mapping[str, Any] | None = None) -> Path:
     """Rewrite report.html and plots/*.png in an existing run folder, each file under a
     temporary name renamed over the old one, the page last; no other file is touched.
-    Figures a new page no longer draws (say, lr_range.png) are removed. Returns the page's path."""
-    from fastlstm.io.folders import write_file_atomically
+    `environment` None means the folder's environment.json, when it has one. Figures a
+    new page no longer draws (say, lr_range.png) are removed. Returns the page's path."""
+    from fastlstm.io.folders import read_json_file, write_file_atomically
+    from fastlstm.io.run_folder import ENVIRONMENT_FILE
 
     folder = Path(folder)
+    if environment is None and (folder / ENVIRONMENT_FILE).exists():
+        environment = read_json_file(folder, ENVIRONMENT_FILE)
     report = build_report(result, environment)
     plots_folder = folder / PLOTS_FOLDER
     plots_folder.mkdir(exist_ok=True)
@@ -611,11 +620,6 @@ def rebuild_report(folder: str | Path) -> Path:
     A folder that holds no finished run raises `fastlstm.io.NotAResultFolderError`, a damaged
     one `DamagedResultError` (both `ValueError`s), before anything is written.
     """
-    from fastlstm.io.folders import read_json_file
-    from fastlstm.io.run_folder import ENVIRONMENT_FILE
     from fastlstm.result import load
 
-    folder = Path(folder)
-    result = load(folder)
-    environment = read_json_file(folder, ENVIRONMENT_FILE) if (folder / ENVIRONMENT_FILE).exists() else None
-    return write_report(result, folder, environment)
+    return write_report(load(folder), folder)

@@ -162,6 +162,7 @@ def final_distributions(
             ax.legend(fontsize=8, loc="best")
         ax.set_title(metric, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(nbins=6)  # narrow panels: fewer, readable ticks
     axes[0, 0].set_yticks(np.arange(n_configs)[::-1], [label for label, _ in panels[0][1]], fontsize=8)
     return _png(fig)
 
