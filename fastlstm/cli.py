@@ -4,6 +4,7 @@
 with Keras's defaults, shows a progress bar and prints the spread across seeds.
 `fastlstm bench` times fastlstm against PyTorch and Keras on a reference workload,
 each system in its own process (see fastlstm/benchmark/), prints a table and writes JSON.
+`fastlstm report RUN_DIR` draws a run folder's report.html and plots/ again from its files.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from fastlstm.io.loaded import LoadedData
 if TYPE_CHECKING:
     from fastlstm.result import SweepResult
     from fastlstm.spec import SweepSpec
+    from fastlstm.stats import Summary
 
 RUN_KIND = "run"  # the marker's kind for a run folder
 CONFIG_FILE = "config.toml"
@@ -113,22 +114,23 @@ def write_run_folder(
             _write_text(tmp / CONFIG_FILE, config)
         _write_text(tmp / MEMBERS_FILE, members_csv(result.members))
         _write_text(tmp / HISTORY_CSV, history_csv(result.history))
-        _write_text(tmp / SUMMARY_FILE, summary_json(result))
+        summary = result.summary()  # once: from 10 seeds on its intervals are bootstrapped
+        _write_text(tmp / SUMMARY_FILE, summary_json(result, summary))
         environment = strict_json({**environment_record(result, data, config_missing), **extra})
         _write_text(tmp / ENVIRONMENT_FILE, environment)
         for key, document in analysis.items():
             _write_text(tmp / ANALYSIS_FILES[key], strict_json(document))
         if report:
-            write_report_into(tmp, result, environment)
+            write_report_into(tmp, result, environment, summary)
     return path
 
 
-def write_report_into(folder: Path, result: SweepResult, environment_json: str) -> None:
+def write_report_into(folder: Path, result: SweepResult, environment_json: str, summary: Summary) -> None:
     """report.html and plots/ in the folder being written, from the environment as saved
     (read back from its JSON, so a later `fastlstm report` draws the very same page)."""
     from fastlstm.report.html import build_report, write_report_files  # matplotlib only when a report is written
 
-    write_report_files(folder, build_report(result, json.loads(environment_json)))
+    write_report_files(folder, build_report(result, json.loads(environment_json), summary=summary))
 
 
 def _checked_analysis(analysis: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,9 +240,10 @@ def history_csv(history: Mapping[str, np.ndarray]) -> str:
     return out.getvalue()
 
 
-def summary_json(result: SweepResult) -> str:
-    """`result.summary()` as strict JSON: the rows, and what they were computed over."""
-    summary = result.summary()
+def summary_json(result: SweepResult, summary: Summary | None = None) -> str:
+    """`result.summary()` (or `summary`, already computed) as strict JSON: the rows, and what
+    they were computed over."""
+    summary = result.summary() if summary is None else summary
     return strict_json(
         {
             "metrics": list(summary.metrics),

@@ -552,10 +552,13 @@ def verification_block(page: Page, verification: Mapping[str, Any]) -> str:
 # --- the page and its files --------------------------------------------------------------
 
 
-def build_report(result: SweepResult, environment: Mapping[str, Any] | None = None) -> Report:
-    """The page and its figures for `result`; `environment` is environment.json's record (None: not shown)."""
+def build_report(
+    result: SweepResult, environment: Mapping[str, Any] | None = None, *, summary: Summary | None = None
+) -> Report:
+    """The page and its figures for `result`; `environment` is environment.json's record
+    (None: not shown); `summary` is `result.summary()` when the caller has it already."""
     page = Page()
-    summary = result.summary()
+    summary = result.summary() if summary is None else summary
     metric = headline_metric(summary)
     curve_rows, curve_note = shown_configs(summary, metric, MAX_CURVE_CONFIGS)
     box_rows, box_note = shown_configs(summary, metric, MAX_BOX_CONFIGS)
