@@ -304,7 +304,9 @@ def summary_section(result: SweepResult, summary: Summary, shown: Sequence[int])
     notes = [interval_legend(summary), *readable_notes(summary), *(f for b in blocks for f in b.footnotes)]
     if len(summary) > len(shown):
         notes.append(f"The plots below show {len(shown)} of these {len(summary)} configurations.")
-    body = table(headers, rows, "summary") + "".join(f"<p class='note'>{esc(n)}</p>" for n in dict.fromkeys(notes))
+    body = f"<div class='wide'>{table(headers, rows, 'summary')}</div>" + "".join(
+        f"<p class='note'>{esc(n)}</p>" for n in dict.fromkeys(notes)
+    )
     return section("summary", "Summary", body + diverged_list(result))
 
 

@@ -10,11 +10,13 @@ h3{font-size:1.05em;margin:18px 0 6px}
 nav{margin:6px 0 12px;font-size:.92em}
 nav a{color:#1f5fa8;text-decoration:none}
 img{max-width:100%;height:auto;display:block;margin:8px 0}
+div.wide{overflow-x:auto}
 table{border-collapse:collapse;margin:8px 0;font-size:.9em}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f4f4f4;font-weight:600}
 table.summary td:first-child,table.summary th:first-child{text-align:left}
 table.summary small{font-weight:400;color:#555}
+table.summary td{white-space:nowrap}
 table.kv th,table.kv td,table.evidence td{text-align:left}
 table.kv th{white-space:nowrap}
 table.evidence th{text-align:left}
