@@ -1,6 +1,7 @@
 """fastlstm: many seeds and settings of one Keras-style LSTM, trained as one JAX program."""
 
 from fastlstm import controllers  # noqa: F401  (fl.controllers.EpochClock, ...)
+from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
@@ -26,6 +27,7 @@ __all__ = [
     "EarlyStopping",
     "EpochEnd",
     "KerasLSTM",
+    "LRRange",
     "LSTMModel",
     "ModelSpec",
     "ReduceLROnPlateau",
@@ -33,8 +35,11 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",
+    "VarianceSources",
     "load",
+    "lr_range",
     "read_data",
     "run",
     "sweep",
+    "variance_sources",
 ]

@@ -2,7 +2,8 @@
 
 `fastlstm sweep` with no arguments trains 8 seeds on the built-in early-cue task
 with Keras's defaults, shows a progress bar and prints the spread across seeds.
-`fastlstm bench` times fastlstm against PyTorch and Keras on a reference workload,
+`fastlstm lr-range` runs the learning-rate range test and `fastlstm sweep --sources`
+the variance-sources experiment (fastlstm/analysis/). `fastlstm bench` times fastlstm against PyTorch and Keras on a reference workload,
 each system in its own process (see fastlstm/benchmark/), prints a table and writes JSON.
 """
 
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from fastlstm.compare_command import add_compare_parser, run_compare
 from fastlstm.driver import SweepHalted
+from fastlstm.lr_range_command import add_lr_range_parser, run_lr_range
 from fastlstm.sweep_command import add_sweep_parser, run_sweep
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
@@ -158,7 +160,9 @@ class _OneLineErrors(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrors(prog="fastlstm", description="Batched multi-seed LSTM sweeps in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_sweep_parser(sub, {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float})
+    numbers = {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float}
+    add_sweep_parser(sub, numbers)
+    add_lr_range_parser(sub, numbers)
     add_bench_parser(sub)
     add_compare_parser(sub)
     return parser
@@ -194,6 +198,8 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "sweep":
             return run_sweep(args, console)
+        if args.command == "lr-range":
+            return run_lr_range(args, console)
         if args.command == "bench":
             return run_bench(args, console)
         if args.command == "compare":

@@ -4,7 +4,11 @@ A *member* is one seed at one grid point. Numeric hyperparameters become per-mem
 arrays (traced, vmapped); structural ones (units, layers, batch size, epochs,
 optimizer) change shapes or state, so members that share them form a *group* that is
 compiled once. Every member has three independent RNG streams - init, data order,
-dropout - each from its own seed, so one can vary while the others are held fixed.
+dropout - each from its own seed, so one can vary while the others are held fixed:
+`fixed_streams` holds some streams at one seed for every member, and a *stream
+design* (`seeds=[{"init": 3, "order": 0, "dropout": 0}, ...]`) gives each member its
+own seed per stream, which is how `fl.variance_sources` varies one source at a time.
+A member's numbers depend on its own stream seeds only.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ STREAMS = ("init", "order", "dropout")
 @dataclasses.dataclass(frozen=True)
 class Member:
     index: int
-    seed: int
+    seed: int  # the seed; in a stream design, the member's position in the design
     config: int  # index of the grid point
     structure: dict[str, Any]  # units, layers, batch_size, epochs, optimizer
     hparams: dict[str, float]
@@ -82,7 +86,61 @@ def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
             out.append(int(s))
         _reject_repeats("seeds", out)
         return out
-    raise ValueError(f"seeds must be a positive int or a non-empty list of ints, got {seeds!r}")
+    raise ValueError(
+        f"seeds must be a positive int or a non-empty list of ints "
+        f"(or of {{'init', 'order', 'dropout'}} seed tables, a stream design), got {seeds!r}"
+    )
+
+
+def is_stream_design(seeds: Any) -> bool:
+    """True when `seeds` lists per-stream seeds ({"init": .., "order": .., "dropout": ..} each)."""
+    return isinstance(seeds, Sequence) and not isinstance(seeds, str) and any(isinstance(s, Mapping) for s in seeds)
+
+
+def resolve_stream_design(seeds: Sequence[Any]) -> list[dict[str, int]]:
+    """Check a stream design: one table per member naming a non-negative int seed for
+    each of `STREAMS`, no member twice (it would train the same numbers twice)."""
+    design = []
+    for i, entry in enumerate(seeds):
+        if not isinstance(entry, Mapping):
+            raise ValueError(
+                f"seeds[{i}] must be a table of stream seeds like {{'init': 0, 'order': 0, 'dropout': 0}} "
+                f"(a stream design lists one per member), got {entry!r}"
+            )
+        if set(entry) != set(STREAMS):
+            raise ValueError(
+                f"seeds[{i}] must give exactly the streams {list(STREAMS)}, got keys {sorted(map(str, entry))}"
+            )
+        for stream in STREAMS:
+            seed = entry[stream]
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ValueError(f"seeds[{i}][{stream!r}] must be a non-negative int seed, got {seed!r}")
+        design.append({s: int(entry[s]) for s in STREAMS})
+    _reject_repeats("seeds (a stream design)", [", ".join(f"{k}={v}" for k, v in d.items()) for d in design])
+    return design
+
+
+def checked_seeds(seeds: Any) -> list[int] | list[dict[str, int]]:
+    """Plain seeds (a count or a list of ints) or a stream design, checked."""
+    return resolve_stream_design(seeds) if is_stream_design(seeds) else resolve_seeds(seeds)
+
+
+def member_streams(
+    seeds: list[int] | list[dict[str, int]], fixed_streams: Mapping[str, int]
+) -> list[tuple[int, dict[str, int]]]:
+    """(seed, stream seeds) of each member of one configuration, from `checked_seeds`.
+
+    Plain seeds give every stream the member's seed, except those `fixed_streams`
+    holds; a stream design gives each member its own, and `seed` is its position.
+    """
+    if seeds and isinstance(seeds[0], Mapping):
+        if fixed_streams:
+            raise ValueError(
+                "fixed_streams cannot be combined with a stream design in seeds: "
+                "set each stream's seed in the design instead"
+            )
+        return [(i, dict(streams)) for i, streams in enumerate(seeds)]
+    return [(seed, {s: int(fixed_streams.get(s, seed)) for s in STREAMS}) for seed in seeds]
 
 
 def _reject_repeats(where: str, values: Sequence[Any]) -> None:
@@ -271,9 +329,11 @@ def make_plan(
 
     `hparams` are the numeric settings the caller gave directly (learning_rate,
     dropout, weight_decay, clip...), None meaning "the optimizer's default".
-    `fixed_streams` holds RNG streams fixed across members, e.g. {"order": 0}.
+    `fixed_streams` holds RNG streams fixed across members, e.g. {"order": 0};
+    `seeds` may instead be a stream design, a list of {"init", "order", "dropout"}
+    seed tables, one per member of each configuration.
     """
-    seed_list = resolve_seeds(seeds)
+    seed_list = checked_seeds(seeds)
     grid = _check_grid(grid)
     base_structure = {
         "units": _positive_int("units", units),
@@ -292,7 +352,7 @@ def make_plan(
         if key not in NUMERIC_KEYS:
             raise ValueError(f"unknown hyperparameter {key!r}")
         _check_value(key, key, value)
-    fixed_streams = _check_fixed_streams(fixed_streams)
+    streams_of_members = member_streams(seed_list, _check_fixed_streams(fixed_streams))
 
     keys = list(grid)
     configs = [dict(zip(keys, values)) for values in itertools.product(*grid.values())] or [{}]
@@ -303,9 +363,8 @@ def make_plan(
         structure = {**base_structure, "optimizer": opt_name}
         structure.update({k: v for k, v in point.items() if k in STRUCTURAL_KEYS})
         numbers = _numbers_of(structure["optimizer"], point, given, grid, optimizer_settings, schedule_settings)
-        for seed in seed_list:
-            streams = {s: int(fixed_streams.get(s, seed)) for s in STREAMS}
-            members.append(Member(len(members), seed, c, structure, numbers, streams))
+        for seed, streams in streams_of_members:
+            members.append(Member(len(members), seed, c, structure, numbers, dict(streams)))
 
     groups: dict[tuple, list[int]] = {}
     for m in members:

@@ -291,7 +291,11 @@ def sweep(
 
     Members are `[(config, seed) for config in product(grid) for seed in seeds]`,
     so member `i` has seed `seeds[i % len(seeds)]`. `fixed_streams` holds RNG
-    streams ("init", "order", "dropout") at a given seed for every member.
+    streams ("init", "order", "dropout") at a given seed for every member. `seeds`
+    may instead be a stream design, one table of stream seeds per member
+    (`[{"init": 3, "order": 0, "dropout": 0}, ...]`): each member then draws its
+    initial weights, data order and dropout masks from its own three seeds, and its
+    `seed` in the member table is its position in the design.
     `initial_params` (a params tree of `LSTMModel`, no member axis) starts every
     member from the same weights, e.g. a Keras model's, instead of drawing them.
     `members_per_chunk` trains at most that many members at once (default: as many

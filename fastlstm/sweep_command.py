@@ -93,6 +93,12 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
     sw.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run where it stopped")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--json", action="store_true", help="print the summary as JSON on stdout and nothing else there")
+    sw.add_argument(
+        "--sources",
+        action="store_true",
+        help="instead of a plain sweep, measure where the spread comes from: init, data order, dropout "
+        "(--seeds per source, one batched run)",
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
@@ -125,6 +131,8 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, claim the run folder, train, report, write."""
     from fastlstm.runner import load_data, read_spec_data
 
+    if args.sources:
+        return run_sources(args, console)
     spec, out = _resumed_spec(args) if args.resume is not None else (spec_from_args(args), None)
     out = out or (args.out if args.out is not None else default_out(spec))
     if args.resume is None:
@@ -139,6 +147,44 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     result = _train(spec, ds, out, args, log)
     _report(result, time.perf_counter() - start, log, args.json)
     _save(result, out, loaded)
+    log.print(f"run folder: {out}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def run_sources(args: argparse.Namespace, console: Console) -> int:
+    """`fastlstm sweep --sources`: the variance-sources experiment on the sweep's data and
+    configuration (`--seeds` members per source), a table of sources, the run folder."""
+    from rich.text import Text
+
+    from fastlstm.analysis.sources import VarianceSources, source_design, variance_sources
+    from fastlstm.io.run_folder import strict_json
+    from fastlstm.runner import read_spec_data
+
+    given = [flag for flag in ("resume", "checkpoint_every") if getattr(args, flag) is not None]
+    if given:
+        flags = ", ".join(f"--{flag.replace('_', '-')}" for flag in given)
+        raise ValueError(f"--sources runs one short batched experiment without checkpoints; drop {flags}")
+    seeds, args.seeds = args.seeds, None  # --seeds counts members per source, not the spec's seeds
+    spec = spec_from_args(args)
+    if seeds is None:
+        seeds = spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds)
+    source_design(seeds)  # checks the count before any data is read
+    out = args.out if args.out is not None else default_out(spec)
+    check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
+    fit, loaded, description = read_spec_data(spec)
+    log = Console(file=sys.stderr) if args.json else console
+    log.print(f"variance sources on {description}: {seeds} seeds per source", highlight=False, soft_wrap=True)
+    start = time.perf_counter()
+    result = variance_sources(**fit, seeds=seeds, spec=spec, verbose=0 if args.quiet else 1)
+    doc = result.analysis["variance_sources"]
+    log.print(Text(str(VarianceSources(doc))))
+    log.print(f"{len(result.members)} members trained in {time.perf_counter() - start:.1f} s (compilation included)")
+    if args.json:
+        sys.stdout.write(strict_json(doc, indent=None) + "\n")
+    try:
+        result.save(out, overwrite=args.overwrite, data=loaded)
+    except OSError as err:
+        raise OutputPathError(f"--out {str(out)!r}: could not save ({_reason(err)})") from None
     log.print(f"run folder: {out}", highlight=False, soft_wrap=True)
     return 0
 
