@@ -20,6 +20,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from fastlstm.compare_command import add_compare_parser, run_compare
+from fastlstm.doctor_command import add_doctor_parser, run_doctor
 from fastlstm.driver import SweepHalted
 from fastlstm.lr_range_command import add_lr_range_parser, run_lr_range
 from fastlstm.sweep_command import add_sweep_parser, run_sweep
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     numbers = {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float}
     add_sweep_parser(sub, numbers)
     add_lr_range_parser(sub, numbers)
+    add_doctor_parser(sub, numbers)
     add_bench_parser(sub)
     add_compare_parser(sub)
     return parser
@@ -200,6 +202,8 @@ def _run_command(args: argparse.Namespace) -> int:
             return run_sweep(args, console)
         if args.command == "lr-range":
             return run_lr_range(args, console)
+        if args.command == "doctor":
+            return run_doctor(args, console)
         if args.command == "bench":
             return run_bench(args, console)
         if args.command == "compare":
