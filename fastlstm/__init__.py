@@ -6,6 +6,7 @@ from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLR
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
+from fastlstm.diagnose import Finding, Findings, diagnose
 from fastlstm.io import DamagedResultError, DataFileError, read_data
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
@@ -26,6 +27,8 @@ __all__ = [
     "Decision",
     "EarlyStopping",
     "EpochEnd",
+    "Finding",
+    "Findings",
     "KerasLSTM",
     "LRRange",
     "LSTMModel",
@@ -36,6 +39,7 @@ __all__ = [
     "SweepSpec",
     "TaskInferenceWarning",
     "VarianceSources",
+    "diagnose",
     "load",
     "lr_range",
     "read_data",

@@ -1,0 +1,351 @@
+"""Checks on the data before training: what makes every later number meaningless or slow.
+
+Each check takes a `DataView` and returns a list with at most one `Finding`. Thresholds
+are chosen so that standard-normal features, balanced labels and a random split (the
+clean control in tests/test_diagnose_data.py) raise nothing at warning level; each
+constant says why it has its value.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from fastlstm.diagnose.data_view import DataView, Part, data_view, label_columns
+from fastlstm.diagnose.findings import Finding, Findings
+from fastlstm.diagnose.leakage import leakage_counts
+
+# data.unscaled: an LSTM's gates are sigmoids/tanh of x @ W with Glorot W, so inputs far
+# from unit scale saturate them (too large) or barely move them (too small); a feature 10x
+# the others' scale also dominates the first updates. Measured against the data (the median
+# feature's std), and against unit scale: not UMLAUT's fixed [-1, 1], which flags N(0, 1).
+SCALE_RATIO = 10.0  # std more than this times (or less than 1/this of) the median feature's
+ABSOLUTE_SCALE = 10.0  # std above this or below 1/this: far from standardised
+OFFSET_STDS, OFFSET_MIN = 3.0, 3.0  # |mean| above 3 std and above 3: inputs never near 0
+# data.imbalance: majority/minority counts; at 10:1 an unweighted model can score ~91% by
+# answering the majority, the usual point where class weights become necessary.
+IMBALANCE_WARNING, IMBALANCE_INFO = 10.0, 3.0
+# data.label_shift: both an effect (total variation distance) and a significance level, so
+# neither a large random split (tiny p, tiny TVD) nor a tiny one (large TVD by chance) fires.
+SHIFT_WARNING = (0.10, 1e-3)
+SHIFT_INFO = (0.05, 1e-2)
+# data.leakage: share of validation sequences equal to or overlapping training ones, above
+# the chance rate; 10% copied rows can move an accuracy by several points.
+LEAK_ERROR, LEAK_WARNING = 0.10, 0.01
+# data.short_or_ragged: below 3 steps an LSTM is little more than a dense layer; padding above
+# 3/4 of the steps means 4x the compute of the real data.
+MIN_STEPS, SHORT_SHARE = 3, 0.10
+PADDING_WARNING, PADDING_INFO, RAGGED_RATIO = 0.75, 0.50, 4.0
+
+
+def check_data(x: Any, y: Any = None, **kwargs: Any) -> Findings:
+    """Every data check on `fl.sweep`'s data arguments (x, y, validation_split,
+    validation_data, mask_value, task, loss, num_classes)."""
+    return run_data_checks(data_view(x, y, **kwargs))
+
+
+def run_data_checks(view: DataView) -> Findings:
+    found: list[Finding] = []
+    for check in DATA_CHECKS:
+        found.extend(check(view))
+    return Findings(found)
+
+
+def _parts(view: DataView) -> list[tuple[str, Part]]:
+    return [("train", view.train)] + ([("validation", view.val)] if view.val is not None else [])
+
+
+def check_nan(view: DataView) -> list[Finding]:
+    """data.nan (error): sequences with NaN/inf in real steps, or targets that are; fl.sweep refuses them."""
+    counts: dict[str, int] = {}
+    features: dict[str, int] = {}
+    first: list[str] = []
+    target_rows = 0
+    for name, part in _parts(view):
+        bad = ~np.isfinite(part.x) & part.real[:, :, None]
+        seqs = np.flatnonzero(bad.any(axis=(1, 2)))
+        counts[f"{name}_sequences"] = int(seqs.size)
+        for j, c in enumerate(bad.any(axis=1).sum(axis=0)):
+            if c:
+                features[str(j)] = features.get(str(j), 0) + int(c)
+        first += [f"{name}[{i}]" for i in seqs[: 5 - len(first)]] if len(first) < 5 else []
+        if part.y is not None:
+            target_rows += int((~np.isfinite(part.y)).any(axis=1).sum())
+    total = sum(counts.values())
+    if total == 0 and target_rows == 0:
+        return []
+    n = sum(p.x.shape[0] for _, p in _parts(view))
+    where = f"features {', '.join(features)}" if features else "the targets"
+    evidence = {"sequences": total, **counts, "fraction": total / n, "sequences_per_feature": features}
+    evidence.update({"first": first, "target_rows": target_rows})
+    return [
+        Finding(
+            "data.nan",
+            "error",
+            _nan_title(total, n, where, target_rows),
+            evidence,
+            "Drop those sequences or impute the values (forward-fill along time, or the feature's training "
+            "mean) before training; fl.sweep refuses non-finite inputs.",
+        )
+    ]
+
+
+def _nan_title(total: int, n: int, where: str, target_rows: int) -> str:
+    targets = f"{target_rows} target rows are NaN or inf"
+    if total == 0:
+        return targets
+    return f"{total} of {n} sequences contain NaN or inf, in {where}" + (f"; {targets}" if target_rows else "")
+
+
+def _feature_stats(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per feature over real, finite training steps: mean, std, min, max (NaN for none)."""
+    rows = part.x[part.real].astype(np.float64)
+    rows[~np.isfinite(rows)] = np.nan
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features: NaN is the answer
+        return np.nanmean(rows, 0), np.nanstd(rows, 0), np.nanmin(rows, 0), np.nanmax(rows, 0)
+
+
+def check_constant(view: DataView) -> list[Finding]:
+    """data.constant_feature (warning): a feature with one value over every real training step
+    carries no information, and a per-feature standardisation would divide by zero."""
+    mean, _, low, high = _feature_stats(view.train)
+    constant = np.flatnonzero(np.isfinite(low) & (low == high))
+    if constant.size == 0:
+        return []
+    values = {str(j): float(mean[j]) for j in constant}
+    return [
+        Finding(
+            "data.constant_feature",
+            "warning",
+            f"feature{'s' if constant.size > 1 else ''} {', '.join(values)} never change{'s' if constant.size == 1 else ''} "
+            f"({constant.size} of {mean.size})",
+            {"features": [int(j) for j in constant], "values": values, "of_features": int(mean.size)},
+            "Remove the constant feature(s): they cannot help the model, and standardising them divides by zero.",
+        )
+    ]
+
+
+def _scale_problem(mean: float, std: float, median_std: float) -> str | None:
+    if std > SCALE_RATIO * median_std or std < median_std / SCALE_RATIO:
+        return f"std {std:.3g} is {std / median_std:.3g}x the median feature's ({median_std:.3g})"
+    if std > ABSOLUTE_SCALE or std < 1.0 / ABSOLUTE_SCALE:
+        return f"std {std:.3g} is far from 1 (standardised)"
+    if abs(mean) > OFFSET_STDS * std and abs(mean) > OFFSET_MIN:
+        return f"mean {mean:.3g} is {abs(mean) / std:.3g} std from 0"
+    return None
+
+
+def check_unscaled(view: DataView) -> list[Finding]:
+    """data.unscaled (warning): features whose scale or offset is far from the others' or
+    from standardised; 0/1 indicator features and constant features are left out."""
+    mean, std, _, _ = _feature_stats(view.train)
+    rows = view.train.x[view.train.real]
+    indicator = np.array([np.isin(rows[:, j][np.isfinite(rows[:, j])], (0.0, 1.0)).all() for j in range(mean.size)])
+    usable = np.isfinite(std) & (std > 0) & ~indicator
+    if not usable.any():
+        return []
+    median_std = float(np.median(std[usable]))
+    flagged = []
+    for j in np.flatnonzero(usable):
+        reason = _scale_problem(float(mean[j]), float(std[j]), median_std)
+        if reason:
+            flagged.append({"feature": int(j), "mean": float(mean[j]), "std": float(std[j]), "reason": reason})
+    if not flagged:
+        return []
+    worst = max(flagged, key=lambda f: abs(np.log10(f["std"] / median_std)))
+    return [
+        Finding(
+            "data.unscaled",
+            "warning",
+            f"{len(flagged)} of {mean.size} features far from standardised; feature {worst['feature']}: {worst['reason']}",
+            {"features": flagged, "median_std": median_std, "of_features": int(mean.size)},
+            "Standardise each feature with the training rows' mean and std (standardize='feature'), "
+            "so every input starts near unit scale.",
+            {"standardize": "feature"},
+        )
+    ]
+
+
+def _distribution(counts: np.ndarray) -> list[float]:
+    return [float(c) for c in counts / max(1, counts.sum())]
+
+
+def check_imbalance(view: DataView) -> list[Finding]:
+    """data.imbalance: the worst majority/minority ratio over the training labels (per output
+    for multi-label), with the accuracy of always answering the majority (the baseline a
+    model must beat). Warning from 10:1, info from 3:1."""
+    if view.train.y is None:
+        return []
+    columns = label_columns(view.train.y, view.task, view.num_classes)
+    if not columns:
+        return []
+    ratios = [float(c.max() / c.min()) if c.min() > 0 else float("inf") for c in columns]
+    worst = int(np.argmax(ratios))
+    ratio, counts = ratios[worst], columns[worst]
+    if ratio < IMBALANCE_INFO:
+        return []
+    baseline = float(np.mean([c.max() / c.sum() for c in columns]))
+    severity = "warning" if ratio >= IMBALANCE_WARNING else "info"
+    multi_label = len(columns) > 1
+    evidence: dict[str, Any] = {"counts": [int(c) for c in counts], "ratio": ratio, "majority_class_rate": baseline}
+    evidence.update({"minority_share": float(counts.min() / counts.sum()), "task": view.task})
+    if multi_label:
+        evidence["output"] = worst
+    what = f"output {worst}: " if multi_label else ""
+    return [
+        Finding(
+            "data.imbalance",
+            severity,
+            f"{what}classes are {ratio:.3g}:1 imbalanced; always answering the majority scores {baseline:.3f}",
+            evidence,
+            "Weight the classes by inverse frequency (class_weight='balanced') and judge accuracy against "
+            f"the majority baseline {baseline:.3f}, not against 0.",
+            None if multi_label else {"class_weight": "balanced"},
+        )
+    ]
+
+
+def _shift_test(train: np.ndarray, val: np.ndarray) -> tuple[float, float, float]:
+    """(total variation distance, chi-square, p) between two count vectors."""
+    from scipy.stats import chi2_contingency
+
+    table = np.stack([train, val])
+    table = table[:, table.sum(axis=0) > 0]
+    tvd = 0.5 * float(np.abs(train / train.sum() - val / val.sum()).sum())
+    if table.shape[1] < 2:
+        return tvd, 0.0, 1.0
+    chi2, p, _, _ = chi2_contingency(table, correction=False)
+    return tvd, float(chi2), float(p)
+
+
+def check_label_shift(view: DataView) -> list[Finding]:
+    """data.label_shift: training vs validation label distribution (TVD and a chi-square
+    test of homogeneity; per output for multi-label, a KS test per column for regression)."""
+    if view.val is None or view.train.y is None or view.val.y is None:
+        return []
+    train_cols = label_columns(view.train.y, view.task, view.num_classes)
+    val_cols = label_columns(view.val.y, view.task, view.num_classes)
+    if train_cols is None or val_cols is None:
+        return _regression_shift(view)
+    tests = [_shift_test(t, v) for t, v in zip(train_cols, val_cols)]
+    worst = int(np.argmax([t[0] for t in tests]))
+    tvd, chi2, p = tests[worst]
+    severity = _shift_severity(tvd, p * len(tests))  # Bonferroni over outputs
+    if severity is None:
+        return []
+    evidence = {"train": _distribution(train_cols[worst]), "validation": _distribution(val_cols[worst])}
+    evidence.update({"tvd": tvd, "chi2": chi2, "p": p, "outputs_tested": len(tests), "split": view.val_source})
+    return [_shift_finding(severity, f"label distribution differs (TVD {tvd:.2f}, p = {p:.2g})", evidence, view)]
+
+
+def _shift_severity(effect: float, p: float) -> str | None:
+    if effect >= SHIFT_WARNING[0] and p < SHIFT_WARNING[1]:
+        return "warning"
+    if effect >= SHIFT_INFO[0] and p < SHIFT_INFO[1]:
+        return "info"
+    return None
+
+
+def _regression_shift(view: DataView) -> list[Finding]:
+    from scipy.stats import ks_2samp
+
+    assert view.val is not None and view.train.y is not None and view.val.y is not None
+    results = []
+    for j in range(view.train.y.shape[1]):
+        a, b = view.train.y[:, j], view.val.y[:, j]
+        res = ks_2samp(a[np.isfinite(a)], b[np.isfinite(b)])
+        results.append((float(res.statistic), float(res.pvalue), j))
+    ks, p, j = max(results)
+    severity = _shift_severity(ks, p * len(results))
+    if severity is None:
+        return []
+    evidence = {"ks": ks, "p": p, "output": j, "split": view.val_source}
+    evidence.update(
+        {"train_mean": float(np.nanmean(view.train.y[:, j])), "validation_mean": float(np.nanmean(view.val.y[:, j]))}
+    )
+    return [_shift_finding(severity, f"target distribution differs (KS {ks:.2f}, p = {p:.2g})", evidence, view)]
+
+
+def _shift_finding(severity: str, title: str, evidence: dict[str, Any], view: DataView) -> Finding:
+    if view.val_source == "validation_split":
+        advice = (
+            "validation_split takes the last rows before any shuffling: shuffle the rows once (fixed seed) "
+            "or split stratified by label before training."
+        )
+    else:
+        advice = "Draw the validation set from the same distribution as the training set (a stratified split)."
+    return Finding("data.label_shift", severity, f"train vs validation: {title}", evidence, advice)
+
+
+def check_leakage(view: DataView) -> list[Finding]:
+    """data.leakage: validation sequences equal to, or sharing a long run of steps with, a
+    training sequence (see fastlstm/diagnose/leakage.py); error from 10% of the validation
+    rows above chance, warning from 1%, info for a few."""
+    if view.val is None:
+        return []
+    counts = leakage_counts(view.train.x, view.train.real, view.val.x, view.val.real)
+    excess = counts["fraction"] - counts["chance_fraction"]
+    if counts["affected"] == 0 or excess <= 0:
+        return []
+    severity = "error" if excess >= LEAK_ERROR else "warning" if excess >= LEAK_WARNING else "info"
+    return [
+        Finding(
+            "data.leakage",
+            severity,
+            f"{counts['fraction']:.1%} of validation sequences repeat training data "
+            f"({counts['equal_to_training']} equal, {counts['overlapping']} share >= {counts['run_length']} steps)",
+            {**counts, "split": view.val_source},
+            "Split by time (or by series) before cutting windows, with a gap of at least one window "
+            "between training and validation; drop duplicated sequences. Validation scores on copied "
+            "rows measure memory, not generalisation.",
+        )
+    ]
+
+
+def check_lengths(view: DataView) -> list[Finding]:
+    """data.short_or_ragged: very short sequences (fewer than MIN_STEPS real steps) and very
+    ragged lengths (most of the padded array is padding, which costs compute)."""
+    lengths = np.concatenate([p.lengths for _, p in _parts(view)])
+    padding = float(1.0 - view.train.real.mean())
+    short = float(np.mean(lengths < MIN_STEPS))
+    median = float(np.median(lengths))
+    ratio = float(lengths.max() / max(1, lengths.min()))
+    severity = None
+    if short >= SHORT_SHARE or padding >= PADDING_WARNING:
+        severity = "warning"
+    elif short > 0 or padding >= PADDING_INFO or ratio >= RAGGED_RATIO:
+        severity = "info"
+    if severity is None:
+        return []
+    evidence = {
+        "min": int(lengths.min()),
+        "median": median,
+        "max": int(lengths.max()),
+        "p95": float(np.percentile(lengths, 95)),
+    }
+    evidence.update({"short_share": short, "min_steps": MIN_STEPS, "padding_share": padding})
+    return [
+        Finding(
+            "data.short_or_ragged",
+            severity,
+            f"sequence lengths {evidence['min']}-{evidence['max']} (median {median:g}); "
+            f"{short:.0%} shorter than {MIN_STEPS} steps, {padding:.0%} of the training array is padding",
+            evidence,
+            f"Drop or merge sequences shorter than {MIN_STEPS} steps; truncate long ones to about the 95th "
+            f"percentile ({evidence['p95']:.0f} steps) so padding stops dominating the compute.",
+        )
+    ]
+
+
+DATA_CHECKS: list[Any] = [
+    check_nan,
+    check_constant,
+    check_unscaled,
+    check_imbalance,
+    check_leakage,
+    check_label_shift,
+    check_lengths,
+]

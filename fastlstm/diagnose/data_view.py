@@ -1,0 +1,165 @@
+"""The data as the checks see it: `fl.sweep`'s inputs, split the same way, NaN kept.
+
+`fastlstm.data.prepare_data` refuses NaN (rightly, for training); a diagnosis must look
+at them instead. So this takes the same arguments (x, y, validation_split,
+validation_data, mask_value, task/loss/num_classes), pads ragged sequences the same way,
+splits by Keras's rule (the last rows before shuffling, `validation_data` overriding),
+and infers the task by `fastlstm.targets` on the finite targets - without raising on
+what the checks are there to report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from fastlstm.coerce import to_python
+from fastlstm.data import _pad_ragged
+from fastlstm.targets import resolve_targets
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One part of the data: x (n, t, f) float32 with NaN kept, real steps, targets."""
+
+    x: np.ndarray
+    real: np.ndarray  # (n, t) bool: a real step (not padding, not a mask_value step)
+    y: np.ndarray | None  # (n, k) float64, or None when no targets were given
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.real.sum(axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataView:
+    train: Part
+    val: Part | None
+    task: str | None  # classification | binary | regression | None (not inferable)
+    num_classes: int | None
+    val_source: str  # "validation_data", "validation_split" or "none"
+
+
+def data_view(
+    x: Any,
+    y: Any = None,
+    *,
+    validation_split: float = 0.0,
+    validation_data: Any = None,
+    mask_value: float | None = None,
+    task: str = "auto",
+    loss: str | None = None,
+    num_classes: int | None = None,
+) -> DataView:
+    """`fl.sweep`'s data arguments as a `DataView`; ValueError naming the argument when
+    the shapes cannot be read at all (NaN and inf are not errors here)."""
+    validation_split, mask_value = to_python(validation_split), to_python(mask_value)
+    if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+    train = _part(x, y, "x", "y", mask_value)
+    val_source = "none"
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
+        val = _part(validation_data[0], validation_data[1], "validation_data x", "validation_data y", mask_value)
+        if val.x.shape[2] != train.x.shape[2]:
+            raise ValueError(f"validation_data x has {val.x.shape[2]} features but x has {train.x.shape[2]}")
+        val_source = "validation_data"
+    elif validation_split > 0:
+        train, val = _split_last_rows(train, validation_split)
+        val_source = "validation_split"
+    else:
+        val = None
+    inferred, classes = _task_of(train, val, task, loss, num_classes)
+    return DataView(train, val, inferred, classes, val_source)
+
+
+def _part(x: Any, y: Any, x_name: str, y_name: str, mask_value: float | None) -> Part:
+    xs, ragged = _sequences(x, x_name)
+    real = np.ones(xs.shape[:2], bool) if ragged is None else ragged
+    if mask_value is not None:
+        real = real & np.any(xs != np.float32(mask_value), axis=-1)
+    return Part(xs, real, None if y is None else _targets(y, y_name, xs.shape[0]))
+
+
+def _sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """x as float32 (n, t, f) and the ragged padding mask (or None), NaN kept."""
+    if hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    try:
+        arr, ragged = np.asarray(x, dtype=np.float32), None
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype == object:
+        arr, ragged = _pad_ragged(x, name)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or 0 in arr.shape:
+        raise ValueError(f"{name} must be (samples, timesteps[, features]) with at least one of each, got {arr.shape}")
+    return arr, ragged
+
+
+def _targets(y: Any, name: str, n: int) -> np.ndarray:
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    arr = np.asarray(y)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.ndim > 2 or arr.shape[0] != n:
+        raise ValueError(f"{name} must be (samples,) or (samples, outputs) with {n} rows, got shape {arr.shape}")
+    return arr.reshape(n, -1).astype(np.float64)
+
+
+def _split_last_rows(part: Part, validation_split: float) -> tuple[Part, Part]:
+    n = part.x.shape[0]
+    at = math.floor(n * (1.0 - validation_split))
+    if at in (0, n):
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"
+        )
+    y = part.y
+    head = Part(part.x[:at], part.real[:at], None if y is None else y[:at])
+    tail = Part(part.x[at:], part.real[at:], None if y is None else y[at:])
+    return head, tail
+
+
+def _task_of(
+    train: Part, val: Part | None, task: str, loss: str | None, num_classes: int | None
+) -> tuple[str | None, int | None]:
+    """(task, num_classes) by fastlstm.targets' rules on the finite target rows; (None, None)
+    when there are no targets or the rules refuse them (those errors are fl.sweep's to raise)."""
+    parts = [("y", train.y)] + ([("validation_data y", val.y)] if val is not None and val.y is not None else [])
+    if train.y is None:
+        return None, None
+    finite = [(name, y[np.isfinite(y).all(axis=1)]) for name, y in parts]
+    if any(len(y) == 0 for _, y in finite):
+        return None, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            targets = resolve_targets([(n, _as_given(y)) for n, y in finite], task, loss, num_classes)
+        except ValueError:
+            return None, None
+    return targets.task, targets.num_classes
+
+
+def _as_given(y: np.ndarray) -> np.ndarray:
+    """Whole-number float targets back to ints, so the rules read them as the user's labels."""
+    return y.astype(np.int64) if np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53) else y
+
+
+def label_columns(y: np.ndarray, task: str | None, num_classes: int | None) -> list[np.ndarray] | None:
+    """Class counts per output: one vector of `num_classes` counts for classification, a
+    [negatives, positives] pair per output for binary/multi-label; None for regression."""
+    rows = y[np.isfinite(y).all(axis=1)]
+    if task == "classification" and num_classes:
+        labels = rows[:, 0].astype(np.int64) if rows.shape[1] == 1 else np.argmax(rows, axis=1)
+        return [np.bincount(labels, minlength=num_classes)[:num_classes]]
+    if task == "binary":
+        positive = (rows > 0.5).sum(axis=0)
+        return [np.array([len(rows) - p, p]) for p in positive]
+    return None
