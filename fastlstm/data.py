@@ -22,9 +22,17 @@ import numpy as np
 
 from fastlstm.coerce import to_python
 from fastlstm.losses import LOSSES, METRICS, canonical_loss
+from fastlstm.preprocessing import apply_preprocessing, check_standardize, fit_preprocessing
 from fastlstm.targets import Targets, TaskInferenceWarning, checked_int, resolve_targets
 
-__all__ = ["Dataset", "Split", "TaskInferenceWarning", "prepare_data", "prepare_inputs"]
+__all__ = [
+    "Dataset",
+    "Split",
+    "TaskInferenceWarning",
+    "balanced_class_weights",
+    "prepare_data",
+    "prepare_inputs",
+]
 
 
 @dataclasses.dataclass
@@ -54,6 +62,13 @@ class Dataset:
     # How task/loss/out_dim were decided: Targets.as_dict() (task, loss, out_dim,
     # num_classes, a one-line `reason`, and the `warnings` raised about the guess).
     inference: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The fitted input scaling (fastlstm/preprocessing.py), None without `standardize`.
+    preprocessing: dict[str, Any] | None = None
+    # The per-class weights the training rows got ({class: weight}), None without class_weight.
+    class_weight: dict[int, float] | None = None
+    # With class_weight in the grid: the training rows' "balanced" weights, which members
+    # with class_weight="balanced" train with instead of `train.weight` (ones).
+    balanced_weight: np.ndarray | None = None
 
     @property
     def timesteps(self) -> int:
@@ -194,16 +209,38 @@ def _encode(y: np.ndarray, targets: Targets) -> np.ndarray:
     return y[:, None] if y.ndim == 1 else y
 
 
-def _class_weights(class_weight: Mapping[int, float], y: np.ndarray, targets: Targets) -> np.ndarray:
-    """Per-sample weights from Keras's `class_weight` (one-hot rows use argmax)."""
+def _class_weights(
+    class_weight: Mapping[int, float] | str, y: np.ndarray, targets: Targets
+) -> tuple[np.ndarray, dict[int, float]]:
+    """Per-sample weights from Keras's `class_weight` (one-hot rows use argmax), and the table.
+
+    "balanced" is scikit-learn's n_samples / (n_classes * count) over these (training) rows.
+    """
     if targets.task == "regression":
         raise ValueError("class_weight only applies to classification or binary targets")
-    table = _class_weight_table(class_weight)
+    multi_label = targets.task == "binary" and y.ndim == 2 and y.shape[1] > 1
+    if _is_balanced(class_weight) and multi_label:
+        raise ValueError(
+            f"class_weight='balanced' needs one class per sample, but y is multi-label ({y.shape[1]} binary outputs)"
+        )
     labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.round(y.reshape(-1)).astype(int)
+    table = balanced_class_weights(labels) if _is_balanced(class_weight) else _class_weight_table(class_weight)
     missing = sorted(set(np.unique(labels).tolist()) - set(table))
     if missing:
         raise ValueError(f"class_weight has no weight for classes {missing}; expected a weight for every class in y")
-    return np.asarray([table[int(c)] for c in labels], np.float32)
+    return np.asarray([table[int(c)] for c in labels], np.float32), table
+
+
+def _is_balanced(class_weight: Any) -> bool:
+    return isinstance(class_weight, str) and class_weight == "balanced"
+
+
+def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
+    """scikit-learn's `compute_class_weight("balanced")` over the classes present in `labels`:
+    n_samples / (n_classes * count_c), so every class carries the same total weight."""
+    classes, counts = np.unique(np.asarray(labels).reshape(-1), return_counts=True)
+    n = counts.sum()
+    return {int(c): float(n / (len(classes) * k)) for c, k in zip(classes, counts)}
 
 
 def _class_weight_table(class_weight: Mapping[Any, Any]) -> dict[int, float]:
@@ -246,14 +283,22 @@ def prepare_data(
     validation_split: float = 0.0,
     validation_data: Any = None,
     sample_weight: Any = None,
-    class_weight: Mapping[int, float] | None = None,
+    class_weight: Mapping[int, float] | str | None = None,
+    standardize: str | None = None,
+    class_weight_grid: bool = False,
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
 
     The task, loss and output width follow the rules in `fastlstm.targets`; what was
     decided and why is in `Dataset.inference`. NumPy scalars are accepted wherever a
-    Python number is.
+    Python number is. `standardize` is fitted on the training part only, after the
+    split, over real steps (fastlstm/preprocessing.py); `class_weight="balanced"` is
+    computed on the training rows only. `class_weight_grid=True` (class_weight is a grid
+    key) keeps the "balanced" weights beside the unweighted ones, for the members to choose.
     """
+    check_standardize(standardize)
+    if class_weight_grid and (class_weight is not None or sample_weight is not None):
+        raise ValueError("grid['class_weight'] cannot be combined with class_weight or sample_weight; pass one of them")
     num_classes, output_dim, mask_value, validation_split = (
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
@@ -277,8 +322,11 @@ def prepare_data(
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
     targets = resolve_targets(ys, task, loss, num_classes, output_dim)
     xa, ya, wa, ragged = train
+    table = balanced = None
     if class_weight is not None:
-        wa = _class_weights(class_weight, ya, targets)
+        wa, table = _class_weights(class_weight, ya, targets)
+    elif class_weight_grid:
+        balanced, table = _class_weights("balanced", ya, targets)
     metrics = _check_metrics(metrics, targets)
 
     train_split = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value))
@@ -286,6 +334,7 @@ def prepare_data(
     if val is not None:
         xv, yv, wv, rv = val
         val_split = Split(xv, _encode(yv, targets), wv, _masked(xv, rv, mask_value))
+    preprocessing = _standardized(standardize, train_split, val_split)
     return Dataset(
         train_split,
         val_split,
@@ -295,7 +344,22 @@ def prepare_data(
         targets.out_dim,
         targets.num_classes,
         targets.as_dict(),
+        preprocessing,
+        table,
+        balanced,
     )
+
+
+def _standardized(standardize: str | None, train: Split, val: Split | None) -> dict[str, Any] | None:
+    """Fit the scaling on the training split (masks already taken from the raw input), then
+    scale both splits in place; the fitted dict, or None without `standardize`."""
+    if standardize is None:
+        return None
+    fitted = fit_preprocessing(train.x, train.mask, standardize)
+    for split in (train, val):
+        if split is not None:
+            split.x = apply_preprocessing(split.x, split.mask, fitted)
+    return fitted
 
 
 def _check_arguments(
@@ -318,8 +382,12 @@ def _check_arguments(
         raise ValueError(f"mask_value must be a number or None, got {mask_value!r}")
     if class_weight is not None and sample_weight is not None:
         raise ValueError("class_weight and sample_weight cannot be used together; pass one of them")
-    if class_weight is not None and not isinstance(class_weight, Mapping):
-        raise ValueError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+    if class_weight is not None and not isinstance(class_weight, Mapping) and not _is_balanced(class_weight):
+        raise ValueError(
+            f"class_weight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}"
+            if isinstance(class_weight, str)
+            else f"class_weight must be a dict {{class: weight}} or 'balanced', got {type(class_weight).__name__}"
+        )
     if (
         isinstance(validation_split, bool)
         or not isinstance(validation_split, (int, float))

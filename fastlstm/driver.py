@@ -118,6 +118,7 @@ def device_data(ds: Dataset) -> Data:
         val.y if val else None,
         val.weight if val else None,
         val.mask if val else None,
+        ds.balanced_weight,
     )
 
 

@@ -38,6 +38,11 @@ NUMERIC_KEYS = (
     "decay_steps",
 )
 STREAMS = ("init", "order", "dropout")
+# Grid keys that pick per-member sample weights: class_weight in {None, "balanced"}
+# becomes the numeric hyperparameter below (0 or 1), so both share one compiled program.
+WEIGHTING_KEYS = ("class_weight",)
+CLASS_WEIGHT_VALUES = (None, "balanced")
+BALANCED_HPARAM = "class_weight_balanced"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,8 +168,10 @@ def _check_grid(grid: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]
         raise ValueError(f"grid must be a dict of name -> list of values, got {type(grid).__name__}")
     out: dict[str, list[Any]] = {}
     for key, values in grid.items():
-        if key not in STRUCTURAL_KEYS and key not in NUMERIC_KEYS:
-            raise ValueError(f"grid: unknown key {key!r}; expected some of {sorted(STRUCTURAL_KEYS + NUMERIC_KEYS)}")
+        if key not in STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS:
+            raise ValueError(
+                f"grid: unknown key {key!r}; expected some of {sorted(STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS)}"
+            )
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             raise ValueError(f"grid[{key!r}] must be a list of values, got {values!r}")
         if len(values) == 0:
@@ -182,6 +189,9 @@ def _check_value(where: str, key: str, v: Any) -> None:
             raise ValueError(f"{where}: unknown optimizer {v!r}; expected one of {sorted(OPTIMIZER_DEFAULTS)}")
     elif key in STRUCTURAL_KEYS:
         _positive_int(where, v)
+    elif key in WEIGHTING_KEYS:
+        if v not in CLASS_WEIGHT_VALUES:
+            raise ValueError(f"{where}: class_weight values must be None (\"none\" in TOML) or 'balanced', got {v!r}")
     elif key in CLIP_KEYS and (v is None or v == math.inf):
         return  # no clipping (TOML has no None: a config file writes inf)
     elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -309,6 +319,8 @@ def _numbers_of(
         raise ValueError(f"use only one of {CLIP_KEYS} (as Keras), got {clips}")
     for k in clips:
         numbers[k] = math.inf if numbers.get(k) is None else numbers[k]
+    if "class_weight" in grid:
+        numbers[BALANCED_HPARAM] = 1.0 if point["class_weight"] == "balanced" else 0.0
     return {k: float(v) for k, v in numbers.items()}
 
 

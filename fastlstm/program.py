@@ -28,6 +28,7 @@ from fastlstm.callbacks import Callback, CallbackSignal
 from fastlstm.losses import LOSSES, metric_values
 from fastlstm.model import LSTMModel, head_activation
 from fastlstm.optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
+from fastlstm.plan import BALANCED_HPARAM
 
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
 # The init program runs once and does little (random draws, a QR), but LLVM's optimiser
@@ -100,6 +101,8 @@ class Data(NamedTuple):
     y_val: jax.Array | None
     w_val: jax.Array | None
     mask_val: jax.Array | None
+    # the training rows' class_weight="balanced" weights when class_weight is a grid key
+    w_balanced: jax.Array | None = None
 
 
 class MemberState(NamedTuple):
@@ -251,12 +254,18 @@ class TrainProgram:
         order = jnp.concatenate([order, jnp.zeros(steps * bs - n, order.dtype)]).reshape(steps, bs)
         return order, (jnp.arange(steps * bs) < n).reshape(steps, bs)
 
+    @staticmethod
+    def member_weights(data: Data, idx: jax.Array, hp: Mapping[str, jax.Array]) -> jax.Array:
+        """A grid over class_weight: this member's rows weighted "balanced" or as given."""
+        return jnp.where(hp[BALANCED_HPARAM] > 0.5, data.w_balanced[idx], data.w[idx])
+
     def train_step(self, carry, batch, *, hp, data: Data, tx: Any, epoch_key: jax.Array):
         """One optimizer step; a member whose loss or parameters turn non-finite is frozen."""
         st, sums = carry
         idx, ok_rows, i = batch
         xb, yb = data.x[idx], data.y[idx]
-        wb = data.w[idx] * ok_rows
+        wb = data.w[idx] if data.w_balanced is None else self.member_weights(data, idx, hp)
+        wb = wb * ok_rows
         mb = None if data.mask is None else data.mask[idx]
         count = jnp.sum(ok_rows).astype(jnp.float32)
         key = jax.random.fold_in(epoch_key, i)

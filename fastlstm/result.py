@@ -34,6 +34,7 @@ from fastlstm.io.folders import (
 )
 from fastlstm.io.loaded import LoadedData
 from fastlstm.io.run_folder import read_analysis, read_config, write_run_folder
+from fastlstm.preprocessing import apply_preprocessing
 from fastlstm.program import ModelConfig, evaluate_sums, forward
 from fastlstm.stats import (
     BestConfiguration,
@@ -96,6 +97,13 @@ class SweepResult:
         return [g.params for g in self.groups]
 
     @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """The input scaling fitted on the training rows (method and numbers; see
+        fastlstm/preprocessing.py), None when the sweep had no `standardize`.
+        `predict` and `evaluate` apply it to raw inputs; it is saved in result.json."""
+        return self.meta.get("preprocessing")
+
+    @property
     def metrics(self) -> tuple[str, ...]:
         return tuple(self.meta["metrics"])
 
@@ -146,7 +154,7 @@ class SweepResult:
         chunk = _predict_batch_size(batch_size)
         xs_np, mask_np = prepare_inputs(x, mask_value=self.meta["mask_value"])
         self._check_features(xs_np)
-        xs = jnp.asarray(xs_np)
+        xs = jnp.asarray(apply_preprocessing(xs_np, mask_np, self.preprocessing))
         mask = None if mask_np is None else jnp.asarray(mask_np)
         result = np.zeros((len(self.members), xs.shape[0], self.meta["out_dim"]), np.float32)
         for g in self.groups:
@@ -172,6 +180,7 @@ class SweepResult:
         if data.out_dim != self.meta["out_dim"]:
             raise ValueError(f"y has {data.out_dim} outputs but the model has {self.meta['out_dim']}")
         split = data.train
+        split.x = apply_preprocessing(split.x, split.mask, self.preprocessing)
         arrays = [jnp.asarray(a) if a is not None else None for a in (split.x, split.y, split.weight, split.mask)]
         out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
         for g in self.groups:

@@ -49,6 +49,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "validation_split": 0.0,
     "shuffle": True,
     "class_weight": None,
+    "standardize": None,
     "callbacks": None,
     "fixed_streams": None,
     "members_per_chunk": None,
@@ -89,6 +90,8 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         validation_data=validation_data,
         sample_weight=sample_weight,
         class_weight=spec.class_weight,
+        standardize=spec.standardize,
+        class_weight_grid="class_weight" in spec.grid,
     )
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:
@@ -165,6 +168,8 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "precision": spec.precision,
         "inferred": ds.inference,
         "majority_class_rate": majority_class_rate((ds.val or ds.train).y, ds.task),  # of the labels scored
+        "preprocessing": ds.preprocessing,  # predict/evaluate scale their inputs with it
+        "class_weight": ds.class_weight,  # the per-class weights training used (numbers, also for "balanced")
     }
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 
@@ -274,8 +279,9 @@ def sweep(
     validation_split: float = 0.0,
     validation_data: Any = None,
     shuffle: bool = True,
-    class_weight: Mapping[int, float] | None = None,
+    class_weight: Mapping[int, float] | str | None = None,
     sample_weight: Any = None,
+    standardize: str | None = None,
     callbacks: Sequence[Any] | None = None,
     fixed_streams: Mapping[str, int] | None = None,
     initial_params: Any = None,
@@ -303,6 +309,12 @@ def sweep(
     give the same numbers as one batch, only later. `precision="bfloat16"` runs the
     LSTM matmuls in bfloat16 with float32 accumulation, parameters and optimizer state
     (faster on CPUs with AMX/AVX512-BF16 and on GPU tensor cores; not Keras's numbers).
+
+    `standardize="feature" | "global" | "min_max"` scales the inputs with statistics
+    fitted on the training rows only (after `validation_split`, over real steps); the
+    numbers are kept in `result.preprocessing` and `predict`/`evaluate` apply them.
+    `class_weight="balanced"` weighs each class n_samples / (n_classes * count) over
+    the training rows, as scikit-learn's `compute_class_weight("balanced")`.
 
     `spec=` runs a `fl.SweepSpec` instead; keyword arguments given beside it (other
     than their defaults) override its keys. `controllers` are host-side hooks called

@@ -39,6 +39,7 @@ from fastlstm.coerce import to_python
 from fastlstm.model import ModelSpec
 from fastlstm.optimizers import CLIP_KEYS
 from fastlstm.plan import Plan, make_plan
+from fastlstm.preprocessing import check_standardize
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +47,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 Precision = Literal["float32", "bfloat16"]
+Standardize = Literal["feature", "global", "min_max"]
 DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "series"]
 # keys that are a name or a table with a "name" ("adam" or {name = "adam", beta_1 = 0.8})
 NAMED_TABLES = ("optimizer", "schedule")
@@ -90,9 +92,12 @@ def _callbacks_from(value: Any) -> list[Any]:
 
 
 def _class_weight_from(value: Any) -> Any:
-    """TOML keys are strings: {"0": 1.0} means class 0."""
+    """TOML keys are strings: {"0": 1.0} means class 0. Anything but a table or "balanced"
+    is one clear problem here rather than one per member of the type union."""
     if isinstance(value, Mapping):
         return {int(k) if isinstance(k, str) and k.strip().lstrip("-").isdigit() else k: v for k, v in value.items()}
+    if value is not None and value != "balanced":
+        raise ValueError(f"class_weight must be a table {{class = weight}} or 'balanced', got {value!r}")
     return value
 
 
@@ -175,7 +180,8 @@ class SweepSpec(_Strict):
     epochs: Any = 10
     validation_split: float = 0.0
     shuffle: bool = True
-    class_weight: Annotated[dict[int, float] | None, BeforeValidator(_class_weight_from)] = None
+    class_weight: Annotated[dict[int, float] | Literal["balanced"] | None, BeforeValidator(_class_weight_from)] = None
+    standardize: Annotated[Standardize | None, BeforeValidator(check_standardize)] = None
     callbacks: CallbacksField = Field(default_factory=list)
     fixed_streams: Any = Field(default_factory=dict)
     members_per_chunk: Any = None
@@ -191,12 +197,10 @@ class SweepSpec(_Strict):
     @field_validator("grid")
     @classmethod
     def _inf_clip_is_none(cls, grid: Any) -> Any:
-        """A config file writes "no clipping" as inf (TOML has no None); in Python it is None."""
+        """A config file writes "no clipping" as inf and "no class weights" as "none" (TOML
+        has no None); in Python both are None."""
         if isinstance(grid, dict):
-            return {
-                k: [None if (k in CLIP_KEYS and v == math.inf) else v for v in vs] if isinstance(vs, list) else vs
-                for k, vs in grid.items()
-            }
+            return {k: [_none_in_toml(k, v) for v in vs] if isinstance(vs, list) else vs for k, vs in grid.items()}
         return grid
 
     @field_validator("members_per_chunk")
@@ -212,6 +216,12 @@ class SweepSpec(_Strict):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"validation_split must be a float in [0, 1), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _class_weight_once(self) -> SweepSpec:
+        if isinstance(self.grid, dict) and "class_weight" in self.grid and self.class_weight is not None:
+            raise ValueError("class_weight: give it as a setting or as a grid key (grid.class_weight), not both")
+        return self
 
     @model_validator(mode="after")
     def _plan_is_valid(self) -> SweepSpec:
@@ -251,8 +261,8 @@ class SweepSpec(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
         values = self.model_dump(mode="python")
-        values["grid"] = {k: [math.inf if v is None else v for v in vs] for k, vs in values["grid"].items()}
-        if values.get("class_weight") is not None:  # TOML keys are strings
+        values["grid"] = {k: [_toml_none(k) if v is None else v for v in vs] for k, vs in values["grid"].items()}
+        if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)
 
@@ -317,6 +327,18 @@ class SweepSpec(_Strict):
             return type(self).from_dict(values)
         except SpecError as err:
             raise SpecError([_with_assignment(p, assignments, f"{name} ") for p in err.problems]) from None
+
+
+def _none_in_toml(key: str, value: Any) -> Any:
+    """A grid value as Python has it: TOML's stand-ins for None read back as None."""
+    if (key in CLIP_KEYS and value == math.inf) or (key == "class_weight" and value == "none"):
+        return None
+    return value
+
+
+def _toml_none(key: str) -> Any:
+    """What a config file writes for a grid value None ("no class weights", "no clipping")."""
+    return "none" if key == "class_weight" else math.inf
 
 
 def _apply_assignment(values: dict[str, Any], text: str, said: str) -> None:

@@ -36,6 +36,7 @@ FLAG_KEYS = {
     "validation_split": "validation_split",
     "precision": "precision",
     "members_per_chunk": "members_per_chunk",
+    "standardize": "standardize",
     "units": "model.units",
     "layers": "model.layers",
     "data": "data.path",
@@ -85,6 +86,11 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
     sw.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
     sw.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
     sw.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
+    sw.add_argument(
+        "--standardize",
+        choices=["feature", "global", "min_max"],
+        help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",
+    )
     sw.add_argument("--out", type=Path, help=f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")
     sw.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
     sw.add_argument(
