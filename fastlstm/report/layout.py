@@ -246,7 +246,9 @@ def _mean_cells(row: dict[str, Any], places: int) -> list[str]:
     if n == 0:
         return ["all diverged", ""]
     spread = f"{row['mean']:.{places}f}" + (f" ± {row['std']:.{places}f}" if n > 1 else "")
-    interval = f"[{row['ci_low']:.{places}f}, {row['ci_high']:.{places}f}]" if n > 2 else f"none ({n} seeds)"
+    interval = f"[{row['ci_low']:.{places}f}, {row['ci_high']:.{places}f}]"
+    if n < 3:
+        interval = "none (1 seed)" if n == 1 else "uninformative (2 seeds)"
     return [spread, interval]
 
 
@@ -337,17 +339,31 @@ def _tests_block(doc: dict[str, Any], places: int) -> Block:
         interval = f"[{low:+.{places}f}, {high:+.{places}f}]" if math.isfinite(low) and math.isfinite(high) else ""
         beats = "" if not math.isfinite(t["p_beats"]) else f"{t['p_beats']:.2f}"
         difference = f"{t['difference']:+.{places}f}" if math.isfinite(t["difference"]) else ""
-        verdict = c["verdict"].split(" (")[0]
+        verdict = "≈" if c["verdict"] == "not distinguishable" else c["verdict"].split(" (")[0]
         tests.rows.append([c["label"], difference, interval, _p_cell(t["p"]), _p_cell(c["p_holm"]), beats, verdict])
     return tests
+
+
+def _shorten_labels(side: Block, tests: Block) -> list[str]:
+    """Settings too long for the page become #1, #2, ... in both tables; returns the lines naming them."""
+    ids: dict[str, str] = {}
+    for row in side.rows:
+        if row[0]:
+            ids[row[0]] = f"#{len(ids) + 1}"
+            row[0] = ids[row[0]]
+    for row in tests.rows:
+        row[0] = ids.get(row[0], row[0])
+    return [f"{short}: {label}" for label, short in ids.items()]
 
 
 def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
     """`fastlstm compare`'s document as plain text: both runs' numbers row by row, then the tests."""
     rows = [r for run in ("a", "b") for r in doc["runs"][run]["configurations"]]
     places = decimals_for([r[k] for r in rows for k in ("mean", "ci_low", "ci_high")])
+    side, tests = _side_by_side(doc, places), _tests_block(doc, places)
+    names = _shorten_labels(side, tests) if max(side.width(), tests.width()) > width else []
     lines = [f"A: {doc['runs']['a']['path']}", f"B: {doc['runs']['b']['path']}", ""]
-    lines += [*_plain_table(_side_by_side(doc, places)), "", *_plain_table(_tests_block(doc, places)), ""]
+    lines += [*_plain_table(side), *names, "", *_plain_table(tests), ""]
     tests = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds, same data)"}
     used = " or ".join(
         tests[k] for k in sorted({("paired t" if c["test"]["paired"] else "welch") for c in doc["comparisons"]})
@@ -356,7 +372,8 @@ def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
     holm_text = f"adjusted over the {count} comparisons" if count > 1 else "the same as p with one comparison"
     legend = (
         f"A - B and its 95% CI: difference of the mean {doc['metric']}; p: {used}; p (Holm): {holm_text}; "
-        "P(A>B): chance that a seed of A beats a seed of B (0.5: no tendency); CI of the mean: t-interval below "
+        "P(A>B): chance that a seed of A beats a seed of B (0.5: no tendency); ≈: not distinguishable at "
+        f"α = {1 - doc['confidence']:g} (which is not the same as equal); CI of the mean: t-interval below "
         f"{BCA_MIN_SEEDS} seeds, BCa bootstrap from there."
     )
     for text in [legend, *doc["notes"]]:

@@ -82,7 +82,9 @@ class Comparison:
 
     @property
     def a_is_better(self) -> bool:
-        return bool(self.difference > 0) == self.higher_is_better and self.difference != 0
+        if not math.isfinite(self.difference) or self.difference == 0:
+            return False
+        return bool(self.difference > 0) == self.higher_is_better
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN stays NaN: write it with the run folder's strict_json)."""
@@ -254,8 +256,11 @@ def newcombe_interval(theta: float, n: int, m: int, confidence: float = 0.95) ->
         variance = t * (1 - t) / (n * m) * (1 + (half_n - 1) * ((1 - t) / (2 - t) + t / (1 + t)))
         return (t - theta) ** 2 - z2 * variance
 
-    low = 0.0 if theta <= 0.0 or gap(0.0) <= 0 else optimize.brentq(gap, 0.0, theta)
-    high = 1.0 if theta >= 1.0 or gap(1.0) <= 0 else optimize.brentq(gap, theta, 1.0)
+    # V vanishes at 0 and 1, so at theta = 1 (or 0) the bracket must stop just short of it,
+    # or the root found is theta itself and the interval has zero width.
+    edge = 1e-9
+    low = 0.0 if theta <= 0.0 or gap(0.0) <= 0 else optimize.brentq(gap, 0.0, min(theta, 1.0 - edge))
+    high = 1.0 if theta >= 1.0 or gap(1.0) <= 0 else optimize.brentq(gap, max(theta, edge), 1.0)
     return float(low), float(high)
 
 

@@ -52,11 +52,11 @@ def higher_is_better(metric: str) -> bool:
 class Ranking(list):
     """Rows (dicts), one per configuration, best mean first; prints as a plain-text table.
 
-    Each row: rank, config, the settings, n (seeds used), diverged, mean, std, ci_low,
-    ci_high, iqm, median, and against the reference configuration: test ("welch" or
-    "paired t"), p, p_holm, p_beats (P(a seed of this configuration beats one of the
-    reference)), hedges_g, verdict, comparison (`Comparison.to_dict()`, None for the
-    reference itself).
+    Each row: rank, config, the settings, seeds, diverged, n (seeds used), mean, std,
+    ci_low, ci_high, ci_method, iqm, median, and against the reference configuration:
+    test ("welch" or "paired t"), p (that test's), p_welch, p_holm (p, Holm-adjusted over
+    the pairs), p_beats (P(a seed of this configuration beats one of the reference's)),
+    hedges_g, verdict, comparison (`Comparison.to_dict()`; None for the reference).
     """
 
     def __init__(
@@ -247,6 +247,7 @@ def _row(
     row |= {
         "test": None if test is None else ("paired t" if test.paired else "welch"),
         "p": nan if test is None else test.p,
+        "p_welch": nan if test is None else test.welch_p,
         "p_holm": nan if p_holm is None else p_holm,
         "p_beats": nan if test is None else test.p_beats,
         "hedges_g": nan if test is None else test.hedges_g,
