@@ -58,8 +58,9 @@ HALF = 0.5  # the range starts where the median improved half as much as the bes
 BLOWUP_FACTOR = 2.0  # a final loss above this x the initial loss counts as diverged
 MIN_IMPROVEMENT = 0.02  # the best median must be this share below the initial loss to say anything
 # Arguments lr_range sets itself (passing them would be silently overridden).
-OWN_KEYS = ("grid", "learning_rate", "schedule", "callbacks", "validation_split", "seeds", "epochs")
+OWN_KEYS = ("grid", "learning_rate", "schedule", "callbacks")
 NOT_HERE = ("resume", "checkpoint", "checkpoint_every")
+RUN_KEYS = ("initial_params", "controllers", "verbose")  # passed to the run, not part of the spec
 RULE = (
     "largest_stable is the largest learning rate none of whose seeds diverged (NaN/inf, or a final loss above "
     f"{BLOWUP_FACTOR:g}x the initial) whose median final training loss is within {STABLE_TOLERANCE:g} of the best "
@@ -69,7 +70,9 @@ RULE = (
 )
 
 
-def default_learning_rates(count: int = DEFAULT_COUNT, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH) -> list:
+def default_learning_rates(
+    count: int = DEFAULT_COUNT, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH
+) -> list[float]:
     """`count` log-spaced learning rates from `low` to `high`, rounded to 3 significant digits."""
     return [float(f"{v:.3g}") for v in np.logspace(math.log10(low), math.log10(high), count)]
 
@@ -196,6 +199,14 @@ class LRRange:
     def median_loss(self) -> list[float]:
         return self.document["median_loss"]
 
+    @classmethod
+    def from_result(cls, result: SweepResult) -> LRRange:
+        """The range test a result holds (one `lr_range` returned, or one `fl.load` read back)."""
+        doc = result.analysis.get("lr_range")
+        if doc is None:
+            raise ValueError("this result has no lr_range document: run fl.lr_range(...)")
+        return cls(doc, result)
+
     def to_dict(self) -> dict[str, Any]:
         return self.document
 
@@ -253,9 +264,6 @@ def lr_range(
     return LRRange(result.analysis["lr_range"], result)
 
 
-RUN_KEYS = ("initial_params", "controllers", "verbose")
-
-
 def _base_spec(spec: SweepSpec | None, given: dict[str, Any]) -> SweepSpec:
     """The configuration to test: `spec` (or fl.sweep's defaults) with the arguments given, without its grid."""
     from fastlstm.runner import SPEC_DEFAULTS
@@ -294,9 +302,14 @@ BAR_WIDTH = 20
 
 
 def range_text(doc: dict[str, Any]) -> str:
-    """The curve as a compact table with an improvement bar per learning rate, then the choice."""
-    initial = doc["initial_loss"]
-    finite = [v for v in doc["median_loss"] if math.isfinite(v)]
+    """The curve as a compact table with an improvement bar per learning rate, then the choice.
+
+    A document read back from a run folder has null where it had inf or NaN: a median
+    of null is a diverged one (+inf).
+    """
+    initial = math.nan if doc["initial_loss"] is None else doc["initial_loss"]
+    medians = [math.inf if v is None else v for v in doc["median_loss"]]
+    finite = [v for v in medians if math.isfinite(v)]
     best = min(finite) if finite else math.nan
     gain = initial - best
     lines = [
@@ -305,10 +318,10 @@ def range_text(doc: dict[str, Any]) -> str:
         f"{'learning rate':>13}  {'median loss':>11}  {'diverged':>8}  improvement",
     ]
     low, high = doc["range"] or (None, None)
-    for lr, med, div in zip(doc["learning_rates"], doc["median_loss"], doc["diverged"]):
+    for lr, med, div in zip(doc["learning_rates"], medians, doc["diverged"]):
         bar = ""
         if math.isfinite(med) and gain > 0:
-            bar = "#" * int(round(BAR_WIDTH * min(max((initial - med) / gain, 0.0), 1.0)))
+            bar = "#" * round(BAR_WIDTH * min(max((initial - med) / gain, 0.0), 1.0))
         tag = "  largest stable" if lr == doc["largest_stable"] else ("  in range" if low and low <= lr <= high else "")
         lines.append(f"{lr:>13.3g}  {med:>11.4g}  {div:>8}  {bar:<{BAR_WIDTH}}{tag}")
     if doc["recommended"] is None:

@@ -203,6 +203,14 @@ def grid_split(groups: Sequence[Any]) -> dict[str, float]:
 # --- from a finished run to the document ------------------------------------------------
 
 
+def _grid_part(all_block: np.ndarray) -> dict[str, float]:
+    """`grid_split` of the all-streams block, NaN when too few members stayed finite for it."""
+    try:
+        return grid_split(list(all_block))
+    except ValueError:
+        return {"seed_variance": math.nan, "hyperparameter_variance": math.nan, "hyperparameter_share": math.nan}
+
+
 def member_table(result: SweepResult, metric: str, n_design: int) -> np.ndarray:
     """(configurations, members of the design) final values of `metric`; NaN where diverged."""
     final = result.final_metrics()
@@ -262,7 +270,7 @@ def sources_document(result: SweepResult, design: SourceDesign, metric: str | No
     single = {b: sources[b]["std"] ** 2 for b in SINGLE_BLOCKS}
     adds = additivity(single, sources["all"]["std"] ** 2)
     all_block = table[:, design.positions("all")]
-    grid = grid_split(list(all_block)) if len(result.configs) > 1 else None
+    grid = _grid_part(all_block) if len(result.configs) > 1 else None
     doc = {
         "kind": "variance_sources",
         "metric": metric,
