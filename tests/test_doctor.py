@@ -11,13 +11,14 @@ from fastlstm.cli import main
 from fastlstm.doctor import before_after, changed_spec, doctor, verification_text
 from fastlstm.tasks import early_cue
 
-SMALL = {"name": "doctor-test", "model": {"units": 8}, "epochs": 4, "validation_split": 0.25, "batch_size": 32}
+SMALL = {"name": "doctor-test", "model": {"units": 8}, "epochs": 10, "learning_rate": 1e-2, "validation_split": 0.25}
 
 
-def unscaled_task(n: int = 384):
+def unscaled_task(n: int = 512):
     """The early-cue task with one noise feature multiplied by 10^4: its inputs saturate
-    every gate, so the cue in the first two features is hard to learn until standardised."""
-    x, y = early_cue(n=n, timesteps=10, seed=3)
+    every gate, so the cue in the first two features is not learnt (val_accuracy ~0.28
+    against ~0.85 clean, 4 seeds) until standardised."""
+    x, y = early_cue(n=n, timesteps=8, seed=3, cue_strength=3.0)
     x[:, :, 3] *= 1e4
     return x, y
 
@@ -34,10 +35,9 @@ def test_doctor_finds_the_unscaled_feature_and_verifies_standardising(unscaled_d
     ids = [f.id for f in found.findings]
     assert "data.unscaled" in ids
     top = next(f for f in found.findings if f.change)
-    assert found.verification["finding"] == top.id
-    if top.id == "data.unscaled":
-        assert found.verification["change"] == {"standardize": "feature"}
-        assert found.verification["helped"], found.verification["text"]
+    assert top.id == found.verification["finding"] == "data.unscaled"
+    assert found.verification["change"] == {"standardize": "feature"}
+    assert found.verification["helped"], found.verification["text"]
     assert found.verification["before"]["n"] == found.verification["after"]["n"] == 4
     assert found.verification["test"]["paired"]
     assert found.lr_range is not None and found.before.analysis["lr_range"] == found.lr_range.to_dict()
