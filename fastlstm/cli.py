@@ -23,6 +23,7 @@ from fastlstm.compare_command import add_compare_parser, run_compare
 from fastlstm.doctor_command import add_doctor_parser, run_doctor
 from fastlstm.driver import SweepHalted
 from fastlstm.lr_range_command import add_lr_range_parser, run_lr_range
+from fastlstm.report_command import add_report_parser, run_report
 from fastlstm.sweep_command import add_sweep_parser, run_sweep
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_doctor_parser(sub, numbers)
     add_bench_parser(sub)
     add_compare_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -198,16 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_command(args: argparse.Namespace) -> int:
     console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
-        if args.command == "sweep":
-            return run_sweep(args, console)
-        if args.command == "lr-range":
-            return run_lr_range(args, console)
-        if args.command == "doctor":
-            return run_doctor(args, console)
-        if args.command == "bench":
-            return run_bench(args, console)
-        if args.command == "compare":
-            return run_compare(args, console)
+        return COMMANDS[args.command](args, console)
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional dependency (pip install ...)
         text = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the cause wrote
         print(f"fastlstm {args.command}: error: {text}", file=sys.stderr)  # plain print: paths may hold [markup]
@@ -218,8 +211,17 @@ def _run_command(args: argparse.Namespace) -> int:
     except SweepHalted as err:  # after Ctrl-C or SIGTERM, with the checkpoint saved
         print(f"fastlstm {args.command}: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 1
 
+
+# subcommand -> its runner (args, console) -> exit code
+COMMANDS = {
+    "sweep": run_sweep,
+    "lr-range": run_lr_range,
+    "doctor": run_doctor,
+    "bench": run_bench,
+    "compare": run_compare,
+    "report": run_report,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

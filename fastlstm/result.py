@@ -252,6 +252,7 @@ class SweepResult:
         *,
         data: LoadedData | None = None,
         extra_environment: Mapping[str, Any] | None = None,
+        report: bool = True,
     ) -> Path:
         """Write the result as a run folder (fastlstm/io/run_folder.py): strict JSON, CSV,
         TOML and .npz files, no pickle; `fl.load(path)` reads it back.
@@ -262,9 +263,12 @@ class SweepResult:
         fastlstm folder (or an empty one); any other existing path raises `ValueError`
         (`fastlstm.io.OutputPathError`) before anything is written. `data` is the file the
         sweep read (recorded with its SHA-256 in environment.json); `extra_environment`
-        adds keys there.
+        adds keys there. The folder holds report.html and plots/*.png (the run for people);
+        `report=False` skips drawing them, which saves matplotlib's time on many small saves.
         """
-        return write_run_folder(self, path, overwrite=overwrite, data=data, extra_environment=extra_environment)
+        return write_run_folder(
+            self, path, overwrite=overwrite, data=data, extra_environment=extra_environment, report=report
+        )
 
     def write_core(self, folder: Path) -> None:
         """Write the files `load` reads into `folder`: result.json, history.npz, params_k.npz.

@@ -134,7 +134,8 @@ def default_out(spec: Any) -> Path:
 
 
 def run_sweep(args: argparse.Namespace, console: Console) -> int:
-    """Resolve the spec, read the data, claim the run folder, train, report, write."""
+    """Resolve the spec, read the data, claim the run folder, train, report, write (report.html included)."""
+    from fastlstm.report.html import REPORT_FILE
     from fastlstm.runner import load_data, read_spec_data
 
     if args.sources:
@@ -153,7 +154,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     result = _train(spec, ds, out, args, log)
     _report(result, time.perf_counter() - start, log, args.json)
     _save(result, out, loaded)
-    log.print(f"run folder: {out}", highlight=False, soft_wrap=True)
+    log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
     return 0
 
 

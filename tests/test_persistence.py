@@ -207,7 +207,8 @@ def test_saved_folders_and_files_follow_the_umask(result, tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
-    assert {stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()} == {0o644}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in path.rglob("*") if p.is_file()} == {0o644}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in path.rglob("*") if p.is_dir()} == {0o755}  # plots/
     assert stat.S_IMODE(single.stat().st_mode) == 0o644
 
 

@@ -30,6 +30,8 @@ RUN_FILES = {
     "history.npz",
     "members.csv",
     "params_0.npz",
+    "plots",
+    "report.html",
     "result.json",
     "summary.json",
 }
@@ -196,7 +198,7 @@ def test_load_gives_back_the_same_result(result, run):
 
 def test_a_write_that_fails_midway_keeps_the_earlier_run_folder(result, tmp_path, monkeypatch):
     path = result.save(tmp_path / "run")
-    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    before = {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -205,7 +207,7 @@ def test_a_write_that_fails_midway_keeps_the_earlier_run_folder(result, tmp_path
     with pytest.raises(OSError, match="No space left"):
         result.save(path, overwrite=True)
     monkeypatch.undo()
-    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
 
 

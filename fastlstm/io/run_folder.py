@@ -10,6 +10,9 @@ RUN/
   environment.json   versions, devices, precision, the data file and its SHA-256, git commit
   findings.json, lr_range.json, variance_sources.json
                      what analysis found (`result.analysis`), when it ran
+  report.html, plots/*.png
+                     the run for people, offline (fastlstm/report/html.py); `fastlstm report`
+                     rebuilds them from the other files
   .fastlstm          the marker, written last (kind "run")
 ```
 
@@ -85,6 +88,7 @@ def write_run_folder(
     extra_environment: Mapping[str, Any] | None = None,
     name: str = "path",
     overwrite_hint: str = "pass overwrite=True",
+    report: bool = True,
 ) -> Path:
     """Write `result` as a run folder at `path` (see the module docstring); return the path.
 
@@ -94,10 +98,13 @@ def write_run_folder(
     replaced only when it is a fastlstm folder (or empty) and `overwrite` is True;
     otherwise `fastlstm.io.OutputPathError` (a `ValueError`) is raised before anything is
     written, worded with `name` and `overwrite_hint` ("--out", "pass --overwrite" for the CLI).
+    `report=False` leaves out report.html and its figures (they cost matplotlib's time;
+    `fastlstm report` writes them later from the folder).
     """
     if data is not None and not isinstance(data, LoadedData):
         raise ValueError(f"data must be a fastlstm.io.LoadedData (from read_data) or None, got {type(data).__name__}")
     extra = _checked_extra(extra_environment)
+    analysis = _checked_analysis(result.analysis)
     path = Path(path)
     with write_folder_atomically(path, overwrite, kind=RUN_KIND, name=name, overwrite_hint=overwrite_hint) as tmp:
         result.write_core(tmp)
@@ -107,11 +114,21 @@ def write_run_folder(
         _write_text(tmp / MEMBERS_FILE, members_csv(result.members))
         _write_text(tmp / HISTORY_CSV, history_csv(result.history))
         _write_text(tmp / SUMMARY_FILE, summary_json(result))
-        environment = environment_record(result, data, config_missing)
-        _write_text(tmp / ENVIRONMENT_FILE, strict_json({**environment, **extra}))
-        for key, document in _checked_analysis(result.analysis).items():
+        environment = strict_json({**environment_record(result, data, config_missing), **extra})
+        _write_text(tmp / ENVIRONMENT_FILE, environment)
+        for key, document in analysis.items():
             _write_text(tmp / ANALYSIS_FILES[key], strict_json(document))
+        if report:
+            write_report_into(tmp, result, environment)
     return path
+
+
+def write_report_into(folder: Path, result: SweepResult, environment_json: str) -> None:
+    """report.html and plots/ in the folder being written, from the environment as saved
+    (read back from its JSON, so a later `fastlstm report` draws the very same page)."""
+    from fastlstm.report.html import build_report, write_report_files  # matplotlib only when a report is written
+
+    write_report_files(folder, build_report(result, json.loads(environment_json)))
 
 
 def _checked_analysis(analysis: Mapping[str, Any]) -> dict[str, Any]:
