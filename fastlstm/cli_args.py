@@ -1,0 +1,57 @@
+"""The command-line arguments that describe one configuration and its data.
+
+`fastlstm sweep`, `lr-range` and `doctor` read a configuration the same way - a TOML
+file (or the built-in task), `--data FILE` and its reading options, the model and fit
+flags, `--set key=value` - so they share these definitions; `sweep_command.spec_from_args`
+turns them into a spec. Each command adds its own flags (seeds, epochs, output) beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+DATA_FORMATS = ["npz", "npy", "csv", "parquet", "ts", "series"]
+OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop"]
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
+    """CONFIG, the data options, the model and fit flags and --set (not seeds, epochs or output)."""
+    positive, finite = number_types["positive"], number_types["finite"]
+    parser.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
+    parser.add_argument("--data", help="data file: .npz, .npy (with --labels), .csv, .parquet or .ts")
+    parser.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
+    parser.add_argument("--format", choices=DATA_FORMATS, help="override the suffix")
+    parser.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
+    parser.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
+    parser.add_argument("--target", help="forecasting: the column to predict")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
+    )
+    parser.add_argument("--units", type=positive, help="LSTM units (default 32)")
+    parser.add_argument("--layers", type=positive, help="stacked LSTM layers (default 1)")
+    parser.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    parser.add_argument("--validation-split", type=finite, help="last fraction of rows held out (default 0.2)")
+    parser.add_argument("--samples", type=positive, help="built-in task: number of sequences (default 2048)")
+    parser.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
+    parser.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """--out, --overwrite, --quiet and --json (JSON alone on stdout)."""
+    parser.add_argument("--out", type=Path, help=out_help)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout and nothing else there")
+
+
+def learning_rate_argument(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
+    parser.add_argument(
+        "--learning-rate",
+        type=number_types["positive_float"],
+        nargs="+",
+        help="one value, or several for a grid (default: the optimizer's, Adam's 1e-3)",
+    )

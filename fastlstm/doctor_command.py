@@ -1,0 +1,105 @@
+"""`fastlstm doctor`: check the data, run a range test and a seed sweep, say what is wrong,
+and verify the top recommendation with a second sweep.
+
+The configuration and data come as for `fastlstm sweep` (CONFIG.toml or the built-in
+task, `--data FILE`, the model and fit flags, `--set`); `--seeds` is doctor's own (the
+seeds of each of its sweeps). Findings are not errors: doctor exits 0 when it ran and 2
+when it could not (a bad flag, config, data file or output folder: one line on stderr).
+`--json` prints `{"findings": [...], "verification": {...}}` alone on stdout; `--out DIR`
+writes the seed sweep's run folder with findings.json, lr_range.json and the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument
+from fastlstm.io.folders import OutputPathError, check_output_folder
+from fastlstm.sweep_command import FLAG_KEYS, OUT_OVERWRITE_HINT, spec_from_args
+
+
+def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
+    from fastlstm.doctor import DOCTOR_SEEDS
+
+    doc = sub.add_parser(
+        "doctor",
+        help="diagnose an LSTM set-up: data checks, a range test, a seed sweep, and a verified fix",
+        description="Check the data, run a learning-rate range test and a seed sweep of the configuration "
+        "(each one batched run), list what is wrong with the numbers behind it, then train the top "
+        "recommendation as a second sweep with the same seeds and report before/after.",
+    )
+    add_spec_arguments(doc, number_types)
+    learning_rate_argument(doc, number_types)
+    doc.add_argument(
+        "--seeds", type=number_types["positive"], default=DOCTOR_SEEDS, help=f"seeds per sweep (default {DOCTOR_SEEDS})"
+    )
+    doc.add_argument("--epochs", type=number_types["positive"], help="epochs of each sweep (default: the config's)")
+    doc.add_argument("--no-verify", action="store_true", help="list the findings, do not train the fix")
+    add_output_arguments(doc, "write the seed sweep's run folder there (findings, range test, report)")
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    """The configuration as `fastlstm sweep` resolves it; --seeds is doctor's own, not the spec's."""
+    values = {flag: getattr(args, flag, None) for flag in FLAG_KEYS}
+    values.update(seeds=None, learning_rate=args.learning_rate, config=args.config, set=args.set)
+    return spec_from_args(argparse.Namespace(**values))
+
+
+def run_doctor(args: argparse.Namespace, console: Console) -> int:
+    """Resolve the spec, read the data, check --out, diagnose, print, write."""
+    from fastlstm.doctor import doctor
+    from fastlstm.io.run_folder import strict_json
+    from fastlstm.runner import read_spec_data
+
+    spec = _spec(args)
+    if args.seeds < 2:
+        raise ValueError(f"--seeds must be at least 2 (a spread needs two seeds), got {args.seeds}")
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
+    fit, loaded, description = read_spec_data(spec)
+    log = Console(file=sys.stderr) if args.json else console
+    log.print(f"fastlstm doctor on {description}: {args.seeds} seeds per sweep", highlight=False, soft_wrap=True)
+    start = time.perf_counter()
+    verbose = 0 if args.quiet or args.json else 1
+    found = doctor(spec, **fit, seeds=args.seeds, verify=not args.no_verify, verbose=verbose)
+    print_diagnosis(found, log)
+    log.print(f"doctor ran in {time.perf_counter() - start:.1f} s (compilation included)", highlight=False)
+    if args.json:
+        sys.stdout.write(strict_json(found.to_dict(), indent=None) + "\n")
+    if args.out is not None and found.before is not None:
+        try:
+            found.before.save(args.out, overwrite=args.overwrite, data=loaded)
+        except OSError as err:
+            raise OutputPathError(f"--out {str(args.out)!r}: could not save ({err.strerror or err})") from None
+        log.print(f"run folder: {args.out}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def print_diagnosis(found: Any, console: Console) -> None:
+    """The range test's choice, the findings, and the verification's before/after."""
+    if found.lr_range is not None:
+        doc = found.lr_range.to_dict()
+        console.print(
+            f"learning-rate range test: largest stable {_lr(doc.get('largest_stable'))}, "
+            f"recommended {_lr(doc.get('recommended'))}",
+            highlight=False,
+        )
+    if found.findings:
+        console.print(Text(str(found.findings)))
+    else:
+        console.print("no findings: the data checks, the range test and the seed sweep raised nothing")
+    verification = found.verification
+    if verification is not None:
+        change = ", ".join(f"{k}={v}" for k, v in (verification.get("change") or {}).items())
+        head = f"verified {verification['finding']}" + (f" ({change})" if change else "")
+        console.print(Text(f"{head}: {verification['text']}", style="bold"))
+
+
+def _lr(value: Any) -> str:
+    return "none" if value is None else f"{value:.3g}"
