@@ -1,10 +1,14 @@
-"""`fastlstm` command line: a thin layer over the library.
+"""`fastlstm` command line: a thin layer over the library, one module per command.
 
-`fastlstm sweep` with no arguments trains 8 seeds on the built-in early-cue task
-with Keras's defaults, shows a progress bar and prints the spread across seeds.
-`fastlstm lr-range` runs the learning-rate range test and `fastlstm sweep --sources`
-the variance-sources experiment (fastlstm/analysis/). `fastlstm bench` times fastlstm against PyTorch and Keras on a reference workload,
-each system in its own process (see fastlstm/benchmark/), prints a table and writes JSON.
+- `sweep` (sweep_command.py): seeds x settings of one LSTM; with no arguments 8 seeds of
+  the built-in early-cue task with Keras's defaults; `--sources` the variance sources.
+- `lr-range` (lr_range_command.py): the learning-rate range test.
+- `doctor` (doctor_command.py): data checks, a range test, a seed sweep, the findings,
+  and the top recommendation verified by a second sweep.
+- `report RUN_DIR` (report_command.py): a run folder's report.html and plots/ drawn again.
+- `compare RUN_A RUN_B` (compare_command.py): two runs side by side, with the tests.
+- `bench` (fastlstm/benchmark/): fastlstm against PyTorch and Keras on a reference
+  workload, each system in its own process; a table and a JSON file.
 """
 
 from __future__ import annotations
