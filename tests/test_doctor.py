@@ -2,6 +2,7 @@
 recommendation verified by a second sweep with the same seeds."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -74,17 +75,14 @@ class _Finding:
 
 def _result_with(values, seeds, metric="val_accuracy"):
     """A minimal stand-in with what before_after reads: one configuration, final values per seed."""
-
-    class Result:
-        members = [{"config": 0, "seed": s, "status": "ok", "final_epoch": 0} for s in seeds]
-        configs = [{}]
-        meta = {"task": "classification"}
-        history = {metric: np.asarray(values, float)[:, None], "loss": np.ones((len(values), 1))}
-
-        def final_metrics(self):
-            return {metric: np.asarray(values, float), "loss": np.ones(len(values))}
-
-    return Result()
+    values = np.asarray(values, float)
+    return SimpleNamespace(
+        members=[{"config": 0, "seed": s, "status": "ok", "final_epoch": 0} for s in seeds],
+        configs=[{}],
+        meta={"task": "classification"},
+        history={metric: values[:, None], "loss": np.ones((len(values), 1))},
+        final_metrics=lambda: {metric: values, "loss": np.ones(len(values))},
+    )
 
 
 def test_before_after_pairs_by_seed_and_says_what_changed():
@@ -117,10 +115,8 @@ def test_cli_doctor_json_prints_findings_and_verification(tmp_path, capsys):
     x, y = unscaled_task(n=256)
     data = tmp_path / "unscaled.npz"
     np.savez(data, x=x, y=y)
-    code = main(
-        ["doctor", "--data", str(data), "--seeds", "2", "--epochs", "2", "--units", "4", "--quiet", "--json"]
-        + ["--out", str(tmp_path / "run")]
-    )
+    flags = ["--seeds", "2", "--epochs", "2", "--units", "4", "--quiet", "--json", "--out", str(tmp_path / "run")]
+    code = main(["doctor", "--data", str(data), *flags])
     out = capsys.readouterr().out
     assert code == 0
     doc = json.loads(out)
