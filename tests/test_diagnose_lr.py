@@ -44,6 +44,13 @@ def test_below_the_range_is_too_low_with_the_recommended_rate():
     assert f.evidence["median_loss_here"] == pytest.approx(1.10) and f.evidence["initial_loss"] == 1.1
 
 
+def test_a_little_below_the_range_is_only_info():
+    """A 2-epoch range test favours large rates: a rate within 3x of its low end is only slower."""
+    f = lr_findings(lr_range_doc(), 5e-4)[0]
+    assert (f.id, f.severity) == ("lr.too_low", "info") and "a little below" in f.title
+    assert lr_findings(lr_range_doc(), 3e-4)[0].severity == "warning"
+
+
 def test_above_the_largest_stable_rate_is_too_high():
     f = lr_findings(lr_range_doc(), 1.0)[0]
     assert f.id == "lr.too_high" and f.severity == "warning"
