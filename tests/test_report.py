@@ -360,3 +360,14 @@ def test_an_accuracy_at_the_majority_class_rate_is_shaded():
 def test_importing_fastlstm_does_not_import_matplotlib():
     code = "import sys, fastlstm, fastlstm.cli; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_verification_test_reads_as_a_few_lines():
+    from fastlstm.report.html import comparison_rows
+    from fastlstm.stats import compare_samples
+
+    doc = compare_samples([0.8, 0.82, 0.81], [0.5, 0.52, 0.51], paired=True).to_dict()
+    rows = dict(comparison_rows(doc))
+    assert rows["seeds"] == "3 before, 3 after, paired by seed"
+    assert rows["paired t-test"] == "p &lt; 0.001" and "effect size (Hedges' g)" in rows
+    assert list(comparison_rows({"z": 1})) == [("z", "1")]  # another shape: key by key

@@ -24,7 +24,6 @@ from fastlstm.diagnose.findings import Finding, Findings
 from fastlstm.diagnose.training_checks import plateau_configs, raised_lr, stable_lr_below, unstable_configs
 from fastlstm.optimizers import OPTIMIZER_DEFAULTS
 
-
 # Below the range's low end by more than this factor is a warning; closer, only info: the
 # range test trains for 2 short epochs, where a rate that is a little low has hardly moved
 # yet but does learn in a full run (the built-in task at Adam's 1e-3, range from 1.5e-3,
@@ -84,7 +83,9 @@ def lr_findings(
         return Findings([_too_high("info", title, evidence, change)])
     if low is not None and lr < low * (1 - 1e-9):
         if lr < low / FAR_BELOW:
-            title = f"learning rate {lr:.2g} is far below the range test's range (from {low:.2g}); the loss barely moves"
+            title = (
+                f"learning rate {lr:.2g} is far below the range test's range (from {low:.2g}); the loss barely moves"
+            )
             return Findings([_too_low("warning", title, evidence, change)])
         title = (
             f"learning rate {lr:.2g} is a little below the range test's range (from {low:.2g}); "

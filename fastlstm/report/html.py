@@ -547,8 +547,44 @@ def verification_block(page: Page, verification: Mapping[str, Any]) -> str:
         parts.append(page.figure("verification.png", "before and after", plots.before_after, before, after, metric))
     test = verification.get("test")
     if isinstance(test, Mapping) and test:
-        parts.append(key_values([(str(k), esc(evidence_value(v))) for k, v in test.items()]))
+        parts.append(key_values(comparison_rows(test)))
     return "".join(parts)
+
+
+def p_value(p: Any) -> str:
+    from fastlstm.stats import format_p
+
+    text = format_p(p if isinstance(p, (int, float)) else None)
+    if text == "n/a":
+        return text
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def comparison_rows(test: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The comparison (fastlstm.stats.Comparison.to_dict(), after = A, before = B) as the few
+    lines a reader needs; a document of another shape is shown key by key."""
+    if not {"difference", "p", "p_beats", "hedges_g"} <= set(test):
+        return [(str(k), esc(evidence_value(v))) for k, v in test.items()]
+    low, high = test.get("difference_ci_low"), test.get("difference_ci_high")
+    method = "paired t-test" if test.get("paired") else "Welch's t-test"
+    rows = [
+        (
+            "seeds",
+            f"{test.get('n_b', '?')} before, {test.get('n_a', '?')} after"
+            + (", paired by seed" if test.get("paired") else ""),
+        ),
+        ("after - before", f"{number(test['difference'])} (95% CI {number(low)} to {number(high)})"),
+        (method, p_value(test["p"])),
+        ("Mann-Whitney", p_value(test.get("mannwhitney_p"))),
+        (
+            "P(a seed after beats a seed before)",
+            f"{number(test['p_beats'], 2)} ({number(test.get('p_beats_ci_low'), 2)} to {number(test.get('p_beats_ci_high'), 2)})",
+        ),
+        ("effect size (Hedges' g)", number(test["hedges_g"], 2)),
+    ]
+    if test.get("note"):
+        rows.append(("note", str(test["note"])))
+    return [(k, esc(v)) for k, v in rows]
 
 
 # --- the page and its files --------------------------------------------------------------
