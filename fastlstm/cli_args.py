@@ -38,6 +38,11 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     parser.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
     parser.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
     parser.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
+    parser.add_argument(
+        "--standardize",
+        choices=["feature", "global", "min_max"],
+        help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",
+    )
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:

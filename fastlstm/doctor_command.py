@@ -21,7 +21,7 @@ from rich.text import Text
 
 from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument
 from fastlstm.io.folders import OutputPathError, check_output_folder
-from fastlstm.sweep_command import FLAG_KEYS, OUT_OVERWRITE_HINT, spec_from_args
+from fastlstm.sweep_command import OUT_OVERWRITE_HINT, spec_without
 
 
 def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
@@ -44,20 +44,13 @@ def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, A
     add_output_arguments(doc, "write the seed sweep's run folder there (findings, range test, report)")
 
 
-def _spec(args: argparse.Namespace) -> Any:
-    """The configuration as `fastlstm sweep` resolves it; --seeds is doctor's own, not the spec's."""
-    values = {flag: getattr(args, flag, None) for flag in FLAG_KEYS}
-    values.update(seeds=None, learning_rate=args.learning_rate, config=args.config, set=args.set)
-    return spec_from_args(argparse.Namespace(**values))
-
-
 def run_doctor(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, check --out, diagnose, print, write."""
     from fastlstm.doctor import doctor
     from fastlstm.io.run_folder import strict_json
     from fastlstm.runner import read_spec_data
 
-    spec = _spec(args)
+    spec = spec_without(args, own=("seeds",))
     if args.seeds < 2:
         raise ValueError(f"--seeds must be at least 2 (a spread needs two seeds), got {args.seeds}")
     if args.out is not None:

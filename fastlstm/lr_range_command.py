@@ -14,21 +14,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
+from fastlstm.cli_args import add_output_arguments, add_spec_arguments
 from fastlstm.io.folders import OutputPathError, check_output_folder
-from fastlstm.sweep_command import FLAG_KEYS, OUT_OVERWRITE_HINT, spec_from_args
+from fastlstm.sweep_command import OUT_OVERWRITE_HINT, spec_without
 
 DEFAULT_SEEDS, DEFAULT_EPOCHS = 3, 2
 
 
 def add_lr_range_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
     """The `lr-range` subcommand's arguments: sweep's data and model flags, and its own."""
-    positive, finite = number_types["positive"], number_types["finite"]
+    positive = number_types["positive"]
     lr = sub.add_parser(
         "lr-range",
         help="learning-rate range test: which learning rates learn, which are safe",
@@ -36,43 +36,14 @@ def add_lr_range_parser(sub: argparse._SubParsersAction, number_types: dict[str,
         "batched run; print the median final training loss per learning rate, the largest stable one and a "
         "recommended default below it.",
     )
-    lr.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
-    lr.add_argument("--data", help="data file: .npz, .npy (with --labels), .csv, .parquet or .ts")
-    lr.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
-    lr.add_argument("--format", choices=["npz", "npy", "csv", "parquet", "ts", "series"], help="override the suffix")
-    lr.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
-    lr.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
-    lr.add_argument("--target", help="forecasting: the column to predict")
-    lr.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
-    )
+    add_spec_arguments(lr, number_types)
     lr.add_argument(
         "--seeds", type=positive, default=DEFAULT_SEEDS, help=f"seeds per learning rate (default {DEFAULT_SEEDS})"
     )
     lr.add_argument(
         "--epochs", type=positive, default=DEFAULT_EPOCHS, help=f"epochs per member (default {DEFAULT_EPOCHS})"
     )
-    lr.add_argument("--units", type=positive, help="LSTM units")
-    lr.add_argument("--layers", type=positive, help="stacked LSTM layers")
-    lr.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")
-    lr.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
-    lr.add_argument("--validation-split", type=finite, help="last fraction of rows held out (not trained on)")
-    lr.add_argument("--samples", type=positive, help="built-in task: number of sequences (default 2048)")
-    lr.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
-    lr.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
-    lr.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
-    lr.add_argument("--out", type=Path, help="write a run folder there (with lr_range.json)")
-    lr.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
-    lr.add_argument("--quiet", action="store_true", help="no progress bar")
-    lr.add_argument("--json", action="store_true", help="print the lr_range document as JSON on stdout, nothing else")
-
-
-def _spec(args: argparse.Namespace) -> Any:
-    """The configuration under test, resolved as `fastlstm sweep` resolves it (its --seeds and
-    --epochs are the range test's own, so they are not the spec's)."""
-    values = {flag: getattr(args, flag, None) for flag in FLAG_KEYS}
-    values.update(seeds=None, epochs=None, learning_rate=None, config=args.config, set=args.set)
-    return spec_from_args(argparse.Namespace(**values))
+    add_output_arguments(lr, "write a run folder there (with lr_range.json)")
 
 
 def run_lr_range(args: argparse.Namespace, console: Console) -> int:
@@ -81,7 +52,7 @@ def run_lr_range(args: argparse.Namespace, console: Console) -> int:
     from fastlstm.io.run_folder import strict_json
     from fastlstm.runner import read_spec_data
 
-    spec = _spec(args)
+    spec = spec_without(args, own=("seeds", "epochs", "learning_rate"))
     if args.out is not None:
         check_output_folder(args.out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     fit, loaded, description = read_spec_data(spec)

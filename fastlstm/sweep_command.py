@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument
 from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder, marker_kind
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
@@ -52,53 +53,22 @@ FLAG_KEYS = {
 
 def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
     """The `sweep` subcommand's arguments (number parsers shared with the rest of the CLI)."""
-    positive, finite, positive_float = number_types["positive"], number_types["finite"], number_types["positive_float"]
+    positive = number_types["positive"]
     sw = sub.add_parser(
         "sweep",
         help="train seeds x settings of one LSTM on your data or the built-in task",
         description="Train every member (configurations x seeds) of one LSTM in one batched program, "
         "print the spread across seeds and write a run folder. With no arguments: the built-in task.",
     )
-    sw.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
-    sw.add_argument("--data", help="data file: .npz, .npy (with --labels), .csv, .parquet or .ts")
-    sw.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
-    sw.add_argument("--format", choices=["npz", "npy", "csv", "parquet", "ts", "series"], help="override the suffix")
-    sw.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
-    sw.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
-    sw.add_argument("--target", help="forecasting: the column to predict")
-    sw.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
-    )
+    add_spec_arguments(sw, number_types)
+    learning_rate_argument(sw, number_types)
     sw.add_argument("--seeds", type=positive, help="number of seeds (default 8)")
     sw.add_argument("--epochs", type=positive, help="epochs (default 15)")
-    sw.add_argument("--units", type=positive, help="LSTM units (default 32)")
-    sw.add_argument("--layers", type=positive, help="stacked LSTM layers (default 1)")
-    sw.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")
-    sw.add_argument(
-        "--learning-rate",
-        type=positive_float,
-        nargs="+",
-        help="one value, or several for a grid (default: Adam's 1e-3)",
-    )
-    sw.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
-    sw.add_argument("--validation-split", type=finite, help="last fraction of rows held out (default 0.2)")
-    sw.add_argument("--samples", type=positive, help="built-in task: number of sequences (default 2048)")
-    sw.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
-    sw.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
-    sw.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
-    sw.add_argument(
-        "--standardize",
-        choices=["feature", "global", "min_max"],
-        help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",
-    )
-    sw.add_argument("--out", type=Path, help=f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")
-    sw.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
+    add_output_arguments(sw, f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")
     sw.add_argument(
         "--checkpoint-every", type=positive, metavar="K", help="save the sweep every K epochs (always on Ctrl-C)"
     )
     sw.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run where it stopped")
-    sw.add_argument("--quiet", action="store_true", help="no progress bar")
-    sw.add_argument("--json", action="store_true", help="print the summary as JSON on stdout and nothing else there")
     sw.add_argument(
         "--sources",
         action="store_true",
@@ -126,6 +96,15 @@ def spec_from_args(args: argparse.Namespace) -> Any:
             else f"learning_rate={json.dumps(args.learning_rate[0])}"
         )
     return spec.with_overrides(args.set, before=assignments)
+
+
+def spec_without(args: argparse.Namespace, own: tuple[str, ...]) -> Any:
+    """The spec as `fastlstm sweep` resolves it from a command's arguments, leaving out the
+    flags that are that command's own (lr-range's --seeds and --epochs are the test's, not
+    the spec's)."""
+    values = {flag: getattr(args, flag, None) for flag in (*FLAG_KEYS, "learning_rate")}
+    values.update({flag: None for flag in own}, config=args.config, set=args.set)
+    return spec_from_args(argparse.Namespace(**values))
 
 
 def default_out(spec: Any) -> Path:
