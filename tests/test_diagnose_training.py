@@ -253,3 +253,14 @@ def test_regression_and_single_epoch_and_all_diverged_sweeps_do_not_break():
     findings = check_training(fake_result(dead, val_accuracy=dead, status=["diverged"] * 4, final=[-1] * 4))
     assert findings.by_id("train.divergence").severity == "error"
     assert findings.by_id("train.divergence").evidence["diverged"] == 4
+
+
+def test_a_training_symptom_the_data_explains_comes_after_the_data_finding():
+    from fastlstm.diagnose import Finding, Findings, _explained_by_the_data
+
+    no_signal = Finding("train.no_signal", "error", "every member is at chance", {}, "check the labels", None)
+    unscaled = Finding("data.unscaled", "warning", "1 of 4 features", {}, "standardise", {"standardize": "feature"})
+    explained = _explained_by_the_data(Findings([no_signal, unscaled]))
+    assert explained.ids() == ["data.unscaled", "train.no_signal"]
+    assert explained[1].severity == "warning" and "may come from data.unscaled" in explained[1].title
+    assert _explained_by_the_data(Findings([no_signal])) == [no_signal]  # alone it stays an error

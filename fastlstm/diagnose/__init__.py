@@ -10,6 +10,7 @@ lr_checks.py for each check's rule and thresholds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +63,7 @@ def diagnose(
         found.extend(_lr_doc_findings(doc, result, learning_rate))
     if result is not None:
         found.extend(check_training(result))
-    findings = _one_per_id(found)
+    findings = _explained_by_the_data(_one_per_id(found))
     if attach:
         if result is None:
             raise ValueError("diagnose: attach=True needs a SweepResult to attach the findings to")
@@ -124,6 +125,28 @@ def _lr_doc_findings(doc: Mapping[str, Any], result: Any, learning_rate: float |
     rates = sorted({m["learning_rate"] for m in result.members if isinstance(m.get("learning_rate"), (int, float))})
     optimizer = str(result.meta.get("optimizer", "adam"))
     return [f for lr in (rates or [None]) for f in lr_findings(doc, lr, optimizer)]
+
+
+# Training symptoms a data finding can cause: shown as warnings after the data finding, so
+# the fix `doctor` verifies first is the data's (one feature x10^4 leaves every member at
+# chance: "check your labels" would send the user the wrong way).
+DATA_CAUSES = {
+    "train.no_signal": ("data.unscaled", "data.constant_feature"),
+    "train.underfit": ("data.unscaled",),
+}
+
+
+def _explained_by_the_data(findings: Findings) -> Findings:
+    """Training findings that a data finding may explain, at most warnings and saying so."""
+    present = set(findings.ids())
+    out = []
+    for f in findings:
+        causes = [c for c in DATA_CAUSES.get(f.id, ()) if c in present]
+        if causes and f.severity == "error":
+            title = f"{f.title} (may come from {', '.join(causes)}: fix that first)"
+            f = dataclasses.replace(f, severity="warning", title=title)
+        out.append(f)
+    return Findings(out)
 
 
 def _one_per_id(found: list[Finding]) -> Findings:
