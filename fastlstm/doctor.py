@@ -59,7 +59,8 @@ def doctor(
     """Check the data, run the range test and a `seeds`-seed sweep of `spec`, diagnose, and
     verify the top recommendation with a second sweep (same seeds, the finding's change).
 
-    Findings are not errors: the call returns them. Bad arguments raise `ValueError`
+    Only a warning or an error is verified: an info finding is worth knowing, not a problem
+    to fix. Findings are not errors: the call returns them. Bad arguments raise `ValueError`
     before anything compiles. The sweep's result carries `analysis["findings"]` (with the
     verification) and `analysis["lr_range"]`, so `diagnosis.before.save(path)` writes a
     run folder whose report shows all of it.
@@ -79,7 +80,7 @@ def doctor(
     before = train(sweep_spec, ds, verbose=verbose)
     before.analysis["lr_range"] = found_range.to_dict()
     findings = diagnose(before, x=x, y=y, lr_range=found_range.to_dict(), **data_options)
-    top = next((f for f in findings if f.change), None)
+    top = next((f for f in findings if f.change and f.severity != "info"), None)  # info is no problem to fix
     after, verification = None, None
     if top is not None and verify:
         after, verification = verify_change(top, sweep_spec, before, x, y, verbose=verbose, **fit)

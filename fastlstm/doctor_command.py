@@ -88,6 +88,8 @@ def print_diagnosis(found: Any, console: Console) -> None:
     else:
         console.print("no findings: the data checks, the range test and the seed sweep raised nothing")
     verification = found.verification
+    if verification is None and found.before is not None:
+        console.print("nothing to verify: no warning or error names a change to try")
     if verification is not None:
         change = ", ".join(f"{k}={v}" for k, v in (verification.get("change") or {}).items())
         head = f"verified {verification['finding']}" + (f" ({change})" if change else "")

@@ -74,6 +74,13 @@ def test_nothing_stable_is_an_error():
     assert (f.id, f.severity) == ("lr.too_high", "error") and f.change == {"learning_rate": pytest.approx(1e-7)}
 
 
+def test_nothing_learnt_at_any_rate_says_nothing_of_the_rate():
+    """Shuffled labels: the loss moves at no rate and no seed diverges; not 'too high'."""
+    doc = lr_range_doc(largest_stable=None, recommended=None, span=None)
+    doc.update(median_loss=[1.1] * 13, diverged=[0] * 13, losses=[[1.1, 1.1]] * 13)
+    assert lr_findings(doc, 1e-3) == []
+
+
 def test_bad_documents_and_rates_are_value_errors():
     with pytest.raises(ValueError, match="lr_range_doc"):
         lr_findings({"kind": "variance_sources"}, 1e-3)

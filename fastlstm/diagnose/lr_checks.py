@@ -72,6 +72,8 @@ def lr_findings(
     target = recommended or (stable / 3 if stable else None)
     change = {"learning_rate": target} if target else None
     if stable is None and recommended is None:
+        if not _all_diverged(doc):
+            return Findings()  # nothing learnt at any rate: no_signal / plateau say why, not the rate
         lowest = min(doc["learning_rates"])
         title = f"no tested learning rate was stable (down to {lowest:.2g}); {lr:.2g} is too high"
         return Findings([_too_high("error", title, evidence, {"learning_rate": lowest / 10})])
@@ -93,6 +95,13 @@ def lr_findings(
         )
         return Findings([_too_low("info", title, evidence, change)])
     return Findings()
+
+
+def _all_diverged(doc: Mapping[str, Any]) -> bool:
+    """Whether every member of the range test diverged (no rate was stable), as opposed to
+    none having learnt (shuffled labels learn at no rate: that says nothing of the rate)."""
+    diverged, seeds = doc.get("diverged") or [], len(doc.get("seeds") or []) or 1
+    return bool(diverged) and all(isinstance(d, (int, float)) and d >= seeds for d in diverged)
 
 
 def _too_high(severity: str, title: str, evidence: dict[str, Any], change: dict[str, Any] | None) -> Finding:
