@@ -191,7 +191,9 @@ def verification_text(metric: str, before: Mapping[str, Any], after: Mapping[str
     n_b, n_a = before["n"], after["n"]
     seeds = f"{n_a} seeds each" if n_a == n_b else f"{n_b} and {n_a} seeds"
     paired = ", paired by seed" if test.paired else ""
-    verdict = "better" if test.a_is_better and test.p < test.alpha else "no clear improvement"
+    verdict = "no clear difference"
+    if test.p < test.alpha:
+        verdict = "better" if test.a_is_better else "worse"
     return f"{metric} {cell(before)} → {cell(after)}, {seeds}{paired}, p {_p_phrase(format_p(test.p))} ({verdict})"
 
 

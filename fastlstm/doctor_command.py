@@ -90,7 +90,9 @@ def print_diagnosis(found: Any, console: Console) -> None:
     verification = found.verification
     if verification is None and found.before is not None:
         console.print("nothing to verify: no warning or error names a change to try")
-    if verification is not None:
+    if verification is not None and verification.get("skipped"):
+        console.print(Text(f"{verification['finding']}: {verification['text']}", style="bold"))
+    elif verification is not None:
         change = ", ".join(f"{k}={v}" for k, v in (verification.get("change") or {}).items())
         head = f"verified {verification['finding']}" + (f" ({change})" if change else "")
         console.print(Text(f"{head}: {verification['text']}", style="bold"))

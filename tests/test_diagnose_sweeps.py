@@ -121,3 +121,12 @@ def test_a_tiny_hard_task_where_seeds_disagree_is_unstable():
     assert f.severity == "warning"
     split = f.evidence["split_configs"]
     assert split and all(row["failed"] >= 1 and row["succeeded"] >= 1 for row in split)
+
+
+def test_a_range_tests_too_low_is_info_where_the_sweep_learnt(clean_result):
+    """The range test's 2 short epochs favour large rates: a grid rate below its range that
+    the full sweep learnt at is slow at most, not a warning (the clean control stays clean)."""
+    _, _, result = clean_result
+    doc = lr_range_doc(largest_stable=1.0, recommended=0.3, span=(0.1, 1.0))  # every grid rate "far below"
+    too_low = fl.diagnose(result, lr_range=doc).by_id("lr.too_low")
+    assert too_low.severity == "info" and "learnt all the same" in too_low.title

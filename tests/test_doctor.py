@@ -100,7 +100,14 @@ def test_no_improvement_is_said_plainly():
     after = _result_with([0.52, 0.58, 0.54], seeds=[4, 5, 6])
     doc = before_after(_Finding(), before, after)
     assert not doc["test"]["paired"] and not doc["helped"]
-    assert "no clear improvement" in doc["text"] and "3 seeds each" in doc["text"]
+    assert "no clear difference" in doc["text"] and "3 seeds each" in doc["text"]
+
+
+def test_a_change_that_hurts_is_called_worse():
+    before = _result_with([0.96, 0.97, 0.96, 0.965], seeds=[0, 1, 2, 3])
+    after = _result_with([0.90, 0.91, 0.89, 0.90], seeds=[0, 1, 2, 3])
+    doc = before_after(_Finding(), before, after)
+    assert not doc["helped"] and doc["text"].endswith("(worse)")
 
 
 def test_verification_text_with_unequal_counts():

@@ -124,7 +124,23 @@ def _lr_doc_findings(doc: Mapping[str, Any], result: Any, learning_rate: float |
         return list(lr_findings(doc, learning_rate))
     rates = sorted({m["learning_rate"] for m in result.members if isinstance(m.get("learning_rate"), (int, float))})
     optimizer = str(result.meta.get("optimizer", "adam"))
-    return [f for lr in (rates or [None]) for f in lr_findings(doc, lr, optimizer)]
+    found = [f for lr in (rates or [None]) for f in lr_findings(doc, lr, optimizer)]
+    return _confirmed_by_the_sweep(found, result)
+
+
+def _confirmed_by_the_sweep(found: list[Finding], result: Any) -> list[Finding]:
+    """A range test's lr.too_low stays a warning only where the sweep's own loss stood still
+    at that rate: the test's 2 short epochs favour large rates, and a rate the full sweep
+    learnt at is slow at most (a clean 8 seeds x 3 rates control was flagged otherwise)."""
+    from fastlstm.diagnose.training_checks import curves_of, plateau_configs
+
+    stuck = {row["learning_rate"] for row in plateau_configs(curves_of(result))}
+    out = []
+    for f in found:
+        if f.id == "lr.too_low" and f.severity == "warning" and f.evidence.get("learning_rate") not in stuck:
+            f = dataclasses.replace(f, severity="info", title=f"{f.title}; in the sweep itself it learnt all the same")
+        out.append(f)
+    return out
 
 
 # Training symptoms a data finding can cause: shown as warnings after the data finding, so
