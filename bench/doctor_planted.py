@@ -107,7 +107,9 @@ def run_case(name, data, overrides, fit, seeds):
     print(f"## {name}  ({elapsed:.1f} s)")
     print("   findings: " + (", ".join(shown) or "none"))
     v = found.verification
-    if v is not None:
+    if v is not None and v.get("skipped"):
+        print(f"   {v['finding']}: {v['text']}")
+    elif v is not None:
         change = ", ".join(f"{k}={val}" for k, val in (v.get("change") or {}).items())
         print(f"   verified {v['finding']} ({change}): {v['text']}")
     print()
