@@ -152,6 +152,23 @@ def _layer_bwd(need_input_grad, dtype, sequences, residuals, d_out):
 _layer.defvjp(_layer_fwd, _layer_bwd)
 
 
+def _check_dropout_mask(mask: jax.Array | None, batch: int, width: int, name: str, shared_ok: bool) -> None:
+    """ValueError naming `name` unless `mask` is None, (4, batch, width) or, if `shared_ok`, (batch, width)."""
+    if mask is None:
+        return
+    shapes = [(4, batch, width)] + ([(batch, width)] if shared_ok else [])
+    if tuple(mask.shape) not in shapes:
+        expected = " or ".join(str(s) for s in shapes)
+        raise ValueError(f"{name}: expected shape {expected} (gates, batch, features), got {tuple(mask.shape)}")
+
+
+def _per_gate(mask: jax.Array | None, batch: int, width: int, dtype) -> jax.Array:
+    """A (4, batch, width) mask: ones when None, a shared (batch, width) mask repeated."""
+    if mask is None:
+        return jnp.ones((4, batch, width), dtype)
+    return jnp.broadcast_to(mask, (4, batch, width)).astype(dtype)
+
+
 def lstm_layer(
     x_t: jax.Array,
     kernel: jax.Array,
@@ -161,15 +178,43 @@ def lstm_layer(
     need_input_grad: bool = True,
     compute_dtype: str | None = None,
     return_sequences: bool = True,
+    *,
+    go_backwards: bool = False,
+    input_dropout_mask: jax.Array | None = None,
+    recurrent_dropout_mask: jax.Array | None = None,
+    zero_output_for_mask: bool = False,
 ) -> jax.Array:
     """Hidden states (time, batch, u) of one Keras LSTM layer over x_t (time, batch, in),
-    or with `return_sequences=False` the last one (batch, u), as Keras's flag.
+    or with `return_sequences=False` the last output (batch, u), as Keras's flag.
 
-    mask_t: (time, batch) bool or None; a masked step carries h and c forward.
+    mask_t: (time, batch) bool or None; a masked step carries h and c forward and
+    outputs the held h, or zeros with `zero_output_for_mask` (Keras returns the last
+    processed step's output, so a masked last step gives zeros then, even without
+    sequences). go_backwards: the sequence (and mask) reversed in time, outputs in
+    processing order, as Keras. input_dropout_mask: (batch, in) shared by the four
+    gates or (4, batch, in) one per gate; recurrent_dropout_mask: (4, batch, u) on
+    h_{t-1} per gate; the caller draws them once per sequence (values 0 or
+    1/(1-rate)) and they are reused at every step.
     need_input_grad=False skips the input gradient (the first layer's input is data).
     compute_dtype="bfloat16" runs the matmuls in bfloat16 with float32 results.
     """
-    return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad, compute_dtype, return_sequences)
+    options = (go_backwards, input_dropout_mask, recurrent_dropout_mask, zero_output_for_mask)
+    if options == (False, None, None, False):
+        return _layer(x_t, kernel, recurrent_kernel, bias, mask_t, need_input_grad, compute_dtype, return_sequences)
+    return lstm_layer_reference(
+        x_t,
+        kernel,
+        recurrent_kernel,
+        bias,
+        mask_t,
+        need_input_grad,
+        compute_dtype,
+        return_sequences,
+        go_backwards=go_backwards,
+        input_dropout_mask=input_dropout_mask,
+        recurrent_dropout_mask=recurrent_dropout_mask,
+        zero_output_for_mask=zero_output_for_mask,
+    )
 
 
 def lstm_layer_reference(
@@ -181,23 +226,101 @@ def lstm_layer_reference(
     need_input_grad: bool = True,
     compute_dtype: str | None = None,
     return_sequences: bool = True,
+    *,
+    go_backwards: bool = False,
+    input_dropout_mask: jax.Array | None = None,
+    recurrent_dropout_mask: jax.Array | None = None,
+    zero_output_for_mask: bool = False,
 ) -> jax.Array:
-    """The plain scan with Keras's equations, differentiated by JAX's autodiff."""
+    """The plain scan with Keras's equations (its `implementation=1` cell, one matmul
+    per gate on per-gate masked inputs), differentiated by JAX's autodiff."""
     del need_input_grad
-    batch, units = x_t.shape[1], recurrent_kernel.shape[0]
+    batch, features, units = x_t.shape[1], x_t.shape[2], recurrent_kernel.shape[0]
+    _check_dropout_mask(input_dropout_mask, batch, features, "input_dropout_mask", True)
+    _check_dropout_mask(recurrent_dropout_mask, batch, units, "recurrent_dropout_mask", False)
+    in_masks = _per_gate(input_dropout_mask, batch, features, x_t.dtype)
+    rec_masks = _per_gate(recurrent_dropout_mask, batch, units, x_t.dtype)
+    if go_backwards:
+        x_t, mask_t = x_t[::-1], None if mask_t is None else mask_t[::-1]
     zeros = jnp.zeros((batch, units), x_t.dtype)
+    kernels, recurrents, biases = (jnp.split(p, 4, axis=-1) for p in (kernel, recurrent_kernel, bias))
 
     def step(carry, inputs):
         h, c = carry
         x, m = inputs if mask_t is not None else (inputs, None)
-        z = _mm(x, kernel, compute_dtype) + _mm(h, recurrent_kernel, compute_dtype) + bias
-        i, f, g, o = jnp.split(z, 4, axis=-1)
+        i, f, g, o = (
+            _mm(x * in_masks[k], kernels[k], compute_dtype)
+            + _mm(h * rec_masks[k], recurrents[k], compute_dtype)
+            + biases[k]
+            for k in range(4)
+        )
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
-        if m is not None:
-            h_new = jnp.where(m[:, None], h_new, h)
-            c_new = jnp.where(m[:, None], c_new, c)
-        return (h_new, c_new), h_new
+        if m is None:
+            return (h_new, c_new), h_new
+        out = jnp.where(m[:, None], h_new, 0.0 if zero_output_for_mask else h)
+        return (jnp.where(m[:, None], h_new, h), jnp.where(m[:, None], c_new, c)), out
 
-    (h_last, _), hs = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
-    return hs if return_sequences else h_last
+    _, outs = jax.lax.scan(step, (zeros, zeros), x_t if mask_t is None else (x_t, mask_t))
+    return outs if return_sequences else outs[-1]
+
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def merge_directions(forward: jax.Array, backward: jax.Array, merge_mode: str) -> jax.Array:
+    """Keras Bidirectional's merge of the two directions' outputs (same time order)."""
+    if merge_mode == "concat":
+        return jnp.concatenate([forward, backward], axis=-1)
+    if merge_mode == "sum":
+        return forward + backward
+    if merge_mode == "mul":
+        return forward * backward
+    if merge_mode == "ave":
+        return (forward + backward) / 2
+    raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
+
+
+def bidirectional_layer(
+    x_t: jax.Array,
+    forward_params: tuple[jax.Array, jax.Array, jax.Array],
+    backward_params: tuple[jax.Array, jax.Array, jax.Array],
+    mask_t: jax.Array | None = None,
+    *,
+    merge_mode: str = "concat",
+    return_sequences: bool = False,
+    need_input_grad: bool = True,
+    compute_dtype: str | None = None,
+    input_dropout_masks: tuple[jax.Array | None, jax.Array | None] = (None, None),
+    recurrent_dropout_masks: tuple[jax.Array | None, jax.Array | None] = (None, None),
+) -> jax.Array:
+    """Keras `Bidirectional(LSTM(...), merge_mode)` over x_t (time, batch, in).
+
+    params: (kernel, recurrent_kernel, bias) per direction. The backward layer runs
+    with go_backwards and its outputs are flipped back to input time order when
+    returning sequences; since masked steps hold the state, this is a reverse over
+    the valid steps for pre- and post-padding alike. As Keras, masked steps output
+    zeros when returning sequences. Returns (time, batch, 2u or u) or (batch, 2u or u).
+    """
+    if merge_mode not in MERGE_MODES:
+        raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
+    outs = [
+        lstm_layer(
+            x_t,
+            *params,
+            mask_t,
+            need_input_grad,
+            compute_dtype,
+            return_sequences,
+            go_backwards=backwards,
+            input_dropout_mask=input_mask,
+            recurrent_dropout_mask=rec_mask,
+            zero_output_for_mask=return_sequences,
+        )
+        for params, backwards, input_mask, rec_mask in zip(
+            (forward_params, backward_params), (False, True), input_dropout_masks, recurrent_dropout_masks
+        )
+    ]
+    if return_sequences:
+        outs[1] = outs[1][::-1]
+    return merge_directions(outs[0], outs[1], merge_mode)
