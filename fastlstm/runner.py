@@ -23,7 +23,8 @@ from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.driver import Driver, Settings
-from fastlstm.model import LSTMModel, ModelSpec
+from fastlstm.layers import SequentialModel
+from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
 from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
@@ -56,9 +57,12 @@ SPEC_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset) -> None:
+def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset, spec: ModelSpec) -> None:
     """Shapes of user-given weights must match the model (checked by abstract init)."""
-    model = LSTMModel(units=structure["units"], layers=structure["layers"], out_dim=ds.out_dim)
+    if spec.layer_list is not None:
+        model = SequentialModel(spec.layer_list, ds.out_dim)
+    else:
+        model = LSTMModel(units=structure["units"], layers=structure["layers"], out_dim=ds.out_dim)
     sample = jax.ShapeDtypeStruct((1, ds.timesteps, ds.features), jnp.float32)
     expected = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x)["params"], sample)
     want = traverse_util.flatten_dict(expected, sep="/")
@@ -89,7 +93,11 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         validation_data=validation_data,
         sample_weight=sample_weight,
         class_weight=spec.class_weight,
+        **model.data_options(),
     )
+    for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
+        if split is not None:
+            check_token_ids(model, split.x, split.mask, name)
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:
         for monitor in cb.monitors:
@@ -156,6 +164,7 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "out_dim": ds.out_dim,
         "num_classes": ds.num_classes,
         "mask_value": spec.model.mask_value,
+        **spec.model.result_meta(),
         "grid_keys": list(plan.grid_keys),
         "seeds": sorted({m.seed for m in plan.members}),
         "optimizer": plan.members[0].structure["optimizer"],
@@ -171,7 +180,14 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
 
 def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
     """What the driver needs from the spec beside the plan."""
-    return Settings(spec.shuffle, tuple(spec.callbacks), spec.precision, spec.members_per_chunk, initial_params)
+    return Settings(
+        spec.shuffle,
+        tuple(spec.callbacks),
+        spec.precision,
+        spec.members_per_chunk,
+        initial_params,
+        architecture=spec.model.layer_list,
+    )
 
 
 def train(
@@ -194,7 +210,7 @@ def train(
     plan = spec.plan()
     if initial_params is not None:
         for group in plan.groups:
-            _check_initial_params(initial_params, group.structure, ds)
+            _check_initial_params(initial_params, group.structure, ds, spec.model)
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
     controllers = [*([ProgressBar()] if show else []), *controllers]
     resumed = None
