@@ -1,11 +1,15 @@
 """fastlstm: many seeds and settings of one Keras-style LSTM, trained as one JAX program."""
 
-from fastlstm import controllers  # noqa: F401  (fl.controllers.EpochClock, ...)
+from fastlstm import (
+    controllers,  # noqa: F401  (fl.controllers.EpochClock, ...)
+    layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
+)
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
 from fastlstm.io import DamagedResultError, DataFileError, read_data
+from fastlstm.keras_interop import KerasConverted, from_keras
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import run, sweep
@@ -25,6 +29,7 @@ __all__ = [
     "Decision",
     "EarlyStopping",
     "EpochEnd",
+    "KerasConverted",
     "KerasLSTM",
     "LSTMModel",
     "ModelSpec",
@@ -33,6 +38,7 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",
+    "from_keras",
     "load",
     "read_data",
     "run",

@@ -197,6 +197,34 @@ class SweepResult:
                 out[name][list(g.members)] = np.asarray(v)
         return out
 
+    def _model_spec(self) -> ModelSpec:
+        """The member's architecture as a ModelSpec (from the spec, or `meta` for a layer list)."""
+        if self.architecture is not None:
+            return ModelSpec(layers=self.architecture, mask_value=self.meta["mask_value"])
+        if self.spec is None:
+            raise ValueError("to_keras: this result has no spec (saved before run folders); cannot rebuild the model")
+        units, layers = self.spec.model.units, self.spec.model.layers
+        return ModelSpec(units=units, layers=layers, mask_value=self.meta["mask_value"])
+
+    def to_keras(self, member: int = 0) -> Any:
+        """An uncompiled `keras.Model` with member `member`'s weights (needs `fastlstm[keras]`)."""
+        from fastlstm.keras_interop import to_keras
+
+        params = jax.tree.map(np.asarray, self.member_params(member))
+        spec = self._model_spec()
+        if spec.layer_list is None:  # units/layers may be in the grid: read the member's own
+            row = self.members[member]
+            spec = ModelSpec(units=row["units"], layers=row["layers"], mask_value=self.meta["mask_value"])
+        return to_keras(spec, params, self.meta["task"])
+
+    def save_keras(self, path: str | os.PathLike, member: int = 0) -> Path:
+        """Write member `member` as a `.keras` file (Keras's zip of config and weights)."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"save_keras: path must end in .keras, got {str(path)!r}")
+        self.to_keras(member).save(path)
+        return path
+
     def _check_inputs(self, x: np.ndarray, mask: np.ndarray | None) -> None:
         """Token ids in range for an Embedding model (before anything compiles)."""
         if self.architecture is not None:

@@ -302,6 +302,7 @@ def sweep(
     checkpoint_every: int | None = None,
     resume: str | Path | None = None,
     verbose: int | str = "auto",
+    init: str | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -322,7 +323,16 @@ def sweep(
     full state there every `checkpoint_every` epochs (and per finished chunk);
     `resume="DIR"` continues such a sweep (same spec, same data) and ends bit-identical
     to a run that was never interrupted.
+
+    `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
+    member starting from a fresh init of its seed, or from the model's own weights with
+    `init="keras_weights"`.
     """
+    model, keras_params = _keras_model(model, init)
+    if keras_params is not None:
+        if initial_params is not None:
+            raise ValueError("init='keras_weights' and initial_params both set the starting weights; give one")
+        initial_params = keras_params
     given = {k: v for k, v in locals().items() if k in SPEC_DEFAULTS}
     if spec is None:
         spec = sweep_spec_from_kwargs(**given)
@@ -340,6 +350,27 @@ def sweep(
         checkpoint_every=checkpoint_every,
         resume=resume is not None,
     )
+
+
+def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
+    """`model=keras_model`: (its ModelSpec, its weights when init="keras_weights", else None).
+
+    By default every member draws a fresh init from its seed (Keras's initialisers), as
+    `fit` on a freshly built model would; "keras_weights" starts every member from the
+    model's current weights.
+    """
+    if init not in (None, "seed", "keras_weights"):
+        raise ValueError(f"init must be None (a fresh init per seed) or 'keras_weights', got {init!r}")
+    from fastlstm.keras_interop import is_keras_model
+
+    if not is_keras_model(model):
+        if init == "keras_weights":
+            raise ValueError("init='keras_weights' needs model=<a keras.Model>")
+        return model, None
+    from fastlstm.keras_interop import from_keras
+
+    converted = from_keras(model)
+    return converted.spec, (converted.params if init == "keras_weights" else None)
 
 
 def _is_default(value: Any, default: Any) -> bool:
