@@ -133,7 +133,11 @@ def _chain(model: Any) -> list[Any]:
         for before, after in itertools.pairwise(layers):
             nodes = getattr(after, "_inbound_nodes", [])
             inbound = [layer for node in nodes for layer in getattr(node, "parent_nodes", [])]
-            parents = {id(getattr(n, "operation", None)) for n in inbound}
+            # Keras passes a layer's mask along as an argument computed by plain ops: only layers count
+            keras = require_keras()
+            parents = {
+                id(n.operation) for n in inbound if isinstance(getattr(n, "operation", None), keras.layers.Layer)
+            }
             if (nodes and len(nodes) != 1) or (parents and parents != {id(before)}):
                 raise ValueError(f"from_keras: layer {after.name!r} does not take only {before.name!r}'s output")
     if not layers:
@@ -350,3 +354,28 @@ def to_keras(spec: ModelSpec, params: Any, task: str) -> Any:
             keras_layer.set_weights(_weights_of(layer, params[name]))
     head.set_weights([np.asarray(params["head"]["kernel"]), np.asarray(params["head"]["bias"])])
     return model
+
+
+def _with_options(layer: Layer, options: dict[str, float]) -> Layer:
+    """`layer` with its numeric options set to one member's values (`option` or `reg.l2`)."""
+    if isinstance(layer, Bidirectional):
+        return dataclasses.replace(layer, layer=_with_options(layer.layer, options))
+    changes: dict[str, Any] = {}
+    for key, value in options.items():
+        name, _, factor = key.partition(".")
+        if factor:
+            reg = changes.get(name, getattr(layer, name))
+            changes[name] = dataclasses.replace(reg, **{factor: value})
+        else:
+            changes[name] = value
+    return dataclasses.replace(layer, **changes) if changes else layer
+
+
+def member_layers(layers: tuple[Layer, ...], row: dict[str, Any]) -> tuple[Layer, ...]:
+    """The layer specs with one member's `layers.<i>.<option>` values (from its table row)."""
+    out = []
+    for i, layer in enumerate(layers):
+        prefix = f"layers.{i}."
+        options = {k[len(prefix) :]: float(v) for k, v in row.items() if k.startswith(prefix)}
+        out.append(_with_options(layer, options))
+    return tuple(out)

@@ -207,14 +207,17 @@ class SweepResult:
         return ModelSpec(units=units, layers=layers, mask_value=self.meta["mask_value"])
 
     def to_keras(self, member: int = 0) -> Any:
-        """An uncompiled `keras.Model` with member `member`'s weights (needs `fastlstm[keras]`)."""
-        from fastlstm.keras_interop import to_keras
+        """An uncompiled `keras.Model` with member `member`'s weights and its own dropout
+        rates and regularizer strengths (needs `fastlstm[keras]`)."""
+        from fastlstm.keras_interop import member_layers, to_keras
 
         params = jax.tree.map(np.asarray, self.member_params(member))
-        spec = self._model_spec()
-        if spec.layer_list is None:  # units/layers may be in the grid: read the member's own
-            row = self.members[member]
-            spec = ModelSpec(units=row["units"], layers=row["layers"], mask_value=self.meta["mask_value"])
+        spec, row = self._model_spec(), self.members[member]
+        if spec.layer_list is None:  # units/layers/dropout may be in the grid: the member's own
+            options = {k: row[k] for k in ("units", "layers", "dropout") if k in row}
+            spec = ModelSpec(**options, mask_value=self.meta["mask_value"])
+        else:  # dropout rates and regularizer strengths: the member's own
+            spec = ModelSpec(layers=member_layers(spec.layer_list, row), mask_value=self.meta["mask_value"])
         return to_keras(spec, params, self.meta["task"])
 
     def save_keras(self, path: str | os.PathLike, member: int = 0) -> Path:

@@ -273,3 +273,43 @@ def test_init_statistics_as_keras():
     np.testing.assert_array_equal(np.asarray(lstm["bias"]), np.r_[np.zeros(8), np.ones(8), np.zeros(16)])
     fwd, bwd = params["bidirectional_2"]["forward"], params["bidirectional_2"]["backward"]
     assert not np.allclose(np.asarray(fwd["kernel"]), np.asarray(bwd["kernel"]))  # two independent draws
+
+
+def test_to_keras_carries_the_members_own_options():
+    x = float_input(8)
+    y = (x[:, -1, 0] > 0).astype(int)
+    model = fl.ModelSpec(layers=[fl.layers.LSTM(4, dropout=0.1, kernel_regularizer="l2"), fl.layers.Dropout(0.2)])
+    grid = {"layers.0.dropout": [0.1, 0.3], "layers.0.kernel_regularizer.l2": [0.0, 1e-3]}
+    result = fl.sweep(x, y, model=model, grid=grid, seeds=1, epochs=1, verbose=0)
+    last = result.to_keras(member=3)
+    lstm = next(layer for layer in last.layers if type(layer).__name__ == "LSTM")
+    assert lstm.dropout == 0.3 and float(lstm.kernel_regularizer.l2) == pytest.approx(1e-3)
+    assert [layer.rate for layer in last.layers if type(layer).__name__ == "Dropout"] == [0.2]
+
+
+def test_functional_chain_converts():
+    inputs = keras.Input((7, 3))
+    h = L.Masking(0.0)(inputs)
+    h = L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="ave")(h)
+    outputs = L.Dense(2, activation="softmax")(L.LSTM(3)(h))
+    model = randomize(keras.Model(inputs, outputs))
+    x = padded(float_input(), [7, 3, 5, 1, 6, 7], pre=False)
+    np.testing.assert_allclose(fl.from_keras(model).predict(x), model.predict(x, verbose=0), atol=FWD_ATOL)
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (L.GRU(3), "type GRU is not supported"),
+        (L.LSTM(3, unroll=True), "option unroll=True is not supported"),
+        (L.LSTM(3, activation="relu"), "option activation='relu' is not supported"),
+        (L.LSTM(3, kernel_constraint=keras.constraints.MaxNorm(2)), "option kernel_constraint="),
+        (L.LSTM(3, activity_regularizer="l2"), "option activity_regularizer="),
+        (L.LSTM(3, kernel_initializer="he_normal"), "option kernel_initializer='HeNormal' is not supported"),
+    ],
+)
+def test_unsupported_keras_layers_and_options_are_named(layer, message):
+    model = seq(layer, L.Dense(2))
+    with pytest.raises(ValueError) as err:
+        fl.from_keras(model)
+    assert message in str(err.value) and layer.name in str(err.value)
