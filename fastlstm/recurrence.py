@@ -12,7 +12,31 @@ gradients (one matmul for kernel, recurrent kernel and bias), added into an
 accumulator: no (time, batch, 4u) gradient tensor is kept. The last layer of a
 stack (`return_sequences=False`) neither stores its hidden states nor reads a
 gradient for each of them. Autodiff of the plain scan (`lstm_layer_reference`, kept
-for tests) does more work and stores more."""
+for tests) does more work and stores more.
+
+Keras's options (issue 16), all inside the same hand-written backward pass:
+- go_backwards flips x and the mask in time before the scan (outputs in processing
+  order, as Keras); a copy of x, small next to the residuals.
+- zero_output_for_mask zeroes a masked step's output in the step and its incoming
+  gradient in the backward step (no extra pass over the outputs).
+- A dropout mask shared by the gates (Keras's `dropout` without `recurrent_dropout`)
+  multiplies x once before the scan (same size as x, unlike a 4u projection), so the
+  default path's jaxpr is unchanged: the layer without options traces to the same jaxpr
+  as before these options (checked by comparing `jax.make_jaxpr` of value_and_grad,
+  masked or not, with and without sequences, input gradient and bfloat16).
+- Per-gate masks (`recurrent_dropout > 0`: four input masks and four on h_{t-1}) switch
+  the step to a gate-major (4, batch, u) block: (x * m_k) @ W_k and (h * m'_k) @ R_k as
+  two batched matmuls with a batch of four gates, the same flops as the dense path's two
+  matmuls (a block-diagonal (4 in, 4u) kernel would do 4x the flops). The residual
+  [x; h; 1] stays unmasked and the backward step re-applies the masks (an elementwise
+  multiply) rather than storing four masked copies. Its cost against the dense path: to
+  be measured (bench/bidirectional.py --dropout times it against the unmasked layer's
+  bidirectional and unidirectional runs).
+- Bidirectional runs both directions as one `lstm_layer` vmapped over a leading
+  direction axis (x and the mask stacked with their time-flipped copies), so each step
+  is one batched matmul and there is one scan loop, or as two scans
+  (BIDIRECTIONAL_ONE_SCAN). Which is faster on W1, and the ratio to the unidirectional
+  layer (target <= 2.2x per member): to be measured with bench/bidirectional.py."""
 
 from __future__ import annotations
 

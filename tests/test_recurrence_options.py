@@ -274,3 +274,35 @@ def test_bidirectional_backward_direction_reverses_over_the_valid_steps():
             valid = np.asarray(x_t[:, seq])[np.asarray(mask_t[:, seq])]
             want = lstm_layer(jnp.asarray(valid[::-1, None, :]), *params, return_sequences=False)[0]
             np.testing.assert_allclose(got[seq], want, atol=1e-6)
+
+
+def test_bidirectional_gradients_under_vmap_over_members_match_autodiff():
+    """As the engine runs it: jit(vmap over members) of the gradient, with a mask and dropout."""
+    mask_t, members = _padded_mask(), 3
+    keys = jax.random.split(jax.random.PRNGKey(4), 2 * members)
+    fwd = jax.vmap(_params)(keys[:members])
+    bwd = jax.vmap(_params)(keys[members:])
+    in_masks = _dropout(jax.random.PRNGKey(5), (members, 2, 4, BATCH, FEATURES))
+    rec_masks = _dropout(jax.random.PRNGKey(6), (members, 2, 4, BATCH, UNITS))
+
+    def loss(layer):
+        def member_loss(fwd, bwd, in_m, rec_m):
+            masks = ((in_m[0], in_m[1]), (rec_m[0], rec_m[1]))
+            return jnp.sum(jnp.tanh(layer(_x(), fwd, bwd, mask_t, "ave", True, masks)))
+
+        return jax.jit(jax.vmap(jax.grad(member_loss, argnums=(0, 1))))
+
+    def fast(x, fwd, bwd, mask_t, merge_mode, sequences, masks):
+        return bidirectional_layer(
+            x,
+            fwd,
+            bwd,
+            mask_t,
+            merge_mode=merge_mode,
+            return_sequences=sequences,
+            input_dropout_masks=masks[0],
+            recurrent_dropout_masks=masks[1],
+        )
+
+    args = (fwd, bwd, in_masks, rec_masks)
+    _assert_close(loss(fast)(*args), loss(_bidirectional_reference)(*args))
