@@ -306,3 +306,23 @@ def test_bidirectional_gradients_under_vmap_over_members_match_autodiff():
 
     args = (fwd, bwd, in_masks, rec_masks)
     _assert_close(loss(fast)(*args), loss(_bidirectional_reference)(*args))
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_every_option_runs_through_the_hand_written_backward_pass(option):
+    """No fall-back to autodiff of a plain scan: the layer is the custom_vjp `_layer`."""
+    x_t, params, kwargs = _x(), _params(jax.random.PRNGKey(1)), OPTIONS[option]()
+
+    def jaxpr(layer):
+        return str(jax.make_jaxpr(lambda x: layer(x, *params, _padded_mask(), **kwargs))(x_t))
+
+    assert "custom_vjp_call" in jaxpr(lstm_layer) and "name=_layer" in jaxpr(lstm_layer)
+    assert "custom_vjp_call" not in jaxpr(lstm_layer_reference)
+
+
+@pytest.mark.parametrize("one_scan", [True, False])
+def test_bidirectional_runs_through_the_hand_written_backward_pass(monkeypatch, one_scan):
+    monkeypatch.setattr(recurrence, "BIDIRECTIONAL_ONE_SCAN", one_scan)
+    p = _params(jax.random.PRNGKey(1))
+    jaxpr = str(jax.make_jaxpr(lambda x: bidirectional_layer(x, p, p, _padded_mask(), return_sequences=True))(_x()))
+    assert jaxpr.count("name=_layer") == (1 if one_scan else 2)
