@@ -1,6 +1,9 @@
 """fastlstm: many seeds and settings of one Keras-style LSTM, trained as one JAX program."""
 
-from fastlstm import controllers  # noqa: F401  (fl.controllers.EpochClock, ...)
+from fastlstm import (
+    controllers,  # noqa: F401  (fl.controllers.EpochClock, ...)
+    layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
+)
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
@@ -8,6 +11,7 @@ from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
 from fastlstm.diagnose import Finding, Findings, diagnose
 from fastlstm.io import DamagedResultError, DataFileError, read_data
+from fastlstm.keras_interop import KerasConverted, from_keras
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import run, sweep
@@ -29,6 +33,7 @@ __all__ = [
     "EpochEnd",
     "Finding",
     "Findings",
+    "KerasConverted",
     "KerasLSTM",
     "LRRange",
     "LSTMModel",
@@ -40,6 +45,7 @@ __all__ = [
     "TaskInferenceWarning",
     "VarianceSources",
     "diagnose",
+    "from_keras",
     "load",
     "lr_range",
     "read_data",

@@ -29,6 +29,9 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
     )
+    parser.add_argument(
+        "--keras-model", type=Path, metavar="FILE", help="a .keras model: its architecture (needs fastlstm[keras])"
+    )
     parser.add_argument("--units", type=positive, help="LSTM units (default 32)")
     parser.add_argument("--layers", type=positive, help="stacked LSTM layers (default 1)")
     parser.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")

@@ -256,18 +256,24 @@ def _class_weight_table(class_weight: Mapping[Any, Any]) -> dict[int, float]:
     return table
 
 
-def _masked(x: np.ndarray, ragged: np.ndarray | None, mask_value: float | None) -> np.ndarray | None:
+def _masked(
+    x: np.ndarray, ragged: np.ndarray | None, mask_value: float | None, mask_zero: bool = False
+) -> np.ndarray | None:
     mask = ragged
+    if mask_zero:  # Embedding(mask_zero=True): token id 0 is padding
+        mask = x[..., 0] != 0 if mask is None else (mask & (x[..., 0] != 0))
     if mask_value is not None:
         real = np.any(x != np.float32(mask_value), axis=-1)
         mask = real if mask is None else (mask & real)
     return None if mask is None or mask.all() else mask
 
 
-def prepare_inputs(x: Any, mask_value: float | None = None, name: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
+def prepare_inputs(
+    x: Any, mask_value: float | None = None, name: str = "x", mask_zero: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Inputs alone (for predict): float32 (n, timesteps, features) and a mask or None."""
     arr, ragged = _to_sequences(x, name)
-    return arr, _masked(arr, ragged, mask_value)
+    return arr, _masked(arr, ragged, mask_value, mask_zero)
 
 
 def prepare_data(
@@ -286,6 +292,8 @@ def prepare_data(
     class_weight: Mapping[int, float] | str | None = None,
     standardize: str | None = None,
     class_weight_grid: bool = False,
+    sequence_targets: bool = False,
+    mask_zero: bool = False,
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
 
@@ -295,10 +303,39 @@ def prepare_data(
     split, over real steps (fastlstm/preprocessing.py); `class_weight="balanced"` is
     computed on the training rows only. `class_weight_grid=True` (class_weight is a grid
     key) keeps the "balanced" weights beside the unweighted ones, for the members to choose.
+    `sequence_targets=True` (a model whose last LSTM returns sequences) takes one target
+    per timestep, see `fastlstm.step_targets`; `mask_zero` masks the steps whose token id
+    (feature 0) is 0, as `Embedding(mask_zero=True)`.
     """
     check_standardize(standardize)
     if class_weight_grid and (class_weight is not None or sample_weight is not None):
         raise ValueError("grid['class_weight'] cannot be combined with class_weight or sample_weight; pass one of them")
+    if standardize is not None and mask_zero:
+        raise ValueError("standardize: the input is token ids (an Embedding layer); they are not scaled")
+    if sequence_targets:
+        from fastlstm.step_targets import prepare_step_data
+
+        if standardize is not None or class_weight_grid:
+            raise ValueError(
+                "standardize and a class_weight grid do not support per-timestep targets yet; "
+                "scale x before the sweep, and pass one class_weight"
+            )
+
+        return prepare_step_data(
+            x,
+            y,
+            task=task,
+            loss=loss,
+            metrics=metrics,
+            num_classes=num_classes,
+            output_dim=output_dim,
+            mask_value=mask_value,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            mask_zero=mask_zero,
+        )
     num_classes, output_dim, mask_value, validation_split = (
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
@@ -329,11 +366,11 @@ def prepare_data(
         balanced, table = _class_weights("balanced", ya, targets)
     metrics = _check_metrics(metrics, targets)
 
-    train_split = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value))
+    train_split = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value, mask_zero))
     val_split = None
     if val is not None:
         xv, yv, wv, rv = val
-        val_split = Split(xv, _encode(yv, targets), wv, _masked(xv, rv, mask_value))
+        val_split = Split(xv, _encode(yv, targets), wv, _masked(xv, rv, mask_value, mask_zero))
     preprocessing = _standardized(standardize, train_split, val_split)
     return Dataset(
         train_split,

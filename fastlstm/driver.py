@@ -47,6 +47,7 @@ class Settings:
     precision: str
     members_per_chunk: int | None
     initial_params: Any = None
+    architecture: tuple | None = None  # a layer-list ModelSpec's layers (None: the shorthand)
 
 
 def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> TrainConfig:
@@ -74,6 +75,16 @@ def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> T
         use_dropout=any(plan.members[i].hparams["dropout"] > 0 for i in group.members),
         callbacks=settings.callbacks,
         precision=settings.precision,
+        architecture=settings.architecture,
+        live=live_layer_options(plan, group) if settings.architecture else frozenset(),
+    )
+
+
+def live_layer_options(plan: Plan, group: Group) -> frozenset:
+    """The `layers.<i>.<option>` numbers non-zero for some member of the group: only those
+    cost anything in the compiled program (a dropout rate that is 0 everywhere draws no mask)."""
+    return frozenset(
+        k for i in group.members for k, v in plan.members[i].hparams.items() if k.startswith("layers.") and v != 0
     )
 
 

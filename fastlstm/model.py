@@ -16,8 +16,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fastlstm.coerce import to_python
+from fastlstm.layers import LSTM, Bidirectional, Layer, Masking, check_architecture, layer_from_config
+from fastlstm.layers import hparam_defaults as layer_hparam_defaults
+from fastlstm.layers import sequence_output as layers_sequence_output
 from fastlstm.recurrence import lstm_layer
 from fastlstm.targets import checked_int
 
@@ -52,10 +56,18 @@ class ModelSpec:
     `mask_value` works like `keras.layers.Masking`: a timestep whose features all
     equal it is skipped (its state is carried forward). NumPy numbers are accepted
     for every field and stored as Python numbers.
+
+    `layers` is either an int (the shorthand: that many stacked `LSTM(units)`, the
+    last returning its final state) or a list of layer specs, Keras-Sequential-like
+    (`fastlstm.layers`: Masking, Embedding, LSTM, Bidirectional, Dropout, Dense; dicts
+    with a "type" key are accepted, as TOML's `[[model.layers]]` tables give them).
+    The head (Dense from the task) is always added after them. With a list, `units`
+    and `dropout` are unused (set them per layer: grid keys `layers.<i>.dropout`...),
+    and a first `Masking` layer sets `mask_value`.
     """
 
     units: int = 64
-    layers: int = 1
+    layers: int | tuple[Layer, ...] = 1
     task: str = "auto"
     num_classes: int | None = None
     output_dim: int | None = None
@@ -65,8 +77,12 @@ class ModelSpec:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             object.__setattr__(self, field.name, to_python(getattr(self, field.name)))
+        if isinstance(self.layers, (list, tuple)):
+            self._set_layer_list()
         for name, minimum in (("units", 1), ("layers", 1), ("num_classes", 2), ("output_dim", 1)):
             value = getattr(self, name)
+            if name == "layers" and self.layer_list is not None:
+                continue
             if value is not None or name in ("units", "layers"):
                 checked_int(f"ModelSpec.{name}", value, minimum)
         if not isinstance(self.task, str) or self.task not in TASKS:
@@ -78,6 +94,66 @@ class ModelSpec:
             if not _is_number(self.mask_value) or not math.isfinite(self.mask_value):
                 raise ValueError(f"ModelSpec.mask_value must be a finite number or None, got {self.mask_value!r}")
             object.__setattr__(self, "mask_value", float(self.mask_value))
+
+    def _set_layer_list(self) -> None:
+        """Layer configs -> specs (errors name the position); a first Masking sets mask_value."""
+        layers = tuple(layer_from_config(layer, i) for i, layer in enumerate(self.layers))
+        check_architecture(layers)
+        object.__setattr__(self, "layers", layers)
+        if to_python(self.dropout):
+            raise ValueError("ModelSpec.dropout applies to the shorthand only; with a layer list set LSTM(dropout=...)")
+        if isinstance(layers[0], Masking):
+            given = to_python(self.mask_value)
+            if given is not None and float(given) != layers[0].mask_value:
+                raise ValueError(
+                    f"ModelSpec.mask_value={given!r} contradicts layers[0] Masking(mask_value={layers[0].mask_value})"
+                )
+            object.__setattr__(self, "mask_value", layers[0].mask_value)
+        elif self.mask_value is not None:
+            raise ValueError("ModelSpec.mask_value with a layer list: put a Masking layer first instead")
+
+    @property
+    def layer_list(self) -> tuple[Layer, ...] | None:
+        """The layer specs, or None for the shorthand (`layers` an int)."""
+        return self.layers if isinstance(self.layers, tuple) else None
+
+    @property
+    def sequence_output(self) -> bool:
+        """One prediction per timestep (the last LSTM returns sequences)."""
+        return self.layer_list is not None and layers_sequence_output(self.layer_list)
+
+    @property
+    def embedding(self) -> Any:
+        """The first layer when it is an Embedding (the input is token ids), else None."""
+        first = self.layer_list[0] if self.layer_list else None
+        return first if first is not None and first.type == "Embedding" else None
+
+    def hparam_defaults(self) -> dict[str, float] | None:
+        """The layers' numeric options (`layers.<i>.<option>` -> value), None for the shorthand."""
+        return None if self.layer_list is None else layer_hparam_defaults(self.layer_list)
+
+    def data_options(self) -> dict[str, bool]:
+        """What `prepare_data` needs to know about the model beyond the head."""
+        embedding = self.embedding
+        return {"sequence_targets": self.sequence_output, "mask_zero": bool(embedding and embedding.mask_zero)}
+
+    def result_meta(self) -> dict[str, Any]:
+        """Result metadata that rebuilds a layer-list model (empty for the shorthand)."""
+        if self.layer_list is None:
+            return {}
+        return {
+            "architecture": [layer.get_config() for layer in self.layer_list],
+            "sequence_output": self.sequence_output,
+        }
+
+    def plan_shape(self) -> tuple[int, int]:
+        """(units, layers) the plan and the memory estimate use: for a layer list the widest
+        LSTM and the number of LSTM directions."""
+        if self.layer_list is None:
+            return self.units, self.layers
+        recurrent = [layer for layer in self.layer_list if isinstance(layer, (LSTM, Bidirectional))]
+        directions = sum(2 if isinstance(layer, Bidirectional) else 1 for layer in recurrent)
+        return max(layer.units for layer in recurrent), directions
 
     @classmethod
     def coerce(cls, model: ModelSpec | Mapping[str, Any] | None) -> ModelSpec:
@@ -95,7 +171,30 @@ class ModelSpec:
         raise TypeError(f"model must be a fastlstm.ModelSpec or a dict of its fields, got {type(model).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.layer_list is not None:
+            out["layers"] = [layer.get_config() for layer in self.layer_list]
+        return out
+
+
+def check_token_ids(model: ModelSpec, x: np.ndarray, mask: np.ndarray | None, name: str = "x") -> None:
+    """With an Embedding first, x holds token ids: whole numbers in [0, input_dim) at every
+    step that is not padding (an id out of range would silently read a wrong row)."""
+    embedding = model.embedding
+    if embedding is None:
+        return
+    ids = x[..., 0]
+    if x.shape[-1] != 1:
+        raise ValueError(f"{name}: an Embedding model takes token ids (samples, timesteps), got shape {x.shape}")
+    bad = (ids != np.round(ids)) | (ids < 0) | (ids >= embedding.input_dim)
+    if mask is not None and not embedding.mask_zero:
+        bad &= mask
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name}: token id {ids[where]!r} at {where} is not a whole number in [0, {embedding.input_dim}) "
+            f"(Embedding input_dim={embedding.input_dim})"
+        )
 
 
 def _is_number(value: Any) -> bool:

@@ -43,6 +43,8 @@ STREAMS = ("init", "order", "dropout")
 WEIGHTING_KEYS = ("class_weight",)
 CLASS_WEIGHT_VALUES = (None, "balanced")
 BALANCED_HPARAM = "class_weight_balanced"
+SHORTHAND_KEYS = ("units", "layers", "dropout")  # ModelSpec(units=, layers=<int>, dropout=) only
+RATE_SUFFIXES = (".dropout", ".recurrent_dropout", ".rate")  # layers.<i>.<option> that are in [0, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,17 +163,24 @@ def _reject_repeats(where: str, values: Sequence[Any]) -> None:
         seen.add(v)
 
 
-def _check_grid(grid: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:
+def _check_grid(
+    grid: Mapping[str, Sequence[Any]] | None, layer_hparams: Mapping[str, float] | None = None
+) -> dict[str, list[Any]]:
     if grid is None:
         return {}
     if not isinstance(grid, Mapping):
         raise ValueError(f"grid must be a dict of name -> list of values, got {type(grid).__name__}")
     out: dict[str, list[Any]] = {}
+    layer_keys = set(layer_hparams or ())
     for key, values in grid.items():
-        if key not in STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS:
+        if layer_hparams is not None and key in SHORTHAND_KEYS:
             raise ValueError(
-                f"grid: unknown key {key!r}; expected some of {sorted(STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS)}"
+                f"grid: {key!r} applies to ModelSpec's shorthand (layers=<int>); with a layer list use "
+                f"per-layer keys, some of {sorted(layer_keys)}"
             )
+        if key not in STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS and key not in layer_keys:
+            expected = sorted(STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS) + sorted(layer_keys)
+            raise ValueError(f"grid: unknown key {key!r}; expected some of {expected}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             raise ValueError(f"grid[{key!r}] must be a list of values, got {values!r}")
         if len(values) == 0:
@@ -196,8 +205,8 @@ def _check_value(where: str, key: str, v: Any) -> None:
         return  # no clipping (TOML has no None: a config file writes inf)
     elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"{where}: {key} must be a finite number, got {v!r}")
-    elif key == "dropout" and not 0.0 <= v < 1.0:
-        raise ValueError(f"{where}: dropout must be in [0, 1), got {v!r}")
+    elif (key == "dropout" or key.endswith(RATE_SUFFIXES)) and not 0.0 <= v < 1.0:
+        raise ValueError(f"{where}: {key} must be in [0, 1), got {v!r}")
     elif key in ("learning_rate", "decay_steps") and v <= 0:
         raise ValueError(f"{where}: {key} must be > 0, got {v!r}")
     elif key in CLIP_KEYS and v <= 0:
@@ -300,6 +309,7 @@ def _numbers_of(
     grid: Mapping[str, Any],
     optimizer: tuple[str, Mapping[str, Any]],
     schedule: tuple[str, Mapping[str, float]],
+    layer_hparams: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """One configuration's numeric hyperparameters: the optimizer's defaults, the schedule's,
     then the arguments, then the grid point; a key that does not apply is an error."""
@@ -307,9 +317,13 @@ def _numbers_of(
     sched_name, sched_numbers = schedule
     allowed = set(OPTIMIZER_DEFAULTS[name]) | set(CLIP_KEYS) | set(sched_numbers) | set(WARMUP_KEYS) | {"dropout"}
     numbers: dict[str, Any] = {**OPTIMIZER_DEFAULTS[name], "dropout": 0.0, **sched_numbers}
+    if layer_hparams is not None:
+        allowed |= set(layer_hparams)
+        numbers.update(layer_hparams)
     if name == opt_name:
         numbers.update(opt_numbers)
-    for source, where in ((given, "argument"), ({k: v for k, v in point.items() if k in NUMERIC_KEYS}, "grid key")):
+    numeric_point = {k: v for k, v in point.items() if k in NUMERIC_KEYS or k in (layer_hparams or ())}
+    for source, where in ((given, "argument"), (numeric_point, "grid key")):
         for key, value in source.items():
             if key not in allowed:
                 raise ValueError(f"{where} {key!r} does not apply to optimizer {name!r} with schedule {sched_name!r}")
@@ -336,6 +350,7 @@ def make_plan(
     schedule: str | Mapping[str, Any] | None,
     hparams: Mapping[str, Any],
     fixed_streams: Mapping[str, int] | None = None,
+    layer_hparams: Mapping[str, float] | None = None,
 ) -> Plan:
     """Resolve every member's settings; raise on anything unknown before compiling.
 
@@ -343,10 +358,12 @@ def make_plan(
     dropout, weight_decay, clip...), None meaning "the optimizer's default".
     `fixed_streams` holds RNG streams fixed across members, e.g. {"order": 0};
     `seeds` may instead be a stream design, a list of {"init", "order", "dropout"}
-    seed tables, one per member of each configuration.
+    seed tables, one per member of each configuration. `layer_hparams` are a layer-list
+    model's numeric options (`layers.<i>.<option>` -> value, see fastlstm/layers/specs.py):
+    per-member numbers that the grid may vary.
     """
     seed_list = checked_seeds(seeds)
-    grid = _check_grid(grid)
+    grid = _check_grid(grid, layer_hparams)
     base_structure = {
         "units": _positive_int("units", units),
         "layers": _positive_int("layers", layers),
@@ -374,7 +391,9 @@ def make_plan(
     for c, point in enumerate(configs):
         structure = {**base_structure, "optimizer": opt_name}
         structure.update({k: v for k, v in point.items() if k in STRUCTURAL_KEYS})
-        numbers = _numbers_of(structure["optimizer"], point, given, grid, optimizer_settings, schedule_settings)
+        numbers = _numbers_of(
+            structure["optimizer"], point, given, grid, optimizer_settings, schedule_settings, layer_hparams
+        )
         for seed, streams in streams_of_members:
             members.append(Member(len(members), seed, c, structure, numbers, dict(streams)))
 

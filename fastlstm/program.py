@@ -25,11 +25,13 @@ import jax
 import jax.numpy as jnp
 
 from fastlstm.callbacks import Callback, CallbackSignal
+from fastlstm.layers import SequentialModel, has_regularizers, regularization_penalty, sequence_output
 from fastlstm.losses import LOSSES, metric_values
 from fastlstm.model import LSTMModel, head_activation
 from fastlstm.optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
 from fastlstm.plan import BALANCED_HPARAM
 
+STEPS_KEY = "_valid_steps"  # per-timestep targets: how many steps the sums are over
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
 # The init program runs once and does little (random draws, a QR), but LLVM's optimiser
 # spends ~0.6 s of every CPU sweep on its threefry kernels; unoptimised it compiles in a
@@ -48,11 +50,62 @@ class ModelConfig:
     loss: str
     metrics: tuple[str, ...]
     precision: str = dataclasses.field(default="float32", kw_only=True)
+    # A layer-list model (fastlstm.layers specs) instead of the units x layers shorthand,
+    # and which of its `layers.<i>.<option>` numbers are non-zero for some member.
+    architecture: tuple | None = dataclasses.field(default=None, kw_only=True)
+    live: frozenset = dataclasses.field(default=frozenset(), kw_only=True)
 
     @property
-    def model(self) -> LSTMModel:
+    def model(self) -> LSTMModel | SequentialModel:
         dtype = None if self.precision == "float32" else self.precision
+        if self.architecture is not None:
+            return SequentialModel(self.architecture, self.out_dim, compute_dtype=dtype, live=self.live)
         return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim, compute_dtype=dtype)
+
+    @property
+    def sequence(self) -> bool:
+        """Per-timestep outputs and targets (loss and metrics over the valid steps)."""
+        return self.architecture is not None and sequence_output(self.architecture)
+
+    @property
+    def regularized(self) -> bool:
+        return self.architecture is not None and has_regularizers(self.architecture)
+
+    def penalty(self, params: Any, hp: Mapping[str, jax.Array]) -> jax.Array:
+        """Keras's regularization losses (0 when the model declares none)."""
+        if not self.regularized:
+            return jnp.zeros([], jnp.float32)
+        return regularization_penalty(self.architecture, params, hp)
+
+    def dropout_inputs(self, hp: Mapping[str, jax.Array], use_dropout: bool) -> Any:
+        """What the model's third argument is in training: the shorthand's dropout rate
+        (None without dropout), or a layer-list model's numbers (always: None means inference)."""
+        if self.architecture is not None:
+            return {k: hp[k] for k in self.live}
+        return hp["dropout"] if use_dropout else None
+
+
+def per_step(fn: Callable, y: jax.Array, out: jax.Array, *args: Any) -> jax.Array:
+    """A per-sample loss or metric applied to every timestep: (batch, time) values."""
+    b, t = out.shape[:2]
+    flat_y = y.reshape((b * t, *y.shape[2:]))
+    return fn(flat_y, out.reshape((b * t, *out.shape[2:])), *args).reshape(b, t)
+
+
+def sequence_loss(loss_fn: Callable, y: jax.Array, out: jax.Array, w: jax.Array, steps: jax.Array, rows) -> jax.Array:
+    """Keras's masked "sum_over_batch_size": valid steps weigh total/valid, the sum over total
+    (= sum over valid steps of loss x sample weight / number of valid steps)."""
+    total = rows * out.shape[1]
+    valid = jnp.sum(steps)
+    mask_weight = jnp.where(valid > 0, total / jnp.where(valid > 0, valid, 1.0), 0.0)
+    weighted = per_step(loss_fn, y, out) * w[:, None] * jnp.where(steps > 0, mask_weight, 0.0)
+    return jnp.where(total > 0, jnp.sum(weighted) / jnp.where(total > 0, total, 1.0), 0.0)
+
+
+def step_weights(mask: jax.Array | None, rows: jax.Array, timesteps: int) -> jax.Array:
+    """(batch, time) 1.0 at the valid steps of the real rows."""
+    steps = jnp.ones((rows.shape[0], timesteps), jnp.float32) if mask is None else mask.astype(jnp.float32)
+    return steps * rows[:, None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,18 +193,26 @@ def forward(
     key: jax.Array | None = None,
 ) -> jax.Array:
     """Model outputs after the head activation (what Keras's `predict` returns)."""
-    rngs = None if dropout_rate is None else {"dropout": key}
+    rngs = None if dropout_rate is None or key is None else {"dropout": key}
     raw = cfg.model.apply({"params": params}, x, mask, dropout_rate, rngs=rngs)
     return head_activation(cfg.task, raw)
 
 
 def evaluate_sums(
-    cfg: ModelConfig, params: Any, x: jax.Array, y: jax.Array, w: jax.Array, mask: jax.Array | None
+    cfg: ModelConfig,
+    params: Any,
+    x: jax.Array,
+    y: jax.Array,
+    w: jax.Array,
+    mask: jax.Array | None,
+    hp: Mapping[str, jax.Array] | None = None,
 ) -> dict[str, jax.Array]:
     """Weighted loss sum and metric sums over a dataset, in fixed-size chunks.
 
     Dividing by the row count gives Keras's `evaluate` numbers: the loss is the
     sample-weighted sum over the number of samples, metrics are unweighted means.
+    With per-timestep targets the sums are over the valid steps and `STEPS_KEY` counts
+    them (`normalized` divides); `hp` holds the regularizer strengths, if any.
     """
     n = x.shape[0]
     chunk = min(EVAL_BATCH, n)
@@ -171,14 +232,39 @@ def evaluate_sums(
     def body(acc, batch):
         xb, yb, wb, mb, vb = batch
         out = forward(cfg, params, xb, mb)
+        if cfg.sequence:
+            return jax.tree.map(jnp.add, acc, _sequence_sums(cfg, yb, out, wb, mb, vb)), None
         sums = {"loss": jnp.sum(loss_fn(yb, out) * wb * vb)}
         for name in cfg.metrics:
             sums[name] = jnp.sum(metric_values(name, yb, out, cfg.loss) * vb)
         return jax.tree.map(jnp.add, acc, sums), None
 
-    zero = {k: jnp.zeros([], jnp.float32) for k in ("loss", *cfg.metrics)}
+    names = ("loss", *cfg.metrics, *((STEPS_KEY,) if cfg.sequence else ()))
+    zero = {k: jnp.zeros([], jnp.float32) for k in names}
     sums, _ = jax.lax.scan(body, zero, (padded(x), padded(y), padded(w), padded(mask), padded(valid)))
+    if cfg.regularized:  # Keras's evaluate adds the regularization losses to every batch's loss
+        sums["loss"] = sums["loss"] + cfg.penalty(params, hp) * (sums[STEPS_KEY] if cfg.sequence else n)
     return sums
+
+
+def _sequence_sums(cfg: ModelConfig, y, out, w, mask, rows) -> dict[str, jax.Array]:
+    """Per-timestep sums of one chunk: loss x weight and metrics over the valid steps, and
+    their count (the caller divides by the count, over the whole dataset)."""
+    steps = step_weights(mask, rows, out.shape[1])
+    sums = {"loss": jnp.sum(per_step(LOSSES[cfg.loss], y, out) * w[:, None] * steps), STEPS_KEY: jnp.sum(steps)}
+    for name in cfg.metrics:
+        sums[name] = jnp.sum(per_step(functools.partial(metric_values, name), y, out, cfg.loss) * steps)
+    return sums
+
+
+def normalized(cfg: ModelConfig, sums: Mapping[str, jax.Array], n: int) -> dict[str, jax.Array]:
+    """Sums over a dataset -> Keras's numbers: per row, or per valid step for per-timestep
+    targets (the penalty, added per row, stays per row)."""
+    if not cfg.sequence:
+        return {k: v / n for k, v in sums.items()}
+    steps = sums[STEPS_KEY]
+    out = {k: v / steps for k, v in sums.items() if k != STEPS_KEY}
+    return out
 
 
 class TrainProgram:
@@ -237,11 +323,16 @@ class TrainProgram:
             * state.lr_scale
         )
 
-    def batch_loss(self, params, xb, yb, wb, mb, count, key, hp) -> tuple[jax.Array, jax.Array]:
-        dropout = hp["dropout"] if self.cfg.use_dropout else None
-        out = forward(self.cfg, params, xb, mb, dropout, key)
-        # Keras "sum_over_batch_size": weighted sum over the real rows of this batch.
-        return jnp.sum(self.loss_fn(yb, out) * wb) / count, out
+    def batch_loss(self, params, xb, yb, wb, mb, count, key, hp, steps=None) -> tuple[jax.Array, jax.Array]:
+        cfg = self.cfg
+        out = forward(cfg, params, xb, mb, cfg.dropout_inputs(hp, cfg.use_dropout), key)
+        if cfg.sequence:  # masked steps left out, Keras's reduction (see sequence_loss)
+            loss = sequence_loss(self.loss_fn, yb, out, wb, steps, count)
+        else:  # Keras "sum_over_batch_size": weighted sum over the real rows of this batch.
+            loss = jnp.sum(self.loss_fn(yb, out) * wb) / count
+        if cfg.regularized:
+            loss = loss + cfg.penalty(params, hp)
+        return loss, out
 
     def batches(self, state: MemberState) -> tuple[jax.Array, jax.Array]:
         """(steps, batch) row indices of this epoch (shuffled per member) and which are real."""
@@ -269,8 +360,9 @@ class TrainProgram:
         mb = None if data.mask is None else data.mask[idx]
         count = jnp.sum(ok_rows).astype(jnp.float32)
         key = jax.random.fold_in(epoch_key, i)
+        steps = step_weights(mb, ok_rows.astype(jnp.float32), xb.shape[1]) if self.cfg.sequence else None
         (loss, out), grads = jax.value_and_grad(self.batch_loss, has_aux=True)(
-            st.params, xb, yb, wb, mb, count, key, hp
+            st.params, xb, yb, wb, mb, count, key, hp, steps
         )
         updates, opt_state = tx.update(grads, st.opt_state, st.params, learning_rate=self.current_lr(st, hp))
         params = jax.tree.map(jnp.add, st.params, updates)
@@ -286,7 +378,13 @@ class TrainProgram:
         )
         new_sums = {"loss": loss * count}
         for name in self.cfg.metrics:
-            new_sums[name] = jnp.sum(metric_values(name, yb, out, self.cfg.loss) * ok_rows)
+            if self.cfg.sequence:  # Keras weighs metrics by the output mask
+                values = per_step(functools.partial(metric_values, name), yb, out, self.cfg.loss) * steps
+                new_sums[name] = jnp.sum(values)
+            else:
+                new_sums[name] = jnp.sum(metric_values(name, yb, out, self.cfg.loss) * ok_rows)
+        if self.cfg.sequence:
+            new_sums[STEPS_KEY] = jnp.sum(steps)
         sums = jax.tree.map(lambda acc, v: acc + jnp.where(training, v, 0.0), sums, new_sums)
         return (st, sums), None
 
@@ -302,12 +400,15 @@ class TrainProgram:
             tx=self.optimizer(hp),
             epoch_key=jax.random.fold_in(state.dropout_key, state.epoch),
         )
-        zero = {k: jnp.zeros([], jnp.float32) for k in ("loss", *cfg.metrics)}
+        names = ("loss", *cfg.metrics, *((STEPS_KEY,) if cfg.sequence else ()))
+        zero = {k: jnp.zeros([], jnp.float32) for k in names}
         (state, sums), _ = jax.lax.scan(step, (state, zero), (order, valid, jnp.arange(cfg.steps_per_epoch)))
         logs = {k: v / cfg.n_train for k, v in sums.items()}
+        if cfg.sequence:  # Keras: the loss is a mean over rows of batch losses, metrics over valid steps
+            logs = {k: (v if k == "loss" else sums[k] / sums[STEPS_KEY]) for k, v in logs.items() if k != STEPS_KEY}
         if cfg.n_val:
-            val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val)
-            logs.update({f"val_{k}": v / cfg.n_val for k, v in val.items()})
+            val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val, hp)
+            logs.update({f"val_{k}": v for k, v in normalized(cfg, val, cfg.n_val).items()})
         lr_now = self.current_lr(state, hp)
         if "learning_rate" in cfg.log_names:
             logs["learning_rate"] = lr_now

@@ -34,8 +34,10 @@ from fastlstm.io.folders import (
 )
 from fastlstm.io.loaded import LoadedData
 from fastlstm.io.run_folder import read_analysis, read_config, write_run_folder
+from fastlstm.layers import layer_from_config
+from fastlstm.model import ModelSpec, check_token_ids
 from fastlstm.preprocessing import apply_preprocessing
-from fastlstm.program import ModelConfig, evaluate_sums, forward
+from fastlstm.program import ModelConfig, evaluate_sums, forward, normalized
 from fastlstm.stats import (
     BestConfiguration,
     Ranking,
@@ -124,7 +126,26 @@ class SweepResult:
             meta["loss"],
             self.metrics,
             precision=meta.get("precision", "float32"),
+            architecture=self.architecture,
         )
+
+    @property
+    def architecture(self) -> tuple | None:
+        """A layer-list model's layer specs (rebuilt from `meta`), None for the shorthand."""
+        configs = self.meta.get("architecture")
+        return None if configs is None else tuple(layer_from_config(c, i) for i, c in enumerate(configs))
+
+    def _input_options(self) -> dict[str, Any]:
+        """How inputs are masked: Masking's value and, with an Embedding first, mask_zero."""
+        first = (self.meta.get("architecture") or [{}])[0]
+        return {"mask_value": self.meta["mask_value"], "mask_zero": bool(first.get("mask_zero", False))}
+
+    def _layer_hparams(self, g: GroupParams) -> dict[str, jax.Array] | None:
+        """The group's members' `layers.<i>.<option>` numbers (regularizer strengths), stacked."""
+        if self.architecture is None:
+            return None
+        keys = [k for k in self.members[g.members[0]] if k.startswith("layers.")]
+        return {k: jnp.asarray([self.members[i][k] for i in g.members], jnp.float32) for k in keys}
 
     def _trained_features(self) -> int | None:
         """Features per timestep the model was trained on, from the first LSTM kernel.
@@ -152,11 +173,13 @@ class SweepResult:
         PREDICT_BATCH. The predictions do not depend on it.
         """
         chunk = _predict_batch_size(batch_size)
-        xs_np, mask_np = prepare_inputs(x, mask_value=self.meta["mask_value"])
+        xs_np, mask_np = prepare_inputs(x, **self._input_options())
         self._check_features(xs_np)
+        self._check_inputs(xs_np, mask_np)
         xs = jnp.asarray(apply_preprocessing(xs_np, mask_np, self.preprocessing))
         mask = None if mask_np is None else jnp.asarray(mask_np)
-        result = np.zeros((len(self.members), xs.shape[0], self.meta["out_dim"]), np.float32)
+        steps = (xs.shape[1],) if self.meta.get("sequence_output") else ()
+        result = np.zeros((len(self.members), xs.shape[0], *steps, self.meta["out_dim"]), np.float32)
         for g in self.groups:
             fn = jax.jit(jax.vmap(functools.partial(forward, self._model_config(g)), in_axes=(0, None, None)))
             for start in range(0, xs.shape[0], chunk):
@@ -173,10 +196,12 @@ class SweepResult:
             loss=self.meta["loss"],
             metrics=self.metrics,
             num_classes=self.meta["num_classes"],
-            mask_value=self.meta["mask_value"],
             sample_weight=sample_weight,
+            sequence_targets=bool(self.meta.get("sequence_output")),
+            **self._input_options(),
         )
         self._check_features(data.train.x)
+        self._check_inputs(data.train.x, data.train.mask)
         if data.out_dim != self.meta["out_dim"]:
             raise ValueError(f"y has {data.out_dim} outputs but the model has {self.meta['out_dim']}")
         split = data.train
@@ -185,10 +210,47 @@ class SweepResult:
         out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
         for g in self.groups:
             cfg = self._model_config(g)
-            sums = jax.jit(jax.vmap(lambda p, cfg=cfg: evaluate_sums(cfg, p, *arrays)))(g.params)
-            for name, v in sums.items():
-                out[name][list(g.members)] = np.asarray(v) / len(split)
+            hp = self._layer_hparams(g)
+            sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, *arrays, h)))(g.params, hp)
+            for name, v in normalized(cfg, sums, len(split)).items():
+                out[name][list(g.members)] = np.asarray(v)
         return out
+
+    def _model_spec(self) -> ModelSpec:
+        """The member's architecture as a ModelSpec (from the spec, or `meta` for a layer list)."""
+        if self.architecture is not None:
+            return ModelSpec(layers=self.architecture, mask_value=self.meta["mask_value"])
+        if self.spec is None:
+            raise ValueError("to_keras: this result has no spec (saved before run folders); cannot rebuild the model")
+        units, layers = self.spec.model.units, self.spec.model.layers
+        return ModelSpec(units=units, layers=layers, mask_value=self.meta["mask_value"])
+
+    def to_keras(self, member: int = 0) -> Any:
+        """An uncompiled `keras.Model` with member `member`'s weights and its own dropout
+        rates and regularizer strengths (needs `fastlstm[keras]`)."""
+        from fastlstm.keras_interop import member_layers, to_keras
+
+        params = jax.tree.map(np.asarray, self.member_params(member))
+        spec, row = self._model_spec(), self.members[member]
+        if spec.layer_list is None:  # units/layers/dropout may be in the grid: the member's own
+            options = {k: row[k] for k in ("units", "layers", "dropout") if k in row}
+            spec = ModelSpec(**options, mask_value=self.meta["mask_value"])
+        else:  # dropout rates and regularizer strengths: the member's own
+            spec = ModelSpec(layers=member_layers(spec.layer_list, row), mask_value=self.meta["mask_value"])
+        return to_keras(spec, params, self.meta["task"])
+
+    def save_keras(self, path: str | os.PathLike, member: int = 0) -> Path:
+        """Write member `member` as a `.keras` file (Keras's zip of config and weights)."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"save_keras: path must end in .keras, got {str(path)!r}")
+        self.to_keras(member).save(path)
+        return path
+
+    def _check_inputs(self, x: np.ndarray, mask: np.ndarray | None) -> None:
+        """Token ids in range for an Embedding model (before anything compiles)."""
+        if self.architecture is not None:
+            check_token_ids(ModelSpec(layers=self.architecture, mask_value=self.meta["mask_value"]), x, mask)
 
     def final_metrics(self) -> dict[str, np.ndarray]:
         """Each member's metric at the epoch its parameters come from.

@@ -23,7 +23,8 @@ from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.driver import Driver, Settings
-from fastlstm.model import LSTMModel, ModelSpec
+from fastlstm.layers import SequentialModel
+from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
 from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
@@ -57,9 +58,12 @@ SPEC_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset) -> None:
+def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset, spec: ModelSpec) -> None:
     """Shapes of user-given weights must match the model (checked by abstract init)."""
-    model = LSTMModel(units=structure["units"], layers=structure["layers"], out_dim=ds.out_dim)
+    if spec.layer_list is not None:
+        model = SequentialModel(spec.layer_list, ds.out_dim)
+    else:
+        model = LSTMModel(units=structure["units"], layers=structure["layers"], out_dim=ds.out_dim)
     sample = jax.ShapeDtypeStruct((1, ds.timesteps, ds.features), jnp.float32)
     expected = jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x)["params"], sample)
     want = traverse_util.flatten_dict(expected, sep="/")
@@ -92,7 +96,11 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         class_weight=spec.class_weight,
         standardize=spec.standardize,
         class_weight_grid="class_weight" in spec.grid,
+        **model.data_options(),
     )
+    for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
+        if split is not None:
+            check_token_ids(model, split.x, split.mask, name)
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:
         for monitor in cb.monitors:
@@ -159,6 +167,7 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "out_dim": ds.out_dim,
         "num_classes": ds.num_classes,
         "mask_value": spec.model.mask_value,
+        **spec.model.result_meta(),
         "grid_keys": list(plan.grid_keys),
         "seeds": sorted({m.seed for m in plan.members}),
         "optimizer": plan.members[0].structure["optimizer"],
@@ -176,7 +185,14 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
 
 def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
     """What the driver needs from the spec beside the plan."""
-    return Settings(spec.shuffle, tuple(spec.callbacks), spec.precision, spec.members_per_chunk, initial_params)
+    return Settings(
+        spec.shuffle,
+        tuple(spec.callbacks),
+        spec.precision,
+        spec.members_per_chunk,
+        initial_params,
+        architecture=spec.model.layer_list,
+    )
 
 
 def train(
@@ -199,7 +215,7 @@ def train(
     plan = spec.plan()
     if initial_params is not None:
         for group in plan.groups:
-            _check_initial_params(initial_params, group.structure, ds)
+            _check_initial_params(initial_params, group.structure, ds, spec.model)
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
     controllers = [*([ProgressBar()] if show else []), *controllers]
     resumed = None
@@ -292,6 +308,7 @@ def sweep(
     checkpoint_every: int | None = None,
     resume: str | Path | None = None,
     verbose: int | str = "auto",
+    init: str | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -322,7 +339,16 @@ def sweep(
     full state there every `checkpoint_every` epochs (and per finished chunk);
     `resume="DIR"` continues such a sweep (same spec, same data) and ends bit-identical
     to a run that was never interrupted.
+
+    `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
+    member starting from a fresh init of its seed, or from the model's own weights with
+    `init="keras_weights"`.
     """
+    model, keras_params = _keras_model(model, init)
+    if keras_params is not None:
+        if initial_params is not None:
+            raise ValueError("init='keras_weights' and initial_params both set the starting weights; give one")
+        initial_params = keras_params
     given = {k: v for k, v in locals().items() if k in SPEC_DEFAULTS}
     if spec is None:
         spec = sweep_spec_from_kwargs(**given)
@@ -340,6 +366,27 @@ def sweep(
         checkpoint_every=checkpoint_every,
         resume=resume is not None,
     )
+
+
+def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
+    """`model=keras_model`: (its ModelSpec, its weights when init="keras_weights", else None).
+
+    By default every member draws a fresh init from its seed (Keras's initialisers), as
+    `fit` on a freshly built model would; "keras_weights" starts every member from the
+    model's current weights.
+    """
+    if init not in (None, "seed", "keras_weights"):
+        raise ValueError(f"init must be None (a fresh init per seed) or 'keras_weights', got {init!r}")
+    from fastlstm.keras_interop import is_keras_model
+
+    if not is_keras_model(model):
+        if init == "keras_weights":
+            raise ValueError("init='keras_weights' needs model=<a keras.Model>")
+        return model, None
+    from fastlstm.keras_interop import from_keras
+
+    converted = from_keras(model)
+    return converted.spec, (converted.params if init == "keras_weights" else None)
 
 
 def _is_default(value: Any, default: Any) -> bool:

@@ -230,17 +230,19 @@ class SweepSpec(_Strict):
 
     def plan(self) -> Plan:
         """The members this spec trains (configurations x seeds), their groups and streams."""
+        units, layers = self.model.plan_shape()
         return make_plan(
             seeds=self.seeds,
             grid=self.grid,
-            units=self.model.units,
-            layers=self.model.layers,
+            units=units,
+            layers=layers,
             batch_size=self.batch_size,
             epochs=self.epochs,
             optimizer=self.optimizer,
             schedule=self.schedule,
             hparams={**{k: getattr(self, k) for k in HPARAM_KEYS}, "dropout": self.model.dropout or None},
             fixed_streams=self.fixed_streams,
+            layer_hparams=self.model.hparam_defaults(),
         )
 
     # --- construction and serialisation -------------------------------------------------

@@ -61,6 +61,9 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
         "print the spread across seeds and write a run folder. With no arguments: the built-in task.",
     )
     add_spec_arguments(sw, number_types)
+    sw.add_argument(
+        "--keras-weights", action="store_true", help="with --keras-model: every member starts from its weights"
+    )
     learning_rate_argument(sw, number_types)
     sw.add_argument("--seeds", type=positive, help="number of seeds (default 8)")
     sw.add_argument("--epochs", type=positive, help="epochs (default 15)")
@@ -95,14 +98,42 @@ def spec_from_args(args: argparse.Namespace) -> Any:
             if many
             else f"learning_rate={json.dumps(args.learning_rate[0])}"
         )
-    return spec.with_overrides(args.set, before=assignments)
+    spec = spec.with_overrides(args.set, before=assignments)
+    if args.keras_model is not None:
+        spec = spec.replace(model=keras_file(args).spec)
+    elif args.keras_weights:
+        raise ValueError("--keras-weights needs --keras-model FILE")
+    return spec
+
+
+def keras_file(args: argparse.Namespace) -> Any:
+    """The --keras-model file read by Keras and converted (`fl.from_keras`), read once."""
+    cached = getattr(args, "_keras_converted", None)
+    if cached is not None:
+        return cached
+    from fastlstm.keras_interop import from_keras, require_keras
+
+    keras = require_keras()
+    path = Path(args.keras_model).expanduser()
+    if not path.is_file():
+        raise ValueError(f"--keras-model: no file {str(path)!r}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many kinds for an unreadable file
+        raise ValueError(
+            f"--keras-model {str(path)!r}: Keras could not load it ({type(err).__name__}: {err})"
+        ) from None
+    converted = from_keras(model)
+    args._keras_converted = converted
+    return converted
 
 
 def spec_without(args: argparse.Namespace, own: tuple[str, ...]) -> Any:
     """The spec as `fastlstm sweep` resolves it from a command's arguments, leaving out the
     flags that are that command's own (lr-range's --seeds and --epochs are the test's, not
     the spec's)."""
-    values = {flag: getattr(args, flag, None) for flag in (*FLAG_KEYS, "learning_rate")}
+    values = {flag: getattr(args, flag, None) for flag in (*FLAG_KEYS, "learning_rate", "keras_model")}
+    values["keras_weights"] = False  # only `sweep` starts members from a model's weights
     values.update({flag: None for flag in own}, config=args.config, set=args.set)
     return spec_from_args(argparse.Namespace(**values))
 
@@ -179,7 +210,11 @@ def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
     """--resume RUN_DIR: the run's own config.toml; other settings would make another sweep."""
     from fastlstm.spec import SweepSpec
 
-    given = [f"--{flag.replace('_', '-')}" for flag in (*FLAG_KEYS, "learning_rate", "out") if getattr(args, flag)]
+    given = [
+        f"--{flag.replace('_', '-')}"
+        for flag in (*FLAG_KEYS, "learning_rate", "out", "keras_model")
+        if getattr(args, flag)
+    ]
     given += ["a config file"] * (args.config is not None) + ["--set"] * bool(args.set)
     if given:
         raise OutputPathError(f"--resume continues the run as it was configured; drop {', '.join(given)}")
@@ -259,6 +294,7 @@ def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console
             checkpoint=checkpoint,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume is not None,
+            initial_params=keras_file(args).params if getattr(args, "keras_weights", False) else None,
         )
     except SweepHalted:
         raise SweepHalted(f"interrupted; continue with: fastlstm sweep --resume {out}") from None

@@ -1,0 +1,381 @@
+"""Keras models in and out (the `[keras]` extra; Keras 3).
+
+`from_keras(model)` reads a `Sequential` or a functional chain of Input, Masking,
+Embedding, LSTM, Bidirectional(LSTM), Dropout and Dense layers (the last Dense is the
+head: softmax -> classification, sigmoid -> binary, linear -> regression) into a
+`ModelSpec` with a layer list plus a params tree; anything else - another layer type,
+or an option such as stateful, return_state, unroll, a constraint, an activity
+regularizer, a non-default activation or initializer - is an error naming the layer
+and the option, never a silent approximation. `to_keras(spec, params, ...)` builds the
+uncompiled Keras model back with those weights.
+
+Weight layout (Keras `get_weights()` order): LSTM [kernel, recurrent_kernel, bias];
+Bidirectional forward then backward; Embedding [embeddings]; Dense [kernel, bias].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fastlstm.layers import LSTM, Bidirectional, Dense, Dropout, Embedding, Layer, Masking, Regularizer, layer_name
+from fastlstm.model import ModelSpec, check_token_ids
+
+EXTRA_HINT = "pip install 'fastlstm[keras]'"
+HEAD_TASKS = {"softmax": "classification", "sigmoid": "binary", "linear": "regression"}
+TASK_ACTIVATIONS = {"classification": "softmax", "binary": "sigmoid", "regression": "linear"}
+_LSTM_DEFAULTS = {
+    "activation": "tanh",
+    "recurrent_activation": "sigmoid",
+    "use_bias": True,
+    "stateful": False,
+    "return_state": False,
+    "unroll": False,
+    "kernel_constraint": None,
+    "recurrent_constraint": None,
+    "bias_constraint": None,
+    "activity_regularizer": None,
+}
+_LSTM_INITIALIZERS = {
+    "kernel_initializer": "GlorotUniform",
+    "recurrent_initializer": "Orthogonal",
+    "bias_initializer": "Zeros",
+}
+
+
+def require_keras() -> Any:
+    """The keras module, or an ImportError naming the extra to install."""
+    try:
+        import keras
+    except ImportError as err:
+        raise ImportError(f"Keras interop needs Keras 3: {EXTRA_HINT} ({err})") from None
+    return keras
+
+
+def is_keras_model(obj: Any) -> bool:
+    """Duck-typed (no import of keras): a keras.Model has layers, get_weights and a config."""
+    return hasattr(obj, "layers") and hasattr(obj, "get_weights") and hasattr(obj, "get_config")
+
+
+def _unsupported(layer: Any, option: str, value: Any) -> ValueError:
+    return ValueError(
+        f"Keras layer {layer.name!r} ({type(layer).__name__}): option {option}={value!r} is not supported"
+    )
+
+
+def _regularizer(layer: Any, name: str) -> Regularizer | None:
+    reg = getattr(layer, name, None)
+    if reg is None:
+        return None
+    kind = type(reg).__name__
+    if kind not in ("L1", "L2", "L1L2"):
+        raise _unsupported(layer, name, kind)
+    return Regularizer.coerce({"type": kind, **{k: float(v) for k, v in reg.get_config().items()}}, name)
+
+
+def _initializer_name(init: Any) -> str:
+    return type(init).__name__ if not isinstance(init, str) else init
+
+
+def _lstm_spec(layer: Any) -> LSTM:
+    config = layer.get_config()
+    for option, default in _LSTM_DEFAULTS.items():
+        value = config.get(option, default)
+        if value is not None and isinstance(value, dict):  # a serialised constraint or regularizer
+            raise _unsupported(layer, option, value.get("class_name", value))
+        if value != default:
+            raise _unsupported(layer, option, value)
+    for option, expected in _LSTM_INITIALIZERS.items():
+        got = _initializer_name(getattr(layer.cell, option, expected))
+        if got != expected:
+            raise _unsupported(layer, option, got)
+    return LSTM(
+        units=int(layer.units),
+        return_sequences=bool(layer.return_sequences),
+        go_backwards=bool(layer.go_backwards),
+        dropout=float(layer.dropout),
+        recurrent_dropout=float(layer.recurrent_dropout),
+        kernel_regularizer=_regularizer(layer.cell, "kernel_regularizer"),
+        recurrent_regularizer=_regularizer(layer.cell, "recurrent_regularizer"),
+        bias_regularizer=_regularizer(layer.cell, "bias_regularizer"),
+        unit_forget_bias=bool(layer.cell.unit_forget_bias),
+    )
+
+
+def _lstm_weights(layer: Any) -> dict[str, np.ndarray]:
+    kernel, recurrent, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+    return {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}
+
+
+def _dense_checks(layer: Any) -> str:
+    config = layer.get_config()
+    if not config.get("use_bias", True):
+        raise _unsupported(layer, "use_bias", False)
+    for option in ("kernel_constraint", "bias_constraint", "activity_regularizer"):
+        if config.get(option) is not None:
+            raise _unsupported(layer, option, config[option])
+    activation = config.get("activation", "linear")
+    return "linear" if activation in (None, "linear") else activation
+
+
+def _chain(model: Any) -> list[Any]:
+    """The model's layers in order, without Input layers; a functional model must be a chain."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if type(model).__name__ != "Sequential":
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError("from_keras: a functional model must have one input and one output (a chain of layers)")
+        for before, after in itertools.pairwise(layers):
+            nodes = getattr(after, "_inbound_nodes", [])
+            inbound = [layer for node in nodes for layer in getattr(node, "parent_nodes", [])]
+            # Keras passes a layer's mask along as an argument computed by plain ops: only layers count
+            keras = require_keras()
+            parents = {
+                id(n.operation) for n in inbound if isinstance(getattr(n, "operation", None), keras.layers.Layer)
+            }
+            if (nodes and len(nodes) != 1) or (parents and parents != {id(before)}):
+                raise ValueError(f"from_keras: layer {after.name!r} does not take only {before.name!r}'s output")
+    if not layers:
+        raise ValueError("from_keras: the model has no layers")
+    return layers
+
+
+def _convert_layer(layer: Any) -> tuple[Layer, Any]:
+    """One Keras layer -> (layer spec, its params subtree or None)."""
+    kind = type(layer).__name__
+    if kind == "Masking":
+        return Masking(float(layer.mask_value)), None
+    if kind == "Embedding":
+        for option in ("embeddings_regularizer", "embeddings_constraint", "activity_regularizer"):
+            if getattr(layer, option, None) is not None:
+                raise _unsupported(layer, option, getattr(layer, option))
+        spec = Embedding(int(layer.input_dim), int(layer.output_dim), bool(layer.mask_zero))
+        return spec, {"embeddings": np.asarray(layer.get_weights()[0], np.float32)}
+    if kind == "LSTM":
+        return _lstm_spec(layer), _lstm_weights(layer)
+    if kind == "Bidirectional":
+        if type(layer.forward_layer).__name__ != "LSTM":
+            raise _unsupported(layer, "layer", type(layer.forward_layer).__name__)
+        if layer.merge_mode is None:
+            raise _unsupported(layer, "merge_mode", None)
+        params = {"forward": _lstm_weights(layer.forward_layer), "backward": _lstm_weights(layer.backward_layer)}
+        return Bidirectional(_lstm_spec(layer.forward_layer), layer.merge_mode), params
+    if kind == "Dropout":
+        if getattr(layer, "noise_shape", None) is not None:
+            raise _unsupported(layer, "noise_shape", layer.noise_shape)
+        return Dropout(float(layer.rate)), None
+    if kind == "Dense":
+        activation = _dense_checks(layer)
+        spec = Dense(
+            int(layer.units),
+            activation,
+            _regularizer(layer, "kernel_regularizer"),
+            _regularizer(layer, "bias_regularizer"),
+        )
+        kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+        return spec, {"kernel": kernel, "bias": bias}
+    raise ValueError(
+        f"Keras layer {layer.name!r}: type {kind} is not supported; "
+        "expected Input, Masking, Embedding, LSTM, Bidirectional(LSTM), Dropout, Dense"
+    )
+
+
+def _head(layer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The last Dense: the task from its activation, the output width from its units."""
+    if type(layer).__name__ != "Dense":
+        raise ValueError(
+            f"from_keras: the last layer must be a Dense head, got {layer.name!r} ({type(layer).__name__})"
+        )
+    activation = _dense_checks(layer)
+    task = HEAD_TASKS.get(activation)
+    if task is None:
+        raise _unsupported(layer, "activation (of the head)", activation)
+    units = int(layer.units)
+    if task == "classification" and units < 2:
+        raise _unsupported(layer, "units (softmax head)", units)
+    for option in ("kernel_regularizer", "bias_regularizer"):
+        if getattr(layer, option, None) is not None:
+            raise _unsupported(layer, f"{option} (of the head)", getattr(layer, option))
+    options = {"task": task, "output_dim": units, "num_classes": units if task == "classification" else None}
+    kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+    return options, {"kernel": kernel, "bias": bias}
+
+
+def spec_and_params(model: Any) -> tuple[ModelSpec, dict[str, Any]]:
+    """A Keras model -> (ModelSpec with a layer list, params tree as `SequentialModel` names it)."""
+    layers = _chain(model)
+    converted = [_convert_layer(layer) for layer in layers[:-1]]
+    head_options, head_params = _head(layers[-1])
+    specs = tuple(spec for spec, _ in converted)
+    params = {layer_name(i, spec): p for i, (spec, p) in enumerate(converted) if p is not None}
+    params["head"] = head_params
+    return ModelSpec(layers=specs, **head_options), params
+
+
+@dataclasses.dataclass
+class KerasConverted:
+    """A Keras model as fastlstm sees it: `spec` (a ModelSpec) and `params` (its weights).
+
+    `predict(x)` runs fastlstm's forward pass (what `keras_model.predict(x)` gives);
+    `to_keras()` builds the Keras model back. Pass `spec` to `fl.sweep(model=...)`, or
+    the Keras model itself.
+    """
+
+    spec: ModelSpec
+    params: dict[str, Any]
+
+    @property
+    def out_dim(self) -> int:
+        return int(np.shape(self.params["head"]["bias"])[0])
+
+    def predict(self, x: Any) -> np.ndarray:
+        from fastlstm.data import prepare_inputs
+        from fastlstm.program import ModelConfig, forward
+
+        embedding = self.spec.embedding
+        mask_zero = bool(embedding and embedding.mask_zero)
+        xs, mask = prepare_inputs(x, mask_value=self.spec.mask_value, mask_zero=mask_zero)
+        check_token_ids(self.spec, xs, mask)
+        cfg = ModelConfig(0, 0, self.out_dim, self.spec.task, "mse", (), architecture=self.spec.layer_list)
+        fn = jax.jit(functools.partial(forward, cfg))
+        return np.asarray(fn(self.params, jnp.asarray(xs), None if mask is None else jnp.asarray(mask)))
+
+    def to_keras(self) -> Any:
+        return to_keras(self.spec, self.params, self.spec.task)
+
+
+def from_keras(model: Any) -> KerasConverted:
+    """`fl.from_keras(keras_model)`: its architecture as a ModelSpec, and its weights."""
+    require_keras()
+    if not is_keras_model(model):
+        raise ValueError(f"from_keras: expected a keras.Model, got {type(model).__name__}")
+    spec, params = spec_and_params(model)
+    return KerasConverted(spec, params)
+
+
+def layers_and_names(spec: ModelSpec) -> list[tuple[Layer, str]]:
+    """The model's layers with their params-tree names (the shorthand as a layer list)."""
+    if spec.layer_list is not None:
+        return [(layer, layer_name(i, layer)) for i, layer in enumerate(spec.layer_list)]
+    out: list[tuple[Layer, str]] = []
+    if spec.mask_value is not None:
+        out.append((Masking(spec.mask_value), "masking"))
+    for k in range(spec.layers):
+        out.append((LSTM(spec.units, return_sequences=k < spec.layers - 1, dropout=spec.dropout), f"lstm_{k}"))
+    return out
+
+
+def _keras_regularizer(keras: Any, reg: Regularizer | None) -> Any:
+    if reg is None:
+        return None
+    return getattr(keras.regularizers, reg.kind)(**reg.strengths)
+
+
+def _keras_lstm(keras: Any, spec: LSTM) -> Any:
+    return keras.layers.LSTM(
+        spec.units,
+        return_sequences=spec.return_sequences,
+        go_backwards=spec.go_backwards,
+        dropout=spec.dropout,
+        recurrent_dropout=spec.recurrent_dropout,
+        kernel_regularizer=_keras_regularizer(keras, spec.kernel_regularizer),
+        recurrent_regularizer=_keras_regularizer(keras, spec.recurrent_regularizer),
+        bias_regularizer=_keras_regularizer(keras, spec.bias_regularizer),
+        unit_forget_bias=spec.unit_forget_bias,
+    )
+
+
+def _keras_layer(keras: Any, layer: Layer) -> Any:
+    if isinstance(layer, Masking):
+        return keras.layers.Masking(layer.mask_value)
+    if isinstance(layer, Embedding):
+        return keras.layers.Embedding(layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero)
+    if isinstance(layer, LSTM):
+        return _keras_lstm(keras, layer)
+    if isinstance(layer, Bidirectional):
+        return keras.layers.Bidirectional(_keras_lstm(keras, layer.layer), merge_mode=layer.merge_mode)
+    if isinstance(layer, Dropout):
+        return keras.layers.Dropout(layer.rate)
+    return keras.layers.Dense(
+        layer.units,
+        activation=layer.activation,
+        kernel_regularizer=_keras_regularizer(keras, layer.kernel_regularizer),
+        bias_regularizer=_keras_regularizer(keras, layer.bias_regularizer),
+    )
+
+
+def _weights_of(layer: Layer, tree: Any) -> list[np.ndarray]:
+    """Keras `set_weights` order for one layer's params subtree."""
+    if isinstance(layer, Embedding):
+        return [np.asarray(tree["embeddings"])]
+    if isinstance(layer, LSTM):
+        return [np.asarray(tree[k]) for k in ("kernel", "recurrent_kernel", "bias")]
+    if isinstance(layer, Bidirectional):
+        return _weights_of(layer.layer, tree["forward"]) + _weights_of(layer.layer, tree["backward"])
+    return [np.asarray(tree["kernel"]), np.asarray(tree["bias"])]
+
+
+def _input_features(spec: ModelSpec, params: Any) -> int:
+    """Features per step of the model's input, from the first weight that reads it."""
+    for layer, name in layers_and_names(spec):
+        if isinstance(layer, Bidirectional):
+            return int(np.shape(params[name]["forward"]["kernel"])[0])
+        if isinstance(layer, (LSTM, Dense)):
+            return int(np.shape(params[name]["kernel"])[0])
+    raise ValueError("to_keras: the model has no layer that reads its input")
+
+
+def to_keras(spec: ModelSpec, params: Any, task: str) -> Any:
+    """An uncompiled `keras.Model` with `params` as its weights (Keras-layout input:
+    (batch, time, features), or (batch, time) int token ids with an Embedding first)."""
+    keras = require_keras()
+    pairs = layers_and_names(spec)
+    if spec.embedding is not None:
+        inputs = keras.Input(shape=(None,), dtype="int32")
+    else:
+        inputs = keras.Input(shape=(None, _input_features(spec, params)))
+    h = inputs
+    built = []
+    for layer, name in pairs:
+        keras_layer = _keras_layer(keras, layer)
+        h = keras_layer(h)
+        built.append((keras_layer, layer, name))
+    out_dim = int(np.shape(params["head"]["bias"])[0])
+    head = keras.layers.Dense(out_dim, activation=TASK_ACTIVATIONS[task])
+    outputs = head(h)
+    model = keras.Model(inputs, outputs)
+    for keras_layer, layer, name in built:
+        if name in params:
+            keras_layer.set_weights(_weights_of(layer, params[name]))
+    head.set_weights([np.asarray(params["head"]["kernel"]), np.asarray(params["head"]["bias"])])
+    return model
+
+
+def _with_options(layer: Layer, options: dict[str, float]) -> Layer:
+    """`layer` with its numeric options set to one member's values (`option` or `reg.l2`)."""
+    if isinstance(layer, Bidirectional):
+        return dataclasses.replace(layer, layer=_with_options(layer.layer, options))
+    changes: dict[str, Any] = {}
+    for key, value in options.items():
+        name, _, factor = key.partition(".")
+        if factor:
+            reg = changes.get(name, getattr(layer, name))
+            changes[name] = dataclasses.replace(reg, **{factor: value})
+        else:
+            changes[name] = value
+    return dataclasses.replace(layer, **changes) if changes else layer
+
+
+def member_layers(layers: tuple[Layer, ...], row: dict[str, Any]) -> tuple[Layer, ...]:
+    """The layer specs with one member's `layers.<i>.<option>` values (from its table row)."""
+    out = []
+    for i, layer in enumerate(layers):
+        prefix = f"layers.{i}."
+        options = {k[len(prefix) :]: float(v) for k, v in row.items() if k.startswith(prefix)}
+        out.append(_with_options(layer, options))
+    return tuple(out)
