@@ -23,3 +23,21 @@ def make_data(n: int = 110, timesteps: int = 8, features: int = 3, classes: int 
 @pytest.fixture(scope="session")
 def small_data():
     return make_data()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled program after each test module.
+
+    Each XLA CPU executable holds memory mappings of its own; the whole suite in one
+    process compiles thousands of programs and reached Linux's vm.max_map_count (65530
+    mappings), where a compile aborts the process. Clearing after each module keeps the
+    count at what one module needs (fixtures that hold results keep only their arrays).
+    """
+    yield
+    import jax
+
+    from fastlstm.program import compiled_program
+
+    compiled_program.cache_clear()
+    jax.clear_caches()
