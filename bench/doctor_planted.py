@@ -80,7 +80,11 @@ def cases():
         "NaN in 20 sequences": ((nan, y), base, {}),
         "3% positives": (binary_cue(1000, 0.03), base, {}),
         "stride-1 windows split at random": (leakage_case()[0], {**base, "validation_split": 0.0}, leakage_case()[1]),
-        "validation 90% positive vs 50%": (label_shift_case()[0], {**base, "validation_split": 0.0}, label_shift_case()[1]),
+        "validation 90% positive vs 50%": (
+            label_shift_case()[0],
+            {**base, "validation_split": 0.0},
+            label_shift_case()[1],
+        ),
         "shuffled labels": ((x, np.random.default_rng(1).permutation(y)), base, {}),
         "lr 1.0": ((x, y), {**base, "learning_rate": 1.0}, {}),
         "lr 1e-6": ((x, y), {**base, "learning_rate": 1e-6}, {}),
