@@ -307,19 +307,9 @@ def prepare_data(
     per timestep, see `fastlstm.step_targets`; `mask_zero` masks the steps whose token id
     (feature 0) is 0, as `Embedding(mask_zero=True)`.
     """
-    check_standardize(standardize)
-    if class_weight_grid and (class_weight is not None or sample_weight is not None):
-        raise ValueError("grid['class_weight'] cannot be combined with class_weight or sample_weight; pass one of them")
-    if standardize is not None and mask_zero:
-        raise ValueError("standardize: the input is token ids (an Embedding layer); they are not scaled")
+    _check_options(standardize, class_weight_grid, class_weight, sample_weight, mask_zero, sequence_targets)
     if sequence_targets:
         from fastlstm.step_targets import prepare_step_data
-
-        if standardize is not None or class_weight_grid:
-            raise ValueError(
-                "standardize and a class_weight grid do not support per-timestep targets yet; "
-                "scale x before the sweep, and pass one class_weight"
-            )
 
         return prepare_step_data(
             x,
@@ -345,17 +335,7 @@ def prepare_data(
     if y is None:
         raise ValueError("y is required (or pass a PyDataset-like x that yields (x, y) batches)")
 
-    xa, ragged = _to_sequences(x, "x")
-    train = (xa, _as_targets(y, "y", xa.shape[0]), _weights(sample_weight, "sample_weight", xa.shape[0]), ragged)
-    if validation_data is not None:
-        val = _validation_data(validation_data, xa.shape[2])
-        val_name = "validation_data y"
-    elif validation_split > 0:
-        train, val = _split_last_rows(train, validation_split)
-        val_name = "y"
-    else:
-        val = None
-
+    train, val, val_name = _train_and_validation(x, y, sample_weight, validation_data, validation_split)
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
     targets = resolve_targets(ys, task, loss, num_classes, output_dim)
     xa, ya, wa, ragged = train
@@ -385,6 +365,42 @@ def prepare_data(
         table,
         balanced,
     )
+
+
+def _check_options(
+    standardize: str | None,
+    class_weight_grid: bool,
+    class_weight: Any,
+    sample_weight: Any,
+    mask_zero: bool,
+    sequence_targets: bool,
+) -> None:
+    """The combinations of preprocessing options that cannot work, refused before anything is read."""
+    check_standardize(standardize)
+    if class_weight_grid and (class_weight is not None or sample_weight is not None):
+        raise ValueError("grid['class_weight'] cannot be combined with class_weight or sample_weight; pass one of them")
+    if standardize is not None and mask_zero:
+        raise ValueError("standardize: the input is token ids (an Embedding layer); they are not scaled")
+    if sequence_targets and (standardize is not None or class_weight_grid):
+        raise ValueError(
+            "standardize and a class_weight grid do not support per-timestep targets yet; "
+            "scale x before the sweep, and pass one class_weight"
+        )
+
+
+def _train_and_validation(
+    x: Any, y: Any, sample_weight: Any, validation_data: Any, validation_split: float
+) -> tuple[tuple, tuple | None, str]:
+    """(train, validation or None, the name validation targets go by in messages), each part
+    (x, y, weights, ragged lengths): `validation_data` if given, else the last rows."""
+    xa, ragged = _to_sequences(x, "x")
+    train = (xa, _as_targets(y, "y", xa.shape[0]), _weights(sample_weight, "sample_weight", xa.shape[0]), ragged)
+    if validation_data is not None:
+        return train, _validation_data(validation_data, xa.shape[2]), "validation_data y"
+    if validation_split > 0:
+        train, val = _split_last_rows(train, validation_split)
+        return train, val, "y"
+    return train, None, "y"
 
 
 def _standardized(standardize: str | None, train: Split, val: Split | None) -> dict[str, Any] | None:
