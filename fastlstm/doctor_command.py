@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.text import Text
 
 from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument
-from fastlstm.io.folders import OutputPathError, check_output_folder
-from fastlstm.sweep_command import OUT_OVERWRITE_HINT, spec_without
+from fastlstm.io.folders import check_output_folder
+from fastlstm.sweep_command import OUT_OVERWRITE_HINT, save_run_folder, spec_without
 
 
 def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
@@ -66,11 +66,7 @@ def run_doctor(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         sys.stdout.write(strict_json(found.to_dict(), indent=None) + "\n")
     if args.out is not None and found.before is not None:
-        try:
-            found.before.save(args.out, overwrite=args.overwrite, data=loaded)
-        except OSError as err:
-            raise OutputPathError(f"--out {str(args.out)!r}: could not save ({err.strerror or err})") from None
-        log.print(f"run folder: {args.out}", highlight=False, soft_wrap=True)
+        save_run_folder(found.before, args.out, args.overwrite, loaded, log)
     return 0
 
 

@@ -198,12 +198,17 @@ def run_sources(args: argparse.Namespace, console: Console) -> int:
     log.print(f"{len(result.members)} members trained in {time.perf_counter() - start:.1f} s (compilation included)")
     if args.json:
         sys.stdout.write(strict_json(doc, indent=None) + "\n")
+    save_run_folder(result, out, args.overwrite, loaded, log)
+    return 0
+
+
+def save_run_folder(result: Any, out: Path, overwrite: bool, loaded: Any, log: Console) -> None:
+    """Write a finished result to --out (a full disk is one line naming --out) and say where."""
     try:
-        result.save(out, overwrite=args.overwrite, data=loaded)
+        result.save(out, overwrite=overwrite, data=loaded)
     except OSError as err:
         raise OutputPathError(f"--out {str(out)!r}: could not save ({_reason(err)})") from None
     log.print(f"run folder: {out}", highlight=False, soft_wrap=True)
-    return 0
 
 
 def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
