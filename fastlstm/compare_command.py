@@ -17,8 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-ENVIRONMENT_FILE = "environment.json"
-
+from fastlstm.io.run_folder import ENVIRONMENT_FILE
 
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cp = sub.add_parser(
