@@ -19,6 +19,7 @@ from rich.console import Console
 
 from fastlstm.io.run_folder import ENVIRONMENT_FILE
 
+
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cp = sub.add_parser(
         "compare",
