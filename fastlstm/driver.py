@@ -165,8 +165,8 @@ class ChunkRun:
         abstract = self._abstract_epoch_args(init_fn, init_args, hp, data)
         with ThreadPoolExecutor(1) as pool:  # the epoch program compiles while init compiles and runs
             compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
-            # Initialise on one device, then spread: the orthogonal initialiser's batched QR
-            # (LAPACK) deadlocks when several host devices run it at once on the shared pool.
+            # Initialise on the default device (a small program, compiled at a low
+            # optimisation level), then spread the state over the mesh.
             state = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))(*init_args)
             # Through the host: resharding device arrays would compile a slicing program per shape.
             self.state = jax.device_put(jax.device_get(state), by_member(self.mesh))

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fastlstm.coerce import to_python
+from fastlstm.initializers import orthogonal
 from fastlstm.layers import LSTM, Bidirectional, Layer, Masking, check_architecture, layer_from_config
 from fastlstm.layers import hparam_defaults as layer_hparam_defaults
 from fastlstm.layers import sequence_output as layers_sequence_output
@@ -238,7 +239,7 @@ class KerasLSTM(nn.Module):
             mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
         features = x.shape[-1]
         kernel = self.param("kernel", nn.initializers.glorot_uniform(), (features, 4 * self.units))
-        recurrent_kernel = self.param("recurrent_kernel", nn.initializers.orthogonal(), (self.units, 4 * self.units))
+        recurrent_kernel = self.param("recurrent_kernel", orthogonal(), (self.units, 4 * self.units))
         bias = self.param("bias", keras_lstm_bias_init, (4 * self.units,))
         if dropout_rate is not None:
             keep = 1.0 - dropout_rate

@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fastlstm.initializers import orthogonal
 from fastlstm.layers.specs import LSTM, Bidirectional, Dense, Dropout, Embedding, Layer, Masking, sequence_output
 from fastlstm.recurrence import bidirectional_layer, lstm_layer
 
@@ -64,7 +65,7 @@ class LSTMWeights(nn.Module):
         u = self.spec.units
         return (
             self.param("kernel", nn.initializers.glorot_uniform(), (features, 4 * u)),
-            self.param("recurrent_kernel", nn.initializers.orthogonal(), (u, 4 * u)),
+            self.param("recurrent_kernel", orthogonal(), (u, 4 * u)),
             self.param("bias", lstm_bias_init(self.spec.unit_forget_bias), (4 * u,)),
         )
 
