@@ -17,15 +17,7 @@ import numpy as np
 
 import fastlstm as fl
 from fastlstm.doctor import doctor
-
-
-def cue_task(n=600, t=8, f=3, classes=3, strength=3.0, seed=0):
-    """The label adds a cue to feature 0 at step 1; everything else is noise (learnable)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, size=n)
-    x = rng.normal(size=(n, t, f)).astype(np.float32)
-    x[:, 1, 0] += strength * (y - (classes - 1) / 2)
-    return x, y
+from fastlstm.tasks import step_cue
 
 
 def binary_cue(n, positive_rate, seed=0, strength=2.0):
@@ -67,12 +59,12 @@ def far_cue(n, seed):
 def cases():
     """name -> ((x, y), spec overrides, fit extras)."""
     base = {"model": {"units": 8}, "epochs": 8, "validation_split": 0.25, "learning_rate": 1e-2}
-    x, y = cue_task()
+    x, y = step_cue(n=600)
     unscaled, constant, nan = x.copy(), x.copy(), x.copy()
     unscaled[:, :, 2] *= 1e4
     constant[:, :, 2] = 3.0
     nan[:20, 3, 1] = np.nan
-    xs, ys = cue_task(n=48, strength=1.5)
+    xs, ys = step_cue(n=48, strength=1.5)
     return {
         "clean control (8 seeds x 3 lrs)": ((x, y), {**base, "grid": {"learning_rate": [3e-3, 1e-2, 3e-2]}}, {}),
         "one feature x1e4": ((unscaled, y), base, {}),
@@ -91,7 +83,7 @@ def cases():
         "tiny training set, large model, 40 epochs": (
             (xs, ys),
             {**base, "model": {"units": 32}, "epochs": 40, "batch_size": 16, "validation_split": 0.0},
-            {"validation_data": cue_task(n=300, strength=1.5, seed=5)},
+            {"validation_data": step_cue(n=300, strength=1.5, seed=5)},
         ),
         "tiny hard task (cue 30 steps back, 4 units)": (
             far_cue(256, 0),

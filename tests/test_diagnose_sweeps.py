@@ -7,17 +7,9 @@ from test_diagnose_lr import lr_range_doc
 
 import fastlstm as fl
 from fastlstm.diagnose import apply_change, attach_findings
+from fastlstm.tasks import step_cue
 
 MODEL = fl.ModelSpec(units=8)
-
-
-def cue_task(n=400, t=8, f=3, classes=3, strength=3.0, seed=0):
-    """The label adds a cue to feature 0 at step 1; everything else is noise."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, size=n)
-    x = rng.normal(size=(n, t, f)).astype(np.float32)
-    x[:, 1, 0] += strength * (y - (classes - 1) / 2)
-    return x, y
 
 
 def sweep(x, y, **kwargs):
@@ -27,7 +19,7 @@ def sweep(x, y, **kwargs):
 
 @pytest.fixture(scope="module")
 def clean_result():
-    x, y = cue_task()
+    x, y = step_cue()
     return x, y, sweep(x, y, seeds=8, grid={"learning_rate": [3e-3, 1e-2, 3e-2]}, epochs=8)
 
 
@@ -58,14 +50,14 @@ def test_a_change_applies_to_the_spec(clean_result):
 
 
 def test_shuffled_labels_have_no_signal():
-    x, y = cue_task()
+    x, y = step_cue()
     y = np.random.default_rng(1).permutation(y)
     findings = fl.diagnose(sweep(x, y, grid={"learning_rate": [1e-2, 3e-2]}, epochs=8))
     assert findings.by_id("train.no_signal").severity == "error"
 
 
 def test_learning_rate_one_diverges_and_is_too_high():
-    x, y = cue_task()
+    x, y = step_cue()
     findings = fl.diagnose(sweep(x, y, learning_rate=1.0))
     assert findings.by_id("train.divergence").severity == "error"
     too_high = findings.by_id("lr.too_high")
@@ -74,7 +66,7 @@ def test_learning_rate_one_diverges_and_is_too_high():
 
 
 def test_learning_rate_one_in_a_million_plateaus_and_is_too_low():
-    x, y = cue_task()
+    x, y = step_cue()
     result = sweep(x, y, learning_rate=1e-6, epochs=5)
     findings = fl.diagnose(result)
     assert findings.by_id("train.plateau").change == {"learning_rate": 1e-3}
@@ -89,8 +81,8 @@ def test_learning_rate_one_in_a_million_plateaus_and_is_too_low():
 
 
 def test_tiny_training_set_with_a_large_model_overfits_and_names_the_best_epoch():
-    x, y = cue_task(n=48, strength=1.5)
-    xv, yv = cue_task(n=300, strength=1.5, seed=5)
+    x, y = step_cue(n=48, strength=1.5)
+    xv, yv = step_cue(n=300, strength=1.5, seed=5)
     result = sweep(
         x, y, model=fl.ModelSpec(units=16), learning_rate=1e-2, epochs=40, batch_size=16, validation_data=(xv, yv)
     )
