@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 DOCTOR_SEEDS = 8  # seeds per sweep: a t-interval of useful width, 80% power for ~1.5 std effects
 RANGE_SEEDS = 3  # the range test's seeds: one diverged seed leaves the median finite
-BLOCKING = ("data.nan",)  # findings that make training impossible: doctor stops after the data checks
+BLOCKING = ("data.nan",)
+JUDGED_BY_BALANCED_ACCURACY = (
+    "data.imbalance",
+)  # see balanced_accuracy_values  # findings that make training impossible: doctor stops after the data checks
 
 
 @dataclasses.dataclass
@@ -146,17 +149,62 @@ def verify_change(
     after_spec = changed_spec(spec, finding.change)
     ds = load_data(after_spec, x, y, validation_data, sample_weight)
     after = train(after_spec, ds, verbose=verbose)
-    return after, before_after(finding, before, after)
+    values = None
+    if finding.id in JUDGED_BY_BALANCED_ACCURACY:
+        values = balanced_accuracy_values(before, after, x, y, spec, validation_data)
+    return after, before_after(finding, before, after, values)
 
 
-def before_after(finding: Finding, before: SweepResult, after: SweepResult) -> dict[str, Any]:
+def balanced_accuracy_values(
+    before: SweepResult, after: SweepResult, x: Any, y: Any, spec: SweepSpec, validation_data: Any = None
+) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """("val_balanced_accuracy", per member before, per member after): the mean recall over
+    classes on the validation rows, or None without validation rows or for another task.
+
+    Why: weighting the classes trades majority-class hits for minority-class hits, so plain
+    accuracy can fall while the model got better at what imbalance hides (the minority).
+    Balanced accuracy (scikit-learn's `balanced_accuracy_score`) scores always-the-majority
+    at 1/k whatever the imbalance, which is the question the finding asks.
+    """
+    from fastlstm.diagnose.data_view import data_view
+
+    view = data_view(x, y, **_data_options(spec, validation_data))
+    if view.val is None or view.val.y is None or view.task not in ("classification", "binary"):
+        return None
+    if view.task == "binary" and view.val.y.shape[1] != 1:
+        return None  # multi-label: one balanced accuracy per output, no single number to compare
+    part = view.val
+    x_val = part.x if part.real.all() else [row[real] for row, real in zip(part.x, part.real)]
+    truth = part.y[:, 0].astype(np.int64) if part.y.shape[1] == 1 else np.argmax(part.y, axis=1)
+    scores = [_balanced_accuracy(result.predict(x_val), truth) for result in (before, after)]
+    return "val_balanced_accuracy", scores[0], scores[1]
+
+
+def _balanced_accuracy(predictions: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per member: the mean over the classes present in `truth` of each class's recall."""
+    guessed = predictions[..., 0] > 0.5 if predictions.shape[-1] == 1 else np.argmax(predictions, axis=-1)
+    classes = np.unique(truth)
+    recalls = [(guessed[:, truth == c] == c).mean(axis=1) for c in classes]
+    return np.mean(recalls, axis=0)
+
+
+def before_after(
+    finding: Finding,
+    before: SweepResult,
+    after: SweepResult,
+    values: tuple[str, np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Any]:
     """The verification document (fastlstm/diagnose schema): both runs' statistics on the
-    primary metric, the test between them and one line that says it."""
+    primary metric (or on `values`: a metric name and per-member values for each run), the
+    test between them and one line that says it."""
     from fastlstm.stats import compare_samples, describe, metric_bounds
     from fastlstm.stats.ranking import best_configuration, higher_is_better, result_metric_values
 
-    metric, values_before = result_metric_values(before)
-    _, values_after = result_metric_values(after, metric)
+    if values is None:
+        metric, values_before = result_metric_values(before)
+        _, values_after = result_metric_values(after, metric)
+    else:
+        metric, values_before, values_after = values
     pick = {}
     for name, result, values in (("before", before, values_before), ("after", after, values_after)):
         config = [m["config"] for m in result.members]

@@ -139,3 +139,37 @@ def test_cli_doctor_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "missing.npz" in err
     assert main(["doctor", "--seeds", "1"]) == 2
     assert "--seeds must be at least 2" in capsys.readouterr().err
+
+
+def test_balanced_accuracy_is_the_mean_recall_over_classes():
+    from fastlstm.doctor import _balanced_accuracy
+
+    truth = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    always_zero = np.eye(3)[np.zeros(8, int)]
+    perfect = np.eye(3)[truth]
+    half_of_ones = np.eye(3)[np.array([0, 0, 0, 1, 1, 0, 2, 2])]  # recalls 3/4, 1/2, 1
+    scores = _balanced_accuracy(np.stack([always_zero, perfect, half_of_ones]), truth)
+    np.testing.assert_allclose(scores, [1 / 3, 1.0, (0.75 + 0.5 + 1.0) / 3])
+    binary = _balanced_accuracy(np.array([[[0.9], [0.2], [0.4], [0.1]]]), np.array([1, 0, 1, 0]))
+    np.testing.assert_allclose(binary, [0.75])  # recall of class 0: 1, of class 1: 1/2
+
+
+def test_imbalance_is_verified_by_balanced_accuracy_not_accuracy():
+    """At 9:1 answering the majority scores 0.9 accuracy: weighting the classes is judged by
+    the mean recall over classes, on the validation rows, per member as `predict` gives it."""
+    from fastlstm.doctor import verify_change
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.1).astype(np.int64)
+    x = rng.normal(size=(400, 6, 2)).astype(np.float32)
+    x[:, 1, 0] += 1.0 * (2 * y - 1)
+    spec = fl.SweepSpec.from_dict({**SMALL, "epochs": 3, "seeds": 2})
+    before = fl.sweep(x, y, spec=spec, verbose=0)
+    finding = SimpleNamespace(id="data.imbalance", change={"class_weight": "balanced"})
+    after, doc = verify_change(finding, spec, before, x, y)
+    assert doc["metric"] == "val_balanced_accuracy" and doc["change"] == {"class_weight": "balanced"}
+    x_val, y_val = x[300:], y[300:]
+    for result, side in ((before, "before"), (after, "after")):
+        guessed = result.predict(x_val)[..., 0] > 0.5
+        expected = [np.mean([(g[y_val == c] == c).mean() for c in (0, 1)]) for g in guessed]
+        assert doc[side]["mean"] == pytest.approx(np.mean(expected))

@@ -21,6 +21,7 @@ BOOTSTRAP_RESAMPLES = 9999
 # Where each metric lives; a validation metric ("val_...") has its metric's range.
 METRIC_BOUNDS = {
     "accuracy": (0.0, 1.0),
+    "balanced_accuracy": (0.0, 1.0),
     "loss": (0.0, math.inf),
     "mae": (0.0, math.inf),
     "mse": (0.0, math.inf),
