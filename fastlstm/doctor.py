@@ -123,7 +123,7 @@ def changed_spec(spec: SweepSpec, change: Mapping[str, Any]) -> SweepSpec:
     """`spec` with a finding's change applied; a grid key the change sets is dropped from
     the grid (the grid's values would otherwise override the change)."""
     from fastlstm.diagnose import apply_change
-    from fastlstm.search import is_distribution
+    from fastlstm.search.space import is_distribution
 
     grid = {k: v for k, v in spec.grid.items() if k not in change}
     if grid == spec.grid:

@@ -11,7 +11,7 @@ from conftest import make_data
 
 import fastlstm as fl
 from fastlstm.cli import main
-from fastlstm.search import Choice, LogUniform, RandInt, Uniform, distribution_from_table
+from fastlstm.search.space import Choice, LogUniform, RandInt, Uniform, distribution_from_table
 from fastlstm.spec import SpecError, SweepSpec, sweep_spec_from_kwargs
 
 SPACE = {
