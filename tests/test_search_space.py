@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import scipy.stats
 from conftest import make_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastlstm as fl
 from fastlstm.cli import main
@@ -123,6 +125,35 @@ def test_toml_round_trip_keeps_distributions_and_draws_the_same_configurations()
     assert again.plan().configs == spec.plan().configs
     assert isinstance(again.grid["learning_rate"], LogUniform) and isinstance(again.grid["dropout"], Uniform)
     assert isinstance(again.grid["units"], RandInt) and again.grid["clipnorm"] == Choice([None, 1.0])
+
+
+@st.composite
+def spaces(draw):
+    """Random search spaces over numeric, structural and named keys, with a list beside."""
+    lo = draw(st.floats(1e-6, 1e-2))
+    grid = {"learning_rate": fl.loguniform(lo, lo * draw(st.floats(1.5, 1e4)))}
+    if draw(st.booleans()):
+        low = draw(st.floats(0.0, 0.5))
+        grid["dropout"] = fl.uniform(low, draw(st.floats(low + 0.01, 0.9)))
+    if draw(st.booleans()):
+        low = draw(st.integers(1, 64))
+        grid["units"] = fl.randint(low, draw(st.integers(low + 1, 128)))
+    if draw(st.booleans()):
+        grid["optimizer"] = fl.choice(
+            draw(st.lists(st.sampled_from(["adam", "rmsprop", "adamw"]), min_size=1, unique=True))
+        )
+    if draw(st.booleans()):
+        grid["batch_size"] = draw(st.lists(st.integers(1, 256), min_size=1, max_size=3, unique=True))
+    return grid
+
+
+@settings(max_examples=40, deadline=None)
+@given(spaces(), st.integers(1, 6), st.integers(0, 2**31))
+def test_any_space_round_trips_through_toml_and_draws_the_same(grid, trials, search_seed):
+    spec = sweep_spec_from_kwargs(grid=grid, trials=trials, search_seed=search_seed, seeds=2)
+    again = SweepSpec.from_toml(spec.to_toml())
+    assert again == spec and again.plan().configs == spec.plan().configs
+    assert len(spec.plan().configs) == trials
 
 
 def test_a_config_file_writes_a_distribution_as_an_inline_table():
