@@ -162,9 +162,8 @@ class SweepSpec(_Strict):
     `grid` (`fl.loguniform(1e-4, 0.1)`; in TOML `{loguniform = [1e-4, 0.1]}`) the
     configurations are `trials` draws from the search space, the same ones for the same
     `search_seed` (default 0); a list beside a distribution is a choice among its values.
-    Options that need
-    a NumPy array per sample (`sample_weight`, `validation_data`, `initial_params`) are
-    not part of the spec: they come with the data.
+    Options that need a NumPy array per sample (`sample_weight`, `validation_data`,
+    `initial_params`) are not part of the spec: they come with the data.
     """
 
     name: str = "sweep"
@@ -205,7 +204,8 @@ class SweepSpec(_Strict):
     @classmethod
     def _inf_clip_is_none(cls, grid: Any) -> Any:
         """A config file writes "no clipping" as inf and "no class weights" as "none" (TOML
-        has no None); in Python both are None."""
+        has no None); in Python both are None. A distribution is a one-key table there
+        (`{loguniform = [1e-4, 0.1]}`), a `fl.loguniform(...)` object here."""
         if isinstance(grid, dict):
             return {k: _grid_value(k, vs) for k, vs in grid.items()}
         return grid
