@@ -15,6 +15,7 @@ from fastlstm.keras_interop import KerasConverted, from_keras
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import run, sweep
+from fastlstm.search.space import choice, loguniform, randint, uniform
 from fastlstm.spec import DataSpec, SpecError, SweepSpec
 
 configure_host_devices()  # before anything starts a JAX backend; see fastlstm/devices.py
@@ -44,12 +45,16 @@ __all__ = [
     "SweepSpec",
     "TaskInferenceWarning",
     "VarianceSources",
+    "choice",
     "diagnose",
     "from_keras",
     "load",
+    "loguniform",
     "lr_range",
+    "randint",
     "read_data",
     "run",
     "sweep",
+    "uniform",
     "variance_sources",
 ]

@@ -63,3 +63,20 @@ def learning_rate_argument(parser: argparse.ArgumentParser, number_types: dict[s
         nargs="+",
         help="one value, or several for a grid (default: the optimizer's, Adam's 1e-3)",
     )
+
+
+def search_arguments(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
+    """--trials and --search-seed: random search over the distributions in the grid."""
+    parser.add_argument(
+        "--trials",
+        type=number_types["positive"],
+        metavar="N",
+        help="random search: draw N configurations from the grid's distributions "
+        "(--set grid.learning_rate={loguniform=[1e-4,1e-1]})",
+    )
+    parser.add_argument(
+        "--search-seed",
+        type=int,  # the spec says what a seed must be
+        metavar="S",
+        help="random search: the seed of the draws (default 0; same seed, same configurations)",
+    )

@@ -126,9 +126,13 @@ def changed_spec(spec: SweepSpec, change: Mapping[str, Any]) -> SweepSpec:
     """`spec` with a finding's change applied; a grid key the change sets is dropped from
     the grid (the grid's values would otherwise override the change)."""
     from fastlstm.diagnose import apply_change
+    from fastlstm.search.space import is_distribution
 
     grid = {k: v for k, v in spec.grid.items() if k not in change}
-    return apply_change(spec.replace(grid=grid) if grid != spec.grid else spec, change)
+    if grid == spec.grid:
+        return apply_change(spec, change)
+    searched = any(is_distribution(v) for v in grid.values())  # a random search's trials need a distribution
+    return apply_change(spec.replace(grid=grid, trials=spec.trials if searched else None), change)
 
 
 def verify_change(

@@ -1,6 +1,9 @@
 """Members = seeds x grid, their hyperparameters, RNG streams and compile groups.
 
-A *member* is one seed at one grid point. Numeric hyperparameters become per-member
+A *member* is one seed at one grid point. The grid points (configurations) are the
+Cartesian product of the grid's lists, or - with a distribution among its values and
+`trials=N` - N configurations drawn from the search space (fastlstm/search/space.py),
+a list beside a distribution then being a choice among its values. Numeric hyperparameters become per-member
 arrays (traced, vmapped); structural ones (units, layers, batch size, epochs,
 optimizer) change shapes or state, so members that share them form a *group* that is
 compiled once. Every member has three independent RNG streams - init, data order,
@@ -20,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastlstm.optimizers import CLIP_KEYS, OPTIMIZER_DEFAULTS, OPTIMIZER_FLAGS, SCHEDULE_DEFAULTS, WARMUP_KEYS
+from fastlstm.search.space import Choice, Distribution, RandInt, draw_configurations, is_distribution
 
 STRUCTURAL_KEYS = ("units", "layers", "batch_size", "epochs", "optimizer")
 NUMERIC_KEYS = (
@@ -164,13 +168,13 @@ def _reject_repeats(where: str, values: Sequence[Any]) -> None:
 
 
 def _check_grid(
-    grid: Mapping[str, Sequence[Any]] | None, layer_hparams: Mapping[str, float] | None = None
-) -> dict[str, list[Any]]:
+    grid: Mapping[str, Sequence[Any] | Distribution] | None, layer_hparams: Mapping[str, float] | None = None
+) -> dict[str, list[Any] | Distribution]:
     if grid is None:
         return {}
     if not isinstance(grid, Mapping):
         raise ValueError(f"grid must be a dict of name -> list of values, got {type(grid).__name__}")
-    out: dict[str, list[Any]] = {}
+    out: dict[str, list[Any] | Distribution] = {}
     layer_keys = set(layer_hparams or ())
     for key, values in grid.items():
         if layer_hparams is not None and key in SHORTHAND_KEYS:
@@ -181,8 +185,15 @@ def _check_grid(
         if key not in STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS and key not in layer_keys:
             expected = sorted(STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS) + sorted(layer_keys)
             raise ValueError(f"grid: unknown key {key!r}; expected some of {expected}")
+        if is_distribution(values):
+            _check_distribution(key, values)
+            out[key] = values
+            continue
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-            raise ValueError(f"grid[{key!r}] must be a list of values, got {values!r}")
+            raise ValueError(
+                f"grid[{key!r}] must be a list of values or a distribution (fl.loguniform, fl.uniform, "
+                f"fl.randint, fl.choice), got {values!r}"
+            )
         if len(values) == 0:
             raise ValueError(f"grid[{key!r}] is empty: give at least one value")
         for v in values:
@@ -190,6 +201,48 @@ def _check_grid(
         _reject_repeats(f"grid[{key!r}]", values)
         out[key] = list(values)
     return out
+
+
+def _check_distribution(key: str, dist: Distribution) -> None:
+    """A distribution fits its key when every value it can draw is a valid value: names
+    (optimizer, class_weight) only by `choice`, integers (units, batch size...) by
+    `randint` or `choice`, and both ends of a range checked as grid values are."""
+    where = f"grid[{key!r}] = {dist!r}"
+    if isinstance(dist, Choice):
+        for v in dist.values:
+            _check_value(where, key, v)
+        return
+    if key == "optimizer" or key in WEIGHTING_KEYS:
+        raise ValueError(f"{where}: {key} takes names; draw them with fl.choice([...])")
+    if key in STRUCTURAL_KEYS and not isinstance(dist, RandInt):
+        raise ValueError(f"{where}: {key} takes integers; draw them with fl.randint(lo, hi) or fl.choice([...])")
+    lo, hi = (dist.lo, dist.hi - 1) if isinstance(dist, RandInt) else (dist.lo, dist.hi)
+    for end in (lo, hi):
+        _check_value(where, key, end)
+
+
+def _configurations(
+    grid: Mapping[str, list[Any] | Distribution], trials: Any, search_seed: Any
+) -> list[dict[str, Any]]:
+    """The grid points: the product of the lists, or `trials` draws from a search space."""
+    if isinstance(search_seed, bool) or not isinstance(search_seed, int) or search_seed < 0:
+        raise ValueError(f"search_seed must be a non-negative int, got {search_seed!r}")
+    drawn = [key for key, values in grid.items() if is_distribution(values)]
+    if trials is None:
+        if drawn:
+            raise ValueError(
+                f"grid[{drawn[0]!r}] is a distribution ({grid[drawn[0]]!r}): give trials=N, "
+                "the number of configurations to draw"
+            )
+        return [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
+    trials = _positive_int("trials", trials)
+    if not drawn:
+        raise ValueError(
+            f"trials={trials} draws configurations from distributions in grid, but grid has none: give one "
+            "(fl.loguniform, fl.uniform, fl.randint, fl.choice) or drop trials to run the lists as a full grid"
+        )
+    space = {key: values if is_distribution(values) else Choice(values) for key, values in grid.items()}
+    return draw_configurations(space, trials, search_seed)
 
 
 def _check_value(where: str, key: str, v: Any) -> None:
@@ -341,7 +394,7 @@ def _numbers_of(
 def make_plan(
     *,
     seeds: int | Sequence[int],
-    grid: Mapping[str, Sequence[Any]] | None,
+    grid: Mapping[str, Sequence[Any] | Distribution] | None,
     units: int,
     layers: int,
     batch_size: int,
@@ -351,6 +404,8 @@ def make_plan(
     hparams: Mapping[str, Any],
     fixed_streams: Mapping[str, int] | None = None,
     layer_hparams: Mapping[str, float] | None = None,
+    trials: int | None = None,
+    search_seed: int = 0,
 ) -> Plan:
     """Resolve every member's settings; raise on anything unknown before compiling.
 
@@ -360,7 +415,8 @@ def make_plan(
     `seeds` may instead be a stream design, a list of {"init", "order", "dropout"}
     seed tables, one per member of each configuration. `layer_hparams` are a layer-list
     model's numeric options (`layers.<i>.<option>` -> value, see fastlstm/layers/specs.py):
-    per-member numbers that the grid may vary.
+    per-member numbers that the grid may vary. `trials` draws that many configurations
+    from a grid holding distributions, from the search stream `search_seed`.
     """
     seed_list = checked_seeds(seeds)
     grid = _check_grid(grid, layer_hparams)
@@ -384,7 +440,7 @@ def make_plan(
     streams_of_members = member_streams(seed_list, _check_fixed_streams(fixed_streams))
 
     keys = list(grid)
-    configs = [dict(zip(keys, values)) for values in itertools.product(*grid.values())] or [{}]
+    configs = _configurations(grid, trials, search_seed)
     optimizer_settings = (opt_name, opt_numbers)
     schedule_settings = (sched_name, sched_numbers)
     members: list[Member] = []

@@ -28,6 +28,7 @@ from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
 from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
+from fastlstm.search.space import Distribution
 from fastlstm.spec import DataSpec, SweepSpec, sweep_spec_from_kwargs
 from fastlstm.stats import majority_class_rate
 
@@ -36,6 +37,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "model": None,
     "seeds": 8,
     "grid": None,
+    "trials": None,
+    "search_seed": 0,
     "optimizer": "adam",
     "learning_rate": None,
     "schedule": None,
@@ -280,7 +283,9 @@ def sweep(
     spec: SweepSpec | None = None,
     model: ModelSpec | Mapping[str, Any] | None = None,
     seeds: int | Sequence[int] = 8,
-    grid: Mapping[str, Sequence[Any]] | None = None,
+    grid: Mapping[str, Sequence[Any] | Distribution] | None = None,
+    trials: int | None = None,
+    search_seed: int = 0,
     optimizer: str | Mapping[str, Any] = "adam",
     learning_rate: float | None = None,
     schedule: str | Mapping[str, Any] | None = None,
@@ -319,6 +324,11 @@ def sweep(
     (`[{"init": 3, "order": 0, "dropout": 0}, ...]`): each member then draws its
     initial weights, data order and dropout masks from its own three seeds, and its
     `seed` in the member table is its position in the design.
+    Random search: a `grid` value may be a distribution (`fl.loguniform(1e-4, 1e-1)`,
+    `fl.uniform`, `fl.randint` (high end excluded), `fl.choice`); `trials=N` then draws N
+    configurations from the search stream `search_seed` (same seed, same configurations),
+    a list beside a distribution being a choice among its values; members are
+    configurations x seeds, grouped by structure (units, batch size...) as a grid's are.
     `initial_params` (a params tree of `LSTMModel`, no member axis) starts every
     member from the same weights, e.g. a Keras model's, instead of drawing them.
     `members_per_chunk` trains at most that many members at once (default: as many

@@ -40,6 +40,7 @@ from fastlstm.model import ModelSpec
 from fastlstm.optimizers import CLIP_KEYS
 from fastlstm.plan import Plan, make_plan
 from fastlstm.preprocessing import check_standardize
+from fastlstm.search.space import Choice, distribution_from_table, is_distribution
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -157,9 +158,12 @@ class DataSpec(_Strict):
 class SweepSpec(_Strict):
     """Everything that defines a sweep; `fl.sweep`'s keyword arguments, as data.
 
-    Members are configurations (the product of `grid`) x `seeds`. Options that need
-    a NumPy array per sample (`sample_weight`, `validation_data`, `initial_params`) are
-    not part of the spec: they come with the data.
+    Members are configurations (the product of `grid`) x `seeds`. With distributions in
+    `grid` (`fl.loguniform(1e-4, 0.1)`; in TOML `{loguniform = [1e-4, 0.1]}`) the
+    configurations are `trials` draws from the search space, the same ones for the same
+    `search_seed` (default 0); a list beside a distribution is a choice among its values.
+    Options that need a NumPy array per sample (`sample_weight`, `validation_data`,
+    `initial_params`) are not part of the spec: they come with the data.
     """
 
     name: str = "sweep"
@@ -167,6 +171,8 @@ class SweepSpec(_Strict):
     model: ModelField = Field(default_factory=ModelSpec)
     seeds: Any = 8
     grid: Any = Field(default_factory=dict)  # checked by make_plan (messages name the key)
+    trials: Any = None  # with distributions in grid: how many configurations to draw
+    search_seed: Any = 0  # the seed of the search stream that draws them
     optimizer: Any = "adam"
     learning_rate: float | None = None
     schedule: Any = None
@@ -198,9 +204,10 @@ class SweepSpec(_Strict):
     @classmethod
     def _inf_clip_is_none(cls, grid: Any) -> Any:
         """A config file writes "no clipping" as inf and "no class weights" as "none" (TOML
-        has no None); in Python both are None."""
+        has no None); in Python both are None. A distribution is a one-key table there
+        (`{loguniform = [1e-4, 0.1]}`), a `fl.loguniform(...)` object here."""
         if isinstance(grid, dict):
-            return {k: [_none_in_toml(k, v) for v in vs] if isinstance(vs, list) else vs for k, vs in grid.items()}
+            return {k: _grid_value(k, vs) for k, vs in grid.items()}
         return grid
 
     @field_validator("members_per_chunk")
@@ -243,6 +250,8 @@ class SweepSpec(_Strict):
             hparams={**{k: getattr(self, k) for k in HPARAM_KEYS}, "dropout": self.model.dropout or None},
             fixed_streams=self.fixed_streams,
             layer_hparams=self.model.hparam_defaults(),
+            trials=self.trials,
+            search_seed=self.search_seed,
         )
 
     # --- construction and serialisation -------------------------------------------------
@@ -263,7 +272,9 @@ class SweepSpec(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
         values = self.model_dump(mode="python")
-        values["grid"] = {k: [_toml_none(k) if v is None else v for v in vs] for k, vs in values["grid"].items()}
+        values["grid"] = {k: _grid_value_in_toml(k, vs) for k, vs in self.grid.items()}
+        if self.trials is None and self.search_seed == 0:  # no random search: nothing to say
+            values.pop("search_seed")
         if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)
@@ -341,6 +352,29 @@ def _none_in_toml(key: str, value: Any) -> Any:
 def _toml_none(key: str) -> Any:
     """What a config file writes for a grid value None ("no class weights", "no clipping")."""
     return "none" if key == "class_weight" else math.inf
+
+
+def _grid_value(key: str, values: Any) -> Any:
+    """A grid value as Python has it: a list (TOML's None stand-ins read back), or a
+    distribution (a config file's one-key table, `{loguniform = [1e-4, 0.1]}`, made one)."""
+    if isinstance(values, list):
+        return [_none_in_toml(key, v) for v in values]
+    if isinstance(values, dict):
+        try:
+            values = distribution_from_table(values)
+        except ValueError as err:
+            raise ValueError(f"grid[{key!r}]: {err}") from None
+    if isinstance(values, Choice):
+        return Choice([_none_in_toml(key, v) for v in values.values])
+    return values
+
+
+def _grid_value_in_toml(key: str, values: Any) -> Any:
+    """A grid value as a config file writes it: a list, or a distribution's one-key table."""
+    if is_distribution(values):
+        table = values.to_table()
+        return {name: [_toml_none(key) if v is None else v for v in args] for name, args in table.items()}
+    return [_toml_none(key) if v is None else v for v in values]
 
 
 def _apply_assignment(values: dict[str, Any], text: str, said: str) -> None:

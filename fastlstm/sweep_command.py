@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument
+from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument, search_arguments
 from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder, marker_kind
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
@@ -31,6 +31,8 @@ BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validatio
 # flag -> spec key, for the flags that set one key each (None: not given, the spec decides)
 FLAG_KEYS = {
     "seeds": "seeds",
+    "trials": "trials",
+    "search_seed": "search_seed",
     "epochs": "epochs",
     "batch_size": "batch_size",
     "optimizer": "optimizer",
@@ -65,6 +67,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
         "--keras-weights", action="store_true", help="with --keras-model: every member starts from its weights"
     )
     learning_rate_argument(sw, number_types)
+    search_arguments(sw, number_types)
     sw.add_argument("--seeds", type=positive, help="number of seeds (default 8)")
     sw.add_argument("--epochs", type=positive, help="epochs (default 15)")
     add_output_arguments(sw, f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")

@@ -94,6 +94,10 @@ CASES = [
         r"schedule: piecewise_constant 'values' must be a list of finite numbers, got 0.1",
     ),
     (dict(fixed_streams=[("order", 0)]), r"fixed_streams must be a dict of stream -> seed"),
+    (dict(trials=3), r"trials=3 draws configurations from distributions in grid, but grid has none"),
+    (dict(grid={"learning_rate": fl.loguniform(1e-4, 0.1)}), r"grid\['learning_rate'\] is a distribution"),
+    (dict(grid={"dropout": fl.uniform(0, 0.4)}, trials=0), r"trials must be a positive int, got 0"),
+    (dict(grid={"units": fl.uniform(2, 8)}, trials=2), r"grid\['units'\] = uniform\(2.0, 8.0\): units takes integers"),
 ]
 
 

@@ -58,7 +58,7 @@ HALF = 0.5  # the range starts where the median improved half as much as the bes
 BLOWUP_FACTOR = 2.0  # a final loss above this x the initial loss counts as diverged
 MIN_IMPROVEMENT = 0.02  # the best median must be this share below the initial loss to say anything
 # Arguments lr_range sets itself (passing them would be silently overridden).
-OWN_KEYS = ("grid", "learning_rate", "schedule", "callbacks")
+OWN_KEYS = ("grid", "trials", "learning_rate", "schedule", "callbacks")
 NOT_HERE = ("resume", "checkpoint", "checkpoint_every")
 RUN_KEYS = ("initial_params", "controllers", "verbose")  # passed to the run, not part of the spec
 RULE = (
@@ -275,7 +275,7 @@ def _base_spec(spec: SweepSpec | None, given: dict[str, Any]) -> SweepSpec:
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
     if spec.grid:  # a grid's structural keys (units, batch_size) would make several runs
-        spec = spec.replace(grid={})
+        spec = spec.replace(grid={}, trials=None)  # a random search's trials go with its grid
     return spec
 
 
