@@ -15,6 +15,7 @@ from fastlstm.keras_interop import KerasConverted, from_keras
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import run, sweep
+from fastlstm.search.halving import Hyperband, SuccessiveHalving
 from fastlstm.spec import DataSpec, SpecError, SweepSpec
 
 configure_host_devices()  # before anything starts a JAX backend; see fastlstm/devices.py
@@ -33,6 +34,7 @@ __all__ = [
     "EpochEnd",
     "Finding",
     "Findings",
+    "Hyperband",
     "KerasConverted",
     "KerasLSTM",
     "LRRange",
@@ -40,6 +42,7 @@ __all__ = [
     "ModelSpec",
     "ReduceLROnPlateau",
     "SpecError",
+    "SuccessiveHalving",
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",

@@ -1,0 +1,1 @@
+from fastlstm.search.halving import Hyperband, SuccessiveHalving  # noqa: F401
