@@ -59,8 +59,13 @@ class RungProgress:
 
 
 def chunk_sizes(most: int, devices: int) -> list[int]:
-    """The slot counts a group's chunks may have: devices x 2^k below `most`, and `most`."""
-    sizes, s = [], max(1, devices)
+    """The slot counts a group's chunks may have: devices x 2^k (k >= 1) below `most`, and `most`.
+
+    At least two members per device: with one, XLA drops the member axis of the batched
+    matmuls and picks other kernels, whose sums differ from the chunk's in the last bit
+    (measured on the CPU); two keep a survivor's numbers those of the unpruned sweep.
+    """
+    sizes, s = [], 2 * max(1, devices)
     while s < most:
         sizes.append(s)
         s *= 2
@@ -151,12 +156,13 @@ class RungDriver:
         before = p.member_epochs
         configs = sorted({int(self.config_of[m]) for piece in p.pieces for m in piece.members})
         members = sum(len(piece.members) for piece in p.pieces)
+        slots = [piece.slots for piece in p.pieces]
         for k, piece in enumerate(p.pieces):
             if piece.epoch < end:
                 self._train_piece(k, piece, end)
         kept = self._decide(end)
         seconds = time.perf_counter() - clock
-        row = {"epoch": end, "configurations": len(configs), "members": members, "kept": len(kept)}
+        row = {"epoch": end, "configurations": len(configs), "members": members, "kept": len(kept), "chunks": slots}
         row |= {"member_epochs": p.member_epochs - before, "seconds": seconds, "epoch_seconds": seconds / (end - start)}
         p.rungs.append(row)
         p.segment += 1
@@ -241,7 +247,7 @@ class RungDriver:
 
     def _prune(self, end: int, dropped: set[int]) -> None:
         """Finish the dropped configurations' members (their final state) and regather the rest."""
-        p, d = self.progress, self.driver
+        p = self.progress
         for g in sorted({piece.group for piece in p.pieces}):
             pieces = [piece for piece in p.pieces if piece.group == g]
             everyone = sorted(m for piece in pieces for m in piece.members)
