@@ -312,8 +312,11 @@ class SweepResult:
         seed, a typical model to pass to `to_keras(member=...)` or to pick from `predict`;
         `runner_up`, `significant` and `verdict` say whether it is significantly better
         than the second best (Welch's t, paired when the seeds pair up). With a scheduler
-        only the configurations that trained to the end are ranked.
+        only the configurations that trained to the end are ranked, by default by the
+        scheduler's metric.
         """
+        if metric is None and self.budget is not None:
+            metric = self.budget["scheduler"]["metric"]  # what the rungs ranked by
         name, values = result_metric_values(self, metric)
         config = np.array([m["config"] for m in self.members])
         pruned = {m["config"] for m in self.members if m["status"] == "pruned"}

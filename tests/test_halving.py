@@ -276,3 +276,27 @@ def test_chunks_of_one_shape_compile_the_epoch_program_once(caplog):
         jax.config.update("jax_log_compiles", False)
     assert [r["chunks"] for r in result.budget["rungs"]] == [[4] * 5, [4, 4], [4]]
     assert len([r for r in caplog.records if "Compiling jit(epoch)" in r.getMessage()]) == 1
+
+
+def test_cli_prints_the_budget_and_the_report_shows_it(tmp_path, capsys):
+    from fastlstm.cli import main
+
+    config = tmp_path / "halving.toml"
+    config.write_text(
+        "epochs = 3\nseeds = 2\nbatch_size = 32\nvalidation_split = 0.25\n[data]\nsamples = 48\ntimesteps = 4\n"
+        "[model]\nunits = 3\n[grid]\nlearning_rate = [1e-3, 1e-2, 3e-2, 1e-1]\n"
+        '[scheduler]\ntype = "successive_halving"\neta = 2\nmetric = "val_loss"\n'
+    )
+    out = tmp_path / "run"
+    assert main(["sweep", str(config), "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    # 4 configurations x 2 seeds: rungs at 1 and 2 keep 2, then 1: 8 + 4 + 2 member-epochs of 24
+    assert "successive_halving (eta 2): 14 of 24 member-epochs (58%), 10 saved" in text
+    assert "pruned at epoch 1: 2 configurations" in text and "pruned at epoch 2: 1 configuration" in text
+    assert "trained to the end: 1 configuration: " in text and "(learning_rate=" in text
+    assert "best: configuration" in text and "val_loss mean" in text
+    html = (out / "report.html").read_text()
+    assert 'id="budget"' in html and "14 of 24 member-epochs" in html
+    loaded = fl.load(out)
+    assert loaded.budget["member_epochs"] == 14
+    assert loaded.spec.scheduler == fl.SuccessiveHalving(eta=2, metric="val_loss")

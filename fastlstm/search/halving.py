@@ -275,11 +275,53 @@ def rung_survivors(
     return tuple(kept), scores
 
 
+def budget_headline(budget: Mapping[str, Any]) -> str:
+    """`successive_halving (eta 3): 189 of 729 member-epochs (26%), 540 saved`."""
+    spent, full = budget["member_epochs"], budget["full_member_epochs"]
+    kind, eta = budget["scheduler"]["type"], budget["scheduler"]["eta"]
+    share = spent / full if full else math.nan
+    return f"{kind} (eta {eta}): {spent} of {full} member-epochs ({share:.0%}), {full - spent} saved"
+
+
+def rung_table(budget: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows): per segment its last epoch, configurations and members trained, kept, seconds."""
+    headers = ["epoch", "configurations", "members", "kept", "member-epochs", "seconds", "s/epoch"]
+    rows = [
+        [str(r["epoch"]), str(r["configurations"]), str(r["members"]), str(r["kept"]), str(r["member_epochs"])]
+        + [f"{r['seconds']:.2f}", f"{r['epoch_seconds']:.2f}"]
+        for r in budget["rungs"]
+    ]
+    return headers, rows
+
+
+def pruned_lines(budget: Mapping[str, Any], configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`pruned at epoch 1: 18 configurations (0, 1, 2, ...)`, one line per rung, and who trained to the end."""
+    by_rung: dict[int, list[int]] = {}
+    for c, epoch in budget.get("pruned_at", {}).items():
+        by_rung.setdefault(int(epoch), []).append(int(c))
+    lines = []
+    for epoch in sorted(by_rung):
+        ids = sorted(by_rung[epoch])
+        shown = ", ".join(map(str, ids[:12])) + (", ..." if len(ids) > 12 else "")
+        lines.append(f"pruned at epoch {epoch}: {len(ids)} configuration{'s' * (len(ids) != 1)} ({shown})")
+    pruned = {int(c) for c in budget.get("pruned_at", {})}
+    finals = [c for c in range(len(configs)) if c not in pruned]
+    labels = [f"{c} (" + ", ".join(f"{k}={v}" for k, v in configs[c].items()) + ")" for c in finals[:6]]
+    more = ", ..." if len(finals) > 6 else ""
+    lines.append(
+        f"trained to the end: {len(finals)} configuration{'s' * (len(finals) != 1)}: {'; '.join(labels)}{more}"
+    )
+    return lines
+
+
 __all__ = [
     "Bracket",
     "Hyperband",
     "SuccessiveHalving",
+    "budget_headline",
     "configuration_scores",
+    "pruned_lines",
+    "rung_table",
     "rung_survivors",
     "rung_values",
     "scheduler_from_config",
