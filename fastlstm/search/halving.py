@@ -286,11 +286,8 @@ def budget_headline(budget: Mapping[str, Any]) -> str:
 def rung_table(budget: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """(headers, rows): per segment its last epoch, configurations and members trained, kept, seconds."""
     headers = ["epoch", "configurations", "members", "kept", "member-epochs", "seconds", "s/epoch"]
-    rows = [
-        [str(r["epoch"]), str(r["configurations"]), str(r["members"]), str(r["kept"]), str(r["member_epochs"])]
-        + [f"{r['seconds']:.2f}", f"{r['epoch_seconds']:.2f}"]
-        for r in budget["rungs"]
-    ]
+    keys = ("epoch", "configurations", "members", "kept", "member_epochs")
+    rows = [[*(str(r[k]) for k in keys), f"{r['seconds']:.2f}", f"{r['epoch_seconds']:.2f}"] for r in budget["rungs"]]
     return headers, rows
 
 
@@ -321,8 +318,8 @@ __all__ = [
     "budget_headline",
     "configuration_scores",
     "pruned_lines",
-    "rung_table",
     "rung_survivors",
+    "rung_table",
     "rung_values",
     "scheduler_from_config",
 ]
