@@ -20,6 +20,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 
 os.environ.setdefault("FASTLSTM_CACHE_DIR", "off")
 
@@ -58,7 +59,8 @@ def main() -> None:
 
     x, y = make_data(dataclasses.replace(W1, n=args.n))
     halving = fl.SuccessiveHalving(eta=3, min_epochs=1, metric="val_loss")
-    print(f"{W1.describe()} n={args.n}; grid 3x3x3 x 3 seeds = 81 members, epochs 9")
+    print(f"W1 shape (T={W1.timesteps} F={W1.features} units={W1.units} batch={W1.batch_size}), n={args.n}, AdamW;")
+    print("grid learning_rate x dropout x weight_decay, 3x3x3 x 3 seeds = 81 members, epochs 9, 20% validation")
     for scheduler in (None, halving):  # warm-up: compile every shape once
         run(x, y, scheduler)
     full_s, pruned_s, result = [], [], None

@@ -69,6 +69,7 @@ def test_rungs_and_hyperband_brackets():
     assert every == list(range(27))  # each configuration in exactly one bracket
     assert [len(b.configs) for b in brackets] == [14, 8, 5]  # 27 in Li et al.'s 9 : 5 : 3
     assert Hyperband(eta=3).brackets(27, 9) == brackets  # deterministic
+    assert [b.rungs for b in Hyperband(eta=3).brackets(9, 4)] == [(1,), ()]  # R = 4: s_max 1, 4 // 3 = 1
 
 
 def test_chunk_sizes_come_from_a_small_fixed_set():
@@ -261,6 +262,17 @@ def test_bad_scheduler_input(no_compile, scheduler, extra, words):
     with pytest.raises(ValueError) as err:
         fl.sweep(X, Y, **{**COMMON, "scheduler": scheduler(), **extra})
     assert words in str(err.value)
+
+
+def test_hyperband_prunes_within_each_bracket_only(runs):
+    """Brackets rank their own configurations: a bracket with no rung loses none."""
+    result = fl.sweep(X, Y, scheduler=fl.Hyperband(eta=3), **COMMON)
+    brackets = fl.Hyperband(eta=3).brackets(9, 4)
+    pruned_at = {int(c): e for c, e in result.budget["pruned_at"].items()}
+    assert not set(pruned_at) & set(brackets[-1].configs)  # the last bracket trains to the end
+    assert len(pruned_at) == len(brackets[0].configs) - max(1, len(brackets[0].configs) // 3)
+    assert set(pruned_at.values()) == {1}
+    assert [d["bracket"] for d in result.budget["decisions"]] == [0]
 
 
 def test_chunks_of_one_shape_compile_the_epoch_program_once(caplog):

@@ -141,9 +141,9 @@ class Hyperband(_Scheduler):
     """Brackets of successive halving that start at different epochs (Li et al. 2017).
 
     With R = max_epochs // min_epochs and s_max = floor(log_eta R), bracket s (s_max down
-    to 0) starts its share of the configurations at min_epochs * eta^(s_max - s) epochs:
-    the most aggressive bracket prunes after min_epochs, the last trains all its
-    configurations to the end. The configurations are split over the brackets in Li et
+    to 0) ranks its share of the configurations after max_epochs / eta^(s - i) epochs
+    (whole epochs, at least min_epochs) for i = 0..s-1: the most aggressive bracket
+    prunes after about min_epochs, the last trains all its configurations to the end. The configurations are split over the brackets in Li et
     al.'s proportions n_s = ceil((s_max + 1) / (s + 1) * eta^s), after a permutation
     drawn from `seed` (so no grid axis lands in one bracket).
     """
@@ -169,10 +169,11 @@ class Hyperband(_Scheduler):
         order = np.random.default_rng(self.seed).permutation(n_configs).tolist()
         out, start = [], 0
         for s, count in zip(range(s_max, -1, -1), counts):
-            first = self.min_epochs * self.eta ** (s_max - s)
+            # Li et al.'s r_i = R * eta^(i - s), counted down from the end (whole epochs)
+            rungs = sorted({max(self.min_epochs, last // self.eta ** (s - i)) for i in range(s)})
             if count:
                 configs = tuple(sorted(order[start : start + count]))
-                out.append(Bracket(configs, _rungs_from(first, self.eta, last)))
+                out.append(Bracket(configs, tuple(r for r in rungs if r < last)))
             start += count
         return tuple(out)
 
