@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import time
-from collections import Counter
 
 os.environ.setdefault("FASTLSTM_CACHE_DIR", "off")
 
