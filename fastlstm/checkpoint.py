@@ -287,7 +287,7 @@ class RungCheckpoint:
         doc = {"format": RUNG_FORMAT, "digest": self.digest, "spec": self.spec, "count": self.count, "path": name}
         doc |= {"segment": progress.segment, "member_epochs": progress.member_epochs, **docs}
         doc |= {"pruned": {str(m): e for m, e in progress.pruned.items()}, "decisions": progress.decisions}
-        doc["rungs"] = progress.rungs
+        doc |= {"rungs": progress.rungs, "open_segment": progress.open_segment}
         write_file_atomically(self.folder / PROGRESS_FILE, json.dumps(doc, indent=1))
         for old in self.folder.glob("rungs-*"):
             if old.name != name:
@@ -332,6 +332,7 @@ def load_rung_resume(folder: str | Path, digest: str, spec: Any = None) -> Any:
         doc["decisions"],
         doc["rungs"],
         doc["member_epochs"],
+        doc.get("open_segment"),
     )
 
 

@@ -207,14 +207,19 @@ class _HaltAfter(Controller):
         return Decision(halt=True) if self.seen == self.epochs else None
 
 
-def test_resume_across_a_rung_gives_the_same_decisions_and_numbers(runs, tmp_path):
+@pytest.mark.parametrize("halt_after", [1, 2])  # in the first segment (before the rung); just after the rung
+def test_resume_across_a_rung_gives_the_same_decisions_and_numbers(runs, tmp_path, halt_after):
     pruned = runs[0]
     folder = tmp_path / "ck"
-    with pytest.raises(fl.driver.SweepHalted):  # epoch 1 (the rung), then halted in epoch 2
-        fl.sweep(X, Y, scheduler=HALVING, checkpoint=folder, controllers=[_HaltAfter(2)], **COMMON)
+    with pytest.raises(fl.driver.SweepHalted):
+        fl.sweep(X, Y, scheduler=HALVING, checkpoint=folder, controllers=[_HaltAfter(halt_after)], **COMMON)
     resumed = fl.sweep(X, Y, scheduler=HALVING, resume=folder, **COMMON)
     assert resumed.budget["decisions"] == pruned.budget["decisions"]
     assert resumed.budget["member_epochs"] == pruned.budget["member_epochs"]
+    counted = ("epoch", "configurations", "members", "kept", "member_epochs", "chunks")
+    assert [[r[k] for k in counted] for r in resumed.budget["rungs"]] == [
+        [r[k] for k in counted] for r in pruned.budget["rungs"]
+    ]
     assert [m["status"] for m in resumed.members] == [m["status"] for m in pruned.members]
     for name in pruned.history:
         np.testing.assert_array_equal(resumed.history[name], pruned.history[name])
@@ -312,3 +317,17 @@ def test_cli_prints_the_budget_and_the_report_shows_it(tmp_path, capsys):
     loaded = fl.load(out)
     assert loaded.budget["member_epochs"] == 14
     assert loaded.spec.scheduler == fl.SuccessiveHalving(eta=2, metric="val_loss")
+
+
+def test_the_progress_bar_ends_full():
+    import io
+
+    from rich.console import Console
+
+    from fastlstm.progress import ProgressBar
+
+    bar = ProgressBar(Console(file=io.StringIO()))
+    fl.sweep(X, Y, scheduler=HALVING, controllers=[bar], members_per_chunk=4, **COMMON)
+    task = bar.progress.tasks[0]
+    assert task.completed == task.total  # 5 chunks x 1 epoch + 2 x 3 + 1 x 4
+    assert task.total == 5 * 1 + 2 * 3 + 1 * 4

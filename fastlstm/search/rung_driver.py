@@ -56,6 +56,9 @@ class RungProgress:
     decisions: list[dict[str, Any]]
     rungs: list[dict[str, Any]]  # the budget's per-segment rows so far
     member_epochs: int = 0
+    # the segment in flight: its first epoch, member_epochs before it, seconds spent on it
+    # so far (a resumed segment goes on counting from what the halted one had)
+    open_segment: dict[str, Any] | None = None
 
 
 def chunk_sizes(most: int, devices: int) -> list[int]:
@@ -133,7 +136,7 @@ class RungDriver:
     def run(self) -> tuple[list[ChunkOutcome], dict[str, Any]]:
         """Train to the end; (outcomes of every member, the budget). Raises `SweepHalted`."""
         controllers = self.driver.controllers
-        total = len(self.progress.pieces) * sum(self.boundaries)  # an upper bound for the progress bar
+        total = self._progress_total()
         info = SweepInfo(len(self.driver.plan.members), len(self.driver.plan.groups), total, self.driver.layout)
         started: list[Controller] = []
         try:
@@ -148,24 +151,42 @@ class RungDriver:
             for c in started:
                 c.on_sweep_end()
 
+    def _progress_total(self) -> int:
+        """The progress bar's total, as it counts (each chunk adds the epoch it ends at): the
+        chunks each segment will have if every configuration's seeds fill them as today's do."""
+        alive = {b: len(bracket.configs) for b, bracket in enumerate(self.brackets)}
+        per_config = len(self.config_of) / max(1, len(self.driver.plan.configs))
+        most = min(self.most.values())
+        total = 0
+        for k, end in enumerate(self.boundaries):
+            members = sum(alive.values()) * per_config
+            total += (len(self.progress.pieces) if k == 0 else max(1, -(-int(members) // most))) * end
+            for b, bracket in enumerate(self.brackets):
+                if end in bracket.rungs and alive[b] > 1:
+                    alive[b] = max(1, alive[b] // self.scheduler.eta)
+        return total
+
     def _segment(self, end: int) -> None:
         """Every piece to epoch `end`, then the rung's decisions and the repacking."""
         p = self.progress
-        start = min(piece.epoch for piece in p.pieces)
-        clock = time.perf_counter()
-        before = p.member_epochs
+        if p.open_segment is None:
+            start = min(piece.epoch for piece in p.pieces)
+            p.open_segment = {"start": start, "member_epochs": p.member_epochs, "seconds": 0.0}
+        opened, clock = p.open_segment, time.perf_counter()
         configs = sorted({int(self.config_of[m]) for piece in p.pieces for m in piece.members})
         members = sum(len(piece.members) for piece in p.pieces)
         slots = [piece.slots for piece in p.pieces]
         for k, piece in enumerate(p.pieces):
             if piece.epoch < end:
-                self._train_piece(k, piece, end)
+                self._train_piece(k, piece, end, clock)
         kept = self._decide(end)
-        seconds = time.perf_counter() - clock
+        seconds = opened["seconds"] + time.perf_counter() - clock
         row = {"epoch": end, "configurations": len(configs), "members": members, "kept": len(kept), "chunks": slots}
-        row |= {"member_epochs": p.member_epochs - before, "seconds": seconds, "epoch_seconds": seconds / (end - start)}
+        row |= {"member_epochs": p.member_epochs - opened["member_epochs"], "seconds": seconds}
+        row["epoch_seconds"] = seconds / (end - opened["start"])
         p.rungs.append(row)
         p.segment += 1
+        p.open_segment = None
         if self.save is not None:
             self.save(p)
 
@@ -177,7 +198,7 @@ class RungDriver:
         _, hp = d._chunk_inputs(info)
         return ChunkRun.from_state(d.config(piece.group), piece.state, hp, d.data, piece.epoch, piece.slots)
 
-    def _train_piece(self, k: int, piece: Piece, end: int) -> None:
+    def _train_piece(self, k: int, piece: Piece, end: int, clock: float) -> None:
         """Train one piece to epoch `end` with the controllers after every epoch (as `Driver`)."""
         p, controllers = self.progress, self.driver.controllers
         info = ChunkInfo(piece.group, k, len(self.driver.plan.groups), len(p.pieces), piece.members, end, piece.epoch)
@@ -200,6 +221,7 @@ class RungDriver:
                 c.on_epoch_applied(event)
             if any(d.halt for d in decisions):
                 piece.state, piece.epoch = run.host_state(), run.epoch
+                p.open_segment["seconds"] += time.perf_counter() - clock
                 for c in controllers:
                     c.on_halt(event)
                 if self.save is not None:
