@@ -195,6 +195,8 @@ def test_budget_saved_and_loaded(runs, tmp_path):
     assert loaded.budget["member_epochs"] == pruned.budget["member_epochs"]
     assert loaded.budget["rungs"] == pruned.budget["rungs"]
     assert loaded.budget["pruned_at"] == pruned.budget["pruned_at"]
+    header = (tmp_path / "run" / "members.csv").read_text().splitlines()[0].split(",")
+    assert header.index("pruned_epoch") == header.index("stopped_epoch") + 1
     assert [m["status"] for m in loaded.members] == [m["status"] for m in pruned.members]
 
 
@@ -331,3 +333,24 @@ def test_the_progress_bar_ends_full():
     task = bar.progress.tasks[0]
     assert task.completed == task.total  # 5 chunks x 1 epoch + 2 x 3 + 1 x 4
     assert task.total == 5 * 1 + 2 * 3 + 1 * 4
+
+
+def test_callbacks_and_schedules_go_on_after_compaction():
+    """Epoch and step counters travel with the members: a warmup-cosine schedule and
+    EarlyStopping / ReduceLROnPlateau give the survivors the numbers of the unpruned sweep."""
+    callbacks = [
+        fl.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True),
+        fl.ReduceLROnPlateau(monitor="loss", patience=1, factor=0.5),
+    ]
+    kw = {**COMMON, "model": fl.ModelSpec(units=4), "schedule": "warmup_cosine", "callbacks": callbacks}
+    pruned = fl.sweep(X, Y, scheduler=HALVING, members_per_chunk=8, **kw)
+    full = fl.sweep(X, Y, members_per_chunk=8, **kw)
+    survivors = [m["index"] for m in pruned.members if m["status"] != "pruned"]
+    assert survivors
+    for name in pruned.history:
+        np.testing.assert_array_equal(pruned.history[name][survivors], full.history[name][survivors])
+    for i in survivors:
+        for key in ("status", "best_epoch", "final_epoch", "stopped_epoch"):
+            assert pruned.members[i][key] == full.members[i][key]
+        for a, b in zip(jax.tree.leaves(pruned.member_params(i)), jax.tree.leaves(full.member_params(i))):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
