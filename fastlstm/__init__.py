@@ -15,6 +15,7 @@ from fastlstm.keras_interop import KerasConverted, from_keras
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
 from fastlstm.result import SweepResult, load
 from fastlstm.runner import run, sweep
+from fastlstm.search.halving import Hyperband, SuccessiveHalving
 from fastlstm.search.space import choice, loguniform, randint, uniform
 from fastlstm.spec import DataSpec, SpecError, SweepSpec
 
@@ -34,6 +35,7 @@ __all__ = [
     "EpochEnd",
     "Finding",
     "Findings",
+    "Hyperband",
     "KerasConverted",
     "KerasLSTM",
     "LRRange",
@@ -41,6 +43,7 @@ __all__ = [
     "ModelSpec",
     "ReduceLROnPlateau",
     "SpecError",
+    "SuccessiveHalving",
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",

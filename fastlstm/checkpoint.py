@@ -234,3 +234,111 @@ def dataset_digest(ds: Any) -> str:
                 digest.update(str((a.shape, a.dtype)).encode())
                 digest.update(np.ascontiguousarray(a).tobytes())
     return digest.hexdigest()
+
+
+# --- the rung checkpoint of a sweep with a scheduler (fastlstm/search/rung_driver.py) ---
+#
+# The rung-synchronous driver regathers its chunks at every rung, so the per-chunk layout
+# above does not describe it. It saves its whole `RungProgress` instead - at every rung
+# and when halted - synchronously (a few saves per sweep): each piece's member state,
+# the history table, and the decisions so far, pointed at by progress.json (same name,
+# so `fastlstm sweep --resume` finds it) with its own format tag.
+
+RUNG_FORMAT = "rungs-1"
+
+
+def _piece_doc(piece: Any, path: str | None) -> dict[str, Any]:
+    return {
+        "group": piece.group,
+        "members": list(piece.members),
+        "slots": piece.slots,
+        "epoch": piece.epoch,
+        "path": path,
+    }
+
+
+class RungCheckpoint:
+    """`save(progress)`: write a `RungProgress` to `folder` (called by the rung driver)."""
+
+    def __init__(self, folder: str | Path, digest: str, spec: Any, fresh: bool = True) -> None:
+        self.folder, self.digest, self.spec = Path(folder), digest, spec
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            _clear(self.folder)
+            for saved in self.folder.glob("rungs-*"):
+                shutil.rmtree(saved, ignore_errors=True)
+        previous = _read_rung_progress(self.folder) if not fresh else None
+        self.count = previous["count"] + 1 if previous else 0
+
+    def __call__(self, progress: Any) -> None:
+        name = f"rungs-{self.count}"
+        (self.folder / name).mkdir(parents=True, exist_ok=True)
+        saver = _checkpointer()
+        docs = {}
+        for kind in ("pieces", "finished"):
+            docs[kind] = []
+            for j, piece in enumerate(getattr(progress, kind)):
+                path = None
+                if piece.state is not None:
+                    path = f"{name}/{kind}-{j}"
+                    _save_arrays(saver, self.folder / path, jax.tree.leaves(piece.state), {})
+                docs[kind].append(_piece_doc(piece, path))
+        _save_arrays(saver, self.folder / name / "history", [], progress.history)
+        doc = {"format": RUNG_FORMAT, "digest": self.digest, "spec": self.spec, "count": self.count, "path": name}
+        doc |= {"segment": progress.segment, "member_epochs": progress.member_epochs, **docs}
+        doc |= {"pruned": {str(m): e for m, e in progress.pruned.items()}, "decisions": progress.decisions}
+        doc |= {"rungs": progress.rungs, "open_segment": progress.open_segment}
+        write_file_atomically(self.folder / PROGRESS_FILE, json.dumps(doc, indent=1))
+        for old in self.folder.glob("rungs-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        self.count += 1
+
+
+def _read_rung_progress(folder: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((folder / PROGRESS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("format") == RUNG_FORMAT else None
+
+
+def load_rung_resume(folder: str | Path, digest: str, spec: Any = None) -> Any:
+    """The rung driver's `RungProgress` from a checkpoint folder (same data and spec only)."""
+    from fastlstm.search.rung_driver import Piece, RungProgress
+
+    folder = Path(folder)
+    doc = _read_rung_progress(folder)
+    if doc is None:
+        raise CheckpointError(f"{folder}: no readable checkpoint of a sweep with a scheduler ({PROGRESS_FILE})")
+    if spec is not None and doc.get("spec") != spec:
+        raise CheckpointError(f"{folder}: the checkpoint was made by a different sweep (its spec differs)")
+    if doc.get("digest") != digest:
+        raise CheckpointError(
+            f"{folder}: the checkpoint was made from other data (its SHA-256 differs); resume needs the same data"
+        )
+    try:
+        history = _load_arrays(folder / doc["path"] / "history")[1]
+        pieces = {kind: [_load_piece(folder, p, Piece) for p in doc[kind]] for kind in ("pieces", "finished")}
+    except (OSError, ValueError, KeyError) as err:
+        raise CheckpointError(f"{folder}: damaged checkpoint ({err})") from None
+    pruned = {int(m): int(e) for m, e in doc["pruned"].items()}
+    return RungProgress(
+        doc["segment"],
+        pieces["pieces"],
+        pieces["finished"],
+        history,
+        pruned,
+        doc["decisions"],
+        doc["rungs"],
+        doc["member_epochs"],
+        doc.get("open_segment"),
+    )
+
+
+def _load_piece(folder: Path, doc: dict[str, Any], piece_type: Any) -> Any:
+    """A piece with its state as a flat list of leaves; the driver rebuilds the tree (`unflatten_pieces`)."""
+    leaves = None if doc["path"] is None else _load_arrays(folder / doc["path"])[0]
+    return piece_type(
+        int(doc["group"]), tuple(int(i) for i in doc["members"]), int(doc["slots"]), leaves, int(doc["epoch"])
+    )

@@ -2,9 +2,11 @@
 
 Callbacks (fastlstm/callbacks.py) run inside the compiled program, per member, as
 array state. Controllers run on the host after every epoch and see every member of
-the chunk at once: the progress bar, the benchmark's epoch clock, the checkpointer
-and (later) successive halving. A controller may return a `Decision` to stop some
-members or halt the sweep; it never reaches into the driver otherwise.
+the chunk at once: the progress bar, the benchmark's epoch clock, the checkpointer.
+A controller may return a `Decision` to stop some members or halt the sweep; it never
+reaches into the driver otherwise. Successive halving needs more than a stop - it
+regathers the survivors into smaller chunks between rungs - so it is a driver of its
+own (fastlstm/search/rung_driver.py), which calls the same controller hooks.
 """
 
 from __future__ import annotations

@@ -175,6 +175,25 @@ class ChunkRun:
             compiled.result()  # fills jit's cache; the calls below reuse it
         self.epoch = 0
 
+    @classmethod
+    def from_state(
+        cls, cfg: TrainConfig, state: MemberState, hparams: dict[str, np.ndarray], data: Data, epoch: int, slots: int
+    ) -> ChunkRun:
+        """A chunk that continues from host member states (successive halving's survivors,
+        regathered): nothing is initialised, and the epoch program compiles only for a
+        `slots` it has not run at before."""
+        run = cls.__new__(cls)
+        run.cfg = cfg
+        run.n_members = int(np.shape(state.epoch)[0])
+        _, run._epoch_fn, run._finish_fn = compiled_program(cfg)
+        width = max(run.n_members, slots)
+        run.mesh = member_mesh(width)
+        run.padded = padded_count(width, run.mesh)
+        run.hp = jax.device_put({k: run._pad(v) for k, v in hparams.items()}, by_member(run.mesh))
+        run.data = jax.device_put(jax.device_get(data), replicated(run.mesh))
+        run.load_state(state, epoch)
+        return run
+
     def _pad(self, a: Any) -> np.ndarray:
         a = np.asarray(a)
         extra = self.padded - self.n_members

@@ -106,6 +106,14 @@ class SweepResult:
         return self.meta.get("preprocessing")
 
     @property
+    def budget(self) -> dict[str, Any] | None:
+        """What a scheduler (`fl.SuccessiveHalving`, `fl.Hyperband`) spent, None without one:
+        member_epochs executed, full_member_epochs (the whole grid to the end), and per
+        rung its epoch, configurations, members, kept, member_epochs and seconds; also
+        pruned_at (configuration -> rung epoch) and the decisions with their scores."""
+        return self.meta.get("budget")
+
+    @property
     def metrics(self) -> tuple[str, ...]:
         return tuple(self.meta["metrics"])
 
@@ -301,11 +309,21 @@ class SweepResult:
         """The configuration with the best mean `metric` over seeds (not the best single seed).
 
         Gives its index, settings and statistics, and `member`: the index of its median
-        seed, a typical model to pass to `to_keras(member=...)` or to pick from `predict`.
+        seed, a typical model to pass to `to_keras(member=...)` or to pick from `predict`;
+        `runner_up`, `significant` and `verdict` say whether it is significantly better
+        than the second best (Welch's t, paired when the seeds pair up). With a scheduler
+        only the configurations that trained to the end are ranked, by default by the
+        scheduler's metric.
         """
+        if metric is None and self.budget is not None:
+            metric = self.budget["scheduler"]["metric"]  # what the rungs ranked by
         name, values = result_metric_values(self, metric)
         config = np.array([m["config"] for m in self.members])
-        return best_configuration(values, config, self.configs, metric=name)
+        pruned = {m["config"] for m in self.members if m["status"] == "pruned"}
+        eligible = [c not in pruned for c in range(len(self.configs))]
+        return best_configuration(
+            values, config, self.configs, metric=name, pair_keys=member_pair_keys(self.members), eligible=eligible
+        )
 
     def save(
         self,

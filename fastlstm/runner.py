@@ -58,6 +58,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "fixed_streams": None,
     "members_per_chunk": None,
     "precision": "float32",
+    "scheduler": None,
 }
 
 
@@ -109,11 +110,19 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         for monitor in cb.monitors:
             if monitor not in logged:
                 raise ValueError(f"{type(cb).__name__}.monitor={monitor!r} is not logged; available: {logged}")
+    if spec.scheduler is not None and spec.scheduler.metric not in logged:
+        raise ValueError(
+            f"scheduler metric={spec.scheduler.metric!r} is not logged; logged metrics: {logged}"
+            + (" (val_ metrics need validation_split or validation_data)" if not ds.val else "")
+        )
     return ds
 
 
-def _member_rows(plan: Plan, outcome: ChunkOutcome, callbacks: Sequence[Any]) -> list[dict[str, Any]]:
-    """The member table's rows for one finished chunk."""
+def _member_rows(
+    plan: Plan, outcome: ChunkOutcome, callbacks: Sequence[Any], pruned: Mapping[int, int] | None = None
+) -> list[dict[str, Any]]:
+    """The member table's rows for one finished chunk; `pruned` maps a member a scheduler
+    pruned to the rung epoch (its status is then "pruned", unless it diverged)."""
     state, hist = outcome.state, outcome.history
     structure = plan.groups[outcome.info.group].structure
     rows = []
@@ -126,6 +135,9 @@ def _member_rows(plan: Plan, outcome: ChunkOutcome, callbacks: Sequence[Any]) ->
         best_epoch = facts.pop("best_epoch", None)
         trained = int(np.sum(np.isfinite(hist["loss"][k])))
         status = "diverged" if bool(state.diverged[k]) else ("stopped" if bool(state.stopped[k]) else "ok")
+        if pruned is not None:
+            facts["pruned_epoch"] = pruned.get(i)
+            status = "pruned" if i in pruned and status != "diverged" else status
         rows.append(
             {
                 "index": i,
@@ -136,7 +148,9 @@ def _member_rows(plan: Plan, outcome: ChunkOutcome, callbacks: Sequence[Any]) ->
                 **m.hparams,
                 "status": status,
                 "epochs_trained": trained,
-                "stopped_epoch": int(state.stopped_epoch[k]) if status == "stopped" else None,
+                "stopped_epoch": int(state.stopped_epoch[k])
+                if bool(state.stopped[k]) and status != "diverged"
+                else None,
                 "best_epoch": None if status == "diverged" else best_epoch,
                 "final_epoch": best_epoch if bool(state.restored[k]) and best_epoch is not None else trained - 1,
                 **facts,
@@ -145,8 +159,19 @@ def _member_rows(plan: Plan, outcome: ChunkOutcome, callbacks: Sequence[Any]) ->
     return rows
 
 
-def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[ChunkOutcome]) -> SweepResult:
-    """Chunks' states and histories -> one `SweepResult` in member order."""
+def collect_result(
+    spec: SweepSpec,
+    plan: Plan,
+    ds: Dataset,
+    outcomes: Sequence[ChunkOutcome],
+    budget: Mapping[str, Any] | None = None,
+) -> SweepResult:
+    """Chunks' states and histories -> one `SweepResult` in member order.
+
+    `budget` is a scheduler's account (fastlstm/search/rung_driver.py): kept in `meta`
+    (so saved and loaded with the result) and its pruned members marked in the table.
+    """
+    pruned = _pruned_members(plan, budget)
     n_members = len(plan.members)
     max_epochs = max(g.structure["epochs"] for g in plan.groups)
     history: dict[str, np.ndarray] = {}
@@ -160,7 +185,7 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
             for name, values in o.history.items():
                 full = history.setdefault(name, np.full((n_members, max_epochs), np.nan, np.float32))
                 full[list(o.info.members), : values.shape[1]] = values
-            for row in _member_rows(plan, o, spec.callbacks):
+            for row in _member_rows(plan, o, spec.callbacks, pruned):
                 rows[row["index"]] = row
         groups.append(GroupParams(tuple(idx), group.structure["units"], group.structure["layers"], params))
     meta = {
@@ -183,7 +208,17 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "preprocessing": ds.preprocessing,  # predict/evaluate scale their inputs with it
         "class_weight": ds.class_weight,  # the per-class weights training used (numbers, also for "balanced")
     }
+    if budget is not None:
+        meta["budget"] = dict(budget)
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
+
+
+def _pruned_members(plan: Plan, budget: Mapping[str, Any] | None) -> dict[int, int] | None:
+    """member -> rung epoch for the members of every configuration the budget says was pruned."""
+    if budget is None:
+        return None
+    at = {int(c): int(e) for c, e in budget.get("pruned_at", {}).items()}
+    return {m.index: at[m.config] for m in plan.members if m.config in at}
 
 
 def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
@@ -221,6 +256,8 @@ def train(
             _check_initial_params(initial_params, group.structure, ds, spec.model)
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
     controllers = [*([ProgressBar()] if show else []), *controllers]
+    if spec.scheduler is not None:
+        return _train_with_scheduler(spec, ds, plan, initial_params, controllers, checkpoint, resume)
     resumed = None
     if checkpoint is not None:
         digest, identity = dataset_digest(ds), spec.to_dict()
@@ -231,6 +268,33 @@ def train(
     enable_compilation_cache()
     driver = Driver(plan, ds, settings_for(spec, initial_params), controllers, resume=resumed)
     return collect_result(spec, plan, ds, driver.run())
+
+
+def _train_with_scheduler(
+    spec: SweepSpec,
+    ds: Dataset,
+    plan: Plan,
+    initial_params: Any,
+    controllers: Sequence[Controller],
+    checkpoint: str | Path | None,
+    resume: bool,
+) -> SweepResult:
+    """The rung-synchronous driver (fastlstm/search/rung_driver.py); its checkpoint is
+    written at every rung and on a halt (checkpoint_every does not apply)."""
+    from fastlstm.checkpoint import RungCheckpoint, load_rung_resume
+    from fastlstm.search.rung_driver import RungDriver
+
+    resumed, save = None, None
+    if checkpoint is not None:
+        digest, identity = dataset_digest(ds), spec.to_dict()
+        resumed = load_rung_resume(checkpoint, digest, identity) if resume else None
+        save = RungCheckpoint(checkpoint, digest, identity, fresh=not resume)
+    elif resume:
+        raise ValueError("resume: give the checkpoint folder to resume from")
+    enable_compilation_cache()
+    driver = Driver(plan, ds, settings_for(spec, initial_params), controllers)
+    outcomes, budget = RungDriver(driver, spec.scheduler, resume=resumed, save=save).run()
+    return collect_result(spec, plan, ds, outcomes, budget)
 
 
 def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
@@ -308,6 +372,7 @@ def sweep(
     initial_params: Any = None,
     members_per_chunk: int | None = None,
     precision: str = "float32",
+    scheduler: Any = None,
     controllers: Sequence[Controller] = (),
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
@@ -349,6 +414,11 @@ def sweep(
     full state there every `checkpoint_every` epochs (and per finished chunk);
     `resume="DIR"` continues such a sweep (same spec, same data) and ends bit-identical
     to a run that was never interrupted.
+
+    `scheduler=fl.SuccessiveHalving(eta=3, metric="val_loss")` (or `fl.Hyperband(...)`)
+    ranks the configurations by their mean over seeds at rung epochs and stops every seed
+    of the worse ones; the survivors are regathered into smaller chunks, so pruned
+    members cost nothing after their rung. `result.budget` says what was spent.
 
     `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
     member starting from a fresh init of its seed, or from the model's own weights with

@@ -40,6 +40,7 @@ from fastlstm.model import ModelSpec
 from fastlstm.optimizers import CLIP_KEYS
 from fastlstm.plan import Plan, make_plan
 from fastlstm.preprocessing import check_standardize
+from fastlstm.search.halving import scheduler_from_config
 from fastlstm.search.space import Choice, distribution_from_table, is_distribution
 
 if sys.version_info >= (3, 11):
@@ -106,6 +107,18 @@ def _metrics_from(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _scheduler_from(value: Any) -> Any:
+    try:
+        return scheduler_from_config(value)
+    except TypeError as err:  # pydantic reports ValueErrors only
+        raise ValueError(str(err)) from None
+
+
+SchedulerField = Annotated[
+    Any,
+    BeforeValidator(_scheduler_from),
+    PlainSerializer(lambda s: None if s is None else s.get_config(), return_type=Any),
+]
 ModelField = Annotated[
     ModelSpec, BeforeValidator(_model_from), PlainSerializer(lambda m: m.to_dict(), return_type=dict)
 ]
@@ -192,6 +205,7 @@ class SweepSpec(_Strict):
     fixed_streams: Any = Field(default_factory=dict)
     members_per_chunk: Any = None
     precision: Precision = "float32"
+    scheduler: SchedulerField = None  # fl.SuccessiveHalving / fl.Hyperband (fastlstm/search/halving.py)
 
     @field_validator("name")
     @classmethod
@@ -233,6 +247,26 @@ class SweepSpec(_Strict):
     @model_validator(mode="after")
     def _plan_is_valid(self) -> SweepSpec:
         self.plan()  # optimizers, schedules, grid keys and values, seeds, streams
+        return self
+
+    @model_validator(mode="after")
+    def _scheduler_fits_the_plan(self) -> SweepSpec:
+        """A scheduler ranks two or more configurations that train the same epochs, at rungs before the end."""
+        if self.scheduler is None:
+            return self
+        plan = self.plan()
+        epochs = {g.structure["epochs"] for g in plan.groups}
+        if len(epochs) > 1:
+            raise ValueError("scheduler: every configuration must train the same epochs; epochs cannot be a grid key")
+        if len(plan.configs) < 2:
+            raise ValueError(
+                "scheduler: successive halving ranks configurations against each other and the grid gives one; "
+                "add a grid key with two or more values, or drop the scheduler"
+            )
+        try:
+            self.scheduler.brackets(len(plan.configs), epochs.pop())
+        except ValueError as err:
+            raise ValueError(f"scheduler: {err}") from None
         return self
 
     def plan(self) -> Plan:
@@ -403,6 +437,8 @@ def _to_config(changes: Mapping[str, Any]) -> dict[str, Any]:
         out["model"] = out["model"].to_dict()
     if isinstance(out.get("data"), BaseModel):
         out["data"] = out["data"].model_dump(mode="json")
+    if out.get("scheduler") is not None and hasattr(out["scheduler"], "get_config"):
+        out["scheduler"] = out["scheduler"].get_config()
     if out.get("callbacks"):
         out["callbacks"] = [callback_to_config(cb) if not isinstance(cb, Mapping) else cb for cb in out["callbacks"]]
     return out

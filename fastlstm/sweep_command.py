@@ -323,9 +323,37 @@ def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> Non
 
     summary = result.summary()  # once: from 10 seeds on its intervals are bootstrapped
     console.print(summary_table(summary))
+    if result.budget is not None:
+        _budget(result, console)
     console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
     if as_json:
         sys.stdout.write(strict_json({"summary": list(summary), "meta": result.meta}, indent=None) + "\n")
+
+
+def _budget(result: Any, console: Console) -> None:
+    """A scheduler's account: member-epochs spent and saved, the rungs, who was pruned where,
+    and whether the best configuration beats the runner-up."""
+    from rich.table import Table
+
+    from fastlstm.search.halving import budget_headline, pruned_lines, rung_table
+
+    budget = result.budget
+    console.print(budget_headline(budget), highlight=False, markup=False)
+    headers, rows = rung_table(budget)
+    table = Table(*headers, box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for line in pruned_lines(budget, result.configs):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    console.print("(the summary shows pruned configurations at the epoch they were pruned)", style="dim")
+    try:
+        best = result.best()
+    except ValueError:
+        return
+    mean = best.stats["mean"]
+    line = f"best: configuration {best.config} ({best.metric} mean {mean:.4g}), {best.verdict}"
+    console.print(line, highlight=False, markup=False)
 
 
 def _save(result: Any, out: Path, loaded: Any) -> None:

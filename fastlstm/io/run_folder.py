@@ -77,7 +77,7 @@ ENVIRONMENT_KEYS = (
 )
 
 # members.csv puts these last, in this order, whatever else a member row holds
-OUTCOME_COLUMNS = ("status", "epochs_trained", "stopped_epoch", "best_epoch", "final_epoch")
+OUTCOME_COLUMNS = ("status", "epochs_trained", "stopped_epoch", "pruned_epoch", "best_epoch", "final_epoch")
 
 
 def write_run_folder(

@@ -223,6 +223,8 @@ def contents(result: SweepResult) -> str:
         ("curves", "Learning curves"),
         ("final", "Final metrics"),
     ]
+    if result.budget is not None:
+        entries.insert(2, ("budget", "Successive halving"))
     titles = {"lr_range": "Learning-rate range test", "variance_sources": "Variance sources", "findings": "Findings"}
     entries += [(key.replace("_", "-"), title) for key, title in titles.items() if key in result.analysis]
     return "<nav>" + " · ".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in entries) + "</nav>"
@@ -308,6 +310,32 @@ def summary_section(result: SweepResult, summary: Summary, shown: Sequence[int])
         f"<p class='note'>{esc(n)}</p>" for n in dict.fromkeys(notes)
     )
     return section("summary", "Summary", body + diverged_list(result))
+
+
+def budget_section(result: SweepResult) -> str:
+    """What a scheduler spent and saved, per rung, where each configuration was pruned, and
+    whether the best of those that trained to the end beats the runner-up."""
+    from fastlstm.search.halving import budget_headline, rung_table
+
+    budget = result.budget
+    headers, rows = rung_table(budget)
+    body = f"<p>{esc(budget_headline(budget))}</p>" + table(
+        [esc(h) for h in headers], [[esc(c) for c in r] for r in rows]
+    )
+    pruned_at = budget.get("pruned_at", {})
+    keys = list(dict.fromkeys(k for point in result.configs for k in point))
+    config_rows = [
+        [esc(c), *(esc(short_number(point.get(k))) for k in keys), esc(pruned_at.get(str(c), "trained to the end"))]
+        for c, point in enumerate(result.configs)
+    ]
+    body += table(["configuration", *map(esc, keys), "pruned at epoch"], config_rows)
+    try:
+        best = result.best()
+        body += f"<p>Best of those trained to the end: configuration {best.config}, {esc(best.verdict)}.</p>"
+    except ValueError as err:
+        body += problem(str(err))
+    body += "<p>The summary shows pruned configurations at the epoch they were pruned.</p>"
+    return section("budget", "Successive halving", body)
 
 
 def readable_notes(summary: Summary) -> list[str]:
@@ -606,6 +634,8 @@ def build_report(
         curves_section(page, result, curve_rows, curve_note),
         final_section(page, result, summary, box_rows, box_note),
     ]
+    if result.budget is not None:
+        sections.insert(2, budget_section(result))
     analysis = result.analysis
     if "lr_range" in analysis:
         sections.append(guarded("lr-range", "Learning-rate range test", analysis["lr_range"], lr_range_body, page))

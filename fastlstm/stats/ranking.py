@@ -111,6 +111,11 @@ class BestConfiguration:
     stats: dict[str, Any]  # describe()'s row
     member: int
     members: tuple[int, ...]
+    # Against the runner-up (the second best mean): is the best really better?
+    runner_up: int | None = None
+    significant: bool | None = None  # None: no runner-up, or too few seeds to test
+    comparison: dict[str, Any] | None = None  # compare_samples(best, runner-up).to_dict()
+    verdict: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"members": list(self.members)}
@@ -289,19 +294,30 @@ def best_configuration(
     configs: Sequence[Mapping[str, Any]],
     *,
     metric: str,
+    pair_keys: Sequence[Hashable | None] | None = None,
+    eligible: Sequence[bool] | None = None,
 ) -> BestConfiguration:
-    """The configuration with the best mean `values` over its seeds, and its median member."""
+    """The configuration with the best mean `values` over its seeds, its median member, and
+    whether it is significantly better than the runner-up (`compare_groups`: Welch's t, or
+    the paired t-test when both ran the same seeds on every stream).
+
+    `eligible` (per configuration) leaves some out, e.g. those a scheduler pruned before the
+    end: a configuration's value at its rung is not comparable with one at the last epoch.
+    """
     values = np.asarray(values, np.float64)
     config_of_member = np.asarray(config_of_member)
     better_high = higher_is_better(metric)
     members = [np.flatnonzero(config_of_member == c) for c in range(len(configs))]
     described = [describe(values[idx], bounds=metric_bounds(metric)) for idx in members]
-    usable = [c for c in range(len(configs)) if described[c]["n"] > 0]
+    allowed = [True] * len(configs) if eligible is None else [bool(e) for e in eligible]
+    usable = [c for c in range(len(configs)) if described[c]["n"] > 0 and allowed[c]]
     if not usable:
         raise ValueError(f"metric {metric!r}: every member diverged or has no value; there is no best configuration")
-    top = min(usable, key=lambda c: (_sort_key(described[c], better_high), c))
+    ordered = sorted(usable, key=lambda c: (_sort_key(described[c], better_high), c))
+    top = ordered[0]
     finite = [int(i) for i in members[top] if np.isfinite(values[i])]
     by_value = sorted(finite, key=lambda i: (values[i], i))
+    against = _against_runner_up(values, members, ordered, pair_keys, better_high)
     return BestConfiguration(
         config=top,
         settings=dict(configs[top]),
@@ -310,7 +326,36 @@ def best_configuration(
         stats=described[top],
         member=by_value[(len(by_value) - 1) // 2],
         members=tuple(int(i) for i in members[top]),
+        **against,
     )
+
+
+def _against_runner_up(
+    values: np.ndarray,
+    members: list[np.ndarray],
+    ordered: list[int],
+    pair_keys: Sequence[Hashable | None] | None,
+    better_high: bool,
+) -> dict[str, Any]:
+    """runner_up, significant, comparison and verdict of the best (`ordered[0]`) against the second."""
+    if len(ordered) < 2:
+        return {"verdict": "no runner-up to compare with"}
+    top, second = ordered[0], ordered[1]
+    keys = list(pair_keys) if pair_keys is not None else None
+    test = compare_groups(
+        values[members[top]],
+        values[members[second]],
+        [keys[i] for i in members[top]] if keys else None,
+        [keys[i] for i in members[second]] if keys else None,
+        higher_is_better=better_high,
+    )
+    if not math.isfinite(test.p):
+        verdict = f"not testable against configuration {second} (needs >= 2 seeds on each side)"
+        return {"runner_up": second, "significant": None, "comparison": test.to_dict(), "verdict": verdict}
+    significant = bool(test.p < test.alpha and test.a_is_better)
+    word = "significantly better than" if significant else "not distinguishable from"
+    verdict = f"{word} configuration {second} ({'paired t' if test.paired else 'welch'} p={test.p:.2g})"
+    return {"runner_up": second, "significant": significant, "comparison": test.to_dict(), "verdict": verdict}
 
 
 def result_metric_values(result: Any, metric: str | None = None) -> tuple[str, np.ndarray]:
