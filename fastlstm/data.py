@@ -47,12 +47,17 @@ class Split:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        """(timesteps, features) of one row."""
+        return tuple(self.x.shape[1:])
+
 
 @dataclasses.dataclass
 class Dataset:
     """Validated data plus what it says about the task."""
 
-    train: Split
+    train: Split  # or a fastlstm.io.stream_data.StreamSplit: x read from disk by blocks
     val: Split | None
     task: str  # classification | binary | regression
     loss: str
@@ -73,11 +78,16 @@ class Dataset:
     @property
     def timesteps(self) -> int:
         """The training sequence length (validation sequences may be longer or shorter)."""
-        return int(self.train.x.shape[1])
+        return int(self.train.row_shape[0])
 
     @property
     def features(self) -> int:
-        return int(self.train.x.shape[2])
+        return int(self.train.row_shape[1])
+
+    @property
+    def streaming(self) -> bool:
+        """x is read from disk block by block (fastlstm/streaming.py), not held on the device."""
+        return not isinstance(self.train, Split)
 
 
 def _is_pydataset(x: Any) -> bool:

@@ -23,6 +23,7 @@ from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.driver import Driver, Settings
+from fastlstm.io.stream import wants_stream
 from fastlstm.layers import SequentialModel
 from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
 from fastlstm.plan import Plan
@@ -78,10 +79,21 @@ def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset
             raise ValueError(f"initial_params[{name!r}] has shape {np.shape(got[name])}, expected {spec.shape}")
 
 
-def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, sample_weight: Any = None) -> Dataset:
-    """Validate the data against the spec and split it (Keras's rules); raise before compiling."""
+def load_data(
+    spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, sample_weight: Any = None, stream: bool | None = None
+) -> Dataset:
+    """Validate the data against the spec and split it (Keras's rules); raise before compiling.
+
+    A streamed `x` (see `fastlstm.io.stream.wants_stream`) gives a `Dataset` whose splits
+    read x from disk by blocks (fastlstm/io/stream_data.py)."""
     model = spec.model
-    ds = prepare_data(
+    prepare = prepare_data
+    if wants_stream(x, stream):
+        from fastlstm.io.stream_data import prepare_stream_data as prepare
+
+        if model.embedding is not None:
+            raise ValueError("x: streamed data does not support an Embedding model (token ids) yet")
+    ds = prepare(
         x,
         y,
         task=model.task,
@@ -99,7 +111,7 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         **model.data_options(),
     )
     for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
-        if split is not None:
+        if split is not None and not ds.streaming:
             check_token_ids(model, split.x, split.mask, name)
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:
@@ -180,7 +192,30 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
         "preprocessing": ds.preprocessing,  # predict/evaluate scale their inputs with it
         "class_weight": ds.class_weight,  # the per-class weights training used (numbers, also for "balanced")
     }
+    if ds.streaming:
+        meta["streaming"] = stream_meta(ds, spec)
+        shared_order_rows(rows, plan, outcomes)
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
+
+
+def stream_meta(ds: Dataset, spec: SweepSpec) -> dict[str, Any]:
+    """What `result.meta["streaming"]` says about a streamed sweep."""
+    batches = ds.train.batches is not None
+    return {
+        "source": "batches" if batches else "rows",
+        "order": "shared by the members of a chunk: the order stream is not a source of variance",
+        "shuffle": "the source's own order" if batches else ("by blocks of rows" if spec.shuffle else "none"),
+    }
+
+
+def shared_order_rows(rows: list[dict[str, Any]], plan: Plan, outcomes: Sequence[ChunkOutcome]) -> None:
+    """Streamed data: every member of a chunk saw the order of the chunk's first member's
+    order seed; the member table says which seed, and that it was shared."""
+    for o in outcomes:
+        seed = plan.members[o.info.members[0]].stream_seeds["order"]
+        for i in o.info.members:
+            rows[i]["order_seed"] = seed
+            rows[i]["order_shared"] = True
 
 
 def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
@@ -213,6 +248,12 @@ def train(
     continues from what that folder holds.
     """
     plan = spec.plan()
+    if ds.streaming:
+        from fastlstm.streaming import check_stream_plan
+
+        check_stream_plan(ds, plan)
+        if checkpoint is not None:
+            raise ValueError("checkpoint: not supported with streamed data yet (the resume check hashes the data)")
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds, spec.model)
@@ -309,6 +350,7 @@ def sweep(
     resume: str | Path | None = None,
     verbose: int | str = "auto",
     init: str | None = None,
+    stream: bool | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -340,6 +382,13 @@ def sweep(
     `resume="DIR"` continues such a sweep (same spec, same data) and ends bit-identical
     to a run that was never interrupted.
 
+    `x` may also be read from disk while training (README, "Data bigger than memory"):
+    a memory-mapped array (`np.load(path, mmap_mode="r")`), a directory of `.npy`
+    shards, a Keras `PyDataset` or a generator factory. `stream=None` streams those
+    (a memory-mapped array from 1 GiB on), `True` streams any array, `False` never.
+    Streamed, each block of batches is read once per epoch for all the members of a
+    chunk, which share the data order.
+
     `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
     member starting from a fresh init of its seed, or from the model's own weights with
     `init="keras_weights"`.
@@ -355,7 +404,7 @@ def sweep(
     else:
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
-    ds = load_data(spec, x, y, validation_data, sample_weight)
+    ds = load_data(spec, x, y, validation_data, sample_weight, stream)
     return train(
         spec,
         ds,
