@@ -27,7 +27,7 @@ import numpy as np
 
 from fastlstm.devices import by_member, member_mesh, padded_count, replicated
 from fastlstm.driver import ChunkRun
-from fastlstm.io.stream import BLOCK_BYTES, block_batches
+from fastlstm.io.stream import BLOCK_BYTES, block_batches, return_freed_memory
 from fastlstm.program import (
     EVAL_BATCH,
     INIT_COMPILER_OPTIONS,
@@ -94,7 +94,7 @@ def compiled_stream_program(cfg: TrainConfig) -> tuple[Callable, Callable, Calla
         jax.jit(jax.vmap(p.begin)),
         jax.jit(jax.vmap(p.block, in_axes=(0, 0, None)), donate_argnums=(0,)),
         jax.jit(jax.vmap(p.val_block, in_axes=(0, 0, None)), donate_argnums=(0,)),
-        jax.jit(jax.vmap(p.end), donate_argnums=(0,)),
+        jax.jit(jax.vmap(p.end)),
     )
 
 
@@ -200,6 +200,12 @@ class StreamChunkRun(ChunkRun):
         kind, block = feed.get()
         while kind != "end":
             carry = (self._block if kind == "train" else self._val_block)(carry, self.hp, block)
+            # Dispatch is asynchronous: without waiting, every block of the epoch would be
+            # queued on the device at once (memory growing with the data). The reader
+            # thread keeps the next blocks ready meanwhile, so the device barely idles.
+            jax.block_until_ready(carry.sums)
+            del block
+            return_freed_memory()
             kind, block = feed.get()
         self.state, logs = self._end(carry, self.hp)
         self.epoch += 1

@@ -26,10 +26,11 @@ block size and the prefetch depth, not by the file.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ import numpy as np
 # memory-mapped x at least this large streams by default (`stream=None`)
 STREAM_THRESHOLD_BYTES = 1 << 30
 # host bytes of x per block of batches (the block program's input)
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 
 
 def is_batch_source(x: Any) -> bool:
@@ -104,6 +105,24 @@ def release_pages(a: np.ndarray) -> None:
     if m is not None and hasattr(m, "madvise"):
         with contextlib.suppress(OSError, ValueError):
             m.madvise(mmap.MADV_DONTNEED)
+
+
+def _libc_trim() -> Callable[[], Any]:
+    """glibc's `malloc_trim(0)`, or a no-op elsewhere."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda *_: 0
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def return_freed_memory() -> None:
+    """Give memory freed by finished blocks back to the system. glibc keeps freed blocks
+    (megabytes each, allocated in the reader thread and freed in the main one) in its
+    arenas, where fragments of them keep the resident set growing with the data read."""
+    _MALLOC_TRIM(0)
 
 
 def check_rows_array(x: Any, name: str) -> None:
