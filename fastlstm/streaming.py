@@ -27,7 +27,8 @@ import numpy as np
 
 from fastlstm.devices import by_member, member_mesh, padded_count, replicated
 from fastlstm.driver import ChunkRun
-from fastlstm.io.stream import BLOCK_BYTES, block_batches, return_freed_memory
+from fastlstm.io import stream
+from fastlstm.io.stream import block_batches, return_freed_memory
 from fastlstm.program import (
     EVAL_BATCH,
     INIT_COMPILER_OPTIONS,
@@ -176,7 +177,7 @@ class StreamChunkRun(ChunkRun):
         if not self.cfg.n_val:
             return 0
         chunk_bytes = self.val_chunk * int(np.prod(self.ds.val.row_shape)) * 4
-        return max(1, min(-(-self.cfg.n_val // self.val_chunk), BLOCK_BYTES // chunk_bytes))
+        return max(1, min(-(-self.cfg.n_val // self.val_chunk), stream.BLOCK_BYTES // chunk_bytes))
 
     def _feed_for(self, epoch: int) -> Prefetcher:
         if self._feed is None or self._feed_epoch != epoch:

@@ -14,6 +14,7 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
+import fastlstm.io.stream as stream_io
 from fastlstm.io.stream import fit_streamed
 from fastlstm.preprocessing import fit_preprocessing
 
@@ -91,13 +92,39 @@ def test_pydataset_batches_are_the_steps_and_match_in_memory():
     assert data.epochs_ended == 1 + SMALL["epochs"]  # the checking pass, then each epoch
 
 
-@pytest.mark.parametrize("members", [1, 4])
-def test_each_batch_is_read_once_per_epoch_however_many_members(members):
+@pytest.mark.parametrize(("members", "standardize"), [(1, None), (4, None), (4, "feature")])
+def test_each_batch_is_read_once_per_epoch_however_many_members(members, standardize):
     x, y = make_data(n=80)
     data = CountingPyDataset(x, y, 16)
-    fl.sweep(data, **{**SMALL, "epochs": 3}, seeds=members, members_per_chunk=4)
-    # one checking pass before training, then one read of each batch per epoch
+    fl.sweep(data, **{**SMALL, "epochs": 3}, seeds=members, members_per_chunk=4, standardize=standardize)
+    # one checking pass before training (which also fits standardize), then one read of each batch per epoch
     assert data.reads == (1 + 3) * len(data)
+
+
+def test_many_blocks_per_epoch_train_bit_for_bit_as_in_memory(tmp_path, monkeypatch):
+    """Blocks of 2 batches (and a shorter last block, and validation in several blocks):
+    the block program's calls add up to the in-memory epoch exactly."""
+    x, y = make_data(n=90)
+    monkeypatch.setattr(stream_io, "BLOCK_BYTES", 2 * 16 * x[0].nbytes)
+    kw = {**SMALL, "seeds": 2, "validation_split": 0.2, "shuffle": False, "grid": {"dropout": [0.0, 0.3]}}
+    assert_same_training(fl.sweep(x, y, **kw), fl.sweep(saved(tmp_path, "x", x), y, stream=True, **kw))
+
+
+def test_block_shuffle_visits_every_row_once_in_a_new_order_each_epoch(tmp_path, monkeypatch):
+    from fastlstm.runner import load_data
+    from fastlstm.spec import sweep_spec_from_kwargs
+
+    x, y = make_data(n=100)
+    x[:, 0, 0] = np.arange(100)  # each row says which it is
+    spec = sweep_spec_from_kwargs(model=fl.ModelSpec(units=4), batch_size=8)
+    ds = load_data(spec, saved(tmp_path, "x", x), y, stream=True)
+    orders = []
+    for epoch in range(2):
+        seen = [b[0][b[4]][:, 0, 0] for b in ds.train.train_blocks(8, 3, epoch, seed=5, shuffle=True)]
+        assert [len(s) for s in seen].count(24) == 4  # blocks of 3 batches of 8 rows, the last 4 rows alone
+        orders.append(np.concatenate(seen).astype(int))
+        assert sorted(orders[-1]) == list(range(100))
+    assert list(orders[0]) != list(orders[1]) != list(range(100))
 
 
 def test_generator_factory_is_called_once_per_epoch():
@@ -205,6 +232,7 @@ def test_shards_with_mismatched_shapes_are_refused_before_compile(tmp_path):
         (lambda x, y: BatchList([(x[:16], y[:16]), (x[:32], y[:32])]), {}, "batch 1 has 32 rows, more than"),
         (lambda x, y: BatchList([(x[:16], y[:15])]), {}, "batch 0 has 16 rows of x but 15 of y"),
         (lambda x, y: BatchList([(x[:16], y[:16]), (x[:16],)]), {}, "batch 1 is not an"),
+        (lambda x, y: CountingPyDataset(x, y, 16), {"grid": {"class_weight": [None, "balanced"]}}, "not supported"),
     ],
 )
 def test_bad_streamed_input_is_a_value_error(make, kwargs, message):

@@ -11,6 +11,7 @@ batch, and once per epoch after that.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ import numpy as np
 
 from fastlstm import data as base
 from fastlstm.coerce import to_python
+from fastlstm.io import stream
 from fastlstm.io.stream import BatchSource, RowSource, fit_streamed, is_batch_source, is_shard_directory, open_shards
 from fastlstm.preprocessing import apply_preprocessing
 from fastlstm.targets import resolve_targets
@@ -55,12 +57,7 @@ class StreamSplit:
     def block_mask(self, x: np.ndarray, ragged: np.ndarray | None) -> np.ndarray | None:
         if not self.masked:
             return None
-        mask = np.ones(x.shape[:2], bool) if ragged is None else ragged
-        if self.mask_zero:
-            mask = mask & (x[..., 0] != 0)
-        if self.mask_value is not None:
-            mask = mask & np.any(x != np.float32(self.mask_value), axis=-1)
-        return mask
+        return real_steps(x, ragged, self.mask_value, self.mask_zero)
 
     def raw_rows(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Rows [lo, hi) of this split, unscaled, with their mask; NaN/inf refused."""
@@ -75,10 +72,6 @@ class StreamSplit:
 
     def raw_blocks(self, rows_per_block: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """(x, mask) of every row in order, unscaled (the standardize pass)."""
-        if self.batches is not None:
-            for x, _, _ in self.batches.batches():
-                yield x, self.block_mask(x, None)
-            return
         for lo in range(0, len(self), rows_per_block):
             yield self.raw_rows(lo, min(lo + rows_per_block, len(self)))
 
@@ -126,6 +119,17 @@ class StreamSplit:
             x, mask = self.raw_rows(lo, hi)
             xb, yb, wb, mb, ok, _ = pack(self.scaled(x, mask), self.y[lo:hi], self.weight[lo:hi], mask, chunk, 0)
             yield xb, yb, wb, mb, ok.astype(np.float32)
+
+
+def real_steps(x: np.ndarray, ragged: np.ndarray | None, mask_value: float | None, mask_zero: bool) -> np.ndarray:
+    """(rows, timesteps) True at the real steps: not padding, not `mask_value`, not token 0
+    with `mask_zero` (the rules of `fastlstm.data`, always as an array)."""
+    mask = np.ones(x.shape[:2], bool) if ragged is None else ragged
+    if mask_zero:
+        mask = mask & (x[..., 0] != 0)
+    if mask_value is not None:
+        mask = mask & np.any(x != np.float32(mask_value), axis=-1)
+    return mask
 
 
 def pack(x, y, w, mask, batch_size: int, step: int) -> Block:
@@ -258,17 +262,23 @@ def _batch_source_splits(x: Any, y: Any, options: dict, masking: dict) -> tuple:
         )
     if options["sample_weight"] is not None:
         raise ValueError("sample_weight: a PyDataset or generator yields its own (x, y, sample_weight) batches")
-    source = BatchSource(x)
-    ys, ws = [], []
-    for _, yb, wb in source.batches():
-        ys.append(yb)
-        ws.append(wb)
+    source, ys, ws = BatchSource(x), [], []
+
+    def checking_pass() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        for xb, yb, wb in source.batches():
+            ys.append(yb)
+            ws.append(wb)
+            yield xb, real_steps(xb, None, masking["mask_value"], masking["mask_zero"])
+
+    method = options["standardize"]  # fitted in the same pass: every batch is a training batch
+    fitted = fit_streamed(checking_pass(), method) if method is not None else collections.deque(checking_pass(), 0)
     if not ys:
         raise ValueError("x: the PyDataset or generator gave no batches")
     raw_y = base._as_targets(np.concatenate(ys), "y", sum(len(b) for b in ys))
     weight = np.concatenate(ws) if ws[0] is not None else np.ones(len(raw_y), np.float32)
     train = StreamSplit(raw_y, base._weights(weight, "sample_weight", len(raw_y)), source.layout.row_shape, **masking)
     train.batches = source
+    train.preprocessing = fitted if method is not None else None
     val, val_y = None, None
     if options["validation_data"] is not None:
         val, val_y = _in_memory_validation(options["validation_data"], source.layout.row_shape, masking)
@@ -292,7 +302,11 @@ def _fit_standardize(method: str | None, train: StreamSplit, val: StreamSplit | 
     """Fit on the training rows only (one streaming pass), then scale every block of both."""
     if method is None:
         return None
-    per_block = max(1, (8 << 20) // (4 * int(np.prod(train.row_shape))))
+    if train.batches is not None:  # fitted in the checking pass
+        if val is not None:
+            val.preprocessing = train.preprocessing
+        return train.preprocessing
+    per_block = max(1, stream.BLOCK_BYTES // (4 * int(np.prod(train.row_shape))))
     fitted = fit_streamed(train.raw_blocks(per_block), method)
     for split in (train, val):
         if split is not None:
