@@ -198,6 +198,14 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 
 
+def stream_digest(ds: Dataset) -> str:
+    """What resume checks of streamed data: the files (names, sizes, modification times),
+    shapes, labels and weights; not x's bytes, which would cost a read of everything."""
+    from fastlstm.io.stream_data import fingerprint
+
+    return fingerprint(ds)
+
+
 def stream_meta(ds: Dataset, spec: SweepSpec) -> dict[str, Any]:
     """What `result.meta["streaming"]` says about a streamed sweep."""
     batches = ds.train.batches is not None
@@ -252,8 +260,6 @@ def train(
         from fastlstm.streaming import check_stream_plan
 
         check_stream_plan(ds, plan)
-        if checkpoint is not None:
-            raise ValueError("checkpoint: not supported with streamed data yet (the resume check hashes the data)")
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds, spec.model)
@@ -261,7 +267,7 @@ def train(
     controllers = [*([ProgressBar()] if show else []), *controllers]
     resumed = None
     if checkpoint is not None:
-        digest, identity = dataset_digest(ds), spec.to_dict()
+        digest, identity = (stream_digest(ds) if ds.streaming else dataset_digest(ds)), spec.to_dict()
         resumed = load_resume(checkpoint, digest, identity) if resume else None
         controllers.append(Checkpointer(checkpoint, checkpoint_every, digest, identity, resume=resume))
     elif resume:
@@ -286,6 +292,8 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
         x, y = early_cue(n=source.samples, timesteps=source.timesteps)
         text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
         return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
+    if Path(source.path).is_dir():  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
+        return {"x": str(source.path), "y": None}, None, f"the .npy shards in {source.path} (streamed)"
     forecasting = source.window is not None
     loaded = read_data(
         source.path,

@@ -284,3 +284,26 @@ def test_peak_memory_is_bounded_by_the_block_not_the_file(tmp_path):
     small = peak_rss_kib(tmp_path, 2048)  # 16 MB
     large = peak_rss_kib(tmp_path, 32768)  # 256 MB
     assert large - small < 48 * 1024, (small, large)
+
+
+class HaltAfter(fl.Controller):
+    """Halt the sweep after `epochs` epochs (as Ctrl-C would)."""
+
+    def __init__(self, epochs):
+        self.epochs, self.seen = epochs, 0
+
+    def on_epoch_end(self, event):
+        self.seen += 1
+        return fl.Decision(halt=True) if self.seen == self.epochs else None
+
+
+def test_a_halted_streamed_sweep_resumes_to_the_uninterrupted_numbers(tmp_path):
+    from fastlstm.driver import SweepHalted
+
+    x, y = make_data(n=96)
+    mm = saved(tmp_path, "x", x)
+    kw = {**SMALL, "epochs": 3, "seeds": 2, "validation_split": 0.25, "stream": True}
+    uninterrupted = fl.sweep(mm, y, **kw)
+    with pytest.raises(SweepHalted):
+        fl.sweep(mm, y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(2)], **kw)
+    assert_same_training(fl.sweep(mm, y, resume=tmp_path / "ck", **kw), uninterrupted)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import math
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -314,4 +316,20 @@ def _fit_standardize(method: str | None, train: StreamSplit, val: StreamSplit | 
     return fitted
 
 
-__all__ = ["StreamSplit", "prepare_stream_data"]
+def fingerprint(ds: base.Dataset) -> str:
+    """SHA-256 of a streamed dataset's identity (see `fastlstm.runner.stream_digest`)."""
+    digest = hashlib.sha256()
+    for split in (ds.train, ds.val):
+        if split is None:
+            continue
+        digest.update(repr((len(split), split.row_shape, split.start, split.masked)).encode())
+        for a in (split.y, split.weight):
+            digest.update(np.ascontiguousarray(a).tobytes())
+        for part in split.rows.parts if split.rows is not None else ():
+            name = getattr(part, "filename", None)
+            stat = os.stat(name) if name else None
+            digest.update(repr((part.shape, str(part.dtype), name, stat and (stat.st_size, stat.st_mtime_ns))).encode())
+    return digest.hexdigest()
+
+
+__all__ = ["StreamSplit", "fingerprint", "prepare_stream_data"]
