@@ -114,6 +114,7 @@ class Prefetcher:
             for kind, block in items:
                 if not self._offer((kind, None if block is None else put(block))):
                     return
+            self._offer(("error", RuntimeError("streaming: asked for an epoch past the last one")))
         except BaseException as err:  # raised again in the consumer
             self._offer(("error", err))
 
