@@ -4,9 +4,12 @@ keeps the process's memory bounded by the block size, not the file."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import jax
 import numpy as np
@@ -90,6 +93,25 @@ def test_pydataset_batches_are_the_steps_and_match_in_memory():
     streamed = fl.sweep(data, **kw)
     assert_same_training(in_memory, streamed)
     assert data.epochs_ended == 1 + SMALL["epochs"]  # the checking pass, then each epoch
+
+
+def test_a_keras_pydataset_streams():
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, x, y):
+            super().__init__()
+            self.x, self.y = x, y
+
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return self.x[i * 16 : (i + 1) * 16], self.y[i * 16 : (i + 1) * 16]
+
+    x, y = make_data(n=80)
+    kw = {**SMALL, "seeds": 2, "shuffle": False}
+    assert_same_training(fl.sweep(x, y, **kw), fl.sweep(Batches(x, y), **kw))
 
 
 @pytest.mark.parametrize(("members", "standardize"), [(1, None), (4, None), (4, "feature")])
