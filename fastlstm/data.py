@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -340,6 +341,11 @@ def prepare_data(
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
     _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
+    if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
+        raise ValueError(
+            f"x: {os.fspath(x)!r} is a directory of .npy shards, which only a sweep streams "
+            "(fl.sweep, fastlstm sweep); this needs the data in memory"
+        )
     if y is None and _is_pydataset(x):
         x, y, sample_weight = _from_pydataset(x)
     if y is None:

@@ -229,7 +229,8 @@ class StreamChunkRun(ChunkRun):
         return super().finish()
 
     def __del__(self) -> None:  # a halted sweep drops its chunk: stop the reader with it
-        self.close()
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def epoch_blocks(ds: Any, cfg: TrainConfig, first_epoch: int, order_seed: int, per_block: tuple[int, int]) -> Iterator:

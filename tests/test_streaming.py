@@ -329,3 +329,23 @@ def test_a_halted_streamed_sweep_resumes_to_the_uninterrupted_numbers(tmp_path):
     with pytest.raises(SweepHalted):
         fl.sweep(mm, y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(2)], **kw)
     assert_same_training(fl.sweep(mm, y, resume=tmp_path / "ck", **kw), uninterrupted)
+
+
+def test_reading_a_copy_on_write_memmap_keeps_its_changes(tmp_path):
+    """Pages are released only from read-only maps: on a copy-on-write map ("c") the
+    release would throw away the user's in-memory changes."""
+    from fastlstm.io.stream import RowSource
+
+    x, _ = make_data(n=8)
+    np.save(tmp_path / "x.npy", x)
+    cow = np.load(tmp_path / "x.npy", mmap_mode="c")
+    cow[0] = 123.0
+    np.testing.assert_array_equal(RowSource.of_array(cow).read(0, 2)[0], 123.0)
+    np.testing.assert_array_equal(cow[0], 123.0)
+
+
+def test_a_shard_directory_given_where_data_must_be_in_memory_is_refused(tmp_path):
+    from fastlstm.data import prepare_data
+
+    with pytest.raises(ValueError, match=r"directory of \.npy shards, which only a sweep streams"):
+        prepare_data(str(tmp_path), None)

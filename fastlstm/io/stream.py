@@ -102,7 +102,8 @@ def release_pages(a: np.ndarray) -> None:
     """Drop a memory map's pages from this process's resident set (they stay in the page
     cache): without it every page ever read counts in the RSS, up to the whole file."""
     m = getattr(a, "_mmap", None)
-    if m is not None and hasattr(m, "madvise"):
+    # Only shared maps: a copy-on-write one ("c") would lose the changes made to it.
+    if m is not None and hasattr(m, "madvise") and getattr(a, "mode", None) in ("r", "r+", "w+"):
         with contextlib.suppress(OSError, ValueError):
             m.madvise(mmap.MADV_DONTNEED)
 
