@@ -255,6 +255,16 @@ def test_shards_with_mismatched_shapes_are_refused_before_compile(tmp_path):
         (lambda x, y: BatchList([(x[:16], y[:15])]), {}, "batch 0 has 16 rows of x but 15 of y"),
         (lambda x, y: BatchList([(x[:16], y[:16]), (x[:16],)]), {}, "batch 1 is not an"),
         (lambda x, y: CountingPyDataset(x, y, 16), {"grid": {"class_weight": [None, "balanced"]}}, "not supported"),
+        (
+            lambda x, y: BatchList([(x[:16], y[:16]), (np.full_like(x[:16], np.nan), y[:16])]),
+            {},
+            "batch 1 contains NaN",
+        ),
+        (
+            lambda x, y: np.where(np.arange(48)[:, None, None] == 40, np.inf, x),
+            {"stream": True},
+            r"at index \(40, 0, 0\)",
+        ),
     ],
 )
 def test_bad_streamed_input_is_a_value_error(make, kwargs, message):

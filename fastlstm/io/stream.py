@@ -255,6 +255,8 @@ class BatchSource:
             raise ValueError(f"x: batch {index} has {x.shape[0]} rows of x but {y.shape[0]} of y")
         if x.shape[0] == 0:
             raise ValueError(f"x: batch {index} is empty")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"x: batch {index} contains NaN or inf values")
         return x.astype(np.float32, copy=False), y, w
 
 
