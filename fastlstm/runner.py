@@ -292,7 +292,7 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
         x, y = early_cue(n=source.samples, timesteps=source.timesteps)
         text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
         return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
-    if Path(source.path).is_dir():  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
+    if any(Path(source.path).glob("x_*.npy")):  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
         return {"x": str(source.path), "y": None}, None, f"the .npy shards in {source.path} (streamed)"
     forecasting = source.window is not None
     loaded = read_data(
