@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,12 +48,17 @@ class Split:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        """(timesteps, features) of one row."""
+        return tuple(self.x.shape[1:])
+
 
 @dataclasses.dataclass
 class Dataset:
     """Validated data plus what it says about the task."""
 
-    train: Split
+    train: Split  # or a fastlstm.io.stream_data.StreamSplit: x read from disk by blocks
     val: Split | None
     task: str  # classification | binary | regression
     loss: str
@@ -73,11 +79,16 @@ class Dataset:
     @property
     def timesteps(self) -> int:
         """The training sequence length (validation sequences may be longer or shorter)."""
-        return int(self.train.x.shape[1])
+        return int(self.train.row_shape[0])
 
     @property
     def features(self) -> int:
-        return int(self.train.x.shape[2])
+        return int(self.train.row_shape[1])
+
+    @property
+    def streaming(self) -> bool:
+        """x is read from disk block by block (fastlstm/streaming.py), not held on the device."""
+        return not isinstance(self.train, Split)
 
 
 def _is_pydataset(x: Any) -> bool:
@@ -330,6 +341,11 @@ def prepare_data(
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
     _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
+    if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
+        raise ValueError(
+            f"x: {os.fspath(x)!r} is a directory of .npy shards, which only a sweep streams "
+            "(fl.sweep, fastlstm sweep); this needs the data in memory"
+        )
     if y is None and _is_pydataset(x):
         x, y, sample_weight = _from_pydataset(x)
     if y is None:

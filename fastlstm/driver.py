@@ -280,7 +280,7 @@ class Driver:
     ):
         self.plan, self.ds, self.settings, self.resume = plan, ds, settings, resume
         self.controllers = list(controllers)
-        self.data = device_data(ds)
+        self.data = None if ds.streaming else device_data(ds)  # streamed: read by blocks, per chunk
         self.layout = resume.layout if resume is not None else self._layout()
         n_chunks = [sum(1 for g, _ in self.layout if g == group) for group in range(len(plan.groups))]
         seen = [0] * len(plan.groups)
@@ -321,6 +321,12 @@ class Driver:
     def chunk_run(self, info: ChunkInfo) -> ChunkRun:
         """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
         keys, hp = self._chunk_inputs(info)
+        if self.ds.streaming:  # x read from disk block by block: fastlstm/streaming.py
+            from fastlstm.streaming import StreamChunkRun
+
+            order_seed = self.plan.members[info.members[0]].stream_seeds["order"]
+            args = (self.settings.initial_params, self.slots(info.group), order_seed)
+            return StreamChunkRun(self.config(info.group), keys, hp, self.ds, *args)
         return ChunkRun(
             self.config(info.group), keys, hp, self.data, self.settings.initial_params, self.slots(info.group)
         )
@@ -329,8 +335,13 @@ class Driver:
         """The tree structure of a chunk's `MemberState` (traced, nothing compiled or run)."""
         keys, hp = self._chunk_inputs(info)
         init_fn = compiled_program(self.config(info.group))[0]
-        sample_x = np.asarray(self.data.x)[:1]
-        sample_mask = None if self.data.mask is None else np.asarray(self.data.mask)[:1]
+        if self.data is None:
+            from fastlstm.streaming import sample_inputs
+
+            sample_x, sample_mask = sample_inputs(self.ds, 1)
+        else:
+            sample_x = np.asarray(self.data.x)[:1]
+            sample_mask = None if self.data.mask is None else np.asarray(self.data.mask)[:1]
         abstract = jax.eval_shape(init_fn, keys, self.settings.initial_params, hp, sample_x, sample_mask)
         return jax.tree.structure(abstract)
 

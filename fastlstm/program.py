@@ -227,22 +227,35 @@ def evaluate_sums(
             else jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)).reshape((n_chunks, chunk, *a.shape[1:]))
         )
 
-    loss_fn = LOSSES[cfg.loss]
-
     def body(acc, batch):
         xb, yb, wb, mb, vb = batch
-        out = forward(cfg, params, xb, mb)
-        if cfg.sequence:
-            return jax.tree.map(jnp.add, acc, _sequence_sums(cfg, yb, out, wb, mb, vb)), None
-        sums = {"loss": jnp.sum(loss_fn(yb, out) * wb * vb)}
-        for name in cfg.metrics:
-            sums[name] = jnp.sum(metric_values(name, yb, out, cfg.loss) * vb)
-        return jax.tree.map(jnp.add, acc, sums), None
+        return jax.tree.map(jnp.add, acc, chunk_sums(cfg, params, xb, yb, wb, mb, vb)), None
 
+    sums, _ = jax.lax.scan(body, zero_sums(cfg), (padded(x), padded(y), padded(w), padded(mask), padded(valid)))
+    return with_penalty(cfg, sums, params, hp, n)
+
+
+def zero_sums(cfg: ModelConfig) -> dict[str, jax.Array]:
+    """The accumulators of a pass over data: loss, metrics, and the valid steps' count."""
     names = ("loss", *cfg.metrics, *((STEPS_KEY,) if cfg.sequence else ()))
-    zero = {k: jnp.zeros([], jnp.float32) for k in names}
-    sums, _ = jax.lax.scan(body, zero, (padded(x), padded(y), padded(w), padded(mask), padded(valid)))
-    if cfg.regularized:  # Keras's evaluate adds the regularization losses to every batch's loss
+    return {k: jnp.zeros([], jnp.float32) for k in names}
+
+
+def chunk_sums(cfg: ModelConfig, params: Any, xb, yb, wb, mb, vb) -> dict[str, jax.Array]:
+    """Evaluation sums of one chunk of rows (`vb` 1.0 for the real ones): shared by
+    `evaluate_sums` and the streaming validation blocks (fastlstm/streaming.py)."""
+    out = forward(cfg, params, xb, mb)
+    if cfg.sequence:
+        return _sequence_sums(cfg, yb, out, wb, mb, vb)
+    sums = {"loss": jnp.sum(LOSSES[cfg.loss](yb, out) * wb * vb)}
+    for name in cfg.metrics:
+        sums[name] = jnp.sum(metric_values(name, yb, out, cfg.loss) * vb)
+    return sums
+
+
+def with_penalty(cfg: ModelConfig, sums: dict, params: Any, hp: Mapping[str, jax.Array] | None, n: int) -> dict:
+    """Keras's evaluate adds the regularization losses to every batch's loss."""
+    if cfg.regularized:
         sums["loss"] = sums["loss"] + cfg.penalty(params, hp) * (sums[STEPS_KEY] if cfg.sequence else n)
     return sums
 
@@ -351,13 +364,20 @@ class TrainProgram:
         return jnp.where(hp[BALANCED_HPARAM] > 0.5, data.w_balanced[idx], data.w[idx])
 
     def train_step(self, carry, batch, *, hp, data: Data, tx: Any, epoch_key: jax.Array):
-        """One optimizer step; a member whose loss or parameters turn non-finite is frozen."""
-        st, sums = carry
+        """One optimizer step on the batch of rows `idx` of the device-resident data."""
         idx, ok_rows, i = batch
         xb, yb = data.x[idx], data.y[idx]
         wb = data.w[idx] if data.w_balanced is None else self.member_weights(data, idx, hp)
-        wb = wb * ok_rows
         mb = None if data.mask is None else data.mask[idx]
+        return self.batch_step(carry, (xb, yb, wb, mb, ok_rows, i), hp=hp, tx=tx, epoch_key=epoch_key)
+
+    def batch_step(self, carry, batch, *, hp, tx: Any, epoch_key: jax.Array):
+        """One optimizer step on one batch's arrays (gathered from the device-resident data,
+        or streamed: fastlstm/streaming.py); a member whose loss or parameters turn
+        non-finite is frozen."""
+        st, sums = carry
+        xb, yb, wb, mb, ok_rows, i = batch
+        wb = wb * ok_rows
         count = jnp.sum(ok_rows).astype(jnp.float32)
         key = jax.random.fold_in(epoch_key, i)
         steps = step_weights(mb, ok_rows.astype(jnp.float32), xb.shape[1]) if self.cfg.sequence else None
@@ -388,26 +408,34 @@ class TrainProgram:
         sums = jax.tree.map(lambda acc, v: acc + jnp.where(training, v, 0.0), sums, new_sums)
         return (st, sums), None
 
+    def epoch_key(self, state: MemberState) -> jax.Array:
+        """This epoch's dropout key (batch `i` folds in `i`)."""
+        return jax.random.fold_in(state.dropout_key, state.epoch)
+
     def epoch(self, state: MemberState, hp: Mapping[str, jax.Array], data: Data) -> tuple[MemberState, dict]:
         """Train one epoch, validate, run the callbacks; logs are NaN for a member that was not training."""
         cfg = self.cfg
         was_active = state.active
         order, valid = self.batches(state)
         step = functools.partial(
-            self.train_step,
-            hp=hp,
-            data=data,
-            tx=self.optimizer(hp),
-            epoch_key=jax.random.fold_in(state.dropout_key, state.epoch),
+            self.train_step, hp=hp, data=data, tx=self.optimizer(hp), epoch_key=self.epoch_key(state)
         )
-        names = ("loss", *cfg.metrics, *((STEPS_KEY,) if cfg.sequence else ()))
-        zero = {k: jnp.zeros([], jnp.float32) for k in names}
-        (state, sums), _ = jax.lax.scan(step, (state, zero), (order, valid, jnp.arange(cfg.steps_per_epoch)))
+        (state, sums), _ = jax.lax.scan(step, (state, zero_sums(cfg)), (order, valid, jnp.arange(cfg.steps_per_epoch)))
+        val = None
+        if cfg.n_val:
+            val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val, hp)
+        return self.end_epoch(state, hp, sums, val, was_active)
+
+    def end_epoch(
+        self, state: MemberState, hp: Mapping[str, jax.Array], sums: dict, val: dict | None, was_active: jax.Array
+    ) -> tuple[MemberState, dict]:
+        """The epoch's logs from its training (and validation) sums, then the callbacks: the
+        part after the batches, shared by the in-memory epoch and the streaming one."""
+        cfg = self.cfg
         logs = {k: v / cfg.n_train for k, v in sums.items()}
         if cfg.sequence:  # Keras: the loss is a mean over rows of batch losses, metrics over valid steps
             logs = {k: (v if k == "loss" else sums[k] / sums[STEPS_KEY]) for k, v in logs.items() if k != STEPS_KEY}
-        if cfg.n_val:
-            val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val, hp)
+        if val is not None:
             logs.update({f"val_{k}": v for k, v in normalized(cfg, val, cfg.n_val).items()})
         lr_now = self.current_lr(state, hp)
         if "learning_rate" in cfg.log_names:

@@ -23,6 +23,7 @@ from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.driver import Driver, Settings
+from fastlstm.io.stream import wants_stream
 from fastlstm.layers import SequentialModel
 from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
 from fastlstm.plan import Plan
@@ -82,10 +83,21 @@ def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset
             raise ValueError(f"initial_params[{name!r}] has shape {np.shape(got[name])}, expected {spec.shape}")
 
 
-def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, sample_weight: Any = None) -> Dataset:
-    """Validate the data against the spec and split it (Keras's rules); raise before compiling."""
+def load_data(
+    spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, sample_weight: Any = None, stream: bool | None = None
+) -> Dataset:
+    """Validate the data against the spec and split it (Keras's rules); raise before compiling.
+
+    A streamed `x` (see `fastlstm.io.stream.wants_stream`) gives a `Dataset` whose splits
+    read x from disk by blocks (fastlstm/io/stream_data.py)."""
     model = spec.model
-    ds = prepare_data(
+    prepare = prepare_data
+    if wants_stream(x, stream):
+        from fastlstm.io.stream_data import prepare_stream_data as prepare
+
+        if model.embedding is not None:
+            raise ValueError("x: streamed data does not support an Embedding model (token ids) yet")
+    ds = prepare(
         x,
         y,
         task=model.task,
@@ -103,7 +115,7 @@ def load_data(spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, samp
         **model.data_options(),
     )
     for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
-        if split is not None:
+        if split is not None and not ds.streaming:
             check_token_ids(model, split.x, split.mask, name)
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:
@@ -210,6 +222,9 @@ def collect_result(
     }
     if budget is not None:
         meta["budget"] = dict(budget)
+    if ds.streaming:
+        meta["streaming"] = stream_meta(ds, spec)
+        shared_order_rows(rows, plan, outcomes)
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 
 
@@ -219,6 +234,34 @@ def _pruned_members(plan: Plan, budget: Mapping[str, Any] | None) -> dict[int, i
         return None
     at = {int(c): int(e) for c, e in budget.get("pruned_at", {}).items()}
     return {m.index: at[m.config] for m in plan.members if m.config in at}
+
+
+def stream_digest(ds: Dataset) -> str:
+    """What resume checks of streamed data: the files (names, sizes, modification times),
+    shapes, labels and weights; not x's bytes, which would cost a read of everything."""
+    from fastlstm.io.stream_data import fingerprint
+
+    return fingerprint(ds)
+
+
+def stream_meta(ds: Dataset, spec: SweepSpec) -> dict[str, Any]:
+    """What `result.meta["streaming"]` says about a streamed sweep."""
+    batches = ds.train.batches is not None
+    return {
+        "source": "batches" if batches else "rows",
+        "order": "shared by the members of a chunk: the order stream is not a source of variance",
+        "shuffle": "the source's own order" if batches else ("by blocks of rows" if spec.shuffle else "none"),
+    }
+
+
+def shared_order_rows(rows: list[dict[str, Any]], plan: Plan, outcomes: Sequence[ChunkOutcome]) -> None:
+    """Streamed data: every member of a chunk saw the order of the chunk's first member's
+    order seed; the member table says which seed, and that it was shared."""
+    for o in outcomes:
+        seed = plan.members[o.info.members[0]].stream_seeds["order"]
+        for i in o.info.members:
+            rows[i]["order_seed"] = seed
+            rows[i]["order_shared"] = True
 
 
 def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
@@ -251,16 +294,25 @@ def train(
     continues from what that folder holds.
     """
     plan = spec.plan()
+    if ds.streaming:
+        from fastlstm.streaming import check_stream_plan
+
+        check_stream_plan(ds, plan)
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds, spec.model)
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
     controllers = [*([ProgressBar()] if show else []), *controllers]
     if spec.scheduler is not None:
+        if ds.streaming:
+            raise ValueError(
+                "scheduler: successive halving regathers members between rungs from data in memory; "
+                "it does not run on streamed data (pass stream=False, or the arrays themselves)"
+            )
         return _train_with_scheduler(spec, ds, plan, initial_params, controllers, checkpoint, resume)
     resumed = None
     if checkpoint is not None:
-        digest, identity = dataset_digest(ds), spec.to_dict()
+        digest, identity = (stream_digest(ds) if ds.streaming else dataset_digest(ds)), spec.to_dict()
         resumed = load_resume(checkpoint, digest, identity) if resume else None
         controllers.append(Checkpointer(checkpoint, checkpoint_every, digest, identity, resume=resume))
     elif resume:
@@ -312,6 +364,8 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
         x, y = early_cue(n=source.samples, timesteps=source.timesteps)
         text = f"built-in early-cue task, {x.shape[0]} sequences x {x.shape[1]} steps x {x.shape[2]} features"
         return {"x": x, "y": y}, None, f"{text}, {len(np.unique(y))} classes"
+    if any(Path(source.path).glob("x_*.npy")):  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
+        return {"x": str(source.path), "y": None}, None, f"the .npy shards in {source.path} (streamed)"
     forecasting = source.window is not None
     loaded = read_data(
         source.path,
@@ -379,6 +433,7 @@ def sweep(
     resume: str | Path | None = None,
     verbose: int | str = "auto",
     init: str | None = None,
+    stream: bool | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -420,6 +475,13 @@ def sweep(
     of the worse ones; the survivors are regathered into smaller chunks, so pruned
     members cost nothing after their rung. `result.budget` says what was spent.
 
+    `x` may also be read from disk while training (README, "Data bigger than memory"):
+    a memory-mapped array (`np.load(path, mmap_mode="r")`), a directory of `.npy`
+    shards, a Keras `PyDataset` or a generator factory. `stream=None` streams those
+    (a memory-mapped array from 1 GiB on), `True` streams any array, `False` never.
+    Streamed, each block of batches is read once per epoch for all the members of a
+    chunk, which share the data order.
+
     `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
     member starting from a fresh init of its seed, or from the model's own weights with
     `init="keras_weights"`.
@@ -435,7 +497,7 @@ def sweep(
     else:
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
-    ds = load_data(spec, x, y, validation_data, sample_weight)
+    ds = load_data(spec, x, y, validation_data, sample_weight, stream)
     return train(
         spec,
         ds,
