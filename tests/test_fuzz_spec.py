@@ -268,3 +268,14 @@ def test_limits_leave_real_sweeps_alone():
     spec = SweepSpec.from_toml("seeds = 1024\nepochs = 1000\nbatch_size = 4096\n[model]\nunits = 1024\nlayers = 4")
     assert len(spec.plan().members) == 1024
     assert fl.SweepSpec(seeds=[2**63 - 1], learning_rate=3.4e38).seeds == [2**63 - 1]
+
+
+@pytest.mark.parametrize(
+    "text", ["a = " + "[" * 1000 + "]" * 1000, "x = " + "{a = " * 400 + "1" + "}" * 400], ids=["arrays", "tables"]
+)
+def test_toml_nested_too_deeply_is_a_spec_error(text):
+    """tomllib parses recursively: this was a RecursionError, from from_toml and from --set."""
+    with pytest.raises(SpecError, match=r"not valid TOML: values nested too deeply"):
+        SweepSpec.from_toml(text)
+    with pytest.raises(SpecError, match=r"--set .*nested too deeply"):
+        SweepSpec().with_overrides([text.replace(" = ", "=", 1).replace("a=", "name=", 1).replace("x=", "name=", 1)])
