@@ -341,7 +341,7 @@ class SweepSpec(_Strict):
 # members listed one by one, a history of 2**40 epochs, a weight matrix whose shape product
 # overflows XLA's int64, a number that is inf once it is a float32 on the device.
 MAX_SEED = 2**63 - 1
-MAX_MEMBERS = 2**20
+MAX_MEMBERS = 2**17  # the plan holds one Python object per member: 2**17 take seconds to list
 MAX_EPOCHS = 10**6
 MAX_BATCH_SIZE = 2**24
 MAX_UNITS = 2**14  # one LSTM layer's width: 4 * units**2 weights per member
