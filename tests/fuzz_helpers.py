@@ -7,8 +7,8 @@ runs past its deadline fails the example as a hang. NumPy's RuntimeWarnings (ove
 in a cast, the imaginary part dropped) are errors here: they are silent data damage.
 
 Example counts: each suite's `max_examples` is fixed and `derandomize=True`, so CI runs
-the same examples every time; `FASTLSTM_FUZZ=long` runs FUZZ_LONG_FACTOR times as many,
-freshly drawn, for a local hunt.
+the same examples every time; `FASTLSTM_FUZZ=long` runs FUZZ_LONG_FACTOR times as many
+(`FASTLSTM_FUZZ=5`: five times), freshly drawn, for a local hunt.
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ import fastlstm
 
 PACKAGE_DIR = Path(fastlstm.__file__).resolve().parent
 FUZZ_LONG_FACTOR = 20
-LONG = os.environ.get("FASTLSTM_FUZZ") == "long"
+_MODE = os.environ.get("FASTLSTM_FUZZ", "")
+# FASTLSTM_FUZZ=long: FUZZ_LONG_FACTOR x the examples; FASTLSTM_FUZZ=5: 5 x; both freshly drawn
+FACTOR = FUZZ_LONG_FACTOR if _MODE == "long" else int(_MODE) if _MODE.isdigit() and int(_MODE) > 0 else 1
+LONG = FACTOR > 1
 
 
 def fuzz_settings(examples: int) -> settings:
-    """`examples` reproducible examples in CI; FUZZ_LONG_FACTOR x as many random ones locally."""
+    """`examples` reproducible examples in CI; FACTOR x as many random ones locally."""
     return settings(
-        max_examples=examples * (FUZZ_LONG_FACTOR if LONG else 1),
+        max_examples=examples * FACTOR,
         derandomize=not LONG,
         deadline=None,  # the wall clock is shared; hangs are caught by `deadline` below
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
