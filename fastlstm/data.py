@@ -24,7 +24,7 @@ import numpy as np
 from fastlstm.coerce import to_python
 from fastlstm.losses import LOSSES, METRICS, canonical_loss
 from fastlstm.preprocessing import apply_preprocessing, check_standardize, fit_preprocessing
-from fastlstm.targets import Targets, TaskInferenceWarning, checked_int, resolve_targets
+from fastlstm.targets import MAX_OUTPUTS, Targets, TaskInferenceWarning, checked_int, resolve_targets
 
 __all__ = [
     "Dataset",
@@ -34,6 +34,8 @@ __all__ = [
     "prepare_data",
     "prepare_inputs",
 ]
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # weights are float32 on the device
 
 
 @dataclasses.dataclass
@@ -113,14 +115,13 @@ def _from_pydataset(ds: Any) -> tuple[Any, Any, Any]:
 
 def _to_sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """x as a float32 (n, timesteps, features) array and a padding mask (or None)."""
+    if x is None:
+        raise ValueError(f"{name} is required: expected an array of shape (samples, timesteps, features)")
     if hasattr(x, "to_numpy"):  # pandas
         x = x.to_numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float32)
-    except (ValueError, TypeError):
-        arr = None
+    arr = _float32_or_none(x, name)
     mask = None
-    if arr is None or arr.dtype == object:
+    if arr is None:
         arr, mask = _pad_ragged(x, name)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -133,10 +134,39 @@ def _to_sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     if arr.shape[1] == 0 or arr.shape[2] == 0:
         raise ValueError(f"{name} has shape {arr.shape}: expected at least one timestep and one feature")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(
-            f"{name} contains NaN or inf values (first at index {tuple(np.argwhere(~np.isfinite(arr))[0])})"
-        )
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} contains NaN or inf values{BEYOND_FLOAT32} (first at index {first})")
     return arr, mask
+
+
+BEYOND_FLOAT32 = ", or numbers beyond float32's range (|value| > 3.4e38)"
+
+
+def _float32_or_none(x: Any, name: str) -> np.ndarray | None:
+    """`x` as a float32 array, or None when it is not one rectangular array (ragged
+    sequences, objects: `_pad_ragged` decides). Text and complex numbers are refused rather
+    than parsed or cut to their real part, as `np.asarray(x, np.float32)` would."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):  # NumPy 2: ragged nested lists
+        return None
+    if arr.dtype == object:
+        return None
+    return _as_float32(arr, name)
+
+
+def _as_float32(arr: np.ndarray, name: str) -> np.ndarray:
+    """A numeric array as float32 (beyond float32's range becomes inf, which callers refuse)."""
+    check_real_dtype(arr.dtype, name)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arr.astype(np.float32, copy=False)
+
+
+def check_real_dtype(dtype: np.dtype, name: str) -> None:
+    """Refuse text, complex, datetime and other non-numbers, naming `name`."""
+    if dtype.kind not in "biuf":
+        what = {"U": "text", "S": "bytes", "c": "complex numbers", "O": "Python objects"}.get(dtype.kind, "not numbers")
+        raise ValueError(f"{name} must hold real numbers, got dtype {dtype} ({what})")
 
 
 def _sequence_items(x: Any, name: str) -> list[Any]:
@@ -147,7 +177,11 @@ def _sequence_items(x: Any, name: str) -> list[Any]:
             x = x[:, 0]
         if x.ndim == 1:
             return list(x)
-    elif not isinstance(x, (str, bytes, Mapping, np.ndarray)) and hasattr(x, "__len__") and hasattr(x, "__iter__"):
+    elif (
+        not isinstance(x, (str, bytes, Mapping, np.ndarray, set, frozenset))
+        and hasattr(x, "__len__")
+        and hasattr(x, "__iter__")
+    ):
         return list(x)
     raise ValueError(f"{name} must be an array of shape (samples, timesteps, features) or a list of sequences")
 
@@ -160,9 +194,12 @@ def _pad_ragged(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     seqs = []
     for i, s in enumerate(items):
         try:
-            a = np.asarray(s, dtype=np.float32)
+            a = np.asarray(s)
         except (ValueError, TypeError) as err:
             raise ValueError(f"{name}[{i}] is not a numeric array: {err}") from None
+        if a.dtype.kind not in "biuf":  # text would be parsed, complex cut to its real part
+            raise ValueError(f"{name}[{i}] is not a numeric array: it holds {a.dtype} values")
+        a = _as_float32(a, f"{name}[{i}]")
         if a.ndim == 1:
             a = a[:, None]
         if a.ndim != 2:
@@ -187,7 +224,7 @@ def _as_targets(y: Any, name: str, n: int) -> np.ndarray:
         arr = np.asarray(y)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{name} must be an array of labels or targets: {err}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] != n:
         raise ValueError(
@@ -195,19 +232,25 @@ def _as_targets(y: Any, name: str, n: int) -> np.ndarray:
         )
     if arr.ndim > 2:
         raise ValueError(f"{name} must be 1-D or 2-D (samples, outputs), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr.astype(np.float64))):
-        raise ValueError(f"{name} contains NaN or inf values")
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(f"{name} has shape {arr.shape}: expected at least one output column")
+    if not np.all(np.isfinite(_as_float32(arr, name))):  # float32 is what trains
+        raise ValueError(f"{name} contains NaN or inf values{BEYOND_FLOAT32}")
     return arr
 
 
 def _weights(sample_weight: Any, name: str, n: int) -> np.ndarray:
     if sample_weight is None:
         return np.ones(n, np.float32)
-    w = np.asarray(sample_weight, dtype=np.float32).reshape(-1) if np.ndim(sample_weight) <= 1 else None
+    try:
+        given = np.asarray(sample_weight)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} must be a 1-D array with one weight per sample ({n}): {err}") from None
+    if given.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold one number per sample ({n}), got dtype {given.dtype}")
+    w = _as_float32(given, name).reshape(-1) if given.ndim <= 1 else None
     if w is None or w.shape[0] != n:
-        raise ValueError(
-            f"{name} must be a 1-D array with one weight per sample ({n}), got shape {np.shape(sample_weight)}"
-        )
+        raise ValueError(f"{name} must be a 1-D array with one weight per sample ({n}), got shape {given.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError(f"{name} must be finite and >= 0")
     return w
@@ -261,7 +304,7 @@ def _class_weight_table(class_weight: Mapping[Any, Any]) -> dict[int, float]:
         k, v = to_python(key), to_python(value)
         if isinstance(k, bool) or not isinstance(k, int):
             raise ValueError(f"class_weight keys must be int class indices, got {key!r}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= FLOAT32_MAX:
             raise ValueError(f"class_weight values must be finite and >= 0, got {value!r} for class {k}")
         table[k] = float(v)
     return table
@@ -444,11 +487,13 @@ def _check_arguments(
     if loss is not None and (not isinstance(loss, str) or canonical_loss(loss) not in LOSSES):
         raise ValueError(f"loss: unknown {loss!r}; expected one of {sorted(LOSSES)}")
     if num_classes is not None:
-        checked_int("num_classes", num_classes, 2)
+        checked_int("num_classes", num_classes, 2, MAX_OUTPUTS)
     if output_dim is not None:
-        checked_int("output_dim", output_dim, 1)
-    if mask_value is not None and (isinstance(mask_value, bool) or not isinstance(mask_value, (int, float))):
-        raise ValueError(f"mask_value must be a number or None, got {mask_value!r}")
+        checked_int("output_dim", output_dim, 1, MAX_OUTPUTS)
+    if mask_value is not None and (
+        isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)) or not abs(mask_value) <= FLOAT32_MAX
+    ):
+        raise ValueError(f"mask_value must be a number or None (finite, |value| <= 3.4e38), got {mask_value!r}")
     if class_weight is not None and sample_weight is not None:
         raise ValueError("class_weight and sample_weight cannot be used together; pass one of them")
     if class_weight is not None and not isinstance(class_weight, Mapping) and not _is_balanced(class_weight):

@@ -28,12 +28,13 @@ from fastlstm.io.folders import (
     MARKER,
     DamagedResultError,
     NotAResultFolderError,
+    check_seal,
     marker_kind,
     read_json_file,
     read_npz_file,
 )
 from fastlstm.io.loaded import LoadedData
-from fastlstm.io.run_folder import read_analysis, read_config, write_run_folder
+from fastlstm.io.run_folder import check_views, read_analysis, read_config, write_run_folder
 from fastlstm.layers import layer_from_config
 from fastlstm.model import ModelSpec, check_token_ids
 from fastlstm.preprocessing import apply_preprocessing
@@ -441,15 +442,11 @@ def load(path: str | os.PathLike) -> SweepResult:
         _check_params(path, _params_file(k), arrays, len(g["members"]))
         params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
         groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
-    return SweepResult(
-        history,
-        doc["members"],
-        groups,
-        doc["configs"],
-        doc["meta"],
-        spec=read_config(path),
-        analysis=read_analysis(path),
-    )
+    spec = read_config(path)
+    check_views(path, doc["members"], spec)
+    analysis = read_analysis(path)
+    check_seal(path)  # last: the checks above say what is wrong where they can tell
+    return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=spec, analysis=analysis)
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -246,6 +246,7 @@ class SweepSpec(_Strict):
 
     @model_validator(mode="after")
     def _plan_is_valid(self) -> SweepSpec:
+        check_sizes(self)  # before the plan lists the members: a trillion seeds is a MemoryError
         self.plan()  # optimizers, schedules, grid keys and values, seeds, streams
         return self
 
@@ -302,6 +303,8 @@ class SweepSpec(_Strict):
             return cls.model_validate(dict(values))
         except ValidationError as err:
             raise SpecError(_problems(err, source)) from None
+        except RecursionError:  # a value nested hundreds of lists or tables deep
+            raise SpecError([TOO_DEEP]) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (TOML- and JSON-ready); keys that are None are left out."""
@@ -319,6 +322,8 @@ class SweepSpec(_Strict):
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise SpecError([f"not valid TOML: {err}"]) from None
+        except RecursionError:  # tomllib parses nested arrays and tables recursively
+            raise SpecError([f"not valid TOML: {TOO_DEEP}"]) from None
         return cls.from_dict(values, source=text)
 
     def to_toml(self) -> str:
@@ -374,6 +379,91 @@ class SweepSpec(_Strict):
             return type(self).from_dict(values)
         except SpecError as err:
             raise SpecError([_with_assignment(p, assignments, f"{name} ") for p in err.problems]) from None
+
+
+# Sizes beyond these are mistakes that would otherwise fail deep inside JAX or NumPy, or
+# abort the process, after minutes of work: a seed JAX cannot hold (int64), a trillion
+# members listed one by one, a history of 2**40 epochs, a weight matrix whose shape product
+# overflows XLA's int64, a number that is inf once it is a float32 on the device.
+MAX_SEED = 2**63 - 1
+MAX_MEMBERS = 2**17  # the plan holds one Python object per member: 2**17 take seconds to list
+MAX_EPOCHS = 10**6
+MAX_BATCH_SIZE = 2**24
+MAX_UNITS = 2**14  # one LSTM layer's width: 4 * units**2 weights per member
+MAX_VOCABULARY = 2**24  # Embedding.input_dim
+MAX_STACKED_LAYERS = 64
+MAX_BUILTIN_SAMPLES = 2**24
+MAX_BUILTIN_TIMESTEPS = 2**16
+FLOAT32_MAX = 3.4028234663852886e38
+TOO_DEEP = "values nested too deeply (hundreds of lists or tables inside each other)"
+
+
+def check_sizes(spec: SweepSpec) -> None:
+    """Refuse sizes no sweep can run (see MAX_*), naming the key; values of the wrong type
+    are left to the plan's checks, which word them better."""
+    _float32_ready("", spec.model_dump(mode="python", exclude={"callbacks", "model", "data"}))
+    _at_most("epochs", spec.epochs, MAX_EPOCHS)
+    _at_most("batch_size", spec.batch_size, MAX_BATCH_SIZE)
+    for key, limit in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE), ("units", MAX_UNITS)):
+        for value in _grid_values(spec.grid, key):
+            _at_most(f"grid['{key}']", value, limit)
+    for stream, seed in spec.fixed_streams.items() if isinstance(spec.fixed_streams, dict) else ():
+        _at_most(f"fixed_streams[{stream!r}]", seed, MAX_SEED)
+    _check_model_sizes(spec.model)
+    if spec.data is not None:
+        _at_most("data.samples", spec.data.samples, MAX_BUILTIN_SAMPLES)
+        _at_most("data.timesteps", spec.data.timesteps, MAX_BUILTIN_TIMESTEPS)
+    _at_most("the number of members (configurations x seeds)", _member_count(spec), MAX_MEMBERS)
+
+
+def _check_model_sizes(model: ModelSpec) -> None:
+    if model.layer_list is None:
+        _at_most("model.units", model.units, MAX_UNITS)
+        _at_most("model.layers", model.layers, MAX_STACKED_LAYERS)
+        return
+    for i, layer in enumerate(model.layer_list):
+        layer = getattr(layer, "layer", layer)  # Bidirectional(LSTM)
+        for attribute, limit in (("units", MAX_UNITS), ("output_dim", MAX_UNITS), ("input_dim", MAX_VOCABULARY)):
+            _at_most(f"model.layers[{i}].{attribute}", getattr(layer, attribute, None), limit)
+
+
+def _member_count(spec: SweepSpec) -> int | None:
+    """Configurations x seeds as far as the values tell (None when they are not countable yet)."""
+    seeds = spec.seeds
+    if isinstance(seeds, list):
+        for i, seed in enumerate(seeds):
+            for stream, value in seed.items() if isinstance(seed, dict) else ((None, seed),):
+                _at_most(f"seeds[{i}]" + (f"[{stream!r}]" if stream else ""), value, MAX_SEED)
+        count = len(seeds)
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
+        count = seeds
+    else:
+        return None
+    for values in spec.grid.values() if isinstance(spec.grid, dict) else ():
+        count *= len(values) if isinstance(values, list) else 1
+    return count
+
+
+def _grid_values(grid: Any, key: str) -> list[Any]:
+    values = grid.get(key) if isinstance(grid, dict) else None
+    return values if isinstance(values, list) else []
+
+
+def _at_most(name: str, value: Any, limit: int) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+        raise ValueError(f"{name} must be at most {limit}, got {value}")
+
+
+def _float32_ready(where: str, value: Any) -> None:
+    """Every float in the spec trains as a float32: a finite one beyond its range would be inf."""
+    if isinstance(value, float) and math.isfinite(value) and abs(value) > FLOAT32_MAX:
+        raise ValueError(f"{where}: {value!r} is beyond float32's range (|value| <= 3.4e38)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _float32_ready(f"{where}.{key}" if where else str(key), item)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _float32_ready(f"{where}[{i}]", item)
 
 
 def _none_in_toml(key: str, value: Any) -> Any:
@@ -447,6 +537,8 @@ def _to_config(changes: Mapping[str, Any]) -> dict[str, Any]:
 def _toml_value(raw: str, where: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
+    except RecursionError:
+        raise SpecError([f"{where}: {TOO_DEEP}"]) from None
     except tomllib.TOMLDecodeError:
         if re.fullmatch(r"[A-Za-z0-9_./~:-]+", raw):
             return raw

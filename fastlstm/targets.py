@@ -62,6 +62,9 @@ LOSS_TASK = {
 }
 MANY_CLASSES = 100  # above this, a class-label guess is doubtful whatever the row count
 SOME_CLASSES = 10  # above this, doubtful when more than half the rows have distinct labels
+# The most outputs a head may have: labels are int32 on the device, and a softmax beyond a
+# million classes is a mistake (a quantity read as labels) long before it is a model.
+MAX_OUTPUTS = 2**20
 
 
 class TaskInferenceWarning(UserWarning):
@@ -125,13 +128,15 @@ class _Facts:
         return self.column and self.whole and bool(np.all(self.y >= 0))
 
 
-def checked_int(name: str, value: Any, minimum: int) -> int:
-    """`value` as an int >= minimum (NumPy integers accepted; bools and floats not)."""
+def checked_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """`value` as an int >= minimum (and <= maximum; NumPy integers accepted; bools and floats not)."""
     if isinstance(value, np.integer):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ValueError(f"{name} must be {expected}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value!r}")
     return value
 
 
@@ -245,6 +250,11 @@ def _label_classification(facts: _Facts, s: _Settings, source: str) -> Targets:
         raise ValueError(
             f"y: class labels must be >= 0, got {flat.min()}; encode them as 0..k-1 "
             "(np.unique(y, return_inverse=True)) or pass task='regression'"
+        )
+    if flat.max() >= MAX_OUTPUTS:
+        raise ValueError(
+            f"y: label {flat.max()} is too large for a class label (at most {MAX_OUTPUTS - 1}); "
+            "encode the labels as 0..k-1 or pass task='regression'"
         )
     labels = np.unique(flat).astype(np.int64)
     top = int(labels[-1])

@@ -87,7 +87,10 @@ def test_the_current_folder_and_its_ancestors_are_never_replaced(result, tmp_pat
 def test_overwrite_replaces_an_earlier_result_and_marks_it(result, tmp_path):
     path = result.save(tmp_path / "run")
     marker = json.loads((path / MARKER).read_text())
-    assert marker == {"kind": "run", "format_version": 1}
+    assert marker["kind"] == "run" and marker["format_version"] == 1
+    assert {"result.json", "history.npz", "params_0.npz", "members.csv"} <= set(
+        marker["sha256"]
+    )  # tests/test_tamper.py
     with pytest.raises(OutputExistsError, match="pass overwrite=True") as err:
         result.save(path)
     assert isinstance(err.value, ValueError) and isinstance(err.value, FileExistsError)

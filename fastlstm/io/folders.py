@@ -15,13 +15,14 @@ in it was written; on any error the temporary folder is removed and the old fold
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,9 +179,47 @@ def write_file_atomically(path: str | os.PathLike, data: str | bytes) -> Path:
     return path
 
 
-def marker_text(kind: str) -> str:
-    """The marker's content: what wrote the folder and in which layout."""
-    return json.dumps({"kind": kind, "format_version": MARKER_FORMAT}) + "\n"
+def marker_text(kind: str, folder: Path | None = None, unsealed: Sequence[str] = ()) -> str:
+    """The marker's content: what wrote the folder and in which layout, and (given the
+    folder) the SHA-256 of each file in it but `unsealed`, so a reader can tell an edited file."""
+    marker: dict[str, Any] = {"kind": kind, "format_version": MARKER_FORMAT}
+    if folder is not None:
+        marker["sha256"] = {f.name: _sha256(f) for f in sorted(_sealed_files(folder, unsealed))}
+    return json.dumps(marker, indent=1) + "\n"
+
+
+def _sealed_files(folder: Path, unsealed: Sequence[str]) -> list[Path]:
+    """The folder's own files: top level, regular, not the marker, not the `unsealed` ones."""
+    return [f for f in folder.iterdir() if f.is_file() and not f.is_symlink() and f.name not in (MARKER, *unsealed)]
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_seal(folder: Path) -> None:
+    """`DamagedResultError` naming the first file whose bytes are not those the marker
+    recorded (edited, truncated, replaced) or that is gone; folders written before markers
+    held digests pass. Files added later (notes beside the run) are not looked at."""
+    marker = _read_json_or_none(folder / MARKER)
+    sealed = marker.get("sha256") if isinstance(marker, dict) else None
+    if sealed is None:
+        return
+    if not isinstance(sealed, dict):
+        raise DamagedResultError(f"{str(folder)!r}: {MARKER} is damaged (its 'sha256' is not a table)")
+    for name, digest in sealed.items():
+        file = folder / str(name)
+        if not file.is_file():
+            raise DamagedResultError(f"{str(folder)!r}: {name} is missing")
+        if _sha256(file) != digest:
+            raise DamagedResultError(
+                f"{str(folder)!r}: {name} was changed after fastlstm wrote it (its SHA-256 is not the one "
+                f"recorded in {MARKER}); fastlstm reads only the files as it wrote them"
+            )
 
 
 @contextlib.contextmanager
@@ -191,10 +230,13 @@ def write_folder_atomically(
     kind: str,
     name: str = "path",
     overwrite_hint: str = "pass overwrite=True",
+    unsealed: Sequence[str] = (),
 ) -> Iterator[Path]:
     """Yield a temporary folder next to `path`; on success mark it and swap it into place.
 
-    The marker is written last, then the folder is renamed to `path`; an older fastlstm
+    The marker is written last, with the SHA-256 of every top-level file but `unsealed`
+    (files that may be rewritten in place later, as `fastlstm report` rewrites report.html),
+    then the folder is renamed to `path`; an older fastlstm
     folder there is moved aside first and removed only once the new one is in place.
     On any exception the temporary folder is removed and `path` is left as it was.
     """
@@ -204,7 +246,7 @@ def write_folder_atomically(
     tmp = _make_temp_folder(path.parent, f".{path.name}.")
     try:
         yield tmp
-        write_file_atomically(tmp / MARKER, marker_text(kind))
+        write_file_atomically(tmp / MARKER, marker_text(kind, tmp, unsealed))
         check_output_folder(path, overwrite, name=name, overwrite_hint=overwrite_hint)  # still ours to replace?
         _swap_into_place(tmp, path)
     except BaseException:

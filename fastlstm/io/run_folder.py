@@ -20,7 +20,9 @@ Every file is written into a temporary folder that is renamed into place only wh
 of them are there (`write_folder_atomically`), so a crash leaves the earlier run folder,
 never half of a new one. Epochs are counted from 0 everywhere, as `best_epoch` and
 `final_epoch` are. The CSV and summary files are views for people: `fl.load` reads the
-core files and `config.toml`, nothing else.
+core files and `config.toml`, checks that members.csv and config.toml agree with them, and
+that no file the marker sealed (its SHA-256 of every file but the analysis documents and
+report.html) was edited or truncated since: a tampered folder is a `DamagedResultError`.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ ANALYSIS_FILES = {
     "lr_range": "lr_range.json",
     "variance_sources": "variance_sources.json",
 }
+# not sealed by the marker's digests: analysis documents may be saved into the folder later,
+# and `fastlstm report` draws report.html again from the rest (plots/ is a folder: not sealed)
+UNSEALED_FILES = (*ANALYSIS_FILES.values(), "report.html")
 VERSIONED_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
 GIT_TIMEOUT_S = 2.0
 ENVIRONMENT_KEYS = (
@@ -107,7 +112,9 @@ def write_run_folder(
     extra = _checked_extra(extra_environment)
     analysis = _checked_analysis(result.analysis)
     path = Path(path)
-    with write_folder_atomically(path, overwrite, kind=RUN_KIND, name=name, overwrite_hint=overwrite_hint) as tmp:
+    with write_folder_atomically(
+        path, overwrite, kind=RUN_KIND, name=name, overwrite_hint=overwrite_hint, unsealed=UNSEALED_FILES
+    ) as tmp:
         result.write_core(tmp)
         config, config_missing = config_toml(result)
         if config is not None:
@@ -358,6 +365,43 @@ def read_config(folder: Path) -> SweepSpec | None:
         raise DamagedResultError(f"{str(folder)!r}: {CONFIG_FILE} is damaged ({reason})") from None
 
 
+def check_views(folder: Path, members: list[dict[str, Any]], spec: SweepSpec | None) -> None:
+    """The files for people must say what the core files say: members.csv row for row, and
+    config.toml the same number of members; `DamagedResultError` naming the file otherwise
+    (absent files pass: a folder saved before run folders has neither)."""
+    _check_members_csv(folder, members)
+    if spec is not None:
+        described = len(spec.plan().members)
+        if described != len(members):
+            raise DamagedResultError(
+                f"{str(folder)!r}: {CONFIG_FILE} is damaged (it describes {described} members, "
+                f"but the results hold {len(members)})"
+            )
+
+
+def _check_members_csv(folder: Path, members: list[dict[str, Any]]) -> None:
+    """members.csv against the rows result.json holds, cell by cell (as `members_csv` writes them)."""
+    file = folder / MEMBERS_FILE
+    if not file.exists():
+        return
+    where = f"{str(folder)!r}: {MEMBERS_FILE} is damaged"
+    try:
+        got = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DamagedResultError(f"{where} ({type(err).__name__}: {err})") from None
+    want = list(csv.reader(io.StringIO(members_csv(members))))
+    if not got or got[0] != want[0]:
+        raise DamagedResultError(f"{where} (its columns {got[0] if got else []} are not {want[0]})")
+    if len(got) != len(want):
+        raise DamagedResultError(f"{where} ({len(got) - 1} rows for {len(want) - 1} members)")
+    for row, (have, expected) in enumerate(zip(got[1:], want[1:])):
+        for column, a, b in zip(want[0], have, expected):
+            if a != b:
+                raise DamagedResultError(f"{where} (member {row}: {column} is {a!r}, the results say {b!r})")
+        if len(have) != len(expected):
+            raise DamagedResultError(f"{where} (member {row} has {len(have)} cells, expected {len(expected)})")
+
+
 # --- strict JSON -------------------------------------------------------------------------
 
 
@@ -387,6 +431,7 @@ __all__ = [
     "MEMBERS_FILE",
     "RUN_KIND",
     "SUMMARY_FILE",
+    "check_views",
     "read_config",
     "strict_json",
     "write_run_folder",
