@@ -21,10 +21,13 @@ import numpy as np
 from fastlstm.callbacks import Callback
 from fastlstm.controllers import ChunkInfo, ChunkOutcome, Controller, Decision, EpochEnd, SweepInfo, Timer
 from fastlstm.data import Dataset
-from fastlstm.devices import by_member, member_mesh, padded_count, replicated
+from fastlstm.devices import by_member, member_mesh, padded_count, replicated, select_devices, to_host
+from fastlstm.distributed import agree_on_min
 from fastlstm.memory import (
+    BUDGET_FRACTION,
     activation_bytes_per_member,
     auto_members_per_chunk,
+    available_bytes,
     cache_friendly_members_per_device,
     lstm_param_count,
     step_bytes_per_member,
@@ -48,6 +51,7 @@ class Settings:
     members_per_chunk: int | None
     initial_params: Any = None
     architecture: tuple | None = None  # a layer-list ModelSpec's layers (None: the shorthand)
+    devices: tuple | None = None  # the devices members are sharded over (None: every device)
 
 
 def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> TrainConfig:
@@ -88,8 +92,11 @@ def live_layer_options(plan: Plan, group: Group) -> frozenset:
     )
 
 
-def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
-    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py)."""
+def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[Any] | None = None) -> int:
+    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py).
+
+    With several processes each holds its share of a chunk; they agree on the smallest
+    size any of them can hold, so that all run the same chunks."""
     per_member = activation_bytes_per_member(
         timesteps=ds.timesteps,
         features=ds.features,
@@ -98,23 +105,38 @@ def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
         batch_size=max(cfg.batch_size, min(EVAL_BATCH, cfg.n_val)),
         n_params=lstm_param_count(ds.features, cfg.units, cfg.layers, cfg.out_dim),
     )
-    devices = jax.local_devices()
-    size = auto_members_per_chunk(n_members, per_member, len(devices))
+    devices = select_devices() if devices is None else devices
+    processes = jax.process_count()
+    budget = None if processes == 1 else processes * int(BUDGET_FRACTION * available_bytes())
+    size = auto_members_per_chunk(n_members, per_member, len(devices), budget)
     if devices[0].platform == "cpu":
         step = step_bytes_per_member(
             features=ds.features, units=cfg.units, layers=cfg.layers, batch_size=cfg.batch_size
         )
         size = min(size, len(devices) * cache_friendly_members_per_device(step))
-    return size
+    return agree_on_min(size)
 
 
 def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
-    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed."""
-    rows = []
-    for i in indices:
-        seeds = plan.members[i].stream_seeds
-        rows.append([np.asarray(jax.random.fold_in(jax.random.PRNGKey(seeds[s]), k)) for k, s in enumerate(STREAMS)])
-    return np.asarray(rows, np.uint32)
+    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed.
+
+    `fold_in(PRNGKey(seed), stream)` for every member and stream in one vectorised call
+    (a thousand members were 6000 small dispatches, one at a time)."""
+    seeds = [[plan.members[i].stream_seeds[s] for s in STREAMS] for i in indices]
+    if any(seed >= 1 << 63 for row in seeds for seed in row):
+        raise ValueError(f"seeds: expected seeds below 2**63, got {max(max(row) for row in seeds)}")
+    # PRNGKey(seed) reads a Python int as int64 (x64 on) or its low 32 bits (x64 off).
+    dtype = np.int64 if jax.config.jax_enable_x64 else np.uint32
+    wrapped = np.asarray(seeds, np.uint64) if dtype is np.int64 else np.asarray(seeds, np.uint64) & 0xFFFFFFFF
+    streams = np.broadcast_to(np.arange(len(STREAMS), dtype=np.uint32), wrapped.shape)
+    return np.asarray(_stream_keys(wrapped.astype(dtype).reshape(-1), streams.reshape(-1)), np.uint32).reshape(
+        len(indices), len(STREAMS), -1
+    )
+
+
+@jax.jit
+def _stream_keys(seeds: jax.Array, streams: jax.Array) -> jax.Array:
+    return jax.vmap(lambda seed, k: jax.random.fold_in(jax.random.PRNGKey(seed), k))(seeds, streams)
 
 
 def device_data(ds: Dataset) -> Data:
@@ -150,12 +172,13 @@ class ChunkRun:
         data: Data,
         initial_params: Any = None,
         slots: int | None = None,
+        devices: Sequence[Any] | None = None,
     ):
         self.cfg = cfg
         self.n_members = keys.shape[0]
         init_fn, self._epoch_fn, self._finish_fn = compiled_program(cfg)
         width = max(self.n_members, slots or 0)
-        self.mesh = member_mesh(width)
+        self.mesh = member_mesh(width, devices)
         self.padded = padded_count(width, self.mesh)
         keys = self._pad(keys)
         hp = {k: self._pad(v) for k, v in hparams.items()}
@@ -167,8 +190,11 @@ class ChunkRun:
             compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
             # Initialise on the default device (a small program, compiled at a low
             # optimisation level), then spread the state over the mesh.
-            state = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))(*init_args)
+            with jax.default_device(self.mesh.local_devices[0]):  # every process inits every member
+                init = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))
+                state = init(*init_args)
             # Through the host: resharding device arrays would compile a slicing program per shape.
+            # On several processes each places its own devices' share of the same host arrays.
             self.state = jax.device_put(jax.device_get(state), by_member(self.mesh))
             self.hp = jax.device_put(hp, by_member(self.mesh))
             self.data = jax.device_put(jax.device_get(data), replicated(self.mesh))
@@ -200,11 +226,11 @@ class ChunkRun:
         self.epoch += 1
         if not fetch:
             return None
-        return {k: v[: self.n_members] for k, v in jax.device_get(logs).items()}
+        return {k: v[: self.n_members] for k, v in to_host(logs).items()}
 
     def flags(self) -> tuple[np.ndarray, np.ndarray]:
         """(active, diverged) per member, on the host."""
-        active, diverged = jax.device_get((self.state.active, self.state.diverged))
+        active, diverged = to_host((self.state.active, self.state.diverged))
         return np.asarray(active)[: self.n_members], np.asarray(diverged)[: self.n_members]
 
     def host_state(self) -> MemberState:
@@ -212,7 +238,7 @@ class ChunkRun:
 
     def _on_host(self, state: MemberState) -> MemberState:
         """NumPy copies without the padding members."""
-        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(state))
+        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], to_host(state))
 
     def load_state(self, state: MemberState, epoch: int) -> None:
         """Continue from a saved state (a resumed sweep)."""
@@ -282,7 +308,9 @@ class Driver:
         layout = []
         for g, group in enumerate(self.plan.groups):
             idx = list(group.members)
-            most = self.settings.members_per_chunk or auto_chunk(self.config(g), self.ds, len(idx))
+            most = self.settings.members_per_chunk or auto_chunk(
+                self.config(g), self.ds, len(idx), self.settings.devices
+            )
             size = -(-len(idx) // -(-len(idx) // most))  # ceil(n / number of chunks)
             layout += [(g, tuple(idx[start : start + size])) for start in range(0, len(idx), size)]
         return tuple(layout)
@@ -303,7 +331,13 @@ class Driver:
         """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
         keys, hp = self._chunk_inputs(info)
         return ChunkRun(
-            self.config(info.group), keys, hp, self.data, self.settings.initial_params, self.slots(info.group)
+            self.config(info.group),
+            keys,
+            hp,
+            self.data,
+            self.settings.initial_params,
+            self.slots(info.group),
+            self.settings.devices,
         )
 
     def state_structure(self, info: ChunkInfo) -> Any:

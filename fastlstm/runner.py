@@ -22,6 +22,7 @@ from fastlstm.cache import enable_compilation_cache
 from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
+from fastlstm.devices import select_devices
 from fastlstm.driver import Driver, Settings
 from fastlstm.layers import SequentialModel
 from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
@@ -183,8 +184,8 @@ def collect_result(spec: SweepSpec, plan: Plan, ds: Dataset, outcomes: Sequence[
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 
 
-def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
-    """What the driver needs from the spec beside the plan."""
+def settings_for(spec: SweepSpec, initial_params: Any = None, devices: int | Sequence[int] | None = None) -> Settings:
+    """What the driver needs from the spec beside the plan (`devices`: see `fl.sweep`)."""
     return Settings(
         spec.shuffle,
         tuple(spec.callbacks),
@@ -192,6 +193,7 @@ def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
         spec.members_per_chunk,
         initial_params,
         architecture=spec.model.layer_list,
+        devices=None if devices is None else select_devices(devices),
     )
 
 
@@ -205,6 +207,7 @@ def train(
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    devices: int | Sequence[int] | None = None,
 ) -> SweepResult:
     """Plan the members of `spec`, let the driver train them on `ds`, collect the result.
 
@@ -213,6 +216,7 @@ def train(
     continues from what that folder holds.
     """
     plan = spec.plan()
+    settings = settings_for(spec, initial_params, devices)  # checks `devices` before anything compiles
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds, spec.model)
@@ -226,7 +230,7 @@ def train(
     elif resume:
         raise ValueError("resume: give the checkpoint folder to resume from")
     enable_compilation_cache()
-    driver = Driver(plan, ds, settings_for(spec, initial_params), controllers, resume=resumed)
+    driver = Driver(plan, ds, settings, controllers, resume=resumed)
     return collect_result(spec, plan, ds, driver.run())
 
 
@@ -309,6 +313,7 @@ def sweep(
     resume: str | Path | None = None,
     verbose: int | str = "auto",
     init: str | None = None,
+    devices: int | Sequence[int] | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -343,6 +348,11 @@ def sweep(
     `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
     member starting from a fresh init of its seed, or from the model's own weights with
     `init="keras_weights"`.
+
+    `devices` shards the members over a subset of the local devices: a count (the first
+    N) or a list of device ids (positions in `jax.local_devices()`); default all. After
+    `fl.distributed.initialize(...)` the members are sharded over every process's
+    devices, every process gets the whole result, and only process 0 writes checkpoints.
     """
     model, keras_params = _keras_model(model, init)
     if keras_params is not None:
@@ -365,6 +375,7 @@ def sweep(
         checkpoint=resume if resume is not None else checkpoint,
         checkpoint_every=checkpoint_every,
         resume=resume is not None,
+        devices=devices,
     )
 
 
