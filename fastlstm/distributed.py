@@ -106,6 +106,11 @@ def use_gloo_on_cpu() -> None:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
 
 
+# Launchers whose environment is joined without being asked: SLURM (srun), Open MPI
+# (mpirun) and Cloud TPU VMs. Not Kubernetes: a pod is not a multi-process job by itself.
+AUTOMATIC_CLUSTERS = ("slurm", "ompi", "gcetpu", "gketpu")
+
+
 def detected_cluster() -> str | None:
     """The launcher JAX would read the process layout from (e.g. "slurm", "gketpu"), when
     it says there is more than one process; None otherwise (also when JAX's detection,
@@ -116,7 +121,7 @@ def detected_cluster() -> str | None:
         return None
     for env in ClusterEnv._cluster_types:
         try:
-            if getattr(env, "opt_in_only_method", False) or not env.is_env_present():
+            if getattr(env, "name", "") not in AUTOMATIC_CLUSTERS or not env.is_env_present():
                 continue
             if int(env.get_process_count()) > 1:
                 return str(env.name)
