@@ -94,6 +94,8 @@ def device_selection(text: str) -> int | list[int]:
     if not all(p.isdigit() for p in parts):
         raise argparse.ArgumentTypeError(f"expected a device count or comma-separated device ids, got {text!r}")
     values = [int(p) for p in parts]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a device is listed twice in {text!r}")
     if len(values) == 1 and "," not in text:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(f"expected a device count of at least 1, got {text!r}")

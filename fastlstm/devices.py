@@ -114,6 +114,23 @@ def member_mesh(n_members: int, devices: Sequence[Any] | None = None) -> Mesh:
     return Mesh(np.array(devices), (MEMBER_AXIS,))
 
 
+def place(tree: Any, sharding: NamedSharding) -> Any:
+    """Host arrays onto `sharding`'s devices (`jax.device_put` on one process).
+
+    With several processes every process holds the same host arrays and builds its own
+    devices' shards (`jax.make_array_from_callback`): `device_put` would first check,
+    array by array, that all processes hold equal values - one collective per array
+    (the runner checks the data once per sweep instead)."""
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def local_shards(a: Any) -> jax.Array:
+        a = np.asarray(a)
+        return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+
+    return jax.tree.map(local_shards, tree)
+
+
 def to_host(tree: Any) -> Any:
     """A tree of (possibly sharded) arrays as NumPy arrays, whole, on this process.
 

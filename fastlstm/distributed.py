@@ -143,6 +143,21 @@ def barrier(name: str) -> None:
         multihost_utils.sync_global_devices(f"fastlstm: {name}")
 
 
+def check_same_everywhere(digest: str, what: str) -> None:
+    """Raise unless every process computed the same hex `digest` (of its spec and data):
+    each process trains its share of members planned from its own copy of them."""
+    if jax.process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    mine = np.frombuffer(bytes.fromhex(digest), np.uint8)
+    everyone = np.asarray(multihost_utils.process_allgather(mine))
+    if not (everyone == mine).all():
+        raise DistributedError(
+            f"the processes were given different {what}: every process must run the same sweep on the same data"
+        )
+
+
 def agree_on_min(value: int) -> int:
     """The smallest `value` over all processes (a chunk size each process computed from
     its own free memory: every process must run the same chunks)."""
@@ -153,4 +168,12 @@ def agree_on_min(value: int) -> int:
     return int(np.min(multihost_utils.process_allgather(np.asarray([value], np.int64))))
 
 
-__all__ = ["DistributedError", "agree_on_min", "barrier", "detected_cluster", "initialize", "is_primary"]
+__all__ = [
+    "DistributedError",
+    "agree_on_min",
+    "barrier",
+    "check_same_everywhere",
+    "detected_cluster",
+    "initialize",
+    "is_primary",
+]

@@ -21,7 +21,7 @@ import numpy as np
 from fastlstm.callbacks import Callback
 from fastlstm.controllers import ChunkInfo, ChunkOutcome, Controller, Decision, EpochEnd, SweepInfo, Timer
 from fastlstm.data import Dataset
-from fastlstm.devices import by_member, member_mesh, padded_count, replicated, select_devices, to_host
+from fastlstm.devices import by_member, member_mesh, padded_count, place, replicated, select_devices, to_host
 from fastlstm.distributed import agree_on_min
 from fastlstm.memory import (
     BUDGET_FRACTION,
@@ -155,6 +155,12 @@ def device_data(ds: Dataset) -> Data:
     )
 
 
+def _signature(tree: Any) -> tuple:
+    """A tree's structure, shapes and dtypes: what a compiled program was compiled for."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(a), np.result_type(a).str) for a in leaves)
+
+
 class ChunkRun:
     """One chunk of members on the devices: compiled programs, state, and `step()` per epoch.
 
@@ -173,6 +179,7 @@ class ChunkRun:
         initial_params: Any = None,
         slots: int | None = None,
         devices: Sequence[Any] | None = None,
+        programs: dict | None = None,
     ):
         self.cfg = cfg
         self.n_members = keys.shape[0]
@@ -185,20 +192,28 @@ class ChunkRun:
         sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
         sample_mask = None if data.mask is None else np.asarray(data.mask)[: sample_x.shape[0]]
         init_args = (keys, initial_params, hp, sample_x, sample_mask)
-        abstract = self._abstract_epoch_args(init_fn, init_args, hp, data)
+        # A group's chunks share their compiled programs and the placed data (`programs`,
+        # one dict per sweep): tracing and lowering again cost more than a small chunk's epoch.
+        programs = {} if programs is None else programs
+        key = (cfg, self.padded, tuple(self.mesh.devices.flat), _signature(init_args), _signature(data))
+        cached = programs.get(key)
         with ThreadPoolExecutor(1) as pool:  # the epoch program compiles while init compiles and runs
-            compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
+            if cached is None:
+                abstract = self._abstract_epoch_args(init_fn, init_args, hp, data)
+                compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
             # Initialise on the default device (a small program, compiled at a low
             # optimisation level), then spread the state over the mesh.
             with jax.default_device(self.mesh.local_devices[0]):  # every process inits every member
-                init = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))
+                options = INIT_COMPILER_OPTIONS.get(jax.default_backend())
+                init = cached[0] if cached else init_fn.lower(*init_args).compile(options)
                 state = init(*init_args)
             # Through the host: resharding device arrays would compile a slicing program per shape.
             # On several processes each places its own devices' share of the same host arrays.
-            self.state = jax.device_put(jax.device_get(state), by_member(self.mesh))
-            self.hp = jax.device_put(hp, by_member(self.mesh))
-            self.data = jax.device_put(jax.device_get(data), replicated(self.mesh))
-            compiled.result()  # fills jit's cache; the calls below reuse it
+            self.state = place(jax.device_get(state), by_member(self.mesh))
+            self.hp = place(hp, by_member(self.mesh))
+            self.data = cached[2] if cached else place(jax.device_get(data), replicated(self.mesh))
+            self._epoch = cached[1] if cached else compiled.result()
+        programs[key] = (init, self._epoch, self.data)
         self.epoch = 0
 
     def _pad(self, a: Any) -> np.ndarray:
@@ -222,7 +237,7 @@ class ChunkRun:
 
     def step(self, fetch: bool = True) -> dict[str, np.ndarray] | None:
         """Train every member for one epoch; its logs on the host (or None, not waiting)."""
-        self.state, logs = self._epoch_fn(self.state, self.hp, self.data)  # state is donated
+        self.state, logs = self._epoch(self.state, self.hp, self.data)  # state is donated
         self.epoch += 1
         if not fetch:
             return None
@@ -242,7 +257,7 @@ class ChunkRun:
 
     def load_state(self, state: MemberState, epoch: int) -> None:
         """Continue from a saved state (a resumed sweep)."""
-        self.state = jax.device_put(jax.tree.map(self._pad, state), by_member(self.mesh))
+        self.state = place(jax.tree.map(self._pad, state), by_member(self.mesh))
         self.epoch = epoch
 
     def stop_members(self, stop: np.ndarray) -> None:
@@ -288,6 +303,7 @@ class Driver:
         self.plan, self.ds, self.settings, self.resume = plan, ds, settings, resume
         self.controllers = list(controllers)
         self.data = device_data(ds)
+        self._programs: dict = {}  # compiled programs and placed data, shared by a group's chunks
         self.layout = resume.layout if resume is not None else self._layout()
         n_chunks = [sum(1 for g, _ in self.layout if g == group) for group in range(len(plan.groups))]
         seen = [0] * len(plan.groups)
@@ -338,6 +354,7 @@ class Driver:
             self.settings.initial_params,
             self.slots(info.group),
             self.settings.devices,
+            self._programs,
         )
 
     def state_structure(self, info: ChunkInfo) -> Any:

@@ -8,6 +8,8 @@ is compiled.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.devices import select_devices
+from fastlstm.distributed import check_same_everywhere
 from fastlstm.driver import Driver, Settings
 from fastlstm.layers import SequentialModel
 from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
@@ -217,6 +220,9 @@ def train(
     """
     plan = spec.plan()
     settings = settings_for(spec, initial_params, devices)  # checks `devices` before anything compiles
+    if jax.process_count() > 1:  # every process plans its own copy: they must be the same
+        same = hashlib.sha256((dataset_digest(ds) + json.dumps(spec.to_dict(), sort_keys=True)).encode())
+        check_same_everywhere(same.hexdigest(), "specs or data")
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds, spec.model)
