@@ -125,13 +125,11 @@ def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
     seeds = [[plan.members[i].stream_seeds[s] for s in STREAMS] for i in indices]
     if any(seed >= 1 << 63 for row in seeds for seed in row):
         raise ValueError(f"seeds: expected seeds below 2**63, got {max(max(row) for row in seeds)}")
-    # PRNGKey(seed) reads a Python int as int64 (x64 on) or its low 32 bits (x64 off).
-    dtype = np.int64 if jax.config.jax_enable_x64 else np.uint32
-    wrapped = np.asarray(seeds, np.uint64) if dtype is np.int64 else np.asarray(seeds, np.uint64) & 0xFFFFFFFF
-    streams = np.broadcast_to(np.arange(len(STREAMS), dtype=np.uint32), wrapped.shape)
-    return np.asarray(_stream_keys(wrapped.astype(dtype).reshape(-1), streams.reshape(-1)), np.uint32).reshape(
-        len(indices), len(STREAMS), -1
-    )
+    # PRNGKey(seed) reads a Python int as an int64 (x64 on) or as its low 32 bits (x64 off).
+    wide = np.asarray(seeds, np.uint64).reshape(-1)
+    as_jax_reads = wide.astype(np.int64) if jax.config.jax_enable_x64 else (wide & 0xFFFFFFFF).astype(np.uint32)
+    streams = np.tile(np.arange(len(STREAMS), dtype=np.uint32), len(seeds))
+    return np.asarray(_stream_keys(as_jax_reads, streams), np.uint32).reshape(len(seeds), len(STREAMS), -1)
 
 
 @jax.jit
