@@ -27,6 +27,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from fastlstm.coerce import to_python
+
 MEMBER_AXIS = "members"
 
 
@@ -86,22 +88,23 @@ def select_devices(devices: int | Sequence[int] | None = None) -> tuple[Any, ...
 
 def _selected_positions(devices: int | Sequence[int] | None, n_local: int) -> list[int]:
     """Positions in `jax.local_devices()` that `devices` names; ValueError naming `devices` otherwise."""
+    devices = to_python(devices)  # NumPy ints and 1-D arrays as Python ints and lists
     if devices is None:
         return list(range(n_local))
-    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
-        if not 1 <= int(devices) <= n_local:
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        if not 1 <= devices <= n_local:
             raise ValueError(f"devices: expected a count from 1 to {n_local} (the local devices), got {devices!r}")
-        return list(range(int(devices)))
+        return list(range(devices))
     if isinstance(devices, (str, bytes)) or not isinstance(devices, Sequence) or len(devices) == 0:
         raise ValueError(f"devices: expected a device count or a non-empty list of device ids, got {devices!r}")
     for d in devices:
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= int(d) < n_local:
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d < n_local:
             raise ValueError(
                 f"devices: expected device ids from 0 to {n_local - 1} (the local devices), got {list(devices)!r}"
             )
-    if len(set(map(int, devices))) != len(devices):
+    if len(set(devices)) != len(devices):
         raise ValueError(f"devices: a device is listed twice in {list(devices)!r}")
-    return [int(d) for d in devices]
+    return list(devices)
 
 
 def member_mesh(n_members: int, devices: Sequence[Any] | None = None) -> Mesh:

@@ -181,6 +181,8 @@ def test_select_devices():
     assert select_devices() == tuple(local)
     assert select_devices(1) == (local[0],)
     assert select_devices([1]) == (local[1],)
+    assert select_devices(np.array([1, 0])) == (local[1], local[0])
+    assert select_devices(np.int64(1)) == (local[0],)
     for bad in (0, 3, [], [0, 0], [2], ["0"], True, "1", 1.5):
         with pytest.raises(ValueError, match="devices"):
             select_devices(bad)
