@@ -2,6 +2,7 @@
 
 from fastlstm import (
     controllers,  # noqa: F401  (fl.controllers.EpochClock, ...)
+    distributed,  # noqa: F401  (fl.distributed.initialize(...): many processes, one sweep)
     layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
 )
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources

@@ -10,6 +10,11 @@ W1 with 32 seeds saved every epoch; see bench/checkpoint_overhead.py). A small
 chunks are done and where the one in flight stopped; it is the only file resume trusts,
 so a save cut short (a full disk, a kill) leaves the previous checkpoint in force.
 
+With several processes (fastlstm/distributed.py) every process runs the Checkpointer
+- gathering a state is a collective they all take part in - but only process 0
+writes; every process reads the checkpoint to resume (on several hosts it must be on
+a shared filesystem). Orbax is told that each reader or writer works alone.
+
 `load_resume(folder, digest)` turns a checkpoint folder back into the driver's `Resume`.
 The epoch program is a pure function of the member state (the data order and dropout
 masks are drawn from keys folded with the epoch number), so a resumed sweep ends
@@ -28,6 +33,7 @@ import jax
 import numpy as np
 
 from fastlstm.controllers import ChunkOutcome, Controller, EpochEnd, SweepInfo
+from fastlstm.distributed import is_primary
 from fastlstm.driver import Resume
 from fastlstm.io.folders import write_file_atomically
 
@@ -42,13 +48,30 @@ class CheckpointError(ValueError):
 def _checkpointer() -> Any:
     import orbax.checkpoint as ocp
 
-    return ocp.PyTreeCheckpointer()
+    if jax.process_count() == 1:
+        return ocp.PyTreeCheckpointer()
+    alone = _on_this_process_only()
+    return ocp.Checkpointer(ocp.PyTreeCheckpointHandler(multiprocessing_options=alone), multiprocessing_options=alone)
 
 
 def _async_checkpointer() -> Any:
     import orbax.checkpoint as ocp
 
-    return ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
+    if jax.process_count() == 1:
+        return ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
+    alone = _on_this_process_only()
+    return ocp.AsyncCheckpointer(
+        ocp.PyTreeCheckpointHandler(multiprocessing_options=alone), multiprocessing_options=alone
+    )
+
+
+def _on_this_process_only() -> Any:
+    """Orbax options for a save or restore by this process alone: orbax would otherwise
+    wait at barriers for processes that write nothing (the states are host arrays)."""
+    import orbax.checkpoint as ocp
+
+    me = jax.process_index()
+    return ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
 
 
 def _pack(leaves: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -106,6 +129,7 @@ class Checkpointer(Controller):
             raise ValueError(f"checkpoint every: expected a positive integer or None, got {every!r}")
         self.folder, self.every, self.digest, self.spec = Path(folder), every, digest, spec
         self.resume = resume
+        self.writes = is_primary()  # with several processes only process 0 writes
         self.progress: dict[str, Any] = {}
         self._saver: Any = None
         self._pending: tuple[list[int], dict[str, Any] | None] | None = None  # (done, current) once written
@@ -113,12 +137,14 @@ class Checkpointer(Controller):
 
     def on_sweep_start(self, sweep: SweepInfo) -> None:
         self._import.start()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.writes:
+            self.folder.mkdir(parents=True, exist_ok=True)
         layout = [[g, list(members)] for g, members in sweep.layout]
         if self.resume:
             self.progress = _read_progress(self.folder)  # a resumed sweep goes on adding to its checkpoint
         else:
-            _clear(self.folder)  # a new sweep: what an earlier one saved here must not mix with it
+            if self.writes:
+                _clear(self.folder)  # a new sweep: what an earlier one saved here must not mix with it
             self.progress = {"format": FORMAT, "digest": self.digest, "spec": self.spec, "layout": layout}
             self.progress.update(done=[], current=None)
 
@@ -158,6 +184,9 @@ class Checkpointer(Controller):
 
     def _save(self, name: str, leaves: list[np.ndarray], history: dict[str, np.ndarray], then: tuple) -> None:
         """Write asynchronously (the next epoch trains meanwhile); progress.json follows once it is on disk."""
+        if not self.writes:
+            self.progress.update(done=then[0], current=then[1])  # what process 0 is writing
+            return
         self._flush()
         if self._saver is None:
             self._import.join()

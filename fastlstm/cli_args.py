@@ -80,3 +80,51 @@ def search_arguments(parser: argparse.ArgumentParser, number_types: dict[str, An
         metavar="S",
         help="random search: the seed of the draws (default 0; same seed, same configurations)",
     )
+
+
+def add_device_arguments(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
+    """--devices, and the flags that join several processes into one sweep (`jax.distributed`)."""
+    parser.add_argument(
+        "--devices",
+        type=device_selection,
+        metavar="N|ID,ID",
+        help="shard members over these local devices: a count (the first N) or ids, e.g. 0,1 (default all)",
+    )
+    parser.add_argument(
+        "--coordinator", metavar="HOST:PORT", help="several processes: process 0's address (it listens there)"
+    )
+    parser.add_argument("--num-processes", type=number_types["positive"], metavar="N", help="several processes: N")
+    parser.add_argument(
+        "--process-id", type=non_negative, metavar="I", help="several processes: this one's rank, 0 .. N-1"
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join the processes JAX finds in the environment (SLURM, Open MPI, Kubernetes, a TPU pod); "
+        "automatic under srun, mpirun and on a TPU pod",
+    )
+
+
+def device_selection(text: str) -> int | list[int]:
+    """`--devices 2` (a count) or `--devices 0,1` (device ids)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a device count or comma-separated device ids, got {text!r}")
+    values = [int(p) for p in parts]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a device is listed twice in {text!r}")
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"expected a device count of at least 1, got {text!r}")
+        return values[0]
+    return values
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value

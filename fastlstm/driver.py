@@ -21,10 +21,13 @@ import numpy as np
 from fastlstm.callbacks import Callback
 from fastlstm.controllers import ChunkInfo, ChunkOutcome, Controller, Decision, EpochEnd, SweepInfo, Timer
 from fastlstm.data import Dataset
-from fastlstm.devices import by_member, member_mesh, padded_count, replicated
+from fastlstm.devices import by_member, member_mesh, padded_count, place, replicated, select_devices, to_host
+from fastlstm.distributed import agree_on_min
 from fastlstm.memory import (
+    BUDGET_FRACTION,
     activation_bytes_per_member,
     auto_members_per_chunk,
+    available_bytes,
     cache_friendly_members_per_device,
     lstm_param_count,
     step_bytes_per_member,
@@ -48,6 +51,7 @@ class Settings:
     members_per_chunk: int | None
     initial_params: Any = None
     architecture: tuple | None = None  # a layer-list ModelSpec's layers (None: the shorthand)
+    devices: tuple | None = None  # the devices members are sharded over (None: every device)
 
 
 def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> TrainConfig:
@@ -88,8 +92,11 @@ def live_layer_options(plan: Plan, group: Group) -> frozenset:
     )
 
 
-def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
-    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py)."""
+def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[Any] | None = None) -> int:
+    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py).
+
+    With several processes each holds its share of a chunk; they agree on the smallest
+    size any of them can hold, so that all run the same chunks."""
     per_member = activation_bytes_per_member(
         timesteps=ds.timesteps,
         features=ds.features,
@@ -98,23 +105,36 @@ def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
         batch_size=max(cfg.batch_size, min(EVAL_BATCH, cfg.n_val)),
         n_params=lstm_param_count(ds.features, cfg.units, cfg.layers, cfg.out_dim),
     )
-    devices = jax.local_devices()
-    size = auto_members_per_chunk(n_members, per_member, len(devices))
+    devices = select_devices() if devices is None else devices
+    processes = jax.process_count()
+    budget = None if processes == 1 else processes * int(BUDGET_FRACTION * available_bytes())
+    size = auto_members_per_chunk(n_members, per_member, len(devices), budget)
     if devices[0].platform == "cpu":
         step = step_bytes_per_member(
             features=ds.features, units=cfg.units, layers=cfg.layers, batch_size=cfg.batch_size
         )
         size = min(size, len(devices) * cache_friendly_members_per_device(step))
-    return size
+    return agree_on_min(size)
 
 
 def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
-    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed."""
-    rows = []
-    for i in indices:
-        seeds = plan.members[i].stream_seeds
-        rows.append([np.asarray(jax.random.fold_in(jax.random.PRNGKey(seeds[s]), k)) for k, s in enumerate(STREAMS)])
-    return np.asarray(rows, np.uint32)
+    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed.
+
+    `fold_in(PRNGKey(seed), stream)` for every member and stream in one vectorised call
+    (a thousand members were 6000 small dispatches, one at a time)."""
+    seeds = [[plan.members[i].stream_seeds[s] for s in STREAMS] for i in indices]
+    if any(seed >= 1 << 63 for row in seeds for seed in row):
+        raise ValueError(f"seeds: expected seeds below 2**63, got {max(max(row) for row in seeds)}")
+    # PRNGKey(seed) reads a Python int as an int64 (x64 on) or as its low 32 bits (x64 off).
+    wide = np.asarray(seeds, np.uint64).reshape(-1)
+    as_jax_reads = wide.astype(np.int64) if jax.config.jax_enable_x64 else (wide & 0xFFFFFFFF).astype(np.uint32)
+    streams = np.tile(np.arange(len(STREAMS), dtype=np.uint32), len(seeds))
+    return np.asarray(_stream_keys(as_jax_reads, streams), np.uint32).reshape(len(seeds), len(STREAMS), -1)
+
+
+@jax.jit
+def _stream_keys(seeds: jax.Array, streams: jax.Array) -> jax.Array:
+    return jax.vmap(lambda seed, k: jax.random.fold_in(jax.random.PRNGKey(seed), k))(seeds, streams)
 
 
 def device_data(ds: Dataset) -> Data:
@@ -131,6 +151,12 @@ def device_data(ds: Dataset) -> Data:
         val.mask if val else None,
         ds.balanced_weight,
     )
+
+
+def _signature(tree: Any) -> tuple:
+    """A tree's structure, shapes and dtypes: what a compiled program was compiled for."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(a), np.result_type(a).str) for a in leaves)
 
 
 class ChunkRun:
@@ -150,34 +176,54 @@ class ChunkRun:
         data: Data,
         initial_params: Any = None,
         slots: int | None = None,
+        devices: Sequence[Any] | None = None,
+        programs: dict | None = None,
     ):
         self.cfg = cfg
         self.n_members = keys.shape[0]
         init_fn, self._epoch_fn, self._finish_fn = compiled_program(cfg)
         width = max(self.n_members, slots or 0)
-        self.mesh = member_mesh(width)
+        self.mesh = member_mesh(width, devices)
         self.padded = padded_count(width, self.mesh)
         keys = self._pad(keys)
         hp = {k: self._pad(v) for k, v in hparams.items()}
         sample_x = np.asarray(data.x)[: min(cfg.batch_size, cfg.n_train)]
         sample_mask = None if data.mask is None else np.asarray(data.mask)[: sample_x.shape[0]]
         init_args = (keys, initial_params, hp, sample_x, sample_mask)
-        abstract = self._abstract_epoch_args(init_fn, init_args, hp, data)
+        # A group's chunks share their compiled programs and the placed data (`programs`,
+        # one dict per sweep): tracing and lowering again cost more than a small chunk's epoch.
+        programs = {} if programs is None else programs
+        key = (cfg, self.padded, tuple(self.mesh.devices.flat), _signature(init_args), _signature(data))
+        cached = programs.get(key)
         with ThreadPoolExecutor(1) as pool:  # the epoch program compiles while init compiles and runs
-            compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
+            if cached is None:
+                abstract = self._abstract_epoch_args(init_fn, init_args, hp, data)
+                compiled = pool.submit(lambda: self._epoch_fn.lower(*abstract).compile())
             # Initialise on the default device (a small program, compiled at a low
             # optimisation level), then spread the state over the mesh.
-            state = init_fn.lower(*init_args).compile(INIT_COMPILER_OPTIONS.get(jax.default_backend()))(*init_args)
+            with jax.default_device(self.mesh.local_devices[0]):  # every process inits every member
+                options = INIT_COMPILER_OPTIONS.get(jax.default_backend())
+                init = cached[0] if cached else init_fn.lower(*init_args).compile(options)
+                state = init(*init_args)
             # Through the host: resharding device arrays would compile a slicing program per shape.
-            self.state = jax.device_put(jax.device_get(state), by_member(self.mesh))
-            self.hp = jax.device_put(hp, by_member(self.mesh))
-            self.data = jax.device_put(jax.device_get(data), replicated(self.mesh))
-            compiled.result()  # fills jit's cache; the calls below reuse it
+            # On several processes each places its own devices' share of the same host arrays.
+            self.state = place(jax.device_get(state), by_member(self.mesh))
+            self.hp = place(hp, by_member(self.mesh))
+            self.data = cached[2] if cached else place(jax.device_get(data), replicated(self.mesh))
+            self._epoch = cached[1] if cached else compiled.result()
+        programs[key] = (init, self._epoch, self.data)
         self.epoch = 0
 
     @classmethod
     def from_state(
-        cls, cfg: TrainConfig, state: MemberState, hparams: dict[str, np.ndarray], data: Data, epoch: int, slots: int
+        cls,
+        cfg: TrainConfig,
+        state: MemberState,
+        hparams: dict[str, np.ndarray],
+        data: Data,
+        epoch: int,
+        slots: int,
+        devices: Sequence[Any] | None = None,
     ) -> ChunkRun:
         """A chunk that continues from host member states (successive halving's survivors,
         regathered): nothing is initialised, and the epoch program compiles only for a
@@ -186,11 +232,12 @@ class ChunkRun:
         run.cfg = cfg
         run.n_members = int(np.shape(state.epoch)[0])
         _, run._epoch_fn, run._finish_fn = compiled_program(cfg)
+        run._epoch = run._epoch_fn  # jit compiles once per chunk shape and reuses it
         width = max(run.n_members, slots)
-        run.mesh = member_mesh(width)
+        run.mesh = member_mesh(width, devices)
         run.padded = padded_count(width, run.mesh)
-        run.hp = jax.device_put({k: run._pad(v) for k, v in hparams.items()}, by_member(run.mesh))
-        run.data = jax.device_put(jax.device_get(data), replicated(run.mesh))
+        run.hp = place({k: run._pad(v) for k, v in hparams.items()}, by_member(run.mesh))
+        run.data = place(jax.device_get(data), replicated(run.mesh))
         run.load_state(state, epoch)
         return run
 
@@ -215,15 +262,15 @@ class ChunkRun:
 
     def step(self, fetch: bool = True) -> dict[str, np.ndarray] | None:
         """Train every member for one epoch; its logs on the host (or None, not waiting)."""
-        self.state, logs = self._epoch_fn(self.state, self.hp, self.data)  # state is donated
+        self.state, logs = self._epoch(self.state, self.hp, self.data)  # state is donated
         self.epoch += 1
         if not fetch:
             return None
-        return {k: v[: self.n_members] for k, v in jax.device_get(logs).items()}
+        return {k: v[: self.n_members] for k, v in to_host(logs).items()}
 
     def flags(self) -> tuple[np.ndarray, np.ndarray]:
         """(active, diverged) per member, on the host."""
-        active, diverged = jax.device_get((self.state.active, self.state.diverged))
+        active, diverged = to_host((self.state.active, self.state.diverged))
         return np.asarray(active)[: self.n_members], np.asarray(diverged)[: self.n_members]
 
     def host_state(self) -> MemberState:
@@ -231,11 +278,11 @@ class ChunkRun:
 
     def _on_host(self, state: MemberState) -> MemberState:
         """NumPy copies without the padding members."""
-        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], jax.device_get(state))
+        return jax.tree.map(lambda a: np.asarray(a)[: self.n_members], to_host(state))
 
     def load_state(self, state: MemberState, epoch: int) -> None:
         """Continue from a saved state (a resumed sweep)."""
-        self.state = jax.device_put(jax.tree.map(self._pad, state), by_member(self.mesh))
+        self.state = place(jax.tree.map(self._pad, state), by_member(self.mesh))
         self.epoch = epoch
 
     def stop_members(self, stop: np.ndarray) -> None:
@@ -281,6 +328,7 @@ class Driver:
         self.plan, self.ds, self.settings, self.resume = plan, ds, settings, resume
         self.controllers = list(controllers)
         self.data = None if ds.streaming else device_data(ds)  # streamed: read by blocks, per chunk
+        self._programs: dict = {}  # compiled programs and placed data, shared by a group's chunks
         self.layout = resume.layout if resume is not None else self._layout()
         n_chunks = [sum(1 for g, _ in self.layout if g == group) for group in range(len(plan.groups))]
         seen = [0] * len(plan.groups)
@@ -301,7 +349,9 @@ class Driver:
         layout = []
         for g, group in enumerate(self.plan.groups):
             idx = list(group.members)
-            most = self.settings.members_per_chunk or auto_chunk(self.config(g), self.ds, len(idx))
+            most = self.settings.members_per_chunk or auto_chunk(
+                self.config(g), self.ds, len(idx), self.settings.devices
+            )
             size = -(-len(idx) // -(-len(idx) // most))  # ceil(n / number of chunks)
             layout += [(g, tuple(idx[start : start + size])) for start in range(0, len(idx), size)]
         return tuple(layout)
@@ -328,7 +378,14 @@ class Driver:
             args = (self.settings.initial_params, self.slots(info.group), order_seed)
             return StreamChunkRun(self.config(info.group), keys, hp, self.ds, *args)
         return ChunkRun(
-            self.config(info.group), keys, hp, self.data, self.settings.initial_params, self.slots(info.group)
+            self.config(info.group),
+            keys,
+            hp,
+            self.data,
+            self.settings.initial_params,
+            self.slots(info.group),
+            self.settings.devices,
+            self._programs,
         )
 
     def state_structure(self, info: ChunkInfo) -> Any:

@@ -8,6 +8,8 @@ is compiled.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +24,8 @@ from fastlstm.cache import enable_compilation_cache
 from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.data import Dataset, prepare_data
+from fastlstm.devices import select_devices
+from fastlstm.distributed import check_same_everywhere
 from fastlstm.driver import Driver, Settings
 from fastlstm.io.stream import wants_stream
 from fastlstm.layers import SequentialModel
@@ -264,8 +268,8 @@ def shared_order_rows(rows: list[dict[str, Any]], plan: Plan, outcomes: Sequence
             rows[i]["order_shared"] = True
 
 
-def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
-    """What the driver needs from the spec beside the plan."""
+def settings_for(spec: SweepSpec, initial_params: Any = None, devices: int | Sequence[int] | None = None) -> Settings:
+    """What the driver needs from the spec beside the plan (`devices`: see `fl.sweep`)."""
     return Settings(
         spec.shuffle,
         tuple(spec.callbacks),
@@ -273,6 +277,7 @@ def settings_for(spec: SweepSpec, initial_params: Any = None) -> Settings:
         spec.members_per_chunk,
         initial_params,
         architecture=spec.model.layer_list,
+        devices=None if devices is None else select_devices(devices),
     )
 
 
@@ -286,6 +291,7 @@ def train(
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    devices: int | Sequence[int] | None = None,
 ) -> SweepResult:
     """Plan the members of `spec`, let the driver train them on `ds`, collect the result.
 
@@ -298,6 +304,11 @@ def train(
         from fastlstm.streaming import check_stream_plan
 
         check_stream_plan(ds, plan)
+    settings = settings_for(spec, initial_params, devices)  # checks `devices` before anything compiles
+    digest = stream_digest(ds) if ds.streaming else dataset_digest(ds)
+    if jax.process_count() > 1:  # every process plans its own copy: they must be the same
+        same = hashlib.sha256((digest + json.dumps(spec.to_dict(), sort_keys=True)).encode())
+        check_same_everywhere(same.hexdigest(), "specs or data")
     if initial_params is not None:
         for group in plan.groups:
             _check_initial_params(initial_params, group.structure, ds, spec.model)
@@ -309,16 +320,16 @@ def train(
                 "scheduler: successive halving regathers members between rungs from data in memory; "
                 "it does not run on streamed data (pass stream=False, or the arrays themselves)"
             )
-        return _train_with_scheduler(spec, ds, plan, initial_params, controllers, checkpoint, resume)
+        return _train_with_scheduler(spec, ds, plan, settings, controllers, checkpoint, resume)
     resumed = None
     if checkpoint is not None:
-        digest, identity = (stream_digest(ds) if ds.streaming else dataset_digest(ds)), spec.to_dict()
+        identity = spec.to_dict()
         resumed = load_resume(checkpoint, digest, identity) if resume else None
         controllers.append(Checkpointer(checkpoint, checkpoint_every, digest, identity, resume=resume))
     elif resume:
         raise ValueError("resume: give the checkpoint folder to resume from")
     enable_compilation_cache()
-    driver = Driver(plan, ds, settings_for(spec, initial_params), controllers, resume=resumed)
+    driver = Driver(plan, ds, settings, controllers, resume=resumed)
     return collect_result(spec, plan, ds, driver.run())
 
 
@@ -326,7 +337,7 @@ def _train_with_scheduler(
     spec: SweepSpec,
     ds: Dataset,
     plan: Plan,
-    initial_params: Any,
+    settings: Settings,
     controllers: Sequence[Controller],
     checkpoint: str | Path | None,
     resume: bool,
@@ -344,7 +355,7 @@ def _train_with_scheduler(
     elif resume:
         raise ValueError("resume: give the checkpoint folder to resume from")
     enable_compilation_cache()
-    driver = Driver(plan, ds, settings_for(spec, initial_params), controllers)
+    driver = Driver(plan, ds, settings, controllers)
     outcomes, budget = RungDriver(driver, spec.scheduler, resume=resumed, save=save).run()
     return collect_result(spec, plan, ds, outcomes, budget)
 
@@ -434,6 +445,7 @@ def sweep(
     verbose: int | str = "auto",
     init: str | None = None,
     stream: bool | None = None,
+    devices: int | Sequence[int] | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -485,6 +497,11 @@ def sweep(
     `model` may be a `keras.Model` (see `fl.from_keras`): its architecture is used, every
     member starting from a fresh init of its seed, or from the model's own weights with
     `init="keras_weights"`.
+
+    `devices` shards the members over a subset of the local devices: a count (the first
+    N) or a list of device ids (positions in `jax.local_devices()`); default all. After
+    `fl.distributed.initialize(...)` the members are sharded over every process's
+    devices, every process gets the whole result, and only process 0 writes checkpoints.
     """
     model, keras_params = _keras_model(model, init)
     if keras_params is not None:
@@ -507,6 +524,7 @@ def sweep(
         checkpoint=resume if resume is not None else checkpoint,
         checkpoint_every=checkpoint_every,
         resume=resume is not None,
+        devices=devices,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import sys
 import time
@@ -20,7 +21,13 @@ from typing import Any
 
 from rich.console import Console
 
-from fastlstm.cli_args import add_output_arguments, add_spec_arguments, learning_rate_argument, search_arguments
+from fastlstm.cli_args import (
+    add_device_arguments,
+    add_output_arguments,
+    add_spec_arguments,
+    learning_rate_argument,
+    search_arguments,
+)
 from fastlstm.io.folders import MARKER, OutputPathError, check_output_folder, marker_kind
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
@@ -81,6 +88,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
         help="instead of a plain sweep, measure where the spread comes from: init, data order, dropout "
         "(--seeds per source, one batched run)",
     )
+    add_device_arguments(sw, number_types)
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
@@ -148,27 +156,52 @@ def default_out(spec: Any) -> Path:
 
 def run_sweep(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, claim the run folder, train, report, write (report.html included)."""
+    from fastlstm.distributed import barrier, is_primary
     from fastlstm.report.html import REPORT_FILE
     from fastlstm.runner import load_data, read_spec_data
 
+    primary = join_processes(args)
     if args.sources:
         return run_sources(args, console)
     spec, out = _resumed_spec(args) if args.resume is not None else (spec_from_args(args), None)
     out = out or (args.out if args.out is not None else default_out(spec))
-    if args.resume is None:
+    if args.resume is None and primary:
         check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     fit, loaded, description = read_spec_data(spec)
     ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
     log = Console(file=sys.stderr) if args.json else console
+    log.quiet = not is_primary()  # several processes: process 0 speaks and writes for all
     _header(log, spec, ds, description)
-    if args.resume is None:
+    if args.resume is None and primary:
         start_run_folder(out, spec, args.overwrite)
+    barrier("run folder started")  # the others train only once process 0 has claimed it
     start = time.perf_counter()
     result = _train(spec, ds, out, args, log)
+    if not is_primary():
+        return 0
     _report(result, time.perf_counter() - start, log, args.json)
     _save(result, out, loaded)
     log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
     return 0
+
+
+def join_processes(args: argparse.Namespace) -> bool:
+    """Join a multi-process sweep when asked (--coordinator, --num-processes, --process-id,
+    --distributed, JAX_COORDINATOR_ADDRESS) or launched by srun, mpirun or on a TPU pod,
+    before anything runs on JAX; True on the process that writes (process 0, or alone)."""
+    from fastlstm import distributed
+
+    flags = {"--coordinator": args.coordinator, "--num-processes": args.num_processes, "--process-id": args.process_id}
+    given = [flag for flag, value in flags.items() if value is not None]
+    cluster = distributed.detected_cluster()
+    asked = bool(given) or args.distributed or bool(os.environ.get("JAX_COORDINATOR_ADDRESS"))
+    if not (asked or cluster):
+        return True
+    if given and cluster is None and not args.distributed and len(given) < len(flags):
+        missing = ", ".join(flag for flag in flags if flag not in given)
+        raise ValueError(f"{', '.join(given)}: several processes need {missing} as well (or --distributed)")
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    return distributed.is_primary()
 
 
 def run_sources(args: argparse.Namespace, console: Console) -> int:
@@ -177,6 +210,7 @@ def run_sources(args: argparse.Namespace, console: Console) -> int:
     from rich.text import Text
 
     from fastlstm.analysis.sources import VarianceSources, source_design, variance_sources
+    from fastlstm.distributed import is_primary
     from fastlstm.io.run_folder import strict_json
     from fastlstm.runner import read_spec_data
 
@@ -196,6 +230,8 @@ def run_sources(args: argparse.Namespace, console: Console) -> int:
     log.print(f"variance sources on {description}: {seeds} seeds per source", highlight=False, soft_wrap=True)
     start = time.perf_counter()
     result = variance_sources(**fit, seeds=seeds, spec=spec, verbose=0 if args.quiet else 1)
+    if not is_primary():
+        return 0  # several processes: process 0 reports and writes
     doc = result.analysis["variance_sources"]
     log.print(Text(str(VarianceSources(doc))), soft_wrap=True)
     log.print(f"{len(result.members)} members trained in {time.perf_counter() - start:.1f} s (compilation included)")
@@ -289,6 +325,7 @@ def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
 def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console) -> Any:
     """Train with a checkpoint in the run folder; Ctrl-C saves it and says how to resume."""
     from fastlstm.controllers import StopOnSignal
+    from fastlstm.distributed import is_primary
     from fastlstm.driver import SweepHalted
     from fastlstm.runner import train
 
@@ -298,17 +335,18 @@ def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console
             spec,
             ds,
             controllers=[StopOnSignal()],
-            verbose=0 if args.quiet else 1,
+            verbose=0 if args.quiet or not is_primary() else 1,
             checkpoint=checkpoint,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume is not None,
             initial_params=keras_file(args).params if getattr(args, "keras_weights", False) else None,
+            devices=args.devices,
         )
     except SweepHalted:
         raise SweepHalted(f"interrupted; continue with: fastlstm sweep --resume {out}") from None
     except BaseException as err:
         kept = (checkpoint / "progress.json").exists()
-        if args.resume is None and not kept:
+        if args.resume is None and not kept and is_primary():
             shutil.rmtree(out, ignore_errors=True)  # ours, with nothing worth keeping
         if isinstance(err, OSError):  # a checkpoint could not be written (a full disk, say)
             raise OutputPathError(

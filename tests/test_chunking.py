@@ -45,7 +45,7 @@ def test_chunked_equals_unchunked(data, one_batch, size):
 
 
 def test_one_device_equals_sharded(data, one_batch, monkeypatch):
-    def single(n_members):
+    def single(n_members, devices=None):
         return jax.sharding.Mesh(np.array(jax.local_devices()[:1]), (devices_module.MEMBER_AXIS,))
 
     monkeypatch.setattr("fastlstm.driver.member_mesh", single)

@@ -196,7 +196,9 @@ class RungDriver:
         if piece.state is None:
             return d.chunk_run(info)  # the first segment: as the plain driver builds its chunks
         _, hp = d._chunk_inputs(info)
-        return ChunkRun.from_state(d.config(piece.group), piece.state, hp, d.data, piece.epoch, piece.slots)
+        return ChunkRun.from_state(
+            d.config(piece.group), piece.state, hp, d.data, piece.epoch, piece.slots, d.settings.devices
+        )
 
     def _train_piece(self, k: int, piece: Piece, end: int, clock: float) -> None:
         """Train one piece to epoch `end` with the controllers after every epoch (as `Driver`)."""
@@ -299,7 +301,9 @@ class RungDriver:
         for k in range(0, len(members), most):
             part = jax.tree.map(lambda a, k=k: a[k : k + most], state)
             rows = {n: v[k : k + most] for n, v in hp.items()}
-            parts.append(ChunkRun.from_state(d.config(group), part, rows, d.data, end, slots).finish())
+            parts.append(
+                ChunkRun.from_state(d.config(group), part, rows, d.data, end, slots, d.settings.devices).finish()
+            )
         return Piece(group, tuple(members), slots, jax.tree.map(lambda *a: np.concatenate(a), *parts), end)
 
     def _outcomes(self) -> list[ChunkOutcome]:
