@@ -5,6 +5,7 @@ from fastlstm import (
     layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
 )
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
+from fastlstm.augment import Jitter, MagnitudeWarp, Scaling, TimeWarp, WindowSlice
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
@@ -33,17 +34,22 @@ __all__ = [
     "EpochEnd",
     "Finding",
     "Findings",
+    "Jitter",
     "KerasConverted",
     "KerasLSTM",
     "LRRange",
     "LSTMModel",
+    "MagnitudeWarp",
     "ModelSpec",
     "ReduceLROnPlateau",
+    "Scaling",
     "SpecError",
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",
+    "TimeWarp",
     "VarianceSources",
+    "WindowSlice",
     "diagnose",
     "from_keras",
     "load",

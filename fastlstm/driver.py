@@ -30,7 +30,7 @@ from fastlstm.memory import (
     step_bytes_per_member,
 )
 from fastlstm.optimizers import float32_hparams
-from fastlstm.plan import STREAMS, Group, Plan
+from fastlstm.plan import STREAMS, Group, Plan, live_augmentations, oversampling
 from fastlstm.program import EVAL_BATCH, INIT_COMPILER_OPTIONS, Data, MemberState, TrainConfig, compiled_program
 
 
@@ -77,6 +77,8 @@ def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> T
         precision=settings.precision,
         architecture=settings.architecture,
         live=live_layer_options(plan, group) if settings.architecture else frozenset(),
+        augment=live_augmentations(plan, group),
+        oversample=oversampling(plan, group),
     )
 
 
@@ -109,7 +111,8 @@ def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
 
 
 def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
-    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed."""
+    """(members, 4, 2) raw keys: one independent stream per purpose (`STREAMS`: init, order,
+    dropout, augment), from its seed; a stream's key does not depend on the streams after it."""
     rows = []
     for i in indices:
         seeds = plan.members[i].stream_seeds
