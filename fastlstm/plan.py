@@ -118,7 +118,7 @@ def resolve_stream_design(seeds: Sequence[Any]) -> list[dict[str, int]]:
     """Check a stream design: one table per member naming a non-negative int seed for
     each of `STREAMS` (those in `OPTIONAL_STREAMS` may be left out: they are held at
     `OPTIONAL_STREAM_SEED`), no member twice (it would train the same numbers twice)."""
-    design = []
+    design, labels = [], []
     required = [s for s in STREAMS if s not in OPTIONAL_STREAMS]
     for i, entry in enumerate(seeds):
         if not isinstance(entry, Mapping):
@@ -137,7 +137,8 @@ def resolve_stream_design(seeds: Sequence[Any]) -> list[dict[str, int]]:
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"seeds[{i}][{stream!r}] must be a non-negative int seed, got {seed!r}")
         design.append({s: int(full[s]) for s in STREAMS})
-    _reject_repeats("seeds (a stream design)", [", ".join(f"{k}={v}" for k, v in d.items()) for d in design])
+        labels.append(", ".join(f"{s}={full[s]}" for s in STREAMS if s in required or full[s] != OPTIONAL_STREAM_SEED))
+    _reject_repeats("seeds (a stream design)", labels)
     return design
 
 
