@@ -111,12 +111,15 @@ def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int) -> int:
 
 
 def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
-    """(members, 4, 2) raw keys: one independent stream per purpose (`STREAMS`: init, order,
-    dropout, augment), from its seed; a stream's key does not depend on the streams after it."""
+    """(members, streams, 2) raw keys: one independent stream per purpose (`STREAMS`: init,
+    order, dropout, and augment when the sweep augments), from its seed; a stream's key
+    does not depend on the streams after it, and a sweep without augmentation passes the
+    three it had before the fourth existed."""
+    streams = STREAMS if plan.augment else STREAMS[:3]
     rows = []
     for i in indices:
         seeds = plan.members[i].stream_seeds
-        rows.append([np.asarray(jax.random.fold_in(jax.random.PRNGKey(seeds[s]), k)) for k, s in enumerate(STREAMS)])
+        rows.append([np.asarray(jax.random.fold_in(jax.random.PRNGKey(seeds[s]), k)) for k, s in enumerate(streams)])
     return np.asarray(rows, np.uint32)
 
 

@@ -96,14 +96,14 @@ def test_the_augment_stream_varies_between_seeds_and_can_be_fixed(data):
 
 
 def test_the_other_streams_keys_are_unchanged_by_the_fourth():
-    plan = make_plan(
-        seeds=[3, 8], grid=None, units=4, layers=1, batch_size=8, epochs=1, optimizer="adam", schedule=None, hparams={}
-    )
-    keys = member_keys(plan, [0, 1])
-    assert keys.shape == (2, 4, 2)
-    for row, seed in zip(keys, (3, 8)):
+    args = dict(seeds=[3, 8], grid=None, units=4, layers=1, batch_size=8, epochs=1, optimizer="adam", schedule=None)
+    plain = member_keys(make_plan(**args, hparams={}), [0, 1])
+    augmented = member_keys(make_plan(**args, hparams={}, augment=[fl.Jitter(0.1)]), [0, 1])
+    assert plain.shape == (2, 3, 2) and augmented.shape == (2, 4, 2)  # W1's init program as before
+    for row, seed in zip(augmented, (3, 8)):
         for k in range(4):  # init, order, dropout as before; augment folded with 3
             np.testing.assert_array_equal(row[k], np.asarray(jax.random.fold_in(jax.random.PRNGKey(seed), k)))
+    np.testing.assert_array_equal(augmented[:, :3], plain)
 
 
 def test_variance_sources_gives_augment_a_block_only_when_augmenting(data):
@@ -246,3 +246,23 @@ def test_bad_augment_in_sweep_is_refused_before_compiling(monkeypatch, data):
         fl.sweep(*data, augment=["Jitter"], **TINY)
     with pytest.raises(ValueError, match=r"augment.0.sigma must be >= 0"):
         fl.sweep(*data, augment=[fl.Jitter(0.1)], grid={"augment.0.sigma": [-0.2]}, **TINY)
+
+
+def test_an_augmented_oversampled_sweep_resumes_bit_identical(tmp_path, data):
+    from fastlstm.controllers import Controller, Decision
+    from fastlstm.driver import SweepHalted
+
+    class HaltAfterTwo(Controller):
+        seen = 0
+
+        def on_epoch_end(self, event):
+            self.seen += 1
+            return Decision(halt=True) if self.seen == 2 else None
+
+    kwargs = dict(seeds=2, augment=[fl.Jitter(0.3), fl.WindowSlice(0.8)], oversample=True, **{**TINY, "epochs": 3})
+    whole = fl.sweep(*data, **kwargs)
+    with pytest.raises(SweepHalted):
+        fl.sweep(*data, checkpoint=tmp_path / "ck", controllers=[HaltAfterTwo()], **kwargs)
+    resumed = fl.sweep(*data, resume=tmp_path / "ck", **kwargs)
+    for name, values in whole.history.items():
+        np.testing.assert_array_equal(resumed.history[name], values, err_msg=name)
