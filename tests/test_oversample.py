@@ -138,3 +138,13 @@ def test_oversample_round_trips_through_toml_and_refuses_bad_values():
         SweepSpec.from_dict({"grid": {"oversample": [False, True]}, "oversample": True})
     with pytest.raises(SpecError, match=r"oversample"):
         SweepSpec.from_dict({"oversample": "yes"})
+
+
+def test_a_binary_sweep_oversamples_end_to_end():
+    x, y = make_data(n=48, timesteps=4, features=2, classes=2)
+    y[:36] = 0  # 3:1 or more
+    plain = fl.sweep(x, y, **TINY)
+    result = fl.sweep(x, y, oversample=True, **TINY)
+    assert result.meta["task"] == "binary"
+    assert np.all(np.isfinite(result.history["loss"]))
+    assert not np.allclose(result.history["loss"], plain.history["loss"])
