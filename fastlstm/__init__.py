@@ -6,6 +6,7 @@ from fastlstm import (
     layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
 )
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
+from fastlstm.augment import Jitter, MagnitudeWarp, Scaling, TimeWarp, WindowSlice
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
@@ -37,18 +38,23 @@ __all__ = [
     "Finding",
     "Findings",
     "Hyperband",
+    "Jitter",
     "KerasConverted",
     "KerasLSTM",
     "LRRange",
     "LSTMModel",
+    "MagnitudeWarp",
     "ModelSpec",
     "ReduceLROnPlateau",
+    "Scaling",
     "SpecError",
     "SuccessiveHalving",
     "SweepResult",
     "SweepSpec",
     "TaskInferenceWarning",
+    "TimeWarp",
     "VarianceSources",
+    "WindowSlice",
     "choice",
     "diagnose",
     "from_keras",

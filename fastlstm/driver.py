@@ -33,7 +33,7 @@ from fastlstm.memory import (
     step_bytes_per_member,
 )
 from fastlstm.optimizers import float32_hparams
-from fastlstm.plan import STREAMS, Group, Plan
+from fastlstm.plan import STREAMS, Group, Plan, live_augmentations, oversampling
 from fastlstm.program import EVAL_BATCH, INIT_COMPILER_OPTIONS, Data, MemberState, TrainConfig, compiled_program
 
 
@@ -81,6 +81,8 @@ def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> T
         precision=settings.precision,
         architecture=settings.architecture,
         live=live_layer_options(plan, group) if settings.architecture else frozenset(),
+        augment=live_augmentations(plan, group),
+        oversample=oversampling(plan, group),
     )
 
 
@@ -118,18 +120,22 @@ def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[
 
 
 def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
-    """(members, 3, 2) raw keys: one independent stream per purpose, from its seed.
+    """(members, streams, 2) raw keys: one independent stream per purpose (`STREAMS`: init,
+    order, dropout, and augment when the sweep augments), from its seed; a stream's key
+    does not depend on the streams after it, and a sweep without augmentation passes the
+    three it had before the fourth existed.
 
     `fold_in(PRNGKey(seed), stream)` for every member and stream in one vectorised call
     (a thousand members were 6000 small dispatches, one at a time)."""
-    seeds = [[plan.members[i].stream_seeds[s] for s in STREAMS] for i in indices]
+    names = STREAMS if plan.augment else STREAMS[:3]
+    seeds = [[plan.members[i].stream_seeds[s] for s in names] for i in indices]
     if any(seed >= 1 << 63 for row in seeds for seed in row):
         raise ValueError(f"seeds: expected seeds below 2**63, got {max(max(row) for row in seeds)}")
     # PRNGKey(seed) reads a Python int as an int64 (x64 on) or as its low 32 bits (x64 off).
     wide = np.asarray(seeds, np.uint64).reshape(-1)
     as_jax_reads = wide.astype(np.int64) if jax.config.jax_enable_x64 else (wide & 0xFFFFFFFF).astype(np.uint32)
-    streams = np.tile(np.arange(len(STREAMS), dtype=np.uint32), len(seeds))
-    return np.asarray(_stream_keys(as_jax_reads, streams), np.uint32).reshape(len(seeds), len(STREAMS), -1)
+    streams = np.tile(np.arange(len(names), dtype=np.uint32), len(seeds))
+    return np.asarray(_stream_keys(as_jax_reads, streams), np.uint32).reshape(len(seeds), len(names), -1)
 
 
 @jax.jit

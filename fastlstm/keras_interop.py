@@ -330,9 +330,24 @@ def _input_features(spec: ModelSpec, params: Any) -> int:
     raise ValueError("to_keras: the model has no layer that reads its input")
 
 
-def to_keras(spec: ModelSpec, params: Any, task: str) -> Any:
+def keras_normalization(keras: Any, preprocessing: dict[str, Any], features: int) -> Any:
+    """The fitted input scaling (`result.preprocessing`) as a Keras `Normalization` layer
+    with the same numbers: (x - mean) / sqrt(variance), with mean = the shift (mean, or
+    min for "min_max") and variance = the scale squared (std, or the range)."""
+    from fastlstm.preprocessing import _shift_and_scale
+
+    shift, scale = _shift_and_scale(preprocessing, features)
+    return keras.layers.Normalization(axis=-1, mean=shift.tolist(), variance=(scale**2).tolist())
+
+
+def to_keras(spec: ModelSpec, params: Any, task: str, preprocessing: dict[str, Any] | None = None) -> Any:
     """An uncompiled `keras.Model` with `params` as its weights (Keras-layout input:
-    (batch, time, features), or (batch, time) int token ids with an Embedding first)."""
+    (batch, time, features), or (batch, time) int token ids with an Embedding first).
+
+    With `preprocessing` (a sweep's fitted `standardize`), the model takes raw inputs: a
+    `Normalization` layer scales them first - after a leading `Masking`, which must see
+    the raw `mask_value` (and whose mask `Normalization` passes on).
+    """
     keras = require_keras()
     pairs = layers_and_names(spec)
     if spec.embedding is not None:
@@ -341,7 +356,10 @@ def to_keras(spec: ModelSpec, params: Any, task: str) -> Any:
         inputs = keras.Input(shape=(None, _input_features(spec, params)))
     h = inputs
     built = []
-    for layer, name in pairs:
+    normalization = None if preprocessing is None else keras_normalization(keras, preprocessing, inputs.shape[-1])
+    for k, (layer, name) in enumerate(pairs):
+        if normalization is not None and not (k == 0 and isinstance(layer, Masking)):
+            h, normalization = normalization(h), None
         keras_layer = _keras_layer(keras, layer)
         h = keras_layer(h)
         built.append((keras_layer, layer, name))

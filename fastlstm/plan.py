@@ -6,8 +6,8 @@ Cartesian product of the grid's lists, or - with a distribution among its values
 a list beside a distribution then being a choice among its values. Numeric hyperparameters become per-member
 arrays (traced, vmapped); structural ones (units, layers, batch size, epochs,
 optimizer) change shapes or state, so members that share them form a *group* that is
-compiled once. Every member has three independent RNG streams - init, data order,
-dropout - each from its own seed, so one can vary while the others are held fixed:
+compiled once. Every member has four independent RNG streams - init, data order,
+dropout, augment - each from its own seed, so one can vary while the others are held fixed:
 `fixed_streams` holds some streams at one seed for every member, and a *stream
 design* (`seeds=[{"init": 3, "order": 0, "dropout": 0}, ...]`) gives each member its
 own seed per stream, which is how `fl.variance_sources` varies one source at a time.
@@ -41,12 +41,21 @@ NUMERIC_KEYS = (
     "decay_rate",
     "decay_steps",
 )
-STREAMS = ("init", "order", "dropout")
+# "augment" is last so that the other streams' keys (folded with the stream's position)
+# are what they were before it existed.
+STREAMS = ("init", "order", "dropout", "augment")
+# A stream design may leave these out: they are then held at this seed for every member.
+OPTIONAL_STREAMS = ("augment",)
+OPTIONAL_STREAM_SEED = 0
 # Grid keys that pick per-member sample weights: class_weight in {None, "balanced"}
 # becomes the numeric hyperparameter below (0 or 1), so both share one compiled program.
 WEIGHTING_KEYS = ("class_weight",)
 CLASS_WEIGHT_VALUES = (None, "balanced")
 BALANCED_HPARAM = "class_weight_balanced"
+# oversample in {False, True} (a setting or a grid key) becomes this 0/1 per-member number:
+# members that oversample draw their epoch's rows class-balanced instead of a permutation.
+SAMPLING_KEYS = ("oversample",)
+OVERSAMPLE_HPARAM = "oversample"
 SHORTHAND_KEYS = ("units", "layers", "dropout")  # ModelSpec(units=, layers=<int>, dropout=) only
 RATE_SUFFIXES = (".dropout", ".recurrent_dropout", ".rate")  # layers.<i>.<option> that are in [0, 1)
 
@@ -58,7 +67,7 @@ class Member:
     config: int  # index of the grid point
     structure: dict[str, Any]  # units, layers, batch_size, epochs, optimizer
     hparams: dict[str, float]
-    stream_seeds: dict[str, int]  # init / order / dropout -> seed
+    stream_seeds: dict[str, int]  # init / order / dropout / augment -> seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Plan:
     schedule: str
     schedule_static: dict[str, Any]  # boundaries / values / staircase
     optimizer_flags: dict[str, bool]
+    augment: tuple = ()  # the sweep's augmentations (fastlstm.augment), in `augment.<i>` order
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -110,24 +120,29 @@ def is_stream_design(seeds: Any) -> bool:
 
 def resolve_stream_design(seeds: Sequence[Any]) -> list[dict[str, int]]:
     """Check a stream design: one table per member naming a non-negative int seed for
-    each of `STREAMS`, no member twice (it would train the same numbers twice)."""
-    design = []
+    each of `STREAMS` (those in `OPTIONAL_STREAMS` may be left out: they are held at
+    `OPTIONAL_STREAM_SEED`), no member twice (it would train the same numbers twice)."""
+    design, labels = [], []
+    required = [s for s in STREAMS if s not in OPTIONAL_STREAMS]
     for i, entry in enumerate(seeds):
         if not isinstance(entry, Mapping):
             raise ValueError(
                 f"seeds[{i}] must be a table of stream seeds like {{'init': 0, 'order': 0, 'dropout': 0}} "
                 f"(a stream design lists one per member), got {entry!r}"
             )
-        if set(entry) != set(STREAMS):
+        if not set(required) <= set(entry) <= set(STREAMS):
             raise ValueError(
-                f"seeds[{i}] must give exactly the streams {list(STREAMS)}, got keys {sorted(map(str, entry))}"
+                f"seeds[{i}] must give exactly the streams {required} (and optionally {list(OPTIONAL_STREAMS)}), "
+                f"got keys {sorted(map(str, entry))}"
             )
+        full = {s: entry.get(s, OPTIONAL_STREAM_SEED) for s in STREAMS}
         for stream in STREAMS:
-            seed = entry[stream]
+            seed = full[stream]
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"seeds[{i}][{stream!r}] must be a non-negative int seed, got {seed!r}")
-        design.append({s: int(entry[s]) for s in STREAMS})
-    _reject_repeats("seeds (a stream design)", [", ".join(f"{k}={v}" for k, v in d.items()) for d in design])
+        design.append({s: int(full[s]) for s in STREAMS})
+        labels.append(", ".join(f"{s}={full[s]}" for s in STREAMS if s in required or full[s] != OPTIONAL_STREAM_SEED))
+    _reject_repeats("seeds (a stream design)", labels)
     return design
 
 
@@ -168,23 +183,25 @@ def _reject_repeats(where: str, values: Sequence[Any]) -> None:
 
 
 def _check_grid(
-    grid: Mapping[str, Sequence[Any] | Distribution] | None, layer_hparams: Mapping[str, float] | None = None
+    grid: Mapping[str, Sequence[Any] | Distribution] | None,
+    layer_hparams: Mapping[str, float] | None = None,
+    augment_hparams: Mapping[str, float] | None = None,
 ) -> dict[str, list[Any] | Distribution]:
     if grid is None:
         return {}
     if not isinstance(grid, Mapping):
         raise ValueError(f"grid must be a dict of name -> list of values, got {type(grid).__name__}")
     out: dict[str, list[Any] | Distribution] = {}
-    layer_keys = set(layer_hparams or ())
+    option_keys = set(layer_hparams or ()) | set(augment_hparams or ())
+    known = STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS + SAMPLING_KEYS
     for key, values in grid.items():
         if layer_hparams is not None and key in SHORTHAND_KEYS:
             raise ValueError(
                 f"grid: {key!r} applies to ModelSpec's shorthand (layers=<int>); with a layer list use "
-                f"per-layer keys, some of {sorted(layer_keys)}"
+                f"per-layer keys, some of {sorted(layer_hparams)}"
             )
-        if key not in STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS and key not in layer_keys:
-            expected = sorted(STRUCTURAL_KEYS + NUMERIC_KEYS + WEIGHTING_KEYS) + sorted(layer_keys)
-            raise ValueError(f"grid: unknown key {key!r}; expected some of {expected}")
+        if key not in known and key not in option_keys:
+            raise ValueError(f"grid: unknown key {key!r}; expected some of {sorted(known) + sorted(option_keys)}")
         if is_distribution(values):
             _check_distribution(key, values)
             out[key] = values
@@ -254,10 +271,15 @@ def _check_value(where: str, key: str, v: Any) -> None:
     elif key in WEIGHTING_KEYS:
         if v not in CLASS_WEIGHT_VALUES:
             raise ValueError(f"{where}: class_weight values must be None (\"none\" in TOML) or 'balanced', got {v!r}")
+    elif key in SAMPLING_KEYS:
+        if not isinstance(v, bool):
+            raise ValueError(f"{where}: oversample values must be True or False, got {v!r}")
     elif key in CLIP_KEYS and (v is None or v == math.inf):
         return  # no clipping (TOML has no None: a config file writes inf)
     elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"{where}: {key} must be a finite number, got {v!r}")
+    elif key.startswith("augment.") and key.endswith(".ratio") and not 0.0 < v <= 1.0:
+        raise ValueError(f"{where}: {key} (WindowSlice's ratio) must be in (0, 1], got {v!r}")
     elif (key == "dropout" or key.endswith(RATE_SUFFIXES)) and not 0.0 <= v < 1.0:
         raise ValueError(f"{where}: {key} must be in [0, 1), got {v!r}")
     elif key in ("learning_rate", "decay_steps") and v <= 0:
@@ -363,9 +385,15 @@ def _numbers_of(
     optimizer: tuple[str, Mapping[str, Any]],
     schedule: tuple[str, Mapping[str, float]],
     layer_hparams: Mapping[str, float] | None = None,
+    sampling: tuple[Mapping[str, float], bool] = ({}, False),
 ) -> dict[str, float]:
     """One configuration's numeric hyperparameters: the optimizer's defaults, the schedule's,
-    then the arguments, then the grid point; a key that does not apply is an error."""
+    then the arguments, then the grid point; a key that does not apply is an error.
+
+    `sampling` is (the augmentations' strengths, `augment.<i>.<name>` -> value; whether
+    the sweep oversamples): per-member numbers the grid may vary too."""
+    augment_hparams, oversample = sampling
+    layer_hparams = {**(layer_hparams or {}), **augment_hparams} if augment_hparams else layer_hparams
     opt_name, opt_numbers = optimizer
     sched_name, sched_numbers = schedule
     allowed = set(OPTIMIZER_DEFAULTS[name]) | set(CLIP_KEYS) | set(sched_numbers) | set(WARMUP_KEYS) | {"dropout"}
@@ -388,6 +416,8 @@ def _numbers_of(
         numbers[k] = math.inf if numbers.get(k) is None else numbers[k]
     if "class_weight" in grid:
         numbers[BALANCED_HPARAM] = 1.0 if point["class_weight"] == "balanced" else 0.0
+    if "oversample" in grid or oversample:
+        numbers[OVERSAMPLE_HPARAM] = 1.0 if point.get("oversample", oversample) else 0.0
     return {k: float(v) for k, v in numbers.items()}
 
 
@@ -406,6 +436,8 @@ def make_plan(
     layer_hparams: Mapping[str, float] | None = None,
     trials: int | None = None,
     search_seed: int = 0,
+    augment: Sequence[Any] = (),
+    oversample: bool = False,
 ) -> Plan:
     """Resolve every member's settings; raise on anything unknown before compiling.
 
@@ -416,10 +448,15 @@ def make_plan(
     seed tables, one per member of each configuration. `layer_hparams` are a layer-list
     model's numeric options (`layers.<i>.<option>` -> value, see fastlstm/layers/specs.py):
     per-member numbers that the grid may vary. `trials` draws that many configurations
-    from a grid holding distributions, from the search stream `search_seed`.
+    from a grid holding distributions, from the search stream `search_seed`. `augment` are the augmentations
+    (fastlstm.augment), whose strengths `augment.<i>.<name>` are such numbers too;
+    `oversample=True` (or a grid over "oversample") gives every member the 0/1 number
+    `OVERSAMPLE_HPARAM`.
     """
     seed_list = checked_seeds(seeds)
-    grid = _check_grid(grid, layer_hparams)
+    augment = tuple(augment)
+    augment_hparams = augment_strengths(augment)
+    grid = _check_grid(grid, layer_hparams, augment_hparams)
     base_structure = {
         "units": _positive_int("units", units),
         "layers": _positive_int("layers", layers),
@@ -448,7 +485,14 @@ def make_plan(
         structure = {**base_structure, "optimizer": opt_name}
         structure.update({k: v for k, v in point.items() if k in STRUCTURAL_KEYS})
         numbers = _numbers_of(
-            structure["optimizer"], point, given, grid, optimizer_settings, schedule_settings, layer_hparams
+            structure["optimizer"],
+            point,
+            given,
+            grid,
+            optimizer_settings,
+            schedule_settings,
+            layer_hparams,
+            (augment_hparams, bool(oversample)),
         )
         for seed, streams in streams_of_members:
             members.append(Member(len(members), seed, c, structure, numbers, dict(streams)))
@@ -457,4 +501,26 @@ def make_plan(
     for m in members:
         groups.setdefault(tuple(sorted(m.structure.items())), []).append(m.index)
     plan_groups = tuple(Group(dict(k), tuple(v)) for k, v in groups.items())
-    return Plan(tuple(members), plan_groups, tuple(keys), tuple(configs), sched_name, sched_static, flags)
+    return Plan(tuple(members), plan_groups, tuple(keys), tuple(configs), sched_name, sched_static, flags, augment)
+
+
+def augment_strengths(augment: Sequence[Any]) -> dict[str, float]:
+    """`augment.<i>.<strength name>` -> the strength each augmentation was given."""
+    return {f"augment.{i}.{a.strength_name}": float(a.strength) for i, a in enumerate(augment)}
+
+
+def live_augmentations(plan: Plan, group: Group) -> tuple[tuple[int, Any], ...]:
+    """(position, augmentation) of those that change the data of some member of the group:
+    only they are in its compiled program (a strength that is the identity everywhere,
+    0 or a WindowSlice ratio of 1, costs nothing)."""
+    live = []
+    for i, aug in enumerate(plan.augment):
+        key = f"augment.{i}.{aug.strength_name}"
+        if any(plan.members[m].hparams[key] != aug.identity for m in group.members):
+            live.append((i, aug))
+    return tuple(live)
+
+
+def oversampling(plan: Plan, group: Group) -> bool:
+    """Whether some member of the group draws class-balanced batches."""
+    return any(plan.members[m].hparams.get(OVERSAMPLE_HPARAM, 0.0) > 0 for m in group.members)

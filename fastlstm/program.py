@@ -24,12 +24,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from fastlstm.augment import augment_batch
 from fastlstm.callbacks import Callback, CallbackSignal
 from fastlstm.layers import SequentialModel, has_regularizers, regularization_penalty, sequence_output
 from fastlstm.losses import LOSSES, metric_values
 from fastlstm.model import LSTMModel, head_activation
 from fastlstm.optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
-from fastlstm.plan import BALANCED_HPARAM
+from fastlstm.plan import BALANCED_HPARAM, OVERSAMPLE_HPARAM
 
 STEPS_KEY = "_valid_steps"  # per-timestep targets: how many steps the sums are over
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
@@ -124,6 +125,11 @@ class TrainConfig(ModelConfig):
     shuffle: bool
     use_dropout: bool
     callbacks: tuple[Callback, ...] = ()
+    # (position, augmentation) of the augmentations some member of the group applies
+    # (fastlstm.augment); empty: the training batches are used as they are.
+    augment: tuple = dataclasses.field(default=(), kw_only=True)
+    # some member draws its epoch's rows class-balanced (`oversample`); False: permutations only
+    oversample: bool = dataclasses.field(default=False, kw_only=True)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -173,6 +179,7 @@ class MemberState(NamedTuple):
     stopped_epoch: jax.Array  # the epoch a callback stopped it, -1 while it has not
     restored: jax.Array  # its final parameters are a callback's saved best ones
     callbacks: tuple  # one state per callback
+    augment_key: Any = None  # the augment stream's key; None (no leaf) without augmentation
 
 
 def _where(pred: jax.Array, new: Any, old: Any) -> Any:
@@ -308,7 +315,7 @@ class TrainProgram:
         sample_x: jax.Array,
         sample_mask: jax.Array | None,
     ) -> MemberState:
-        init_key, order_key, dropout_key = keys
+        init_key, order_key, dropout_key = keys[0], keys[1], keys[2]  # keys[3]: the augment stream
         params = self.model.init(init_key, sample_x, sample_mask)["params"]
         if initial_params is not None:
             params = jax.tree.map(lambda drawn, given: jnp.asarray(given, drawn.dtype), params, initial_params)
@@ -327,6 +334,7 @@ class TrainProgram:
             stopped_epoch=jnp.full([], -1, jnp.int32),
             restored=jnp.zeros([], bool),
             callbacks=tuple(cb.init_state() for cb in self.callbacks),
+            augment_key=keys[3] if self.cfg.augment else None,
         )
 
     def current_lr(self, state: MemberState, hp: Mapping[str, jax.Array]) -> jax.Array:
@@ -347,14 +355,17 @@ class TrainProgram:
             loss = loss + cfg.penalty(params, hp)
         return loss, out
 
-    def batches(self, state: MemberState) -> tuple[jax.Array, jax.Array]:
+    def batches(self, state: MemberState, hp: Mapping[str, jax.Array], data: Data) -> tuple[jax.Array, jax.Array]:
         """(steps, batch) row indices of this epoch (shuffled per member) and which are real."""
         cfg, n = self.cfg, self.cfg.n_train
         steps, bs = cfg.steps_per_epoch, cfg.batch_size
+        epoch_key = jax.random.fold_in(state.order_key, state.epoch)
         if cfg.shuffle:
-            order = jax.random.permutation(jax.random.fold_in(state.order_key, state.epoch), n)
+            order = jax.random.permutation(epoch_key, n)
         else:
             order = jnp.arange(n)
+        if cfg.oversample:  # members that oversample draw n rows class-balanced instead
+            order = jnp.where(hp[OVERSAMPLE_HPARAM] > 0.5, balanced_order(epoch_key, data.y, cfg), order)
         order = jnp.concatenate([order, jnp.zeros(steps * bs - n, order.dtype)]).reshape(steps, bs)
         return order, (jnp.arange(steps * bs) < n).reshape(steps, bs)
 
@@ -363,21 +374,24 @@ class TrainProgram:
         """A grid over class_weight: this member's rows weighted "balanced" or as given."""
         return jnp.where(hp[BALANCED_HPARAM] > 0.5, data.w_balanced[idx], data.w[idx])
 
-    def train_step(self, carry, batch, *, hp, data: Data, tx: Any, epoch_key: jax.Array):
+    def train_step(self, carry, batch, *, hp, data: Data, tx: Any, epoch_key: jax.Array, augment_key=None):
         """One optimizer step on the batch of rows `idx` of the device-resident data."""
         idx, ok_rows, i = batch
         xb, yb = data.x[idx], data.y[idx]
         wb = data.w[idx] if data.w_balanced is None else self.member_weights(data, idx, hp)
         mb = None if data.mask is None else data.mask[idx]
-        return self.batch_step(carry, (xb, yb, wb, mb, ok_rows, i), hp=hp, tx=tx, epoch_key=epoch_key)
+        batch = (xb, yb, wb, mb, ok_rows, i)
+        return self.batch_step(carry, batch, hp=hp, tx=tx, epoch_key=epoch_key, augment_key=augment_key)
 
-    def batch_step(self, carry, batch, *, hp, tx: Any, epoch_key: jax.Array):
+    def batch_step(self, carry, batch, *, hp, tx: Any, epoch_key: jax.Array, augment_key=None):
         """One optimizer step on one batch's arrays (gathered from the device-resident data,
         or streamed: fastlstm/streaming.py); a member whose loss or parameters turn
         non-finite is frozen."""
         st, sums = carry
         xb, yb, wb, mb, ok_rows, i = batch
         wb = wb * ok_rows
+        if self.cfg.augment:  # training batches only: validation, predict and evaluate never see it
+            xb = augment_batch(self.cfg.augment, xb, mb, hp, jax.random.fold_in(augment_key, i))
         count = jnp.sum(ok_rows).astype(jnp.float32)
         key = jax.random.fold_in(epoch_key, i)
         steps = step_weights(mb, ok_rows.astype(jnp.float32), xb.shape[1]) if self.cfg.sequence else None
@@ -412,13 +426,23 @@ class TrainProgram:
         """This epoch's dropout key (batch `i` folds in `i`)."""
         return jax.random.fold_in(state.dropout_key, state.epoch)
 
+    @staticmethod
+    def augment_key(state: MemberState) -> jax.Array | None:
+        """This epoch's augmentation key (batch `i` folds in `i`); None when nothing augments."""
+        return None if state.augment_key is None else jax.random.fold_in(state.augment_key, state.epoch)
+
     def epoch(self, state: MemberState, hp: Mapping[str, jax.Array], data: Data) -> tuple[MemberState, dict]:
         """Train one epoch, validate, run the callbacks; logs are NaN for a member that was not training."""
         cfg = self.cfg
         was_active = state.active
-        order, valid = self.batches(state)
+        order, valid = self.batches(state, hp, data)
         step = functools.partial(
-            self.train_step, hp=hp, data=data, tx=self.optimizer(hp), epoch_key=self.epoch_key(state)
+            self.train_step,
+            hp=hp,
+            data=data,
+            tx=self.optimizer(hp),
+            epoch_key=self.epoch_key(state),
+            augment_key=self.augment_key(state),
         )
         (state, sums), _ = jax.lax.scan(step, (state, zero_sums(cfg)), (order, valid, jnp.arange(cfg.steps_per_epoch)))
         val = None
@@ -477,6 +501,26 @@ class TrainProgram:
                 restore = cb.restore_at_end(cb_state)
                 state = state._replace(params=_where(restore, kept, state.params), restored=state.restored | restore)
         return state
+
+
+def class_labels(y: jax.Array, cfg: ModelConfig) -> jax.Array:
+    """(n,) int class of each training row: integer labels as they are, one-hot rows by
+    argmax, a binary target (n, 1) rounded."""
+    if y.ndim == 1:
+        return y.astype(jnp.int32)
+    if y.shape[1] > 1:
+        return jnp.argmax(y, axis=1).astype(jnp.int32)
+    return jnp.round(y[:, 0]).astype(jnp.int32)
+
+
+def balanced_order(key: jax.Array, y: jax.Array, cfg: TrainConfig) -> jax.Array:
+    """n row indices drawn with replacement, each row with probability proportional to
+    1 / (rows of its class): every class is drawn equally often in expectation, and the
+    epoch keeps its n rows (`oversample`)."""
+    labels = class_labels(y, cfg)
+    counts = jnp.bincount(labels, length=max(cfg.out_dim, 2))
+    p = 1.0 / counts[labels].astype(jnp.float32)
+    return jax.random.choice(key, cfg.n_train, (cfg.n_train,), replace=True, p=p / jnp.sum(p))
 
 
 def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:

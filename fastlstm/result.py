@@ -246,7 +246,7 @@ class SweepResult:
             spec = ModelSpec(**options, mask_value=self.meta["mask_value"])
         else:  # dropout rates and regularizer strengths: the member's own
             spec = ModelSpec(layers=member_layers(spec.layer_list, row), mask_value=self.meta["mask_value"])
-        return to_keras(spec, params, self.meta["task"])
+        return to_keras(spec, params, self.meta["task"], self.preprocessing)
 
     def save_keras(self, path: str | os.PathLike, member: int = 0) -> Path:
         """Write member `member` as a `.keras` file (Keras's zip of config and weights)."""

@@ -59,6 +59,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "shuffle": True,
     "class_weight": None,
     "standardize": None,
+    "oversample": False,
+    "augment": None,
     "callbacks": None,
     "fixed_streams": None,
     "members_per_chunk": None,
@@ -121,6 +123,8 @@ def load_data(
     for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
         if split is not None and not ds.streaming:
             check_token_ids(model, split.x, split.mask, name)
+    if spec.oversample or "oversample" in spec.grid:
+        check_oversample(ds, model.sequence_output)
     logged = ["loss", *ds.metrics] + ([f"val_{n}" for n in ("loss", *ds.metrics)] if ds.val else [])
     for cb in spec.callbacks:
         for monitor in cb.monitors:
@@ -132,6 +136,19 @@ def load_data(
             + (" (val_ metrics need validation_split or validation_data)" if not ds.val else "")
         )
     return ds
+
+
+def check_oversample(ds: Dataset, per_timestep: bool) -> None:
+    """`oversample` draws rows by class: it needs one class label per training row."""
+    y = ds.train.y
+    if ds.task == "regression":
+        raise ValueError("oversample: class-balanced sampling needs classification or binary targets, not regression")
+    if per_timestep:
+        raise ValueError("oversample: class-balanced sampling needs one target per sequence, not one per timestep")
+    if ds.task == "binary" and y.ndim == 2 and y.shape[1] > 1:
+        raise ValueError(
+            f"oversample: class-balanced sampling needs one class per sample, but y is multi-label ({y.shape[1]} outputs)"
+        )
 
 
 def _member_rows(
@@ -432,6 +449,8 @@ def sweep(
     class_weight: Mapping[int, float] | str | None = None,
     sample_weight: Any = None,
     standardize: str | None = None,
+    oversample: bool = False,
+    augment: Sequence[Any] | None = None,
     callbacks: Sequence[Any] | None = None,
     fixed_streams: Mapping[str, int] | None = None,
     initial_params: Any = None,
@@ -451,7 +470,7 @@ def sweep(
 
     Members are `[(config, seed) for config in product(grid) for seed in seeds]`,
     so member `i` has seed `seeds[i % len(seeds)]`. `fixed_streams` holds RNG
-    streams ("init", "order", "dropout") at a given seed for every member. `seeds`
+    streams ("init", "order", "dropout", "augment") at a given seed for every member. `seeds`
     may instead be a stream design, one table of stream seeds per member
     (`[{"init": 3, "order": 0, "dropout": 0}, ...]`): each member then draws its
     initial weights, data order and dropout masks from its own three seeds, and its
@@ -474,6 +493,12 @@ def sweep(
     numbers are kept in `result.preprocessing` and `predict`/`evaluate` apply them.
     `class_weight="balanced"` weighs each class n_samples / (n_classes * count) over
     the training rows, as scikit-learn's `compute_class_weight("balanced")`.
+    `oversample=True` draws each epoch's n rows with replacement, class-balanced (a row's
+    chance is 1 / the count of its class), from the member's data-order stream; both may
+    be grid keys (`grid={"oversample": [False, True]}`). `augment=[fl.Jitter(0.03), ...]`
+    augments every training batch inside the compiled program from the member's fourth
+    RNG stream, "augment" (never validation, predict or evaluate); their strengths are
+    per-member numbers `augment.<i>.sigma` (`.ratio` for WindowSlice) a grid may vary.
 
     `spec=` runs a `fl.SweepSpec` instead; keyword arguments given beside it (other
     than their defaults) override its keys. `controllers` are host-side hooks called

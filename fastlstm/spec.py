@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from fastlstm.augment import WARPS, augmentation_to_config, check_augment
 from fastlstm.callbacks import callback_from_config, callback_to_config
 from fastlstm.coerce import to_python
 from fastlstm.model import ModelSpec
@@ -122,6 +123,11 @@ SchedulerField = Annotated[
 ModelField = Annotated[
     ModelSpec, BeforeValidator(_model_from), PlainSerializer(lambda m: m.to_dict(), return_type=dict)
 ]
+AugmentField = Annotated[
+    list[Any],
+    BeforeValidator(lambda value: list(check_augment(value))),
+    PlainSerializer(lambda augs: [augmentation_to_config(a) for a in augs], return_type=list),
+]
 CallbacksField = Annotated[
     list[Any],
     BeforeValidator(_callbacks_from),
@@ -201,6 +207,8 @@ class SweepSpec(_Strict):
     shuffle: bool = True
     class_weight: Annotated[dict[int, float] | Literal["balanced"] | None, BeforeValidator(_class_weight_from)] = None
     standardize: Annotated[Standardize | None, BeforeValidator(check_standardize)] = None
+    oversample: bool = False
+    augment: AugmentField = Field(default_factory=list)
     callbacks: CallbacksField = Field(default_factory=list)
     fixed_streams: Any = Field(default_factory=dict)
     members_per_chunk: Any = None
@@ -242,6 +250,26 @@ class SweepSpec(_Strict):
     def _class_weight_once(self) -> SweepSpec:
         if isinstance(self.grid, dict) and "class_weight" in self.grid and self.class_weight is not None:
             raise ValueError("class_weight: give it as a setting or as a grid key (grid.class_weight), not both")
+        return self
+
+    @model_validator(mode="after")
+    def _oversample_once(self) -> SweepSpec:
+        if isinstance(self.grid, dict) and "oversample" in self.grid and self.oversample:
+            raise ValueError("oversample: give it as a setting or as a grid key (grid.oversample), not both")
+        return self
+
+    @model_validator(mode="after")
+    def _augment_fits_the_model(self) -> SweepSpec:
+        if self.augment and self.model.embedding is not None:
+            raise ValueError(
+                "augment: the input is integer token ids (an Embedding layer); noise and warps apply to real-valued series"
+            )
+        warps = [type(a).__name__ for a in self.augment if type(a).__name__ in WARPS]
+        if warps and self.model.sequence_output:
+            raise ValueError(
+                f"augment: {warps[0]} moves steps in time, but the model has one target per timestep "
+                "(they would no longer line up); use Jitter, Scaling or MagnitudeWarp"
+            )
         return self
 
     @model_validator(mode="after")
@@ -287,6 +315,8 @@ class SweepSpec(_Strict):
             layer_hparams=self.model.hparam_defaults(),
             trials=self.trials,
             search_seed=self.search_seed,
+            augment=self.augment,
+            oversample=self.oversample,
         )
 
     # --- construction and serialisation -------------------------------------------------

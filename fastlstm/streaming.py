@@ -66,7 +66,8 @@ class StreamProgram:
     def block(self, carry: EpochCarry, hp: Any, batches: tuple) -> EpochCarry:
         """Train on K batches: (x, y, weight, mask, real rows, step number), each (K, batch, ...)."""
         p = self.program
-        step = functools.partial(p.batch_step, hp=hp, tx=p.optimizer(hp), epoch_key=p.epoch_key(carry.state))
+        keys = {"epoch_key": p.epoch_key(carry.state), "augment_key": p.augment_key(carry.state)}
+        step = functools.partial(p.batch_step, hp=hp, tx=p.optimizer(hp), **keys)
         (state, sums), _ = jax.lax.scan(step, (carry.state, carry.sums), batches)
         return carry._replace(state=state, sums=sums)
 

@@ -1,10 +1,12 @@
 """Where the spread across seeds comes from: init, data order, dropout, and how they mix.
 
-Every member has three RNG streams (fastlstm/plan.py): the initial weights, the order
-of the batches, the dropout masks. `variance_sources` trains one configuration in one
-batched run with blocks of members that differ in one stream only (the other two held
-at `BASE_SEED`), a block where all three differ, and a crossed init x order block. From
-the final values of the primary metric it reports:
+Every member has RNG streams (fastlstm/plan.py): the initial weights, the order of the
+batches, the dropout masks, and - when the sweep augments its data - the augmentations'
+random draws. `variance_sources` trains one configuration in one batched run with
+blocks of members that differ in one stream only (the others held at `BASE_SEED`), a
+block where all differ, and a crossed init x order block. The augment stream gets its
+own block only when the sweep has `augment`: without it, the stream draws nothing.
+From the final values of the primary metric it reports:
 
 - each source's std over its block (a stream that does nothing - order without
   shuffling, dropout at rate 0 - has std exactly 0, because members that share every
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
     from fastlstm.spec import SweepSpec
 
 BASE_SEED = 0  # the seed a stream is held at while another varies
-SINGLE_BLOCKS = STREAMS  # ("init", "order", "dropout"): one stream varied
+SINGLE_BLOCKS = STREAMS[:3]  # ("init", "order", "dropout"): one stream varied
+AUGMENT_BLOCK = "augment"  # a fourth single-stream block, only for a sweep that augments
 BLOCKS = (*SINGLE_BLOCKS, "all")
 CROSSED_TERMS = ("init", "order", "interaction")
 
@@ -48,36 +51,46 @@ class SourceDesign:
     seeds: int  # members per single-source block and in the all-streams block
     levels: int  # k: the crossed block is k init seeds x k order seeds
     streams: tuple[dict[str, int], ...]
-    blocks: tuple[str, ...]  # "init" | "order" | "dropout" | "all" | "crossed", per member
+    blocks: tuple[str, ...]  # "init" | "order" | "dropout" | "augment" | "all" | "crossed", per member
     cells: tuple[tuple[int, int] | None, ...]  # (init level, order level) in the crossed block
+    single: tuple[str, ...] = SINGLE_BLOCKS  # the streams varied one at a time (+ "augment")
+
+    @property
+    def all_blocks(self) -> tuple[str, ...]:
+        return (*self.single, "all")
 
     def positions(self, block: str) -> list[int]:
         return [i for i, b in enumerate(self.blocks) if b == block]
 
 
-def source_design(seeds: int, levels: int | None = None) -> SourceDesign:
+def source_design(seeds: int, levels: int | None = None, augment: bool = False) -> SourceDesign:
     """The stream seeds of every member, no member twice.
 
     Varied seeds start at 1, so a held stream's `BASE_SEED` (0) is never also a varied
     one; the all-streams block takes fresh seeds after the single-source blocks'.
+    `augment=True` (the sweep augments its data) adds an augment-only block and varies
+    the augment stream in the all-streams block too; otherwise it is held at `BASE_SEED`.
     """
     n = _count("seeds", seeds)
     k = max(3, round(math.sqrt(n))) if levels is None else _count("levels", levels)
+    single = (*SINGLE_BLOCKS, AUGMENT_BLOCK) if augment else SINGLE_BLOCKS
     streams: list[dict[str, int]] = []
     blocks: list[str] = []
     cells: list[tuple[int, int] | None] = []
-    for block in SINGLE_BLOCKS:
+    for block in single:
         for i in range(n):
-            streams.append({s: (1 + i if s == block else BASE_SEED) for s in STREAMS})
-    streams += [{s: n + 1 + i for s in STREAMS} for i in range(n)]
-    blocks += [b for b in BLOCKS for _ in range(n)]
+            streams.append({s: (1 + i if s == block else BASE_SEED) for s in single})
+    streams += [{s: n + 1 + i for s in single} for i in range(n)]
+    blocks += [b for b in (*single, "all") for _ in range(n)]
     cells += [None] * len(streams)
     for i in range(k):
         for j in range(k):
-            streams.append({"init": 1 + i, "order": 1 + j, "dropout": BASE_SEED})
+            streams.append(
+                {"init": 1 + i, "order": 1 + j, "dropout": BASE_SEED, **dict.fromkeys(single[3:], BASE_SEED)}
+            )
             blocks.append("crossed")
             cells.append((i, j))
-    return SourceDesign(n, k, tuple(streams), tuple(blocks), tuple(cells))
+    return SourceDesign(n, k, tuple(streams), tuple(blocks), tuple(cells), single)
 
 
 def _count(name: str, value: Any) -> int:
@@ -252,9 +265,9 @@ def sources_document(result: SweepResult, design: SourceDesign, metric: str | No
     """The `variance_sources` document (see the schema in the project's shared notes)."""
     metric = metric or primary_metric(list(result.final_metrics()), result.meta.get("task"))
     table = member_table(result, metric, len(design.streams))
-    sources = {b: block_summary(table[:, design.positions(b)]) for b in BLOCKS}
+    sources = {b: block_summary(table[:, design.positions(b)]) for b in design.all_blocks}
     crossed, truncated = crossed_summary(table, design)
-    single = {b: sources[b]["std"] ** 2 for b in SINGLE_BLOCKS}
+    single = {b: sources[b]["std"] ** 2 for b in design.single}
     adds = additivity(single, sources["all"]["std"] ** 2)
     all_block = table[:, design.positions("all")]
     grid = _grid_part(all_block) if len(result.configs) > 1 else None
@@ -309,7 +322,8 @@ def source_notes(
 def additivity_note(adds: Mapping[str, float], single: Mapping[str, float], seeds: int) -> str:
     """Sources are not additive in practice: say so with the numbers, and what chance allows."""
     total, both, ratio = adds["sum_of_single_variances"], adds["all_variance"], adds["ratio"]
-    head = f"additivity: init + order + dropout variances sum to {total:.3g}; all three varied together give {both:.3g}"
+    names = " + ".join(single)
+    head = f"additivity: {names} variances sum to {total:.3g}; all {len(single)} varied together give {both:.3g}"
     if not math.isfinite(ratio):
         return f"{head}, so the ratio is undefined"
     low, high = additivity_range(single, seeds)
@@ -343,7 +357,8 @@ def variance_sources(
 
     `seeds` members per single-source block and in the all-streams block; the crossed
     block is `levels` x `levels` (default max(3, round(sqrt(seeds)))), so
-    4 * seeds + levels**2 members per configuration. Other keyword arguments are
+    4 * seeds + levels**2 members per configuration (5 * seeds + levels**2 with `augment`:
+    the augment stream gets a block of its own). Other keyword arguments are
     `fl.sweep`'s (model, epochs, grid, validation_split, ...); with a `grid` the whole
     design runs for every configuration, and the document also splits seed variance
     from hyperparameter variance. `fixed_streams` does not apply (this sets every
@@ -351,7 +366,8 @@ def variance_sources(
     """
     from fastlstm.runner import sweep
 
-    design = source_design(seeds, levels)
+    augmented = bool(sweep_kwargs.get("augment")) or (spec is not None and bool(spec.augment))
+    design = source_design(seeds, levels, augment=augmented)
     if sweep_kwargs.get("fixed_streams"):
         raise ValueError("fixed_streams: variance_sources sets every member's streams itself; drop fixed_streams")
     if spec is not None and spec.fixed_streams:
@@ -400,7 +416,7 @@ def sources_text(doc: Mapping[str, Any]) -> str:
     adds = doc["additivity"]
     lines.append(
         f"additivity: sum of single-source variances {_num(adds['sum_of_single_variances'])}, "
-        f"all three varied {_num(adds['all_variance'])}, ratio {_num(adds['ratio'])}"
+        f"all varied {_num(adds['all_variance'])}, ratio {_num(adds['ratio'])}"
     )
     grid = doc.get("grid")
     if grid:
