@@ -29,6 +29,7 @@ from fastlstm.devices import by_member, member_mesh, padded_count, replicated
 from fastlstm.driver import ChunkRun
 from fastlstm.io import stream
 from fastlstm.io.stream import block_batches, return_freed_memory
+from fastlstm.plan import OVERSAMPLE_HPARAM
 from fastlstm.program import (
     EVAL_BATCH,
     INIT_COMPILER_OPTIONS,
@@ -256,7 +257,13 @@ def sample_inputs(ds: Any, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
 
 def check_stream_plan(ds: Any, plan: Any) -> None:
     """A PyDataset's or generator's batches are its steps: every group's batch_size must be
-    the rows of its batches (checked before anything compiles)."""
+    the rows of its batches; class-balanced sampling draws rows from the whole training set,
+    which a stream does not hold (checked before anything compiles)."""
+    if any(m.hparams.get(OVERSAMPLE_HPARAM, 0) for m in plan.members):
+        raise ValueError(
+            "oversample: class-balanced sampling draws any row at any step, but streamed data is read "
+            "block by block; pass the arrays in memory (stream=False) or use class_weight='balanced'"
+        )
     source = getattr(ds.train, "batches", None)
     if source is None:
         return

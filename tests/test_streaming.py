@@ -359,3 +359,35 @@ def test_a_shard_directory_given_where_data_must_be_in_memory_is_refused(tmp_pat
 
     with pytest.raises(ValueError, match=r"directory of \.npy shards, which only a sweep streams"):
         prepare_data(str(tmp_path), None)
+
+
+def test_augmented_streamed_rows_train_bit_for_bit_as_in_memory(tmp_path):
+    """Augmentation lives in the per-batch step both paths share: the same batches, the same
+    augment keys, the same numbers."""
+    x, y = make_data(n=64)
+    kw = {**SMALL, "seeds": 2, "augment": [fl.Jitter(0.1), fl.Scaling(0.2)], "shuffle": False}
+    in_memory = fl.sweep(x, y, **kw)
+    streamed = fl.sweep(saved(tmp_path, "x", x), y, stream=True, **kw)
+    assert_same_training(in_memory, streamed)
+    plain = fl.sweep(x, y, **{**kw, "augment": []})
+    assert not np.array_equal(plain.history["loss"], in_memory.history["loss"])  # it did augment
+
+
+@pytest.mark.parametrize(
+    "setting, named",
+    [
+        ({"oversample": True}, "oversample"),
+        (
+            {
+                "scheduler": fl.SuccessiveHalving(eta=2),
+                "grid": {"learning_rate": [1e-3, 1e-2]},
+                "validation_split": 0.25,
+            },
+            "scheduler",
+        ),
+    ],
+)
+def test_what_needs_the_rows_in_memory_is_refused_for_streamed_data(tmp_path, setting, named):
+    x, y = make_data(n=64)
+    with pytest.raises(ValueError, match=named):
+        fl.sweep(saved(tmp_path, "x", x), y, stream=True, **{**SMALL, **setting})
