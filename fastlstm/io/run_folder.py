@@ -21,8 +21,8 @@ of them are there (`write_folder_atomically`), so a crash leaves the earlier run
 never half of a new one. Epochs are counted from 0 everywhere, as `best_epoch` and
 `final_epoch` are. The CSV and summary files are views for people: `fl.load` reads the
 core files and `config.toml`, checks that members.csv and config.toml agree with them, and
-that no file the marker sealed (its SHA-256 of every file but the analysis documents and
-report.html) was edited or truncated since: a tampered folder is a `DamagedResultError`.
+that no file the marker sealed (its SHA-256 of every file but the analysis documents,
+environment.json and report.html) was edited or truncated since: a tampered folder is a `DamagedResultError`.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ ANALYSIS_FILES = {
     "variance_sources": "variance_sources.json",
 }
 # not sealed by the marker's digests: analysis documents may be saved into the folder later,
-# and `fastlstm report` draws report.html again from the rest (plots/ is a folder: not sealed)
-UNSEALED_FILES = (*ANALYSIS_FILES.values(), "report.html")
+# `fastlstm report` draws report.html again from the rest (plots/ is a folder: not sealed), and
+# environment.json is a record `fl.load` does not read (tools may annotate it)
+UNSEALED_FILES = (*ANALYSIS_FILES.values(), "report.html", ENVIRONMENT_FILE)
 VERSIONED_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
 GIT_TIMEOUT_S = 2.0
 ENVIRONMENT_KEYS = (
