@@ -513,7 +513,7 @@ def sweep(
     members cost nothing after their rung. `result.budget` says what was spent.
 
     `x` may also be read from disk while training (README, "Data bigger than memory"):
-    a memory-mapped array (`np.load(path, mmap_mode="r")`), a directory of `.npy`
+    a memory-mapped array (`np.load(path, mmap_mode="r", allow_pickle=False)`), a directory of `.npy`
     shards, a Keras `PyDataset` or a generator factory. `stream=None` streams those
     (a memory-mapped array from 1 GiB on), `True` streams any array, `False` never.
     Streamed, each block of batches is read once per epoch for all the members of a

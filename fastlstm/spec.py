@@ -342,6 +342,9 @@ class SweepSpec(_Strict):
         values["grid"] = {k: _grid_value_in_toml(k, vs) for k, vs in self.grid.items()}
         if self.trials is None and self.search_seed == 0:  # no random search: nothing to say
             values.pop("search_seed")
+        for key in ("augment", "oversample"):  # off: left out, so a plain sweep's spec (and the
+            if not values.get(key):  # identity its checkpoint is resumed by) reads as it did before
+                values.pop(key, None)
         if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)

@@ -259,6 +259,7 @@ def test_member_keys_are_one_fold_in_per_member_and_stream():
             self.stream_seeds = seeds
 
     class Plan:
+        augment = (object(),)  # a sweep that augments: all four streams
         members = tuple(
             Member({s: seed + k for k, s in enumerate(STREAMS)})
             for seed in (0, 1, 2**31 - 1, 2**31, 2**32 + 5, 2**40 + 3, 2**63 - 4)

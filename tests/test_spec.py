@@ -232,3 +232,13 @@ def test_any_sequence_of_seeds_is_written_as_a_list():
     spec = sweep_spec_from_kwargs(seeds=range(3), grid={"learning_rate": (1e-3, 1e-2)})
     assert spec.to_dict()["seeds"] == [0, 1, 2]
     assert SweepSpec.from_toml(spec.to_toml()) == spec
+
+
+def test_settings_that_are_off_are_left_out_of_the_spec_dict():
+    """A plain sweep's spec reads as it did before augmentation and oversampling existed:
+    its config.toml, and the identity an older checkpoint is resumed by, are unchanged."""
+    plain = SweepSpec.from_dict({"epochs": 2}).to_dict()
+    assert "augment" not in plain and "oversample" not in plain and "search_seed" not in plain
+    on = SweepSpec.from_dict({"epochs": 2, "oversample": True, "augment": [{"type": "Jitter", "sigma": 0.1}]})
+    again = SweepSpec.from_dict(on.to_dict())
+    assert again.oversample is True and again.augment == on.augment

@@ -3,7 +3,7 @@
 Three kinds of `x` stream:
 
 - a row array that is not read whole: a memory-mapped `.npy` (`np.load(path,
-  mmap_mode="r")`), or a directory of `.npy` shards `x_000.npy, y_000.npy, x_001.npy,
+  mmap_mode="r", allow_pickle=False)`), or a directory of `.npy` shards `x_000.npy, y_000.npy, x_001.npy,
   y_001.npy, ...` (sorted by name; optional `w_000.npy`... sample weights). `x` rows are
   read by contiguous ranges; `y` (and the weights) are small and read whole;
 - a Keras `PyDataset` (`__len__`, `__getitem__(i) -> (x, y[, sample_weight])`,
