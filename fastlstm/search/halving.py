@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -55,15 +55,17 @@ def _rungs_from(min_epochs: int, eta: int, last: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+@dataclasses.dataclass(frozen=True)
 class _Scheduler:
-    """Shared checks and serialisation of the two schedulers (fields set by subclasses)."""
+    """The two schedulers' shared fields, checks and serialisation."""
 
-    kind = ""
-    eta: int
-    min_epochs: int
-    max_epochs: int | None
-    metric: str
-    mode: str
+    eta: int = 3
+    min_epochs: int = 1
+    max_epochs: int | None = None
+    metric: str = "val_loss"
+    mode: str = "auto"
+    lower_bound: bool = False
+    kind: ClassVar[str] = ""
 
     def _check(self) -> None:
         name = type(self).__name__
@@ -102,7 +104,7 @@ class _Scheduler:
 
     def get_config(self) -> dict[str, Any]:
         """Plain values, `{"type": ..., field: value}` (the spec's `[scheduler]` table)."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {"type": self.kind, **{k: v for k, v in values.items() if v is not None}}
 
 
@@ -117,13 +119,7 @@ class SuccessiveHalving(_Scheduler):
     With eta=3, min_epochs=1 and epochs=9: rungs at 1 and 3, the survivors train to 9.
     """
 
-    eta: int = 3
-    min_epochs: int = 1
-    max_epochs: int | None = None
-    metric: str = "val_loss"
-    mode: str = "auto"
-    lower_bound: bool = False
-    kind = "successive_halving"
+    kind: ClassVar[str] = "successive_halving"
 
     def __post_init__(self) -> None:
         self._check()
@@ -148,14 +144,8 @@ class Hyperband(_Scheduler):
     drawn from `seed` (so no grid axis lands in one bracket).
     """
 
-    eta: int = 3
-    min_epochs: int = 1
-    max_epochs: int | None = None
-    metric: str = "val_loss"
-    mode: str = "auto"
-    lower_bound: bool = False
     seed: int = 0
-    kind = "hyperband"
+    kind: ClassVar[str] = "hyperband"
 
     def __post_init__(self) -> None:
         self._check()
