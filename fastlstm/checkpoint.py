@@ -228,16 +228,21 @@ def _read_progress(folder: Path) -> dict[str, Any]:
     return progress
 
 
-def load_resume(folder: str | Path, digest: str, spec: Any = None) -> Resume:
-    """The driver's `Resume` from a checkpoint folder; refuses other data or another spec."""
-    folder = Path(folder)
-    progress = _read_progress(folder)
+def _check_same_sweep(folder: Path, progress: dict[str, Any], digest: str, spec: Any) -> None:
+    """A checkpoint resumes only the sweep that made it: the same spec and the same data."""
     if spec is not None and progress.get("spec") != spec:
         raise CheckpointError(f"{folder}: the checkpoint was made by a different sweep (its spec differs)")
     if progress.get("digest") != digest:
         raise CheckpointError(
             f"{folder}: the checkpoint was made from other data (its SHA-256 differs); resume needs the same data"
         )
+
+
+def load_resume(folder: str | Path, digest: str, spec: Any = None) -> Resume:
+    """The driver's `Resume` from a checkpoint folder; refuses other data or another spec."""
+    folder = Path(folder)
+    progress = _read_progress(folder)
+    _check_same_sweep(folder, progress, digest, spec)
     try:
         done = {k: _load_arrays(folder / f"chunk-{k}") for k in progress["done"]}
         current = progress["current"]
@@ -340,12 +345,7 @@ def load_rung_resume(folder: str | Path, digest: str, spec: Any = None) -> Any:
     doc = _read_rung_progress(folder)
     if doc is None:
         raise CheckpointError(f"{folder}: no readable checkpoint of a sweep with a scheduler ({PROGRESS_FILE})")
-    if spec is not None and doc.get("spec") != spec:
-        raise CheckpointError(f"{folder}: the checkpoint was made by a different sweep (its spec differs)")
-    if doc.get("digest") != digest:
-        raise CheckpointError(
-            f"{folder}: the checkpoint was made from other data (its SHA-256 differs); resume needs the same data"
-        )
+    _check_same_sweep(folder, doc, digest, spec)
     try:
         history = _load_arrays(folder / doc["path"] / "history")[1]
         pieces = {kind: [_load_piece(folder, p, Piece) for p in doc[kind]] for kind in ("pieces", "finished")}
