@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import fastlstm as fl
 from fastlstm.cli import main
-from fastlstm.search.space import Choice, LogUniform, RandInt, Uniform, distribution_from_table
+from fastlstm.search.space import Choice, LogUniform, RandInt, Uniform, distribution_from_table, draw_configurations
 from fastlstm.spec import SpecError, SweepSpec, sweep_spec_from_kwargs
 
 SPACE = {
@@ -77,6 +77,37 @@ def test_a_discrete_space_smaller_than_trials_is_refused():
         sweep_spec_from_kwargs(grid={"units": fl.choice([4, 8]), "batch_size": fl.randint(8, 10)}, trials=5)
     configs = _configs(grid={"units": fl.choice([4, 8]), "batch_size": fl.randint(8, 10)}, trials=4)
     assert sorted((c["units"], c["batch_size"]) for c in configs) == [(4, 8), (4, 9), (8, 8), (8, 9)]  # no repeats
+
+
+def test_trials_spread_evenly_over_the_space():
+    """A scrambled Sobol sequence: 32 configurations put exactly one value in each 1/32 of
+    each key's range, and one in each cell of a 4 x 8 (or 8 x 4) split of the two keys.
+    Independent draws would leave about 12 of the 32 slices empty."""
+    space = {"dropout": fl.uniform(0.0, 0.4), "learning_rate": fl.loguniform(1e-4, 1e-1)}
+    configs = _configs(grid=space, trials=32, search_seed=5)
+    u_dropout = np.array([c["dropout"] for c in configs]) / 0.4
+    u_lr = np.log(np.array([c["learning_rate"] for c in configs]) / 1e-4) / np.log(1e3)
+    for u in (u_dropout, u_lr):
+        assert np.bincount((u * 32).astype(int), minlength=32).tolist() == [1] * 32
+    for rows, cols in ((4, 8), (8, 4)):
+        cells = (u_dropout * rows).astype(int) * cols + (u_lr * cols).astype(int)
+        assert np.bincount(cells, minlength=32).tolist() == [1] * 32
+
+
+def test_trial_draws_follow_their_distributions():
+    """4096 configurations: each key's values pass a KS test against its distribution."""
+    space = {"learning_rate": fl.loguniform(1e-4, 1e-1), "dropout": fl.uniform(0.1, 0.5)}
+    configs = draw_configurations(space, 4096, search_seed=0)
+    lr, dropout = ([c[k] for c in configs] for k in ("learning_rate", "dropout"))
+    assert scipy.stats.kstest(lr, scipy.stats.loguniform(1e-4, 1e-1).cdf).pvalue > 0.01
+    assert scipy.stats.kstest(dropout, scipy.stats.uniform(0.1, 0.4).cdf).pvalue > 0.01
+    assert scipy.stats.kstest(lr, scipy.stats.uniform(1e-4, 1e-1 - 1e-4).cdf).pvalue < 0.01
+
+
+def test_a_repeat_heavy_space_still_draws_every_configuration():
+    space = {"units": fl.choice([4, 8, 16]), "batch_size": fl.randint(8, 11), "layers": fl.choice([1, 2])}
+    configs = draw_configurations(space, 18, search_seed=2)
+    assert len({tuple(c.values()) for c in configs}) == 18  # the whole space, no repeats
 
 
 # --- the distributions themselves --------------------------------------------------------
