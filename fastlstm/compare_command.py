@@ -99,9 +99,9 @@ def _common_metric(a: Any, b: Any, metric: str | None) -> str:
 
 
 def _settings_label(settings: dict[str, Any]) -> str:
-    from fastlstm.report.layout import short_number
+    from fastlstm.report.html import config_label
 
-    return ", ".join(f"{k} {short_number(v)}" for k, v in settings.items()) or "(one configuration)"
+    return config_label(settings) or "(one configuration)"
 
 
 def _matching_configs(a: Any, b: Any, values: list[Any], metric: str) -> tuple[list[tuple[int, int]], str]:

@@ -93,6 +93,15 @@ def test_import_fastlstm_still_leaves_scipy_stats_out():
 # --- b. tables that fit 80 columns --------------------------------------------------------------
 
 
+def test_drawn_values_print_at_four_significant_digits():
+    """A random search draws floats like 2.8859822597932514e-4: labels keep four digits."""
+    assert [short_number(v) for v in (2.8859822597932514e-4, 0.01823231078504894, 0.30000000000000004)] == [
+        "2.886e-4",
+        "0.01823",
+        "0.3",
+    ]
+
+
 def test_grid_values_are_short():
     assert [short_number(v) for v in (1e-3, 3e-3, 0.5, 0.01, 2.5e-4, 32, "adam")] == [
         "1e-3",

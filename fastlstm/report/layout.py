@@ -50,13 +50,14 @@ class Block:
 
 
 def short_number(value: Any) -> str:
-    """A grid value as short as it reads unambiguously: 1e-3, 3e-4, 0.5, 32, 'adam'."""
+    """A grid value as short as it reads: 1e-3, 3e-4, 0.5, 32, 'adam'; at most four
+    significant digits, so a drawn learning rate reads 2.886e-4, not 2.8859822597932514e-4."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, np.floating)):
         return str(value)
     if not math.isfinite(value):
         return str(value)
-    plain = np.format_float_positional(value, trim="-")
-    scientific = np.format_float_scientific(value, trim="-", exp_digits=1).replace("e+", "e")
+    plain = np.format_float_positional(value, precision=4, fractional=False, trim="-")
+    scientific = np.format_float_scientific(value, precision=3, trim="-", exp_digits=1).replace("e+", "e")
     return scientific if len(scientific) < len(plain) else plain
 
 

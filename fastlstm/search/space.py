@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import qmc
 
 from fastlstm.coerce import to_python
 
@@ -234,7 +233,7 @@ def is_distribution(value: Any) -> bool:
     return isinstance(value, Distribution)
 
 
-def sobol_points(dims: int, search_seed: int) -> qmc.Sobol:
+def sobol_points(dims: int, search_seed: int) -> Any:
     """The scrambled Sobol sequence a search draws from, seeded by `search_seed`.
 
     Why not independent draws: a low-discrepancy sequence spreads N configurations
@@ -244,10 +243,12 @@ def sobol_points(dims: int, search_seed: int) -> qmc.Sobol:
     winners' held-out accuracy ranged 0.681-0.725 with Sobol against 0.655-0.729
     with independent uniform draws.
     """
+    from scipy.stats import qmc  # here, not at the top: `import fastlstm` leaves scipy.stats out
+
     return qmc.Sobol(dims, scramble=True, rng=np.random.default_rng(search_seed))
 
 
-def _unit_points(engine: qmc.Sobol, n: int) -> np.ndarray:
+def _unit_points(engine: Any, n: int) -> np.ndarray:
     """The next `n` points of the sequence (scipy warns when n is not a power of two: the
     balance it means is lost, the even spread we want is not)."""
     with warnings.catch_warnings():
