@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -336,6 +337,12 @@ def train(
             raise ValueError(
                 "scheduler: successive halving regathers members between rungs from data in memory; "
                 "it does not run on streamed data (pass stream=False, or the arrays themselves)"
+            )
+        if checkpoint is not None and checkpoint_every is not None:
+            warnings.warn(
+                f"checkpoint_every={checkpoint_every} is ignored with a scheduler: its checkpoint is written "
+                "at every rung and whenever the sweep is halted",
+                stacklevel=3,
             )
         return _train_with_scheduler(spec, ds, plan, settings, controllers, checkpoint, resume)
     resumed = None

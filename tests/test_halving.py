@@ -229,6 +229,16 @@ def test_resume_across_a_rung_gives_the_same_decisions_and_numbers(runs, tmp_pat
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_checkpoint_every_with_a_scheduler_is_a_warning_not_silence(tmp_path):
+    ignored = pytest.warns(UserWarning, match=r"checkpoint_every=2 is ignored with a scheduler")
+    with ignored, pytest.raises(fl.driver.SweepHalted):
+        fl.sweep(
+            X, Y, scheduler=HALVING, checkpoint=tmp_path / "ck", checkpoint_every=2,
+            controllers=[_HaltAfter(1)], **COMMON,
+        )  # fmt: skip
+    assert (tmp_path / "ck").is_dir()  # the rung checkpoint was still written on the halt
+
+
 def test_the_scheduler_round_trips_through_toml():
     spec = fl.SweepSpec.from_dict({"grid": GRID, "epochs": 9, "scheduler": {"type": "hyperband", "eta": 3}})
     again = fl.SweepSpec.from_toml(spec.to_toml())
