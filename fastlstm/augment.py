@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from fastlstm.coerce import to_python
+from fastlstm.coerce import object_from_config, to_python
 
 MIN_SPEED = 0.01  # TimeWarp: the slowest a warped clock may run (keeps the warp monotone)
 
@@ -260,19 +260,7 @@ def augmentation_to_config(aug: Augmentation) -> dict[str, Any]:
 
 def augmentation_from_config(config: Any) -> Augmentation:
     """An augmentation from `augmentation_to_config`'s dict (an augmentation is returned as it is)."""
-    if isinstance(config, Augmentation):
-        return config
-    if not isinstance(config, Mapping):
-        raise ValueError(
-            f"augment: expected an augmentation like fl.Jitter(0.03) or a table with a 'type', got {config!r}"
-        )
-    kind = config.get("type")
-    if kind not in AUGMENTATIONS:
-        raise ValueError(f"augment: unknown type {kind!r}; expected one of {sorted(AUGMENTATIONS)}")
-    try:
-        return AUGMENTATIONS[kind].from_config({k: v for k, v in config.items() if k != "type"})
-    except TypeError as err:
-        raise ValueError(f"augment: {kind}: {err}") from None
+    return object_from_config(config, AUGMENTATIONS, "augment", "an augmentation like fl.Jitter(0.03)")
 
 
 def check_augment(augment: Any) -> tuple[Augmentation, ...]:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from fastlstm.coerce import to_python
+from fastlstm.coerce import object_from_config, to_python
 from fastlstm.losses import DIRECTION
 
 MODES = ("auto", "min", "max")
@@ -331,16 +331,4 @@ def callback_to_config(callback: Callback) -> dict[str, Any]:
 
 def callback_from_config(config: Any) -> Callback:
     """A callback from `callback_to_config`'s dict (a callback is returned as it is)."""
-    if isinstance(config, Callback):
-        return config
-    if not isinstance(config, Mapping):
-        raise ValueError(
-            f"callbacks: expected a fastlstm.Callback or a table with a 'type', got {type(config).__name__}"
-        )
-    kind = config.get("type")
-    if kind not in CALLBACKS:
-        raise ValueError(f"callbacks: unknown type {kind!r}; expected one of {sorted(CALLBACKS)}")
-    try:
-        return CALLBACKS[kind].from_config({k: v for k, v in config.items() if k != "type"})
-    except TypeError as err:
-        raise ValueError(f"callbacks: {kind}: {err}") from None
+    return object_from_config(config, CALLBACKS, "callbacks", "a fastlstm.Callback", base=Callback)

@@ -8,6 +8,7 @@ so every later check, the saved JSON and the TOML spec see plain values.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,3 +36,33 @@ def to_python(value: Any) -> Any:
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return tuple(to_python(v) for v in value)
     return value
+
+
+def object_from_config(
+    config: Any, registry: Mapping[str, type], argument: str, example: str, base: type | None = None
+) -> Any:
+    """The one step every Keras-style config reader shares (callbacks, augmentations,
+    schedulers): an object of a registered class (or of `base`, where users may subclass
+    it) is returned as it is, and a table
+    `{"type": name, **options}` becomes `registry[name].from_config(options)`.
+
+    Every way it can go wrong is a ValueError naming `argument`: not a table, an unknown
+    type, an option the class does not take (named, for dataclasses) or a bad value."""
+    if isinstance(config, base or tuple(registry.values())):
+        return config
+    if not isinstance(config, Mapping):
+        raise ValueError(f"{argument}: expected {example} or a table with a 'type', got {config!r}")
+    options = {k: v for k, v in config.items() if k != "type"}
+    kind = config.get("type")
+    if kind not in registry:
+        raise ValueError(f"{argument}: unknown type {kind!r}; expected one of {sorted(registry)}")
+    cls = registry[kind]
+    if dataclasses.is_dataclass(cls):
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"{argument}: {kind} takes no {unknown}; expected some of {sorted(known)}")
+    try:
+        return cls.from_config(options)
+    except TypeError as err:
+        raise ValueError(f"{argument}: {kind}: {err}") from None

@@ -271,8 +271,10 @@ def no_compile(monkeypatch):
         (lambda: HALVING, {"validation_split": 0.0}, "scheduler metric='val_loss' is not logged; logged metrics:"),
         (lambda: HALVING, {"grid": {"learning_rate": [1e-3]}}, "scheduler: successive halving ranks configurations"),
         (lambda: HALVING, {"grid": {**GRID, "epochs": [3, 4]}}, "epochs cannot be a grid key"),
-        (lambda: {"type": "median"}, {}, "scheduler type must be one of"),
+        (lambda: {"type": "median"}, {}, "scheduler: unknown type 'median'; expected one of"),
         (lambda: fl.SuccessiveHalving(mode="up"), {}, "mode must be one of"),
+        (lambda: {"type": "hyperband", "rate": 3}, {}, "scheduler: hyperband takes no ['rate']; expected some of"),
+        (lambda: "hyperband", {}, "scheduler: expected fl.SuccessiveHalving(...) or fl.Hyperband(...) or a table"),
     ],
 )
 def test_bad_scheduler_input(no_compile, scheduler, extra, words):

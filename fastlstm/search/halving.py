@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fastlstm.coerce import to_python
+from fastlstm.coerce import object_from_config, to_python
 
 MODES = ("auto", "min", "max")
 
@@ -101,6 +101,10 @@ class _Scheduler:
                 f"(the first rung must come before the end; lower min_epochs or raise epochs)"
             )
         return last
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> _Scheduler:
+        return cls(**config)
 
     def get_config(self) -> dict[str, Any]:
         """Plain values, `{"type": ..., field: value}` (the spec's `[scheduler]` table)."""
@@ -184,22 +188,9 @@ SCHEDULERS = {"successive_halving": SuccessiveHalving, "hyperband": Hyperband}
 
 def scheduler_from_config(config: Any) -> SuccessiveHalving | Hyperband | None:
     """A scheduler from itself, None, or its `get_config()` table (`type` names the kind)."""
-    if config is None or isinstance(config, (SuccessiveHalving, Hyperband)):
-        return config
-    if not isinstance(config, Mapping):
-        raise ValueError(
-            f"scheduler must be fl.SuccessiveHalving(...), fl.Hyperband(...) or a table with a 'type', got {config!r}"
-        )
-    values = dict(config)
-    kind = values.pop("type", None)
-    if kind not in SCHEDULERS:
-        raise ValueError(f"scheduler type must be one of {sorted(SCHEDULERS)}, got {kind!r}")
-    cls = SCHEDULERS[kind]
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"scheduler: unknown key(s) {unknown} for type {kind!r}; expected some of {sorted(known)}")
-    return cls(**values)
+    if config is None:
+        return None
+    return object_from_config(config, SCHEDULERS, "scheduler", "fl.SuccessiveHalving(...) or fl.Hyperband(...)")
 
 
 def rung_values(history: np.ndarray, epoch: int, diverged: np.ndarray) -> np.ndarray:
