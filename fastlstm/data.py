@@ -384,16 +384,7 @@ def prepare_data(
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
     _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
-    if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
-        raise ValueError(
-            f"x: {os.fspath(x)!r} is a directory of .npy shards, which only a sweep streams "
-            "(fl.sweep, fastlstm sweep); this needs the data in memory"
-        )
-    if y is None and _is_pydataset(x):
-        x, y, sample_weight = _from_pydataset(x)
-    if y is None:
-        raise ValueError("y is required (or pass a PyDataset-like x that yields (x, y) batches)")
-
+    x, y, sample_weight = _in_memory_xy(x, y, sample_weight)
     train, val, val_name = _train_and_validation(x, y, sample_weight, validation_data, validation_split)
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
     targets = resolve_targets(ys, task, loss, num_classes, output_dim)
@@ -405,11 +396,8 @@ def prepare_data(
         balanced, table = _class_weights("balanced", ya, targets)
     metrics = _check_metrics(metrics, targets)
 
-    train_split = Split(xa, _encode(ya, targets), wa, _masked(xa, ragged, mask_value, mask_zero))
-    val_split = None
-    if val is not None:
-        xv, yv, wv, rv = val
-        val_split = Split(xv, _encode(yv, targets), wv, _masked(xv, rv, mask_value, mask_zero))
+    train_split = _split(xa, ya, wa, ragged, targets, mask_value, mask_zero)
+    val_split = None if val is None else _split(*val, targets, mask_value, mask_zero)
     preprocessing = _standardized(standardize, train_split, val_split)
     return Dataset(
         train_split,
@@ -424,6 +412,26 @@ def prepare_data(
         table,
         balanced,
     )
+
+
+def _in_memory_xy(x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+    """(x, y, sample_weight) as arrays or lists: a PyDataset is read whole; a shard
+    directory is refused here (only a sweep streams it)."""
+    if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
+        raise ValueError(
+            f"x: {os.fspath(x)!r} is a directory of .npy shards, which only a sweep streams "
+            "(fl.sweep, fastlstm sweep); this needs the data in memory"
+        )
+    if y is None and _is_pydataset(x):
+        x, y, sample_weight = _from_pydataset(x)
+    if y is None:
+        raise ValueError("y is required (or pass a PyDataset-like x that yields (x, y) batches)")
+    return x, y, sample_weight
+
+
+def _split(x: np.ndarray, y: Any, w: Any, ragged: Any, targets: Any, mask_value: Any, mask_zero: bool) -> Split:
+    """One part of the data with its targets encoded and its padding mask."""
+    return Split(x, _encode(y, targets), w, _masked(x, ragged, mask_value, mask_zero))
 
 
 def _check_options(
