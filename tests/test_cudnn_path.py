@@ -413,3 +413,52 @@ def test_gpu_cudnn_sweep_matches_scan():
     assert through.meta["recurrent_impl"] == ["cudnn"]
     _close(through.history, scan.history, atol=1e-4)
     _close(through.groups[0].params, scan.groups[0].params, atol=1e-4)
+
+
+# --- fastlstm bench: the flag reaches the workers, the table says what ran --------------------
+
+
+def test_bench_passes_recurrent_impl_and_labels_the_rows(monkeypatch):
+    from rich.console import Console
+
+    from fastlstm.benchmark import compare
+    from fastlstm.benchmark.report import bench_table, summarize
+    from fastlstm.benchmark.worker import fastlstm_sweep_kwargs
+    from fastlstm.benchmark.workloads import WORKLOADS
+
+    w = WORKLOADS["tiny"]
+    assert "recurrent_impl" not in fastlstm_sweep_kwargs(fl, w, None)  # not given: fl.sweep's "auto"
+    assert fastlstm_sweep_kwargs(fl, w, None, "cudnn")["recurrent_impl"] == "cudnn"
+    commands = []
+
+    def fake_run(cmd, env, timeout):
+        commands.append(cmd)
+        return {"rc": 1, "stdout": "", "stderr_tail": "", "outside_wall_s": 1.0}
+
+    monkeypatch.setattr(compare, "run_timed", fake_run)
+    monkeypatch.setattr(compare, "wait_quiet", lambda *a: 0.0)
+    args = compare.argparse.Namespace(
+        precision=None,
+        recurrent_impl="scan",
+        fastlstm_cache="off",
+        timeout=10.0,
+        quiet=True,
+        max_busy=1.0,
+        wait_quiet=0.0,
+    )
+    compare.run_system("fastlstm", w, 1, args, Console(quiet=True))
+    compare.run_system("torch", w, 1, args, Console(quiet=True))
+    assert commands[0][-2:] == ["--recurrent-impl", "scan"]
+    assert "--recurrent-impl" not in commands[1]
+
+    def record(system, impl):
+        result = {"trained_members": 1, "steady_epoch_s": 0.1, "epoch_members": 1, "final_train_accuracy": [0.5]}
+        if impl:
+            result["recurrent_impl"] = impl
+        return {"system": system, "seeds": 1, "rc": 0, "outside_wall_s": 2.0, "child_maxrss_mb": 1.0, "result": result}
+
+    runs, ratio_rows = summarize(w, [record("torch", None), record("fastlstm", ["cudnn"])], None)
+    console = Console(record=True, width=220)
+    console.print(bench_table(w, runs, ratio_rows, None))
+    text = console.export_text()
+    assert "fastlstm (cudnn)" in text and "torch (" not in text
