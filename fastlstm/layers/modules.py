@@ -196,10 +196,7 @@ class SequentialModel(nn.Module):
                 for _ in range(2)
             ]
             if self.recurrent_impl == "cudnn":
-                cudnn.check_inputs(mask_t, self.compute_dtype, masks[0][1], masks[1][1])
-                merge = functools.partial(merge_directions, merge_mode=layer.merge_mode)
-                drops = (masks[0][0], masks[1][0])
-                return cudnn.bidirectional_layer(h, directions[0], directions[1], merge, spec.return_sequences, drops)
+                return self._through_cudnn(h, mask_t, layer, directions, masks)
             return bidirectional_layer(
                 h,
                 directions[0],
@@ -218,9 +215,7 @@ class SequentialModel(nn.Module):
             else (None, None)
         )
         if self.recurrent_impl == "cudnn":
-            cudnn.check_inputs(mask_t, self.compute_dtype, rec_mask)
-            x = h if in_mask is None else h * in_mask[None].astype(h.dtype)
-            return cudnn.lstm_layer(x, *weights, layer.return_sequences, go_backwards=layer.go_backwards)
+            return self._through_cudnn(h, mask_t, layer, weights, [(in_mask, rec_mask)])
         options = {}
         if layer.go_backwards:
             options["go_backwards"] = True
@@ -231,6 +226,18 @@ class SequentialModel(nn.Module):
         return lstm_layer(
             h, *weights, mask_t, common["need_input_grad"], self.compute_dtype, layer.return_sequences, **options
         )
+
+    def _through_cudnn(self, h, mask_t, layer, weights, masks) -> jax.Array:
+        """An LSTM or Bidirectional layer through cuDNN (fastlstm/cudnn.py): the input
+        dropout mask (shared by the gates; recurrent dropout is not allowed) multiplies x."""
+        cudnn.check_inputs(mask_t, self.compute_dtype, *(rec for _, rec in masks))
+        if isinstance(layer, Bidirectional):
+            merge = functools.partial(merge_directions, merge_mode=layer.merge_mode)
+            drops = (masks[0][0], masks[1][0])
+            return cudnn.bidirectional_layer(h, weights[0], weights[1], merge, layer.layer.return_sequences, drops)
+        in_mask = masks[0][0]
+        x = h if in_mask is None else h * in_mask[None].astype(h.dtype)
+        return cudnn.lstm_layer(x, *weights, layer.return_sequences, go_backwards=layer.go_backwards)
 
 
 def _penalty(reg: Any, w: jax.Array, hp: Mapping[str, Any], key: str) -> jax.Array:
