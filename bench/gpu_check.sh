@@ -23,12 +23,17 @@ TIMEOUT=${GPU_CHECK_TIMEOUT:-240}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 
-# Install only what is missing: [test,bench]'s needs and JAX for CUDA. On a machine that
-# cannot reach a registry, wheels carried in .whl/ are installed instead.
+# Install only what is missing: [test,bench]'s needs, and JAX for CUDA where JAX sees no GPU.
+# A machine that cannot reach a registry (some GPU images have JAX for CUDA, flax, optax,
+# torch and pytest but not pydantic or tomli-w) installs wheels carried in .whl/ instead:
+# pydantic, pydantic-core, annotated-types, typing-inspection and tomli-w, downloaded
+# elsewhere for its Python (`pip download --no-deps --only-binary=:all: --python-version ...`).
 if ! "$PY" -c "import jax, flax, optax, pydantic, tomli_w, rich, torch, pytest" 2>/dev/null; then
   if ls .whl/*.whl >/dev/null 2>&1; then
-    "$PY" -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
     export PYTHONPATH="$PYTHONPATH:/tmp/site"
+  elif "$PY" -c "import jax; assert jax.default_backend() == 'gpu'" 2>/dev/null; then
+    "$PY" -m pip install -q -e '.[test,bench]'
   else
     "$PY" -m pip install -q -e '.[test,bench]' "jax[cuda12]"
   fi
