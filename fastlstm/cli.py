@@ -132,6 +132,13 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="passed to fl.sweep in the fastlstm workers (default: not passed, i.e. float32)",
     )
+    bench.add_argument(
+        "--recurrent-impl",
+        choices=("auto", "scan", "cudnn"),
+        default=None,
+        help="passed to fl.sweep in the fastlstm workers (default: not passed, i.e. auto: cuDNN for one member "
+        "on a CUDA GPU); the table says what each fastlstm run used",
+    )
     bench.add_argument("--json", type=Path, default=None, help="default: fastlstm-bench-<workload>.json here")
     bench.add_argument("--timeout", type=_positive_float, default=3600.0, help="seconds per run (default 3600)")
     bench.add_argument(

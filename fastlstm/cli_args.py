@@ -42,6 +42,12 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     parser.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
     parser.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
     parser.add_argument(
+        "--recurrent-impl",
+        choices=["auto", "scan", "cudnn"],
+        help="the LSTM layer: cuDNN for one-member chunks on a CUDA GPU where it can run (auto, default), "
+        "the batched scan, or cuDNN (an error where it cannot run)",
+    )
+    parser.add_argument(
         "--standardize",
         choices=["feature", "global", "min_max"],
         help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",

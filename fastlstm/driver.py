@@ -11,6 +11,7 @@ bar, epoch clock, checkpointer), which may stop members or halt the sweep.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -52,6 +53,14 @@ class Settings:
     initial_params: Any = None
     architecture: tuple | None = None  # a layer-list ModelSpec's layers (None: the shorthand)
     devices: tuple | None = None  # the devices members are sharded over (None: every device)
+    # "scan": the batched hand-written layer everywhere; "auto": cuDNN for one-member chunks,
+    # falling back to the scan (with a warning) if that program fails to build; "cudnn": cuDNN
+    # for every chunk, which the runner has checked are one member each (fastlstm/cudnn.py).
+    recurrent_impl: str = "scan"
+
+
+class CudnnFallbackWarning(UserWarning):
+    """recurrent_impl="auto" could not build the cuDNN program and trains with the scan instead."""
 
 
 def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> TrainConfig:
@@ -335,6 +344,8 @@ class Driver:
         self.controllers = list(controllers)
         self.data = None if ds.streaming else device_data(ds)  # streamed: read by blocks, per chunk
         self._programs: dict = {}  # compiled programs and placed data, shared by a group's chunks
+        self._cudnn_failed = False  # "auto": the cuDNN program failed once; every chunk uses the scan
+        self._used_impl: dict[int, str] = {}  # group -> the recurrent layer its chunks ran
         self.layout = resume.layout if resume is not None else self._layout()
         n_chunks = [sum(1 for g, _ in self.layout if g == group) for group in range(len(plan.groups))]
         seen = [0] * len(plan.groups)
@@ -369,22 +380,61 @@ class Driver:
     def config(self, group: int) -> TrainConfig:
         return train_config(self.plan.groups[group], self.plan, self.ds, self.settings)
 
+    def uses_cudnn(self, group: int) -> bool:
+        """The group's chunks run cuDNN's LSTM: allowed by the settings (the runner checked
+        the rest: GPU, no mask, ...), one member per compiled chunk, one process."""
+        if self.settings.recurrent_impl == "scan" or self._cudnn_failed or self.ds.streaming:
+            return False
+        return self.slots(group) == 1 and jax.process_count() == 1
+
+    def chunk_config(self, group: int) -> TrainConfig:
+        """The config a chunk of `group` compiles: `config` with the recurrent layer it uses."""
+        cfg = self.config(group)
+        return dataclasses.replace(cfg, recurrent_impl="cudnn") if self.uses_cudnn(group) else cfg
+
+    def recurrent_impls(self) -> list[str]:
+        """The recurrent layer ("cudnn" or "scan") each group's chunks ran, in group order."""
+        return [self._used_impl.get(g, "cudnn" if self.uses_cudnn(g) else "scan") for g in range(len(self.plan.groups))]
+
     def _chunk_inputs(self, info: ChunkInfo) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         per_member = [float32_hparams(self.plan.members[i].hparams) for i in info.members]
         hp = {k: np.stack([p[k] for p in per_member]) for k in per_member[0]}
         return member_keys(self.plan, info.members), hp
 
     def chunk_run(self, info: ChunkInfo) -> ChunkRun:
-        """Compile and initialise one chunk (public so benchmarks can time its epochs)."""
+        """Compile and initialise one chunk (public so benchmarks can time its epochs).
+
+        With recurrent_impl="auto", a cuDNN program that fails to lower, compile or
+        initialise (an untested GPU stack, say) is replaced by the scan's, once, with a
+        `CudnnFallbackWarning`; with "cudnn" the error is raised."""
+        cfg = self.chunk_config(info.group)
+        try:
+            run = self._chunk_run(info, cfg)
+        except Exception as err:
+            if cfg.recurrent_impl != "cudnn" or self.settings.recurrent_impl != "auto":
+                raise
+            warnings.warn(
+                f"recurrent_impl='auto': the cuDNN program failed ({type(err).__name__}: {err}); "
+                "training with the scan instead (pass recurrent_impl='scan' to skip the attempt)",
+                CudnnFallbackWarning,
+                stacklevel=2,
+            )
+            self._cudnn_failed = True
+            cfg = self.chunk_config(info.group)
+            run = self._chunk_run(info, cfg)
+        self._used_impl[info.group] = cfg.recurrent_impl
+        return run
+
+    def _chunk_run(self, info: ChunkInfo, cfg: TrainConfig) -> ChunkRun:
         keys, hp = self._chunk_inputs(info)
         if self.ds.streaming:  # x read from disk block by block: fastlstm/streaming.py
             from fastlstm.streaming import StreamChunkRun
 
             order_seed = self.plan.members[info.members[0]].stream_seeds["order"]
             args = (self.settings.initial_params, self.slots(info.group), order_seed)
-            return StreamChunkRun(self.config(info.group), keys, hp, self.ds, *args)
+            return StreamChunkRun(cfg, keys, hp, self.ds, *args)
         return ChunkRun(
-            self.config(info.group),
+            cfg,
             keys,
             hp,
             self.data,
@@ -482,4 +532,4 @@ class Driver:
         return active & ~stop
 
 
-__all__ = ["ChunkOutcome", "ChunkRun", "Driver", "Resume", "Settings", "SweepHalted"]
+__all__ = ["ChunkOutcome", "ChunkRun", "CudnnFallbackWarning", "Driver", "Resume", "Settings", "SweepHalted"]

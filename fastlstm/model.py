@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fastlstm import cudnn
 from fastlstm.coerce import to_python
 from fastlstm.initializers import orthogonal
 from fastlstm.layers import LSTM, Bidirectional, Layer, Masking, check_architecture, layer_from_config
@@ -219,6 +220,8 @@ class KerasLSTM(nn.Module):
     between layers: no transposes); otherwise (batch, time, features) as in Keras.
     `first_layer=True` skips the gradient with respect to the input (it is data).
     `compute_dtype="bfloat16"` runs the matmuls in bfloat16 (parameters stay float32).
+    `recurrent_impl="cudnn"` runs the layer through cuDNN (fastlstm/cudnn.py; one member,
+    no mask, float32): a static choice, so the default scan program is unchanged.
     """
 
     units: int
@@ -226,6 +229,7 @@ class KerasLSTM(nn.Module):
     time_major: bool = False
     first_layer: bool = False
     compute_dtype: str | None = None
+    recurrent_impl: str = "scan"
 
     @nn.compact
     def __call__(
@@ -245,16 +249,20 @@ class KerasLSTM(nn.Module):
             keep = 1.0 - dropout_rate
             drop_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (x.shape[1], features))
             x = x * (drop_mask / keep)[None, :, :].astype(x.dtype)
-        out = lstm_layer(
-            x,
-            kernel,
-            recurrent_kernel,
-            bias,
-            mask,
-            need_input_grad=not self.first_layer,
-            compute_dtype=self.compute_dtype,
-            return_sequences=self.return_sequences,
-        )
+        if self.recurrent_impl == "cudnn":
+            cudnn.check_inputs(mask, self.compute_dtype)
+            out = cudnn.lstm_layer(x, kernel, recurrent_kernel, bias, self.return_sequences)
+        else:
+            out = lstm_layer(
+                x,
+                kernel,
+                recurrent_kernel,
+                bias,
+                mask,
+                need_input_grad=not self.first_layer,
+                compute_dtype=self.compute_dtype,
+                return_sequences=self.return_sequences,
+            )
         if self.return_sequences and not self.time_major:
             return jnp.swapaxes(out, 0, 1)
         return out  # the last state (batch, u), or time-major hidden states
@@ -272,6 +280,7 @@ class LSTMModel(nn.Module):
     layers: int
     out_dim: int
     compute_dtype: str | None = None
+    recurrent_impl: str = "scan"
 
     @nn.compact
     def __call__(
@@ -290,6 +299,7 @@ class LSTMModel(nn.Module):
                 time_major=True,
                 first_layer=layer == 0,
                 compute_dtype=self.compute_dtype,
+                recurrent_impl=self.recurrent_impl,
                 name=f"lstm_{layer}",
             )(h, mask_t, dropout_rate)
         return nn.Dense(self.out_dim, kernel_init=nn.initializers.glorot_uniform(), name="head")(h)

@@ -55,13 +55,17 @@ class ModelConfig:
     # and which of its `layers.<i>.<option>` numbers are non-zero for some member.
     architecture: tuple | None = dataclasses.field(default=None, kw_only=True)
     live: frozenset = dataclasses.field(default=frozenset(), kw_only=True)
+    # "cudnn": the LSTMs run through cuDNN and the program is compiled for exactly one
+    # member, without vmap (fastlstm/cudnn.py); "scan": the hand-written batched layer.
+    recurrent_impl: str = dataclasses.field(default="scan", kw_only=True)
 
     @property
     def model(self) -> LSTMModel | SequentialModel:
         dtype = None if self.precision == "float32" else self.precision
+        impl = {"recurrent_impl": "cudnn"} if self.recurrent_impl == "cudnn" else {}
         if self.architecture is not None:
-            return SequentialModel(self.architecture, self.out_dim, compute_dtype=dtype, live=self.live)
-        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim, compute_dtype=dtype)
+            return SequentialModel(self.architecture, self.out_dim, compute_dtype=dtype, live=self.live, **impl)
+        return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim, compute_dtype=dtype, **impl)
 
     @property
     def sequence(self) -> bool:
@@ -529,13 +533,37 @@ def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     return program.init, program.epoch, program.finish
 
 
+def single_member_map(fn: Callable, in_axes: int | tuple[int | None, ...] | None = 0) -> Callable:
+    """`jax.vmap(fn, in_axes)` for a member axis of size one, without vmap: the mapped
+    arguments lose their leading axis, `fn` runs on one member, its outputs get the axis
+    back. For cuDNN's LSTM (fastlstm/cudnn.py), whose primitives have no batching rule.
+    `in_axes` as jax.vmap's, limited to 0 (mapped) and None (shared)."""
+
+    def mapped(*args: Any) -> Any:
+        axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+        if len(axes) != len(args) or any(a not in (0, None) for a in axes):
+            raise ValueError(f"single_member_map: in_axes must be 0 or None per argument, got {in_axes!r}")
+        one = [arg if axis is None else jax.tree.map(_only_member, arg) for arg, axis in zip(args, axes)]
+        return jax.tree.map(lambda a: jnp.expand_dims(a, 0), fn(*one))
+
+    return mapped
+
+
+def _only_member(a: jax.Array) -> jax.Array:
+    if a.shape[:1] != (1,):
+        raise ValueError(f"single_member_map: expected a member axis of size 1, got an array of shape {a.shape}")
+    return a[0]
+
+
 @functools.lru_cache(maxsize=64)
 def compiled_program(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
     """jit(vmap(...)) of (init, epoch, finish), cached per static config so that a
-    second sweep with the same shapes reuses the compiled programs."""
+    second sweep with the same shapes reuses the compiled programs. With
+    `recurrent_impl="cudnn"` the programs are for one member (`single_member_map`)."""
     init, epoch, finish = make_train(cfg)
+    member_map = single_member_map if cfg.recurrent_impl == "cudnn" else jax.vmap
     return (
-        jax.jit(jax.vmap(init, in_axes=(0, None, 0, None, None))),
-        jax.jit(jax.vmap(epoch, in_axes=(0, 0, None)), donate_argnums=(0,)),
-        jax.jit(jax.vmap(finish)),
+        jax.jit(member_map(init, in_axes=(0, None, 0, None, None))),
+        jax.jit(member_map(epoch, in_axes=(0, 0, None)), donate_argnums=(0,)),
+        jax.jit(member_map(finish)),
     )

@@ -24,6 +24,7 @@ from flax import traverse_util
 from fastlstm.cache import enable_compilation_cache
 from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
+from fastlstm.cudnn import eligibility_problems
 from fastlstm.data import Dataset, prepare_data
 from fastlstm.devices import select_devices
 from fastlstm.distributed import check_same_everywhere
@@ -66,6 +67,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "fixed_streams": None,
     "members_per_chunk": None,
     "precision": "float32",
+    "recurrent_impl": "auto",
     "scheduler": None,
 }
 
@@ -286,8 +288,14 @@ def shared_order_rows(rows: list[dict[str, Any]], plan: Plan, outcomes: Sequence
             rows[i]["order_shared"] = True
 
 
-def settings_for(spec: SweepSpec, initial_params: Any = None, devices: int | Sequence[int] | None = None) -> Settings:
-    """What the driver needs from the spec beside the plan (`devices`: see `fl.sweep`)."""
+def settings_for(
+    spec: SweepSpec,
+    initial_params: Any = None,
+    devices: int | Sequence[int] | None = None,
+    recurrent_impl: str = "scan",
+) -> Settings:
+    """What the driver needs from the spec beside the plan (`devices`: see `fl.sweep`;
+    `recurrent_impl`: what `resolve_recurrent_impl` made of the spec's)."""
     return Settings(
         spec.shuffle,
         tuple(spec.callbacks),
@@ -296,7 +304,41 @@ def settings_for(spec: SweepSpec, initial_params: Any = None, devices: int | Seq
         initial_params,
         architecture=spec.model.layer_list,
         devices=None if devices is None else select_devices(devices),
+        recurrent_impl=recurrent_impl,
     )
+
+
+def resolve_recurrent_impl(spec: SweepSpec, ds: Dataset, plan: Plan) -> str:
+    """The driver's recurrent_impl for this sweep, checked before anything compiles.
+
+    "scan" stays "scan"; "auto" becomes "scan" wherever cuDNN cannot run (a CPU, masks,
+    recurrent dropout, bfloat16, streamed data, a scheduler), else stays "auto" (cuDNN for
+    one-member chunks); "cudnn" there is a ValueError naming recurrent_impl and every reason,
+    as is "cudnn" with chunks of several members."""
+    requested = spec.recurrent_impl
+    if requested == "scan":
+        return "scan"
+    has_mask = ds.train.mask is not None or (ds.val is not None and ds.val.mask is not None)
+    problems = eligibility_problems(
+        precision=spec.precision,
+        architecture=spec.model.layer_list,
+        layer_hparams=[m.hparams for m in plan.members],
+        has_mask=has_mask,
+        streaming=ds.streaming,
+        scheduler=spec.scheduler is not None,
+    )
+    if requested == "auto":
+        return "scan" if problems else "auto"
+    if len(plan.members) > 1 and spec.members_per_chunk != 1:
+        problems.append(
+            f"{len(plan.members)} members would share a chunk (cuDNN trains one member at a time: "
+            "set members_per_chunk=1, or use 'auto' for the batched layer)"
+        )
+    if jax.process_count() > 1:
+        problems.append("several processes share every chunk")
+    if problems:
+        raise ValueError(f"recurrent_impl='cudnn' cannot be used here: {'; '.join(problems)}; use 'auto' or 'scan'")
+    return "cudnn"
 
 
 def train(
@@ -322,7 +364,8 @@ def train(
         from fastlstm.streaming import check_stream_plan
 
         check_stream_plan(ds, plan)
-    settings = settings_for(spec, initial_params, devices)  # checks `devices` before anything compiles
+    impl = resolve_recurrent_impl(spec, ds, plan)
+    settings = settings_for(spec, initial_params, devices, impl)  # checks `devices` before anything compiles
     digest = stream_digest(ds) if ds.streaming else dataset_digest(ds)
     if jax.process_count() > 1:  # every process plans its own copy: they must be the same
         same = hashlib.sha256((digest + json.dumps(spec.to_dict(), sort_keys=True)).encode())
@@ -354,7 +397,9 @@ def train(
         raise ValueError("resume: give the checkpoint folder to resume from")
     enable_compilation_cache()
     driver = Driver(plan, ds, settings, controllers, resume=resumed)
-    return collect_result(spec, plan, ds, driver.run())
+    result = collect_result(spec, plan, ds, driver.run())
+    result.meta["recurrent_impl"] = driver.recurrent_impls()
+    return result
 
 
 def _train_with_scheduler(
@@ -381,7 +426,9 @@ def _train_with_scheduler(
     enable_compilation_cache()
     driver = Driver(plan, ds, settings, controllers)
     outcomes, budget = RungDriver(driver, spec.scheduler, resume=resumed, save=save).run()
-    return collect_result(spec, plan, ds, outcomes, budget)
+    result = collect_result(spec, plan, ds, outcomes, budget)
+    result.meta["recurrent_impl"] = ["scan"] * len(plan.groups)  # its chunks are regathered, vmapped
+    return result
 
 
 def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
@@ -463,6 +510,7 @@ def sweep(
     initial_params: Any = None,
     members_per_chunk: int | None = None,
     precision: str = "float32",
+    recurrent_impl: str = "auto",
     scheduler: Any = None,
     controllers: Sequence[Controller] = (),
     checkpoint: str | Path | None = None,
@@ -494,6 +542,12 @@ def sweep(
     give the same numbers as one batch, only later. `precision="bfloat16"` runs the
     LSTM matmuls in bfloat16 with float32 accumulation, parameters and optimizer state
     (faster on CPUs with AMX/AVX512-BF16 and on GPU tensor cores; not Keras's numbers).
+    `recurrent_impl` picks the LSTM layer: "scan" (the batched hand-written layer),
+    "cudnn" (cuDNN through `jax.experimental.rnn`, one member per chunk, CUDA GPU, no
+    masks, recurrent dropout or bfloat16; else a ValueError before anything compiles) or
+    "auto" (default: cuDNN for one-member chunks where it can run, the scan otherwise,
+    and the scan again with a warning if the cuDNN program fails to build).
+    `result.meta["recurrent_impl"]` lists what each group ran.
 
     `standardize="feature" | "global" | "min_max"` scales the inputs with statistics
     fitted on the training rows only (after `validation_split`, over real steps); the

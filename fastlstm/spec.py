@@ -50,6 +50,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 Precision = Literal["float32", "bfloat16"]
+RecurrentImpl = Literal["auto", "scan", "cudnn"]
 Standardize = Literal["feature", "global", "min_max"]
 DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "series"]
 # keys that are a name or a table with a "name" ("adam" or {name = "adam", beta_1 = 0.8})
@@ -213,6 +214,7 @@ class SweepSpec(_Strict):
     fixed_streams: Any = Field(default_factory=dict)
     members_per_chunk: Any = None
     precision: Precision = "float32"
+    recurrent_impl: RecurrentImpl = "auto"  # the LSTM layer: fastlstm/cudnn.py
     scheduler: SchedulerField = None  # fl.SuccessiveHalving / fl.Hyperband (fastlstm/search/halving.py)
 
     @field_validator("name")
@@ -345,6 +347,8 @@ class SweepSpec(_Strict):
         for key in ("augment", "oversample"):  # off: left out, so a plain sweep's spec (and the
             if not values.get(key):  # identity its checkpoint is resumed by) reads as it did before
                 values.pop(key, None)
+        if values.get("recurrent_impl") == "auto":  # the default, left out for the same reason
+            values.pop("recurrent_impl")
         if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)

@@ -46,6 +46,7 @@ FLAG_KEYS = {
     "validation_split": "validation_split",
     "precision": "precision",
     "members_per_chunk": "members_per_chunk",
+    "recurrent_impl": "recurrent_impl",
     "standardize": "standardize",
     "units": "model.units",
     "layers": "model.layers",

@@ -66,6 +66,8 @@ def run_system(system: str, w: Workload, seeds: int, args: argparse.Namespace, c
         if system in FASTLSTM_SYSTEMS:
             if args.precision is not None:
                 cmd += ["--precision", args.precision]
+            if getattr(args, "recurrent_impl", None) is not None:
+                cmd += ["--recurrent-impl", args.recurrent_impl]
             if args.fastlstm_cache == "off":
                 env["FASTLSTM_CACHE_DIR"] = "off"
             else:
@@ -149,6 +151,7 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
             "options": {
                 "fastlstm_cache": args.fastlstm_cache,
                 "precision": args.precision or "float32",
+                "recurrent_impl": getattr(args, "recurrent_impl", None) or "auto",
                 "timeout_s": args.timeout,
                 "max_busy": args.max_busy,
                 "wait_quiet_s": args.wait_quiet,

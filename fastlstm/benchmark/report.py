@@ -73,6 +73,7 @@ def run_metrics(run: Mapping[str, Any], w: Workload, peak_gflops: float | None) 
         "accuracy_mean": statistics.fmean(accs) if accs else None,
         "accuracy_min": min(accs) if accs else None,
         "accuracy_max": max(accs) if accs else None,
+        "recurrent_impl": "+".join(res.get("recurrent_impl") or []) or None,  # fastlstm's runs: cudnn / scan
     }
     m["pct_peak_wall"] = 100 * m["gflops_wall"] / peak_gflops if peak_gflops else None
     m["pct_peak_steady"] = 100 * m["gflops_steady"] / peak_gflops if peak_gflops and m["gflops_steady"] else None
@@ -140,7 +141,7 @@ def bench_table(
         rat = by_seeds.get(r["seeds"], {}) if r["system"] == "fastlstm" else {}
         t.add_row(
             str(r["seeds"]),
-            r["system"],
+            system_label(r["system"], m.get("recurrent_impl")),
             str(m["trained_members"]),
             f"{m['wall_s']:.2f}",
             _fmt(m["steady_epoch_s"], ".3f"),
@@ -156,8 +157,14 @@ def bench_table(
     return t
 
 
+def system_label(system: str, recurrent_impl: str | None) -> str:
+    """The system, and for fastlstm the recurrent layer it ran: "fastlstm (cudnn)"."""
+    return f"{system} ({recurrent_impl})" if recurrent_impl else system
+
+
 LEGEND = (
-    "wall s: whole process from outside (start to exit: imports, compilation, training); epoch s: median steady"
+    "system (x): the recurrent layer fastlstm ran, cuDNN or the batched scan (recurrent_impl);"
+    " wall s: whole process from outside (start to exit: imports, compilation, training); epoch s: median steady"
     " epoch (after the first), of all the members it trains at once; samples/s, GFLOP/s, % peak: over a steady"
     " epoch (member-samples, model FLOPs); % peak wall: over the whole process; mem MB: peak device memory on an"
     " accelerator, else the process's peak RSS; fl/x: fastlstm's wall time over x's (< 1 = fastlstm is faster)."

@@ -1,6 +1,7 @@
 """fastlstm batched: all the members in ONE `fl.sweep` call (one vmapped, jitted program).
 
     python -m fastlstm.benchmark.run_fastlstm --workload W1 --members S [--json OUT] [--precision P]
+        [--recurrent-impl auto|scan|cudnn]
 
 Trains the same members as the baselines - seeds 0..S-1, for W3 the grid
 `{"learning_rate": [1e-3, 3e-3]}` x S seeds - with Keras's LSTM numerics and Adam
@@ -44,7 +45,7 @@ IMPORT_S = time.perf_counter() - T0
 
 def main() -> None:
     args, w = parse_args(__doc__.splitlines()[0], precision=True)
-    common = fastlstm_sweep_kwargs(fl, w, args.precision)
+    common = fastlstm_sweep_kwargs(fl, w, args.precision, args.recurrent_impl)
     clock = fl.controllers.EpochClock()
     clocks = clock.chunks
     x, y = make_data(w)
@@ -76,6 +77,7 @@ def main() -> None:
         steady_epoch_s=steady,
         chunks=[c["members"] for c in clocks],
         data_digest=data_digest(x, y),
+        recurrent_impl=sorted(set(r.meta["recurrent_impl"])),  # what the groups' chunks ran
         **jax_device(),
     )
 

@@ -32,12 +32,12 @@ IMPORT_S = time.perf_counter() - T0
 
 def main() -> None:
     args, w = parse_args(__doc__.splitlines()[0], precision=True)
-    common = fastlstm_sweep_kwargs(fl, w, args.precision)
+    common = fastlstm_sweep_kwargs(fl, w, args.precision, args.recurrent_impl)
     clock = fl.controllers.EpochClock()
     clocks = clock.chunks
     x, y = make_data(w)
     members = w.members(args.members)
-    accuracies = []
+    accuracies, impls = [], set()
     for lr, seed in members:
         r = fl.sweep(
             x,
@@ -48,6 +48,7 @@ def main() -> None:
             controllers=[clock],
         )
         accuracies.append(float(r.history["accuracy"][0, -1]))
+        impls.update(r.meta["recurrent_impl"])
     report(
         "fastlstm_sequential",
         args,
@@ -59,6 +60,7 @@ def main() -> None:
         epoch_seconds=clocks[0]["epoch_s"] if clocks else None,
         epoch_members=1,
         data_digest=data_digest(x, y),
+        recurrent_impl=sorted(impls),
         **jax_device(),
     )
 

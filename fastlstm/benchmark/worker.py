@@ -24,15 +24,21 @@ else:  # started by path, as `fastlstm bench` does
 
 PACKAGES = ("torch", "keras", "jax", "jaxlib", "numpy", "fastlstm")
 PRECISIONS = ("float32", "bfloat16")
+RECURRENT_IMPLS = ("auto", "scan", "cudnn")
 
 
 def parse_args(description: str, *, precision: bool = False) -> tuple[argparse.Namespace, Workload]:
+    """The workers' command line; `precision=True` (the fastlstm workers) adds the flags
+    passed to `fl.sweep`: --precision and --recurrent-impl."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="W1")
     parser.add_argument("--members", type=int, default=1, help="seeds S (W3 trains 2 learning rates x S)")
     parser.add_argument("--json", default=None, help="also write the result object to this file")
     if precision:
         parser.add_argument("--precision", choices=PRECISIONS, default=None, help="passed to fl.sweep only when given")
+        parser.add_argument(
+            "--recurrent-impl", choices=RECURRENT_IMPLS, default=None, help="passed to fl.sweep only when given"
+        )
     args = parser.parse_args()
     if args.members < 1:
         parser.error(f"--members: expected a positive integer, got {args.members}")
@@ -87,9 +93,12 @@ def jax_device() -> dict[str, Any]:
     }
 
 
-def fastlstm_sweep_kwargs(fl: Any, w: Workload, precision: str | None) -> dict[str, Any]:
+def fastlstm_sweep_kwargs(
+    fl: Any, w: Workload, precision: str | None, recurrent_impl: str | None = None
+) -> dict[str, Any]:
     """The `fl.sweep` arguments both fastlstm workers share: the workload's model and fit
-    settings, and `precision` only when the user chose one (float32 is the default)."""
+    settings, and `precision` and `recurrent_impl` only when the user chose them (float32
+    and "auto" are the defaults)."""
     return {
         "model": fl.ModelSpec(units=w.units, layers=w.layers, task="classification", num_classes=w.classes),
         "optimizer": "adam",
@@ -98,6 +107,7 @@ def fastlstm_sweep_kwargs(fl: Any, w: Workload, precision: str | None) -> dict[s
         "shuffle": True,
         "verbose": 0,
         **({} if precision is None else {"precision": precision}),
+        **({} if recurrent_impl is None else {"recurrent_impl": recurrent_impl}),
     }
 
 

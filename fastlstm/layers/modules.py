@@ -15,6 +15,7 @@ otherwise one input mask shared by the gates. Values are 0 or 1/(1-rate).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fastlstm import cudnn
 from fastlstm.initializers import orthogonal
 from fastlstm.layers.specs import LSTM, Bidirectional, Dense, Dropout, Embedding, Layer, Masking, sequence_output
-from fastlstm.recurrence import bidirectional_layer, lstm_layer
+from fastlstm.recurrence import bidirectional_layer, lstm_layer, merge_directions
 
 
 def embedding_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
@@ -135,12 +137,15 @@ class SequentialModel(nn.Module):
     x: (batch, time, features) float (token ids in feature 0 with an Embedding first);
     mask: (batch, time) bool or None (the data's padding and Masking/mask_zero steps).
     `live`: the `layers.<i>.<option>` rates that are non-zero for some member (static).
+    `recurrent_impl="cudnn"`: the LSTMs run through cuDNN (fastlstm/cudnn.py; one member,
+    no mask, no recurrent dropout, float32), otherwise the hand-written scan.
     """
 
     architecture: tuple[Layer, ...]
     out_dim: int
     compute_dtype: str | None = None
     live: frozenset = frozenset()
+    recurrent_impl: str = "scan"
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array | None = None, hp: Mapping[str, Any] | None = None) -> jax.Array:
@@ -190,6 +195,8 @@ class SequentialModel(nn.Module):
                 else (None, None)
                 for _ in range(2)
             ]
+            if self.recurrent_impl == "cudnn":
+                return self._through_cudnn(h, mask_t, layer, directions, masks)
             return bidirectional_layer(
                 h,
                 directions[0],
@@ -207,6 +214,8 @@ class SequentialModel(nn.Module):
             if train
             else (None, None)
         )
+        if self.recurrent_impl == "cudnn":
+            return self._through_cudnn(h, mask_t, layer, weights, [(in_mask, rec_mask)])
         options = {}
         if layer.go_backwards:
             options["go_backwards"] = True
@@ -217,6 +226,18 @@ class SequentialModel(nn.Module):
         return lstm_layer(
             h, *weights, mask_t, common["need_input_grad"], self.compute_dtype, layer.return_sequences, **options
         )
+
+    def _through_cudnn(self, h, mask_t, layer, weights, masks) -> jax.Array:
+        """An LSTM or Bidirectional layer through cuDNN (fastlstm/cudnn.py): the input
+        dropout mask (shared by the gates; recurrent dropout is not allowed) multiplies x."""
+        cudnn.check_inputs(mask_t, self.compute_dtype, *(rec for _, rec in masks))
+        if isinstance(layer, Bidirectional):
+            merge = functools.partial(merge_directions, merge_mode=layer.merge_mode)
+            drops = (masks[0][0], masks[1][0])
+            return cudnn.bidirectional_layer(h, weights[0], weights[1], merge, layer.layer.return_sequences, drops)
+        in_mask = masks[0][0]
+        x = h if in_mask is None else h * in_mask[None].astype(h.dtype)
+        return cudnn.lstm_layer(x, *weights, layer.return_sequences, go_backwards=layer.go_backwards)
 
 
 def _penalty(reg: Any, w: jax.Array, hp: Mapping[str, Any], key: str) -> jax.Array:
