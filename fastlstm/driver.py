@@ -431,7 +431,7 @@ class Driver:
             from fastlstm.streaming import StreamChunkRun
 
             order_seed = self.plan.members[info.members[0]].stream_seeds["order"]
-            args = (self.settings.initial_params, self.slots(info.group), order_seed)
+            args = (self.settings.initial_params, self.slots(info.group), order_seed, self.settings.devices)
             return StreamChunkRun(cfg, keys, hp, self.ds, *args)
         return ChunkRun(
             cfg,

@@ -18,7 +18,7 @@ import contextlib
 import functools
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -156,12 +156,13 @@ class StreamChunkRun(ChunkRun):
         initial_params: Any = None,
         slots: int | None = None,
         order_seed: int = 0,
+        devices: Sequence[Any] | None = None,
     ):
         self.cfg, self.ds, self.order_seed = cfg, ds, int(order_seed)
         self.n_members = keys.shape[0]
         init_fn, _, self._finish_fn = compiled_program(cfg)
         self._begin, self._block, self._val_block, self._end = compiled_stream_program(cfg)
-        self.mesh = member_mesh(max(self.n_members, slots or 0))
+        self.mesh = member_mesh(max(self.n_members, slots or 0), devices)
         self.padded = padded_count(max(self.n_members, slots or 0), self.mesh)
         hp = {k: self._pad(v) for k, v in hparams.items()}
         sample_x, sample_mask = sample_inputs(ds, min(cfg.batch_size, cfg.n_train))

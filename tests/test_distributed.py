@@ -204,6 +204,25 @@ def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
         fl.sweep(*small_data, model=fl.ModelSpec(units=4), seeds=3, epochs=1, verbose=0, devices=5)
 
 
+def test_streamed_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data, tmp_path):
+    import fastlstm.streaming as streaming_module
+
+    meshes = []
+    original = streaming_module.member_mesh
+
+    def spy(n_members, devices=None):
+        mesh = original(n_members, devices)
+        meshes.append(tuple(mesh.devices.flat))
+        return mesh
+
+    monkeypatch.setattr(streaming_module, "member_mesh", spy)
+    x, y = small_data
+    np.save(tmp_path / "x.npy", np.asarray(x, np.float32))
+    x_mapped = np.load(tmp_path / "x.npy", mmap_mode="r", allow_pickle=False)
+    fl.sweep(x_mapped, y, model=fl.ModelSpec(units=4), seeds=3, epochs=1, verbose=0, devices=[1], stream=True)
+    assert meshes and all(m == (jax.local_devices()[1],) for m in meshes)
+
+
 def test_cli_rejects_half_the_distributed_flags(capsys):
     assert cli_main(["sweep", "--coordinator", "localhost:1234", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
