@@ -465,15 +465,7 @@ def make_plan(
     }
     opt_name, opt_numbers, flags = _resolve_optimizer(optimizer)
     sched_name, sched_numbers, sched_static = _resolve_schedule(schedule)
-    if sched_name == "piecewise_constant" and ("learning_rate" in grid or hparams.get("learning_rate") is not None):
-        raise ValueError(
-            "learning_rate: piecewise_constant takes its learning rates from schedule 'values'; do not also set learning_rate"
-        )
-    given = {k: v for k, v in hparams.items() if v is not None}
-    for key, value in given.items():
-        if key not in NUMERIC_KEYS:
-            raise ValueError(f"unknown hyperparameter {key!r}")
-        _check_value(key, key, value)
+    given = _given_hparams(hparams, grid, sched_name)
     streams_of_members = member_streams(seed_list, _check_fixed_streams(fixed_streams))
 
     keys = list(grid)
@@ -497,11 +489,30 @@ def make_plan(
         for seed, streams in streams_of_members:
             members.append(Member(len(members), seed, c, structure, numbers, dict(streams)))
 
+    plan_groups = _compile_groups(members)
+    return Plan(tuple(members), plan_groups, tuple(keys), tuple(configs), sched_name, sched_static, flags, augment)
+
+
+def _given_hparams(hparams: Mapping[str, Any], grid: Mapping[str, Any], schedule: str) -> dict[str, Any]:
+    """The numeric settings given directly (None dropped), each checked."""
+    if schedule == "piecewise_constant" and ("learning_rate" in grid or hparams.get("learning_rate") is not None):
+        raise ValueError(
+            "learning_rate: piecewise_constant takes its learning rates from schedule 'values'; do not also set learning_rate"
+        )
+    given = {k: v for k, v in hparams.items() if v is not None}
+    for key, value in given.items():
+        if key not in NUMERIC_KEYS:
+            raise ValueError(f"unknown hyperparameter {key!r}")
+        _check_value(key, key, value)
+    return given
+
+
+def _compile_groups(members: Sequence[Member]) -> tuple[Group, ...]:
+    """Members that share a structure (units, batch size, ...) share one compiled program."""
     groups: dict[tuple, list[int]] = {}
     for m in members:
         groups.setdefault(tuple(sorted(m.structure.items())), []).append(m.index)
-    plan_groups = tuple(Group(dict(k), tuple(v)) for k, v in groups.items())
-    return Plan(tuple(members), plan_groups, tuple(keys), tuple(configs), sched_name, sched_static, flags, augment)
+    return tuple(Group(dict(k), tuple(v)) for k, v in groups.items())
 
 
 def augment_strengths(augment: Sequence[Any]) -> dict[str, float]:
