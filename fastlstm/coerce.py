@@ -54,7 +54,7 @@ def object_from_config(
         raise ValueError(f"{argument}: expected {example} or a table with a 'type', got {config!r}")
     options = {k: v for k, v in config.items() if k != "type"}
     kind = config.get("type")
-    if kind not in registry:
+    if not isinstance(kind, str) or kind not in registry:
         raise ValueError(f"{argument}: unknown type {kind!r}; expected one of {sorted(registry)}")
     cls = registry[kind]
     if dataclasses.is_dataclass(cls):

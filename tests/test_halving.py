@@ -274,6 +274,7 @@ def no_compile(monkeypatch):
         (lambda: {"type": "median"}, {}, "scheduler: unknown type 'median'; expected one of"),
         (lambda: fl.SuccessiveHalving(mode="up"), {}, "mode must be one of"),
         (lambda: {"type": "hyperband", "rate": 3}, {}, "scheduler: hyperband takes no ['rate']; expected some of"),
+        (lambda: {"type": []}, {}, "scheduler: unknown type []; expected one of"),
         (lambda: "hyperband", {}, "scheduler: expected fl.SuccessiveHalving(...) or fl.Hyperband(...) or a table"),
     ],
 )
