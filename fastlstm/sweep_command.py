@@ -52,6 +52,7 @@ FLAG_KEYS = {
     "layers": "model.layers",
     "data": "data.path",
     "labels": "data.labels",
+    "validation_data": "data.validation_path",
     "format": "data.format",
     "window": "data.window",
     "horizon": "data.horizon",
@@ -97,7 +98,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     from fastlstm.spec import SweepSpec
 
     spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(BUILTIN)
-    for flag in ("data", "labels"):  # relative to where the command runs
+    for flag in ("data", "labels", "validation_data"):  # relative to where the command runs
         if getattr(args, flag) is not None:
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser().resolve()))
     assignments = [

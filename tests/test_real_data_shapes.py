@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastlstm.cli import main
-from fastlstm.io.readers import DataFileError, read_data
+from fastlstm.io.readers import DataFileError, read_data, with_validation_file
 
 HAVE_PANDAS = importlib.util.find_spec("pandas") is not None
 HAVE_AEON = importlib.util.find_spec("aeon") is not None
@@ -87,3 +87,46 @@ def test_semicolon_csv_with_decimal_commas_reads_as_the_comma_one(tmp_path: Path
     plain, european = read_data(tmp_path / "comma.csv"), read_data(tmp_path / "semi.csv")
     np.testing.assert_array_equal(plain.x, european.x)
     assert plain.y.tolist() == european.y.tolist()
+
+
+UNI_TS = """@problemName Uni
+@timeStamps false
+@missing false
+@univariate true
+@equalLength true
+@seriesLength 4
+@classLabel true normal abnormal
+@data
+"""
+
+
+def write_ts_pair(folder: Path) -> tuple[Path, Path]:
+    train, test = folder / "Uni_TRAIN.ts", folder / "Uni_TEST.ts"
+    rows = ["1,2,3,4:normal", "4,3,2,1:abnormal", "1,2,3,5:normal", "5,3,2,1:abnormal"]
+    train.write_text(UNI_TS + "\n".join(rows) + "\n")
+    test.write_text(UNI_TS + "4,3,2,0:abnormal\n4,4,2,1:abnormal\n")  # one class only
+    return train, test
+
+
+@needs_pandas
+def test_validation_file_codes_labels_by_the_training_classes(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text(LONG_CSV + "s3,0,1.0,1.0,zebra\ns3,1,1.0,1.0,zebra\n")
+    (tmp_path / "val.csv").write_text("id,step,a,b,label\nv1,0,0.5,1.5,zebra\nv1,1,0.5,1.5,zebra\n")
+    data = with_validation_file(read_data(tmp_path / "train.csv"), tmp_path / "val.csv")
+    assert data.class_names == ("abnormal", "normal", "zebra")
+    assert data.validation_data[1].tolist() == [2]  # alone, val.csv would code zebra as 0
+    (tmp_path / "new.csv").write_text("id,step,a,b,label\nv1,0,0.5,1.5,yak\nv1,1,0.5,1.5,yak\n")
+    with pytest.raises(DataFileError, match=r"new.csv: labels \['yak'\] are not among"):
+        with_validation_file(read_data(tmp_path / "train.csv"), tmp_path / "new.csv")
+
+
+@needs_aeon
+def test_cli_trains_a_ucr_train_file_against_its_test_file(tmp_path: Path, capsys) -> None:
+    train, test = write_ts_pair(tmp_path)
+    out = tmp_path / "run"
+    args = ["sweep", "--data", str(train), "--validation-data", str(test), "--epochs", "1", "--seeds", "1"]
+    assert main([*args, "--units", "2", "--quiet", "--out", str(out)]) == 0
+    assert "validation Uni_TEST.ts: 2 sequences" in capsys.readouterr().out.replace("\n", " ")
+    assert 'validation_path = "' in (out / "config.toml").read_text()
+    err = cli_error(capsys, "sweep", "--data", str(train), "--validation-data", str(tmp_path / "nope.ts"))
+    assert "nope.ts: no such file" in err
