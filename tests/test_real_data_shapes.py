@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastlstm.cli import main
+from fastlstm.diagnose.data_checks import check_data
 from fastlstm.io.readers import DataFileError, read_data, with_validation_file
 
 HAVE_PANDAS = importlib.util.find_spec("pandas") is not None
@@ -130,3 +131,28 @@ def test_cli_trains_a_ucr_train_file_against_its_test_file(tmp_path: Path, capsy
     assert 'validation_path = "' in (out / "config.toml").read_text()
     err = cli_error(capsys, "sweep", "--data", str(train), "--validation-data", str(tmp_path / "nope.ts"))
     assert "nope.ts: no such file" in err
+
+
+def test_a_feature_equal_to_the_label_is_data_leakage() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5, 3)).astype(np.float32)
+    y = np.arange(60) % 3
+    x[:, :, 2] = rng.integers(0, 2, size=(60, 1))  # a few values, unrelated to y: no finding
+    assert "data.leakage" not in check_data(x, y).ids()
+    x[:, :, 1] = y[:, None]  # the label column left among the features
+    found = check_data(x, np.eye(3)[y]).by_id("data.leakage")  # one-hot y as well
+    assert found is not None and found.severity == "error"
+    assert [f["feature"] for f in found.evidence["features"]] == [1]
+
+
+@needs_pandas
+def test_doctor_names_the_label_column_left_in_a_wide_csv(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(1)
+    y = np.arange(40) % 2
+    x = rng.normal(size=(40, 4)).round(3)
+    x[:, 3] = y  # the last "time step" is the label again
+    rows = [",".join(map(str, [*row, label])) for row, label in zip(x, y)]
+    (tmp_path / "wide.csv").write_text("t0,t1,t2,t3,label\n" + "\n".join(rows) + "\n")
+    args = ["doctor", "--data", str(tmp_path / "wide.csv"), "--no-verify", "--json", "--quiet"]
+    assert main([*args, "--seeds", "2", "--epochs", "1", "--units", "2", "--validation-split", "0.25"]) == 0
+    assert "data.leakage" in capsys.readouterr().out

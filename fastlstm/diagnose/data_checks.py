@@ -14,7 +14,7 @@ import numpy as np
 
 from fastlstm.diagnose.data_view import DataView, Part, data_view, label_columns
 from fastlstm.diagnose.findings import Finding, Findings
-from fastlstm.diagnose.leakage import leakage_counts
+from fastlstm.diagnose.leakage import label_features, leakage_counts
 
 # data.unscaled: an LSTM's gates are sigmoids/tanh of x @ W with Glorot W, so inputs far
 # from unit scale saturate them (too large) or barely move them (too small); a feature 10x
@@ -297,6 +297,31 @@ def check_leakage(view: DataView) -> list[Finding]:
     ]
 
 
+def check_label_in_features(view: DataView) -> list[Finding]:
+    """data.leakage (error): a feature that gives the class away (its value at the last step
+    has one class per value in the training rows): a copy of the label, or a code made
+    from it. The model scores perfectly there and learns nothing usable without it."""
+    y = view.train.y
+    if y is None or view.task not in ("classification", "binary") or (y.shape[1] > 1 and view.task == "binary"):
+        return []
+    finite = np.isfinite(y).all(axis=1)
+    labels = np.where(finite, np.argmax(y, axis=1) if y.shape[1] > 1 else np.rint(np.nan_to_num(y[:, 0])), -1)
+    features = label_features(view.train.x[finite], view.train.real[finite], labels[finite].astype(np.int64))
+    if not features:
+        return []
+    names = ", ".join(str(f["feature"]) for f in features)
+    return [
+        Finding(
+            "data.leakage",
+            "error",
+            f"feature {names} gives the label away: each of its values belongs to one class only",
+            {"features": features, "sequences": int(finite.sum())},
+            "Drop the feature(s) from x: they copy or encode the label (a label column left among "
+            "the features, an id sorted by class), so the scores measure the copy, not the model.",
+        )
+    ]
+
+
 def check_lengths(view: DataView) -> list[Finding]:
     """data.short_or_ragged: very short sequences (fewer than MIN_STEPS real steps) and very
     ragged lengths (most of the padded array is padding, which costs compute)."""
@@ -341,6 +366,7 @@ DATA_CHECKS: list[Any] = [
     check_unscaled,
     check_imbalance,
     check_leakage,
+    check_label_in_features,
     check_label_shift,
     check_lengths,
 ]
