@@ -156,3 +156,20 @@ def test_doctor_names_the_label_column_left_in_a_wide_csv(tmp_path: Path, capsys
     args = ["doctor", "--data", str(tmp_path / "wide.csv"), "--no-verify", "--json", "--quiet"]
     assert main([*args, "--seeds", "2", "--epochs", "1", "--units", "2", "--validation-split", "0.25"]) == 0
     assert "data.leakage" in capsys.readouterr().out
+
+
+def test_a_file_sorted_by_class_says_which_classes_missed_training() -> None:
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(4), 10)  # sorted by class: the last 25% are all class 3
+    x = rng.normal(size=(40, 4, 2)).astype(np.float32)
+    found = check_data(x, y, validation_split=0.25).by_id("data.imbalance")
+    assert found is not None and found.severity == "error"
+    assert found.evidence["in_validation_only"] == [3] and "inf" not in found.title
+    assert found.change is None  # class weights cannot bring back a class with no rows
+
+
+def test_labels_one_to_k_say_the_codes_are_skipped() -> None:
+    rng = np.random.default_rng(3)
+    found = check_data(rng.normal(size=(30, 4, 2)), 1 + np.arange(30) % 3).by_id("data.imbalance")
+    assert found is not None and found.evidence["empty_classes"] == [0]
+    assert "0..k-1" in found.recommendation

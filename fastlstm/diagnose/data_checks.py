@@ -174,6 +174,8 @@ def check_imbalance(view: DataView) -> list[Finding]:
     columns = label_columns(view.train.y, view.task, view.num_classes)
     if not columns:
         return []
+    if len(columns) == 1 and columns[0].min() == 0:
+        return [_empty_classes(view, columns[0])]
     ratios = [float(c.max() / c.min()) if c.min() > 0 else float("inf") for c in columns]
     worst = int(np.argmax(ratios))
     ratio, counts = ratios[worst], columns[worst]
@@ -198,6 +200,31 @@ def check_imbalance(view: DataView) -> list[Finding]:
             None if multi_label else {"class_weight": "balanced"},
         )
     ]
+
+
+def _empty_classes(view: DataView, counts: np.ndarray) -> Finding:
+    """data.imbalance when classes have no training rows at all: a ratio of inf:1 says
+    nothing; the cause is either labels that skip codes (1..k instead of 0..k-1) or a file
+    sorted by class whose last rows became the validation split."""
+    empty = [int(k) for k in np.flatnonzero(counts == 0)]
+    val = label_columns(view.val.y, view.task, view.num_classes) if view.val is not None else None
+    in_val = [k for k in empty if val and k < len(val[0]) and val[0][k] > 0]
+    evidence = {"counts": [int(c) for c in counts], "empty_classes": empty, "in_validation_only": in_val}
+    evidence.update({"majority_class_rate": float(counts.max() / counts.sum()), "task": view.task})
+    if in_val:
+        title = f"classes {in_val} have validation rows but no training rows (training counts {evidence['counts']})"
+        advice = (
+            f"The {view.val_source} took rows the training part lacks: a file sorted by class loses its last "
+            "classes to validation_split (the last rows, as in Keras). Shuffle the rows once before saving, "
+            "or pass validation_data."
+        )
+        return Finding("data.imbalance", "error", title, evidence, advice)
+    title = f"classes {empty} have no rows at all (counts {evidence['counts']}): the labels skip those codes"
+    advice = (
+        "Encode the labels as 0..k-1 (np.unique(y, return_inverse=True)[1]); an unused class still gets an "
+        "output unit and is scored as a possible answer."
+    )
+    return Finding("data.imbalance", "warning", title, evidence, advice)
 
 
 def _shift_test(train: np.ndarray, val: np.ndarray) -> tuple[float, float, float]:
