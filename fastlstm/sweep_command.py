@@ -170,7 +170,10 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     if args.resume is None and primary:
         check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     fit, loaded, description = read_spec_data(spec)
-    ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
+    try:
+        ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
+    except ValueError as err:
+        raise naming_the_file(err, spec, loaded) from None
     log = Console(file=sys.stderr) if args.json else console
     log.quiet = not is_primary()  # several processes: process 0 speaks and writes for all
     _header(log, spec, ds, description)
@@ -185,6 +188,19 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     _save(result, out, loaded)
     log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
     return 0
+
+
+def naming_the_file(err: ValueError, spec: Any, loaded: Any) -> ValueError:
+    """A data error ("x contains NaN ...") with the file it came from in front: the user
+    gave a file, not an array called x. Missing values get the way out as well."""
+    if loaded is None:
+        return err
+    text = str(err)
+    validation_file = getattr(spec.data, "validation_path", None)
+    path = validation_file if text.startswith("validation_data") and validation_file else loaded.path
+    if "NaN" in text and " x " in f" {text}":
+        text += "; missing values ('?' in a .ts file, empty cells) must be filled in or dropped before training"
+    return ValueError(f"{path}: {text}")
 
 
 def join_processes(args: argparse.Namespace) -> bool:

@@ -173,3 +173,12 @@ def test_labels_one_to_k_say_the_codes_are_skipped() -> None:
     found = check_data(rng.normal(size=(30, 4, 2)), 1 + np.arange(30) % 3).by_id("data.imbalance")
     assert found is not None and found.evidence["empty_classes"] == [0]
     assert "0..k-1" in found.recommendation
+
+
+@needs_aeon
+def test_ts_file_with_missing_values_names_the_file_and_the_way_out(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "Miss_TRAIN.ts"
+    text = UNI_TS.replace("@missing false", "@missing true")
+    path.write_text(text + "1,?,3,4:normal\n4,3,2,1:abnormal\n")
+    err = cli_error(capsys, "sweep", "--data", str(path), "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert f"{path}: x contains NaN" in err and "filled in or dropped" in err
