@@ -13,6 +13,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -97,7 +98,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     """The resolved spec: config file (or the built-in task), then flags, then --set."""
     from fastlstm.spec import SweepSpec
 
-    spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(BUILTIN)
+    spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(_builtin_for(args.data))
     for flag in ("data", "labels", "validation_data"):  # relative to where the command runs
         if getattr(args, flag) is not None:
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser().resolve()))
@@ -117,6 +118,16 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     elif args.keras_weights:
         raise ValueError("--keras-weights needs --keras-model FILE")
     return spec
+
+
+def _builtin_for(data: str | None) -> dict[str, Any]:
+    """The built-in spec, named after --data's file when one is given: a sweep of
+    sensors.csv writes runs/sensors-<time>, not runs/early-cue-<time>."""
+    if data is None:
+        return BUILTIN
+    stem = Path(data).name.split(".")[0]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")[:64]
+    return {**BUILTIN, "name": name or "sweep"}
 
 
 def keras_file(args: argparse.Namespace) -> Any:

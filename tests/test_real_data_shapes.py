@@ -182,3 +182,13 @@ def test_ts_file_with_missing_values_names_the_file_and_the_way_out(tmp_path: Pa
     path.write_text(text + "1,?,3,4:normal\n4,3,2,1:abnormal\n")
     err = cli_error(capsys, "sweep", "--data", str(path), "--epochs", "1", "--out", str(tmp_path / "run"))
     assert f"{path}: x contains NaN" in err and "filled in or dropped" in err
+
+
+def test_default_run_folder_is_named_after_the_data_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    rng = np.random.default_rng(4)
+    np.savez(tmp_path / "my sensors.v2.npz", x=rng.normal(size=(16, 3, 1)), y=np.arange(16) % 2)
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--data", "my sensors.v2.npz", "--epochs", "1", "--seeds", "2", "--units", "2", "--quiet"]
+    assert main(args) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("my-sensors-"), run.name  # not "early-cue-", the built-in task's name
