@@ -192,3 +192,12 @@ def test_default_run_folder_is_named_after_the_data_file(tmp_path: Path, monkeyp
     assert main(args) == 0
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith("my-sensors-"), run.name  # not "early-cue-", the built-in task's name
+
+
+def test_unscaled_names_the_huge_column_not_the_standardised_one() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 5, 2)).astype(np.float32)
+    x[:, :, 1] = x[:, :, 1] * 1e6 + 5e6  # a column in raw units (a CSV export)
+    found = check_data(x, np.arange(40) % 2).by_id("data.unscaled")
+    assert found is not None and [f["feature"] for f in found.evidence["features"]] == [1]
+    assert "feature 1" in found.title

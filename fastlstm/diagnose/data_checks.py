@@ -23,6 +23,7 @@ from fastlstm.diagnose.leakage import label_features, leakage_counts
 SCALE_RATIO = 10.0  # std more than this times (or less than 1/this of) the median feature's
 ABSOLUTE_SCALE = 10.0  # std above this or below 1/this: far from standardised
 OFFSET_STDS, OFFSET_MIN = 3.0, 3.0  # |mean| above 3 std and above 3: inputs never near 0
+UNIT_STD = (0.5, 2.0)  # a std in this range, with |mean| <= OFFSET_MIN, is standardised already
 # data.imbalance: majority/minority counts; at 10:1 an unweighted model can score ~91% by
 # answering the majority, the usual point where class weights become necessary.
 IMBALANCE_WARNING, IMBALANCE_INFO = 10.0, 3.0
@@ -119,6 +120,11 @@ def check_constant(view: DataView) -> list[Finding]:
 
 
 def _scale_problem(mean: float, std: float, median_std: float) -> str | None:
+    """Why a feature is far from standardised, or None. A feature that looks standardised
+    already (std within 2x of 1, mean near 0) is never the problem, however far the median
+    is pulled by a huge feature (with two features the median is their midpoint)."""
+    if UNIT_STD[0] <= std <= UNIT_STD[1] and abs(mean) <= OFFSET_MIN:
+        return None
     if std > SCALE_RATIO * median_std or std < median_std / SCALE_RATIO:
         return f"std {std:.3g} is {std / median_std:.3g}x the median feature's ({median_std:.3g})"
     if std > ABSOLUTE_SCALE or std < 1.0 / ABSOLUTE_SCALE:
