@@ -201,3 +201,11 @@ def test_unscaled_names_the_huge_column_not_the_standardised_one() -> None:
     found = check_data(x, np.arange(40) % 2).by_id("data.unscaled")
     assert found is not None and [f["feature"] for f in found.evidence["features"]] == [1]
     assert "feature 1" in found.title
+
+
+@needs_pandas
+def test_csv_with_a_header_and_no_rows_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("id,step,a,label\n")
+    with pytest.raises(DataFileError, match="no data rows"):
+        read_data(path)

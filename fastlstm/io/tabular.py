@@ -54,6 +54,13 @@ from fastlstm.io.loaded import (
 
 def read_table(source: Path, fmt: DataFormat) -> Any:
     """The file as a pandas DataFrame; a malformed file is a DataFileError."""
+    frame = _read_frame(source, fmt)
+    if len(frame) == 0:
+        raise DataFileError(source, f"has column names {[str(c) for c in frame.columns]} but no data rows")
+    return frame
+
+
+def _read_frame(source: Path, fmt: DataFormat) -> Any:
     pd = require("pandas")
     try:
         if fmt == "parquet":
