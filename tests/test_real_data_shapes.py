@@ -209,3 +209,10 @@ def test_csv_with_a_header_and_no_rows_says_so(tmp_path: Path) -> None:
     path.write_text("id,step,a,label\n")
     with pytest.raises(DataFileError, match="no data rows"):
         read_data(path)
+
+
+def test_npz_string_labels_of_shape_n_by_1_are_class_names(tmp_path: Path) -> None:
+    labels = np.array([["cat"], ["dog"], ["cat"]])  # df[["label"]].to_numpy().astype(str)
+    np.savez(tmp_path / "d.npz", x=np.zeros((3, 2, 1)), y=labels)
+    data = read_data(tmp_path / "d.npz")
+    assert data.y.tolist() == [0, 1, 0] and data.class_names == ("cat", "dog")

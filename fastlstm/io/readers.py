@@ -253,6 +253,8 @@ def _sequences(source: Path, x: np.ndarray, lengths: np.ndarray | None, key: str
 def _targets(source: Path, y: np.ndarray, key: str, class_names: tuple[str, ...] | None) -> tuple[np.ndarray, Any]:
     """Numeric targets as they are; string labels encoded by sorted class name."""
     if y.dtype.kind in "US":
+        if y.ndim == 2 and y.shape[1] == 1:  # a one-column frame's to_numpy(): one label per row
+            y = y[:, 0]
         if y.ndim != 1:
             raise DataFileError(source, f"{key}: string labels must be 1-D, got shape {y.shape}")
         try:
