@@ -216,3 +216,13 @@ def test_npz_string_labels_of_shape_n_by_1_are_class_names(tmp_path: Path) -> No
     np.savez(tmp_path / "d.npz", x=np.zeros((3, 2, 1)), y=labels)
     data = read_data(tmp_path / "d.npz")
     assert data.y.tolist() == [0, 1, 0] and data.class_names == ("cat", "dog")
+
+
+@needs_pandas
+def test_wide_csv_with_an_id_column_drops_it_but_a_long_one_without_step_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "wide.csv").write_text("id,t0,t1,label\npatient-1,0.5,0.25,1\npatient-2,1.5,1.25,0\n")
+    data = read_data(tmp_path / "wide.csv")
+    assert data.x.shape == (2, 2, 1) and data.x[1, 0, 0] == 1.5
+    (tmp_path / "long.csv").write_text("id,time,a,label\ns1,0,0.5,1\ns1,1,0.7,1\n")  # step named time
+    with pytest.raises(DataFileError, match=r"missing columns \['step'\]"):
+        read_data(tmp_path / "long.csv")

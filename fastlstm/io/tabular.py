@@ -21,7 +21,8 @@ The layout, with the default column names (`id_column`, `time_column`,
 Sequences of different lengths come back as a list of (t_i, features) arrays, which
 `fl.sweep` post-pads and masks.
 
-A table with neither an `id` nor a `step` column but with the label column is read in
+A table without a `step` column but with the label column (and no `id` column, or one id
+per row) is read in
 wide format instead, as spreadsheets and the UCR archive's CSVs hold univariate series:
 one row per sequence, the label column (first, last or anywhere) and one numeric column
 per time step. Empty cells at the end of a row make that sequence shorter.
@@ -151,8 +152,8 @@ def read_long_table(
     found = [str(c) for c in frame.columns]
     wanted = [id_column, time_column, *label_columns]
     missing = [c for c in wanted if c not in found]
-    if missing == [id_column, time_column] and len(found) > len(label_columns):
-        return read_wide_table(source, fmt, frame, label_columns)
+    if _is_wide(frame, missing, id_column, time_column) and len(found) > len(label_columns) + 1:
+        return read_wide_table(source, fmt, frame.drop(columns=[id_column], errors="ignore"), label_columns)
     if missing:
         raise DataFileError(source, _missing_columns_problem(found, wanted, missing))
     features = [c for c in found if c not in (id_column, time_column, *label_columns)]
@@ -175,6 +176,15 @@ def read_long_table(
         f"{', ...' if len(features) > 8 else ''}){describe_classes(class_names)}"
     )
     return LoadedData(x, y, None, None, str(source), fmt, sha256_of([source]), description, class_names)
+
+
+def _is_wide(frame: Any, missing: list[str], id_column: str, time_column: str) -> bool:
+    """No time column and the labels present: wide, when there is no id column either or
+    every row of several has its own id (a long file without its time column repeats its
+    ids; one row cannot tell)."""
+    if missing == [id_column, time_column]:
+        return True
+    return missing == [time_column] and len(frame) > 1 and not frame[id_column].duplicated().any()
 
 
 def read_wide_table(source: Path, fmt: DataFormat, frame: Any, label_columns: list[str]) -> LoadedData:
