@@ -22,10 +22,9 @@ Sequences of different lengths come back as a list of (t_i, features) arrays, wh
 `fl.sweep` post-pads and masks.
 
 A table without a `step` column but with the label column (and no `id` column, or one id
-per row) is read in
-wide format instead, as spreadsheets and the UCR archive's CSVs hold univariate series:
-one row per sequence, the label column (first, last or anywhere) and one numeric column
-per time step. Empty cells at the end of a row make that sequence shorter.
+per row, dropped) is read in wide format instead, as spreadsheets and the UCR archive's
+CSVs hold univariate series: one row per sequence, the label column (first, last or
+anywhere) and one numeric column per time step. Empty cells at the end of a row make that sequence shorter.
 
 A CSV whose header is separated by semicolons and has no comma (a European export) is
 read with `;` between fields and `,` as the decimal mark.
