@@ -226,3 +226,10 @@ def test_wide_csv_with_an_id_column_drops_it_but_a_long_one_without_step_is_an_e
     (tmp_path / "long.csv").write_text("id,time,a,label\ns1,0,0.5,1\ns1,1,0.7,1\n")  # step named time
     with pytest.raises(DataFileError, match=r"missing columns \['step'\]"):
         read_data(tmp_path / "long.csv")
+
+
+def test_sweep_with_string_labels_says_how_to_code_them() -> None:
+    import fastlstm as fl
+
+    with pytest.raises(ValueError, match=r"^y holds class names .*return_inverse"):
+        fl.sweep(np.zeros((4, 3, 1)), ["normal", "abnormal", "normal", "abnormal"], seeds=2, epochs=1)
