@@ -233,3 +233,11 @@ def test_sweep_with_string_labels_says_how_to_code_them() -> None:
 
     with pytest.raises(ValueError, match=r"^y holds class names .*return_inverse"):
         fl.sweep(np.zeros((4, 3, 1)), ["normal", "abnormal", "normal", "abnormal"], seeds=2, epochs=1)
+
+
+def test_ts_without_aeon_is_one_line_naming_the_package_and_the_extra(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "aeon", None)  # as if not installed
+    monkeypatch.setitem(__import__("sys").modules, "aeon.datasets", None)
+    train, _ = write_ts_pair(tmp_path)
+    err = cli_error(capsys, "sweep", "--data", str(train), "--out", str(tmp_path / "run"))
+    assert "needs 'aeon', which is not installed: pip install 'fastlstm[data]'" in err
