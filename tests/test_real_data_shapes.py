@@ -241,3 +241,20 @@ def test_ts_without_aeon_is_one_line_naming_the_package_and_the_extra(tmp_path: 
     train, _ = write_ts_pair(tmp_path)
     err = cli_error(capsys, "sweep", "--data", str(train), "--out", str(tmp_path / "run"))
     assert "needs 'aeon', which is not installed: pip install 'fastlstm[data]'" in err
+
+
+def test_ctrl_c_while_a_resume_reads_its_data_still_says_how_to_resume(tmp_path: Path, monkeypatch, capsys) -> None:
+    import fastlstm.runner
+
+    run = tmp_path / "run"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "checkpoint" / "progress.json").write_text("{}")
+    (run / ".fastlstm").write_text('{"kind": "run-in-progress", "format_version": 1}')
+    (run / "config.toml").write_text('name = "tiny"\nseeds = 2\nepochs = 3\n')
+
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastlstm.runner, "read_spec_data", interrupted)
+    assert main(["sweep", "--resume", str(run)]) == 130
+    assert capsys.readouterr().err == f"fastlstm sweep: interrupted; continue with: fastlstm sweep --resume {run}\n"
