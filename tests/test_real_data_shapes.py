@@ -258,3 +258,9 @@ def test_ctrl_c_while_a_resume_reads_its_data_still_says_how_to_resume(tmp_path:
     monkeypatch.setattr(fastlstm.runner, "read_spec_data", interrupted)
     assert main(["sweep", "--resume", str(run)]) == 130
     assert capsys.readouterr().err == f"fastlstm sweep: interrupted; continue with: fastlstm sweep --resume {run}\n"
+
+
+def test_npy_without_labels_on_the_cli_names_the_flag(tmp_path: Path, capsys) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((4, 3, 1)))
+    err = cli_error(capsys, "sweep", "--data", str(tmp_path / "x.npy"))
+    assert "--labels FILE" in err

@@ -132,7 +132,9 @@ def _check_arguments(
 ) -> None:
     """Arguments that only make sense for some formats, checked before any reading."""
     if fmt == "npy" and labels is None:
-        raise ValueError("labels: a .npy file holds x only; pass labels= the .npy file that holds y")
+        raise ValueError(
+            "labels: a .npy file holds x only; pass the .npy file that holds y as labels= (--labels FILE in the CLI)"
+        )
     if fmt != "npy" and labels is not None:
         raise ValueError(f"labels: only a .npy x file takes a separate labels file, not a {fmt} file")
     for name, value in (("horizon", horizon), ("target", target)):
@@ -275,11 +277,13 @@ def with_validation_file(
     class labels are coded by the training file's class list: each file alone would code
     its own sorted names, and a validation file that lacks a class would shift the codes."""
     if train.validation_data is not None:
-        raise ValueError(f"validation file: {train.path} holds validation data already (x_val/y_val)")
-    source = _existing_file(path, "validation file")
+        raise ValueError(
+            f"validation file (--validation-data): {train.path} holds validation data already (x_val/y_val)"
+        )
+    source = _existing_file(path, "validation file (--validation-data)")
     fmt = _resolve_format(source, format)
     if fmt == "npy":
-        raise ValueError("validation file: a .npy pair cannot be a validation file; save x_val and y_val in the .npz")
+        raise ValueError("validation file (--validation-data): a .npy pair cannot be one; save x and y in an .npz")
     val = read_data(source, format=fmt, **options)
     if val.validation_data is not None:
         raise DataFileError(source, "holds validation data itself (x_val/y_val); as a validation file it needs x and y")
