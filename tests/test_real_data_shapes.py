@@ -264,3 +264,13 @@ def test_npy_without_labels_on_the_cli_names_the_flag(tmp_path: Path, capsys) ->
     np.save(tmp_path / "x.npy", np.zeros((4, 3, 1)))
     err = cli_error(capsys, "sweep", "--data", str(tmp_path / "x.npy"))
     assert "--labels FILE" in err
+
+
+@needs_pandas
+def test_ucr_tsv_is_label_first_without_a_header(tmp_path: Path) -> None:
+    (tmp_path / "Ford_TRAIN.tsv").write_text("-1\t0.5\t0.25\t0.125\n1\t1.5\t1.25\tNaN\n-1\t0.1\t0.2\t0.3\n")
+    (tmp_path / "Ford_TEST.tsv").write_text("1\t0.5\t0.25\t0.125\n")
+    data = with_validation_file(read_data(tmp_path / "Ford_TRAIN.tsv"), tmp_path / "Ford_TEST.tsv")
+    assert data.class_names == ("-1", "1") and data.y.tolist() == [0, 1, 0]
+    assert [len(s) for s in data.x] == [3, 2, 3]  # NaN-padded rows are shorter sequences
+    assert data.validation_data[1].tolist() == [1]

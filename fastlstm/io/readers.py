@@ -48,6 +48,8 @@ SUFFIXES: dict[str, DataFormat] = {
     ".npy": "npy",
     ".csv": "csv",
     ".csv.gz": "csv",
+    ".tsv": "csv",  # the UCR archive's files: tab-separated, no header, the label first
+    ".tsv.gz": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".ts": "ts",

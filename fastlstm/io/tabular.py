@@ -26,6 +26,9 @@ per row, dropped) is read in wide format instead, as spreadsheets and the UCR ar
 CSVs hold univariate series: one row per sequence, the label column (first, last or
 anywhere) and one numeric column per time step. Empty cells at the end of a row make that sequence shorter.
 
+A `.tsv` without a header row is the UCR archive's layout (the label first, then the
+values, NaN-padded when lengths differ) and is read as a wide table.
+
 A CSV whose header is separated by semicolons and has no comma (a European export) is
 read with `;` between fields and `,` as the decimal mark.
 """
@@ -68,6 +71,8 @@ def _read_frame(source: Path, fmt: DataFormat) -> Any:
             return pd.read_parquet(source)
         with warnings.catch_warnings():  # a row with an extra field is an error, not a silent cut
             warnings.simplefilter("error", pd.errors.ParserWarning)
+            if source.name.lower().endswith((".tsv", ".tsv.gz")):
+                return _read_tsv(pd, source)
             if _semicolon_separated(source):
                 return pd.read_csv(source, index_col=False, sep=";", decimal=",")
             return pd.read_csv(source, index_col=False)  # never guess the first column is an index
@@ -75,6 +80,20 @@ def _read_frame(source: Path, fmt: DataFormat) -> Any:
         raise
     except Exception as err:  # pandas and pyarrow raise many types for a bad file
         raise DataFileError(source, f"not a readable {fmt} file ({type(err).__name__}: {err})") from None
+
+
+def _read_tsv(pd: Any, source: Path) -> Any:
+    """A tab-separated file; without a header row (its second field a number) it is the UCR
+    archive's layout, read as columns label, t1, t2, ... with the labels as class names
+    (as a .ts file's are: FordA's -1 and 1 become classes 0 and 1)."""
+    frame = pd.read_csv(source, sep="\t", header=None, dtype={0: str})
+    first = frame.iloc[0, 1] if frame.shape[0] and frame.shape[1] > 1 else None
+    try:
+        float(first)
+    except (TypeError, ValueError):
+        return pd.read_csv(source, sep="\t", index_col=False)  # a header row: an ordinary table
+    frame.columns = ["label", *[f"t{i}" for i in range(1, frame.shape[1])]]
+    return frame
 
 
 def _semicolon_separated(source: Path) -> bool:
