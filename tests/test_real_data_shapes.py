@@ -274,3 +274,13 @@ def test_ucr_tsv_is_label_first_without_a_header(tmp_path: Path) -> None:
     assert data.class_names == ("-1", "1") and data.y.tolist() == [0, 1, 0]
     assert [len(s) for s in data.x] == [3, 2, 3]  # NaN-padded rows are shorter sequences
     assert data.validation_data[1].tolist() == [1]
+
+
+@needs_pandas
+def test_csv_saved_with_its_pandas_index_does_not_gain_a_feature(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(__import__("io").StringIO(LONG_CSV)).sample(frac=1.0, random_state=0)
+    frame.to_csv(tmp_path / "with_index.csv")  # index=True: pandas' default
+    data = read_data(tmp_path / "with_index.csv")
+    assert data.x.shape == (2, 2, 2)  # a and b; not the saved row numbers

@@ -54,10 +54,16 @@ from fastlstm.io.loaded import (
     stack_if_equal,
 )
 
+# The first column's name when a DataFrame was saved with its index (pandas' to_csv default,
+# to_parquet of a non-default index): row numbers, never a feature.
+SAVED_INDEX_NAMES = ("Unnamed: 0", "__index_level_0__")
+
 
 def read_table(source: Path, fmt: DataFormat) -> Any:
     """The file as a pandas DataFrame; a malformed file is a DataFileError."""
     frame = _read_frame(source, fmt)
+    if len(frame.columns) and str(frame.columns[0]) in SAVED_INDEX_NAMES:
+        frame = frame.drop(columns=frame.columns[0])  # df.to_csv() wrote its index: not a feature
     if len(frame) == 0:
         raise DataFileError(source, f"has column names {[str(c) for c in frame.columns]} but no data rows")
     return frame
