@@ -19,6 +19,7 @@ file; a missing optional dependency is an ImportError naming the extra to instal
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -291,7 +292,10 @@ def with_validation_file(
         raise DataFileError(source, "holds validation data itself (x_val/y_val); as a validation file it needs x and y")
     y_val = _codes_of(train, val)
     description = f"{train.description}; validation {val.description}"
-    sha = sha256_of([Path(train.path), source]) if Path(train.path).is_file() else train.sha256
+    if train.format == "npy":  # x and labels were hashed together; the labels' path is not kept
+        sha = hashlib.sha256(f"{train.sha256}{val.sha256}".encode()).hexdigest()
+    else:
+        sha = sha256_of([Path(train.path), source])
     validation = (val.x, y_val) if val.sample_weight is None else (val.x, y_val, val.sample_weight)
     return dataclasses.replace(train, validation_data=validation, description=description, sha256=sha)
 

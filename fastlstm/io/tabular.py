@@ -138,7 +138,7 @@ def _missing_columns_problem(found: list[str], wanted: list[str], missing: list[
         f"missing columns {missing}; found {found}. Expected long format (columns {wanted[0]!r}, {wanted[1]!r}, "
         f"numeric features and {wanted[2:]}: one row per time step) or wide format (a label column {wanted[2:]} "
         "and one numeric column per time step: one row per sequence); other names: id_column=, time_column=, "
-        "label_columns= (in a config, data.id_column ...)"
+        "label_columns= (in a config, data.id_column ...); one series to forecast: window= (--window)"
     )
 
 
@@ -217,6 +217,8 @@ def read_wide_table(source: Path, fmt: DataFormat, frame: Any, label_columns: li
     steps = [c for c in found if c not in label_columns]
     check_complete(source, frame, label_columns)
     numeric_columns(source, frame, steps, "time-step")
+    if len(label_columns) > 1:
+        numeric_columns(source, frame, label_columns, "label")
     values = frame[steps].to_numpy(dtype=np.float32)
     present = ~np.isnan(values)
     lengths = present.shape[1] - np.argmax(present[:, ::-1], axis=1)
