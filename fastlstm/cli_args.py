@@ -20,7 +20,9 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     """CONFIG, the data options, the model and fit flags and --set (not seeds, epochs or output)."""
     positive, finite = number_types["positive"], number_types["finite"]
     parser.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
-    parser.add_argument("--data", help="data file: .npz, .npy (with --labels), .csv/.tsv (long or wide), .parquet or .ts")
+    parser.add_argument(
+        "--data", help="data file: .npz, .npy (with --labels), .csv/.tsv (long or wide), .parquet or .ts"
+    )
     parser.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
     parser.add_argument(
         "--validation-data",
