@@ -208,6 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = previous  # main() may be called from Python (tests, notebooks)
 
 
+def _still_resumable(args: argparse.Namespace) -> str:
+    """The resume hint when Ctrl-C stopped `sweep --resume RUN` before training: the
+    checkpoint it was resuming is still there, and the user should know it is."""
+    run = getattr(args, "resume", None) if args.command == "sweep" else None
+    if run is not None and (Path(run) / "checkpoint" / "progress.json").is_file():
+        return f"; continue with: fastlstm sweep --resume {run}"
+    return ""
+
+
 def _run_command(args: argparse.Namespace) -> int:
     console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
@@ -216,8 +225,8 @@ def _run_command(args: argparse.Namespace) -> int:
         text = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the cause wrote
         print(f"fastlstm {args.command}: error: {text}", file=sys.stderr)  # plain print: paths may hold [markup]
         return 2
-    except KeyboardInterrupt:
-        print(f"fastlstm {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # before training took the signal over (reading, compiling)
+        print(f"fastlstm {args.command}: interrupted{_still_resumable(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SweepHalted as err:  # after Ctrl-C or SIGTERM, with the checkpoint saved
         print(f"fastlstm {args.command}: {err}", file=sys.stderr)

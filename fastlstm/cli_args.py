@@ -20,8 +20,15 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     """CONFIG, the data options, the model and fit flags and --set (not seeds, epochs or output)."""
     positive, finite = number_types["positive"], number_types["finite"]
     parser.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
-    parser.add_argument("--data", help="data file: .npz, .npy (with --labels), .csv, .parquet or .ts")
+    parser.add_argument(
+        "--data", help="data file: .npz, .npy (with --labels), .csv/.tsv (long or wide), .parquet or .ts"
+    )
     parser.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
+    parser.add_argument(
+        "--validation-data",
+        metavar="FILE",
+        help="a second data file as the validation set (e.g. a UCR/UEA problem's _TEST.ts); overrides the split",
+    )
     parser.add_argument("--format", choices=DATA_FORMATS, help="override the suffix")
     parser.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
     parser.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")

@@ -224,6 +224,11 @@ def _as_targets(y: Any, name: str, n: int) -> np.ndarray:
         arr = np.asarray(y)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{name} must be an array of labels or targets: {err}") from None
+    if arr.dtype.kind in "USO" and arr.size and all(isinstance(v, (str, bytes)) for v in arr.ravel()[:100].tolist()):
+        raise ValueError(
+            f"{name} holds class names ({arr.dtype}); expected numbers: code them 0..k-1 with "
+            "names, codes = np.unique(y, return_inverse=True) (fastlstm.io.read_data does this for files)"
+        )
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] != n:

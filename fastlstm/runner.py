@@ -438,7 +438,7 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     would leak) and comes back as `validation_data`, which overrides `validation_split`
     as in Keras.
     """
-    from fastlstm.io.readers import read_data
+    from fastlstm.io.readers import read_data, with_validation_file
     from fastlstm.tasks import early_cue
 
     source = spec.data or DataSpec()
@@ -449,6 +449,8 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     if any(Path(source.path).glob("x_*.npy")):  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
         return {"x": str(source.path), "y": None}, None, f"the .npy shards in {source.path} (streamed)"
     forecasting = source.window is not None
+    table = {"id_column": source.id_column, "time_column": source.time_column}
+    table["label_columns"] = tuple(source.label_columns)
     loaded = read_data(
         source.path,
         format=None if source.format == "series" else source.format,  # one series: the suffix says csv or parquet
@@ -457,10 +459,12 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
         horizon=source.horizon,
         target=source.target,
         validation_split=spec.validation_split if forecasting else 0.0,
-        id_column=source.id_column,
-        time_column=source.time_column,
-        label_columns=tuple(source.label_columns),
+        **table,
     )
+    if source.validation_path is not None:
+        if forecasting:
+            raise ValueError("data.validation_path: a windowed series is split by time (validation_split), not by file")
+        loaded = with_validation_file(loaded, source.validation_path, format=source.format, **table)
     return loaded.fit_arguments(), loaded, loaded.description
 
 

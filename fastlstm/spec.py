@@ -156,6 +156,7 @@ class DataSpec(_Strict):
 
     path: str | None = None
     labels: str | None = None
+    validation_path: str | None = None  # a second file as validation_data (a UCR/UEA TEST file)
     format: DataFormat | None = None
     window: int | None = Field(default=None, ge=1)
     horizon: int | None = Field(default=None, ge=1)
@@ -387,7 +388,7 @@ class SweepSpec(_Strict):
         if data is None:
             return self
         changes = {}
-        for key in ("path", "labels"):
+        for key in ("path", "labels", "validation_path"):
             value = getattr(data, key)
             if value is not None and not Path(value).expanduser().is_absolute():
                 changes[key] = str((folder / value).resolve())

@@ -13,6 +13,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -52,6 +53,7 @@ FLAG_KEYS = {
     "layers": "model.layers",
     "data": "data.path",
     "labels": "data.labels",
+    "validation_data": "data.validation_path",
     "format": "data.format",
     "window": "data.window",
     "horizon": "data.horizon",
@@ -96,8 +98,8 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     """The resolved spec: config file (or the built-in task), then flags, then --set."""
     from fastlstm.spec import SweepSpec
 
-    spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(BUILTIN)
-    for flag in ("data", "labels"):  # relative to where the command runs
+    spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(_builtin_for(args.data))
+    for flag in ("data", "labels", "validation_data"):  # relative to where the command runs
         if getattr(args, flag) is not None:
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser().resolve()))
     assignments = [
@@ -116,6 +118,16 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     elif args.keras_weights:
         raise ValueError("--keras-weights needs --keras-model FILE")
     return spec
+
+
+def _builtin_for(data: str | None) -> dict[str, Any]:
+    """The built-in spec, named after --data's file when one is given: a sweep of
+    sensors.csv writes runs/sensors-<time>, not runs/early-cue-<time>."""
+    if data is None:
+        return BUILTIN
+    stem = Path(data).name.split(".")[0]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")[:64]
+    return {**BUILTIN, "name": name or "sweep"}
 
 
 def keras_file(args: argparse.Namespace) -> Any:
@@ -169,7 +181,10 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     if args.resume is None and primary:
         check_output_folder(out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     fit, loaded, description = read_spec_data(spec)
-    ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
+    try:
+        ds = load_data(spec, fit["x"], fit["y"], fit.get("validation_data"), fit.get("sample_weight"))
+    except ValueError as err:
+        raise naming_the_file(err, spec, loaded) from None
     log = Console(file=sys.stderr) if args.json else console
     log.quiet = not is_primary()  # several processes: process 0 speaks and writes for all
     _header(log, spec, ds, description)
@@ -184,6 +199,19 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     _save(result, out, loaded)
     log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
     return 0
+
+
+def naming_the_file(err: ValueError, spec: Any, loaded: Any) -> ValueError:
+    """A data error ("x contains NaN ...") with the file it came from in front: the user
+    gave a file, not an array called x. Missing values get the way out as well."""
+    if loaded is None:
+        return err
+    text = str(err)
+    validation_file = getattr(spec.data, "validation_path", None)
+    path = validation_file if text.startswith("validation_data") and validation_file else loaded.path
+    if "NaN" in text and " x " in f" {text}":
+        text += "; missing values ('?' in a .ts file, empty cells) must be filled in or dropped before training"
+    return ValueError(f"{path}: {text}")
 
 
 def join_processes(args: argparse.Namespace) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 
 from fastlstm.diagnose.data_view import DataView, Part, data_view, label_columns
 from fastlstm.diagnose.findings import Finding, Findings
-from fastlstm.diagnose.leakage import leakage_counts
+from fastlstm.diagnose.leakage import label_features, leakage_counts
 
 # data.unscaled: an LSTM's gates are sigmoids/tanh of x @ W with Glorot W, so inputs far
 # from unit scale saturate them (too large) or barely move them (too small); a feature 10x
@@ -23,6 +23,7 @@ from fastlstm.diagnose.leakage import leakage_counts
 SCALE_RATIO = 10.0  # std more than this times (or less than 1/this of) the median feature's
 ABSOLUTE_SCALE = 10.0  # std above this or below 1/this: far from standardised
 OFFSET_STDS, OFFSET_MIN = 3.0, 3.0  # |mean| above 3 std and above 3: inputs never near 0
+UNIT_STD = (0.5, 2.0)  # a std in this range, with |mean| <= OFFSET_MIN, is standardised already
 # data.imbalance: majority/minority counts; at 10:1 an unweighted model can score ~91% by
 # answering the majority, the usual point where class weights become necessary.
 IMBALANCE_WARNING, IMBALANCE_INFO = 10.0, 3.0
@@ -119,6 +120,11 @@ def check_constant(view: DataView) -> list[Finding]:
 
 
 def _scale_problem(mean: float, std: float, median_std: float) -> str | None:
+    """Why a feature is far from standardised, or None. A feature that looks standardised
+    already (std within 2x of 1, mean near 0) is never the problem, however far the median
+    is pulled by a huge feature (with two features the median is their midpoint)."""
+    if UNIT_STD[0] <= std <= UNIT_STD[1] and abs(mean) <= OFFSET_MIN:
+        return None
     if std > SCALE_RATIO * median_std or std < median_std / SCALE_RATIO:
         return f"std {std:.3g} is {std / median_std:.3g}x the median feature's ({median_std:.3g})"
     if std > ABSOLUTE_SCALE or std < 1.0 / ABSOLUTE_SCALE:
@@ -174,6 +180,8 @@ def check_imbalance(view: DataView) -> list[Finding]:
     columns = label_columns(view.train.y, view.task, view.num_classes)
     if not columns:
         return []
+    if len(columns) == 1 and columns[0].min() == 0:
+        return [_empty_classes(view, columns[0])]
     ratios = [float(c.max() / c.min()) if c.min() > 0 else float("inf") for c in columns]
     worst = int(np.argmax(ratios))
     ratio, counts = ratios[worst], columns[worst]
@@ -198,6 +206,31 @@ def check_imbalance(view: DataView) -> list[Finding]:
             None if multi_label else {"class_weight": "balanced"},
         )
     ]
+
+
+def _empty_classes(view: DataView, counts: np.ndarray) -> Finding:
+    """data.imbalance when classes have no training rows at all: a ratio of inf:1 says
+    nothing; the cause is either labels that skip codes (1..k instead of 0..k-1) or a file
+    sorted by class whose last rows became the validation split."""
+    empty = [int(k) for k in np.flatnonzero(counts == 0)]
+    val = label_columns(view.val.y, view.task, view.num_classes) if view.val is not None else None
+    in_val = [k for k in empty if val and k < len(val[0]) and val[0][k] > 0]
+    evidence = {"counts": [int(c) for c in counts], "empty_classes": empty, "in_validation_only": in_val}
+    evidence.update({"majority_class_rate": float(counts.max() / counts.sum()), "task": view.task})
+    if in_val:
+        title = f"classes {in_val} have validation rows but no training rows (training counts {evidence['counts']})"
+        advice = (
+            f"The {view.val_source} took rows the training part lacks: a file sorted by class loses its last "
+            "classes to validation_split (the last rows, as in Keras). Shuffle the rows once before saving, "
+            "or pass validation_data."
+        )
+        return Finding("data.imbalance", "error", title, evidence, advice)
+    title = f"classes {empty} have no rows at all (counts {evidence['counts']}): the labels skip those codes"
+    advice = (
+        "Encode the labels as 0..k-1 (np.unique(y, return_inverse=True)[1]); an unused class still gets an "
+        "output unit and is scored as a possible answer."
+    )
+    return Finding("data.imbalance", "warning", title, evidence, advice)
 
 
 def _shift_test(train: np.ndarray, val: np.ndarray) -> tuple[float, float, float]:
@@ -297,6 +330,31 @@ def check_leakage(view: DataView) -> list[Finding]:
     ]
 
 
+def check_label_in_features(view: DataView) -> list[Finding]:
+    """data.leakage (error): a feature that gives the class away (its value at the last step
+    has one class per value in the training rows): a copy of the label, or a code made
+    from it. The model scores perfectly there and learns nothing usable without it."""
+    y = view.train.y
+    if y is None or view.task not in ("classification", "binary") or (y.shape[1] > 1 and view.task == "binary"):
+        return []
+    finite = np.isfinite(y).all(axis=1)
+    labels = np.where(finite, np.argmax(y, axis=1) if y.shape[1] > 1 else np.rint(np.nan_to_num(y[:, 0])), -1)
+    features = label_features(view.train.x[finite], view.train.real[finite], labels[finite].astype(np.int64))
+    if not features:
+        return []
+    names = ", ".join(str(f["feature"]) for f in features)
+    return [
+        Finding(
+            "data.leakage",
+            "error",
+            f"feature {names} gives the label away: each of its values belongs to one class only",
+            {"features": features, "sequences": int(finite.sum())},
+            "Drop the feature(s) from x: they copy or encode the label (a label column left among "
+            "the features, an id sorted by class), so the scores measure the copy, not the model.",
+        )
+    ]
+
+
 def check_lengths(view: DataView) -> list[Finding]:
     """data.short_or_ragged: very short sequences (fewer than MIN_STEPS real steps) and very
     ragged lengths (most of the padded array is padding, which costs compute)."""
@@ -341,6 +399,7 @@ DATA_CHECKS: list[Any] = [
     check_unscaled,
     check_imbalance,
     check_leakage,
+    check_label_in_features,
     check_label_shift,
     check_lengths,
 ]

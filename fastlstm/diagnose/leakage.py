@@ -9,6 +9,10 @@ mixed by random odd multipliers), every run of `k` consecutive rows is hashed fr
 among the training runs (a binary search in their sorted hashes). For 10⁴ x 100 x 10 data that is a few
 vectorised passes over the array.
 
+A feature that gives the label away (a copy of the label column, a code derived from it)
+is the other leak: `label_features` finds features whose value at a sequence's last real
+step takes few distinct values, each with one class only.
+
 Runs are half the median length long (at least MIN_RUN steps): an overlap that long is
 not chance for real-valued data. Discrete data (a few symbols per step) share runs by
 chance; the same lookup on time-reversed validation sequences measures that chance rate,
@@ -123,3 +127,33 @@ def leakage_counts(
         "chance_fraction": float(reversed_overlap.sum() / m),
         "run_length": k,
     }
+
+
+# label_features: at least this many labelled sequences, and each distinct value seen on
+# average this many times, before "each value has one class" can't be chance (a feature of
+# n/4 values, each with 4 sequences of 2 balanced classes, matches by chance with 2^-(3n/4)).
+MIN_LABELLED, MIN_REPEATS = 20, 4
+
+
+def label_features(x: np.ndarray, real: np.ndarray, labels: np.ndarray) -> list[dict[str, int]]:
+    """Features whose value at each sequence's last real step determines its class.
+
+    `labels` (n,) int class codes. A continuous feature takes n distinct values and maps to
+    the labels trivially; only features with at most n / MIN_REPEATS distinct values count."""
+    keep = real.any(axis=1)
+    if int(keep.sum()) < MIN_LABELLED or np.unique(labels[keep]).size < 2:
+        return []
+    last = x[np.arange(x.shape[0]), x.shape[1] - 1 - np.argmax(real[:, ::-1], axis=1)][keep]
+    labels = labels[keep]
+    found = []
+    for j in range(last.shape[1]):
+        values = last[:, j]
+        if not np.isfinite(values).all():
+            continue
+        distinct = np.unique(values).size
+        if distinct < 2 or distinct * MIN_REPEATS > values.size:
+            continue
+        pairs = np.unique(np.stack([values.astype(np.float64), labels.astype(np.float64)], axis=1), axis=0)
+        if pairs.shape[0] == distinct:
+            found.append({"feature": j, "distinct_values": int(distinct)})
+    return found

@@ -143,5 +143,6 @@ def require(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError as err:
         raise ImportError(
-            f"reading this data file needs {module!r}, which is not installed: pip install 'fastlstm[data]'"
+            f"reading this data file needs {module.split('.')[0]!r}, which is not installed: "
+            "pip install 'fastlstm[data]'"
         ) from err

@@ -18,6 +18,8 @@ file; a missing optional dependency is an ImportError naming the extra to instal
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -40,13 +42,15 @@ from fastlstm.io.series import read_series
 from fastlstm.io.tabular import read_long_table
 from fastlstm.io.ts_file import read_ts
 
-__all__ = ["FORMATS", "DataFileError", "DataFormat", "LoadedData", "read_data"]
+__all__ = ["FORMATS", "DataFileError", "DataFormat", "LoadedData", "read_data", "with_validation_file"]
 
 SUFFIXES: dict[str, DataFormat] = {
     ".npz": "npz",
     ".npy": "npy",
     ".csv": "csv",
     ".csv.gz": "csv",
+    ".tsv": "csv",  # the UCR archive's files: tab-separated, no header, the label first
+    ".tsv.gz": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".ts": "ts",
@@ -131,7 +135,9 @@ def _check_arguments(
 ) -> None:
     """Arguments that only make sense for some formats, checked before any reading."""
     if fmt == "npy" and labels is None:
-        raise ValueError("labels: a .npy file holds x only; pass labels= the .npy file that holds y")
+        raise ValueError(
+            "labels: a .npy file holds x only; pass the .npy file that holds y as labels= (--labels FILE in the CLI)"
+        )
     if fmt != "npy" and labels is not None:
         raise ValueError(f"labels: only a .npy x file takes a separate labels file, not a {fmt} file")
     for name, value in (("horizon", horizon), ("target", target)):
@@ -252,6 +258,8 @@ def _sequences(source: Path, x: np.ndarray, lengths: np.ndarray | None, key: str
 def _targets(source: Path, y: np.ndarray, key: str, class_names: tuple[str, ...] | None) -> tuple[np.ndarray, Any]:
     """Numeric targets as they are; string labels encoded by sorted class name."""
     if y.dtype.kind in "US":
+        if y.ndim == 2 and y.shape[1] == 1:  # a one-column frame's to_numpy(): one label per row
+            y = y[:, 0]
         if y.ndim != 1:
             raise DataFileError(source, f"{key}: string labels must be 1-D, got shape {y.shape}")
         try:
@@ -261,3 +269,49 @@ def _targets(source: Path, y: np.ndarray, key: str, class_names: tuple[str, ...]
     if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise DataFileError(source, f"{key} must be numbers or strings, got dtype {y.dtype}")
     return y, class_names
+
+
+def with_validation_file(
+    train: LoadedData, path: str | os.PathLike[str], *, format: DataFormat | None = None, **options: Any
+) -> LoadedData:
+    """`train` with a second file (a UCR/UEA problem's TEST file, say) as its `validation_data`.
+
+    The file is read as `read_data(path, format=format, **options)` reads it. String
+    class labels are coded by the training file's class list: each file alone would code
+    its own sorted names, and a validation file that lacks a class would shift the codes."""
+    if train.validation_data is not None:
+        raise ValueError(
+            f"validation file (--validation-data): {train.path} holds validation data already (x_val/y_val)"
+        )
+    source = _existing_file(path, "validation file (--validation-data)")
+    fmt = _resolve_format(source, format)
+    if fmt == "npy":
+        raise ValueError("validation file (--validation-data): a .npy pair cannot be one; save x and y in an .npz")
+    val = read_data(source, format=fmt, **options)
+    if val.validation_data is not None:
+        raise DataFileError(source, "holds validation data itself (x_val/y_val); as a validation file it needs x and y")
+    y_val = _codes_of(train, val)
+    description = f"{train.description}; validation {val.description}"
+    if train.format == "npy":  # x and labels were hashed together; the labels' path is not kept
+        sha = hashlib.sha256(f"{train.sha256}{val.sha256}".encode()).hexdigest()
+    else:
+        sha = sha256_of([Path(train.path), source])
+    validation = (val.x, y_val) if val.sample_weight is None else (val.x, y_val, val.sample_weight)
+    return dataclasses.replace(train, validation_data=validation, description=description, sha256=sha)
+
+
+def _codes_of(train: LoadedData, val: LoadedData) -> np.ndarray:
+    """The validation labels in the training file's class codes."""
+    if (train.class_names is None) != (val.class_names is None):
+        raise DataFileError(
+            val.path,
+            "labels must be class names in both files or numbers in both (training file: "
+            f"{'names' if train.class_names else 'numbers'})",
+        )
+    if train.class_names is None or val.class_names == train.class_names:
+        return val.y
+    names = [val.class_names[int(code)] for code in np.asarray(val.y).ravel()]
+    try:
+        return encode_labels(names, train.class_names)[0]
+    except ValueError as err:
+        raise DataFileError(val.path, f"{err} (the training file's classes)") from None
