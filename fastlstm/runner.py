@@ -632,6 +632,8 @@ def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
     from fastlstm.keras_interop import from_keras
 
     converted = from_keras(model)
+    if init != "keras_weights":
+        converted.check_fresh_init()
     return converted.spec, (converted.params if init == "keras_weights" else None)
 
 
