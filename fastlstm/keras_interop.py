@@ -370,6 +370,27 @@ class KerasConverted:
         return to_keras(self.spec, self.params, self.spec.task)
 
 
+def compile_settings(model: Any) -> str | None:
+    """What `model.compile(...)` set, in words ("optimizer SGD (learning_rate 0.1), loss
+    'mse'"), or None for an uncompiled model. fastlstm does not read these - a sweep's
+    optimizer, learning rate and loss are its own arguments - so a caller can say so."""
+    if not getattr(model, "compiled", False):
+        return None
+    optimizer = getattr(model, "optimizer", None)
+    parts = []
+    if optimizer is not None:
+        rate = getattr(optimizer, "learning_rate", None)
+        try:
+            rate_text = f" (learning_rate {float(rate):.3g})"
+        except (TypeError, ValueError):  # a schedule
+            rate_text = f" (learning_rate {type(rate).__name__})"
+        parts.append(f"optimizer {type(optimizer).__name__}{rate_text}")
+    loss = getattr(model, "loss", None)
+    if loss is not None:
+        parts.append(f"loss {loss if isinstance(loss, str) else type(loss).__name__!r}")
+    return ", ".join(parts) or "compiled"
+
+
 def from_keras(model: Any) -> KerasConverted:
     """`fl.from_keras(keras_model)`: its architecture as a ModelSpec, and its weights."""
     require_keras()

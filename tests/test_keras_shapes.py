@@ -198,20 +198,21 @@ def test_one_epoch_matches_keras_fit(name):
     y = rng.integers(0, 3, N) if loss.startswith("sparse") else rng.normal(size=(N, 1)).astype(np.float32)
     model = build()
     randomize(model)
-    result = fl.sweep(
-        x,
-        y,
-        model=model,
-        init="keras_weights",
-        seeds=2,
-        epochs=1,
-        batch_size=8,
-        shuffle=False,
-        learning_rate=1e-2,
-        loss=loss,
-        verbose=0,
-    )
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss)
+    with pytest.warns(UserWarning, match=r"not its compile\(\) settings \(optimizer Adam \(learning_rate 0.01\)"):
+        result = fl.sweep(
+            x,
+            y,
+            model=model,
+            init="keras_weights",
+            seeds=2,
+            epochs=1,
+            batch_size=8,
+            shuffle=False,
+            learning_rate=1e-2,
+            loss=loss,
+            verbose=0,
+        )
     history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     np.testing.assert_allclose(result.history["loss"][:, 0], history.history["loss"][0], atol=1e-5)
     trained = result.to_keras(member=1)
