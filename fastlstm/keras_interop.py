@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import re
 from typing import Any
 
 import jax
@@ -294,6 +295,22 @@ def _check_built(model: Any) -> None:
             f"from_keras: Keras model {model.name!r} has a {dtype} Input, which rounds x before the first "
             "layer; fastlstm reads x as float32: give keras.Input a float32 dtype"
         )
+    first = _chain(model)[0]
+    if dtype.startswith(("int", "uint")) and type(first).__name__ != "Embedding":
+        raise ValueError(
+            f"from_keras: Keras model {model.name!r} has Input dtype {dtype} but its first layer is "
+            f"{first.name!r} ({type(first).__name__}), not an Embedding: Keras would truncate x to whole "
+            "numbers before it, fastlstm reads x as float32; give keras.Input a float32 dtype"
+        )
+
+
+def _keras_names(message: str, layers: list[Any]) -> str:
+    """A layer-list error ("layers[1] Masking: ...") with the Keras layer's name and class."""
+    return re.sub(
+        r"layers\[(\d+)\] \w+",
+        lambda m: f"Keras layer {layers[int(m[1])].name!r} ({type(layers[int(m[1])]).__name__})",
+        message,
+    )
 
 
 def _check_dtype(layer: Any) -> None:
@@ -322,7 +339,10 @@ def spec_and_params(model: Any) -> tuple[ModelSpec, dict[str, Any]]:
     specs = tuple(spec for spec, _ in converted)
     params = {layer_name(i, spec): p for i, (spec, p) in enumerate(converted) if p is not None}
     params["head"] = head_params
-    return ModelSpec(layers=specs, **head_options), params
+    try:
+        return ModelSpec(layers=specs, **head_options), params
+    except ValueError as err:  # the order rules (Masking first, an LSTM somewhere, ...)
+        raise ValueError(f"from_keras: {_keras_names(str(err), layers)}") from None
 
 
 @dataclasses.dataclass

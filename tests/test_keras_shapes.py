@@ -75,6 +75,14 @@ REFUSED = {
         lambda: seq(L.LSTM(4), L.Dense(1), dtype="float16", name="halfin"),
         ("'halfin'", "float16 Input", "float32"),
     ),
+    "int-input-without-embedding": (
+        lambda: seq(L.LSTM(4, name="rnn"), L.Dense(1), dtype="int32", name="ints"),
+        ("'ints'", "Input dtype int32", "'rnn' (LSTM)", "Embedding"),
+    ),
+    "masking-after-embedding": (
+        lambda: seq(L.Embedding(9, 3), L.Masking(0.0, name="late"), L.LSTM(4), L.Dense(1), shape=(T,), dtype="int32"),
+        ("'late' (Masking)", "must be the first layer"),
+    ),
     "dense-custom-function-activation": (
         lambda: seq(L.LSTM(4), L.Dense(3, activation=lambda t: 2 * t, name="custom"), L.Dense(1)),
         ("'custom' (Dense)", "custom function", "relu"),
