@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import itertools
+import os
 import re
+import sys
 from typing import Any
 
 import jax
@@ -58,11 +61,24 @@ _LOW_PRECISION = ("float16", "bfloat16")
 
 
 def require_keras() -> Any:
-    """The keras module, or an ImportError naming the extra to install."""
+    """The keras module, or an ImportError naming the extra to install.
+
+    fastlstm runs on JAX: when Keras is not imported yet and no backend is chosen
+    (KERAS_BACKEND), it is started on JAX - Keras's own default is TensorFlow (its
+    keras.json), which a fastlstm install need not have; a .keras file loads on any backend.
+    """
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
     try:
         import keras
     except ImportError as err:
-        raise ImportError(f"Keras interop needs Keras 3: {EXTRA_HINT} ({err})") from None
+        if importlib.util.find_spec("keras") is None:
+            raise ImportError(f"Keras interop needs Keras 3: {EXTRA_HINT} ({err})") from None
+        backend = os.environ.get("KERAS_BACKEND")
+        raise ImportError(
+            f"Keras is installed but could not start its backend (KERAS_BACKEND={backend!r}): {err}; "
+            "set KERAS_BACKEND=jax"
+        ) from None
     return keras
 
 

@@ -3,6 +3,9 @@ trained with Keras's numbers, or refused by a `ValueError` that names the Keras 
 (its name and class) and what fastlstm takes instead - before anything compiles."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -241,4 +244,18 @@ def test_cli_custom_initializers_need_keras_weights(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'rnn' (LSTM)" in err and "--keras-weights" in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
-    assert main([*args, "--keras-weights", "--out", "run"]) == 0
+    # a fresh process with no KERAS_BACKEND and Keras's default keras.json (TensorFlow, not installed)
+    keras_home = tmp_path / "keras_home"
+    keras_home.mkdir()
+    (keras_home / "keras.json").write_text('{"backend": "tensorflow"}')
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(KERAS_HOME=str(keras_home), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-m", "fastlstm.cli", *args, "--keras-weights", "--out", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "config.toml").is_file()
