@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import itertools
 import os
 import re
@@ -72,7 +71,8 @@ def require_keras() -> Any:
     try:
         import keras
     except ImportError as err:
-        if importlib.util.find_spec("keras") is None:
+        missing = getattr(err, "name", None) or "keras"
+        if missing.split(".")[0] == "keras":
             raise ImportError(f"Keras interop needs Keras 3: {EXTRA_HINT} ({err})") from None
         backend = os.environ.get("KERAS_BACKEND")
         raise ImportError(
