@@ -5,9 +5,13 @@ Embedding, LSTM, Bidirectional(LSTM), Dropout and Dense layers (the last Dense i
 head: softmax -> classification, sigmoid -> binary, linear -> regression) into a
 `ModelSpec` with a layer list plus a params tree; anything else - another layer type,
 or an option such as stateful, return_state, unroll, a constraint, an activity
-regularizer, a non-default activation or initializer - is an error naming the layer
-and the option, never a silent approximation. `to_keras(spec, params, ...)` builds the
-uncompiled Keras model back with those weights.
+regularizer, a non-default activation, a 16-bit dtype policy, a Bidirectional
+backward_layer unlike its forward one, an unbuilt model - is an error naming the layer
+and the option, never a silent approximation. Non-default initializers convert (the
+weights are what they drew) and are listed in `KerasConverted.custom_initializers`; a
+fresh init per seed refuses them (`check_fresh_init`). `model.compile()` settings are
+not read. `to_keras(spec, params, ...)` builds the uncompiled Keras model back with
+those weights.
 
 Weight layout (Keras `get_weights()` order): LSTM [kernel, recurrent_kernel, bias];
 Bidirectional forward then backward; Embedding [embeddings]; Dense [kernel, bias].
