@@ -5,9 +5,13 @@ Embedding, LSTM, Bidirectional(LSTM), Dropout and Dense layers (the last Dense i
 head: softmax -> classification, sigmoid -> binary, linear -> regression) into a
 `ModelSpec` with a layer list plus a params tree; anything else - another layer type,
 or an option such as stateful, return_state, unroll, a constraint, an activity
-regularizer, a non-default activation or initializer - is an error naming the layer
-and the option, never a silent approximation. `to_keras(spec, params, ...)` builds the
-uncompiled Keras model back with those weights.
+regularizer, a non-default activation, a 16-bit dtype policy, a Bidirectional
+backward_layer unlike its forward one, an unbuilt model - is an error naming the layer
+and the option, never a silent approximation. Non-default initializers convert (the
+weights are what they drew) and are listed in `KerasConverted.custom_initializers`; a
+fresh init per seed refuses them (`check_fresh_init`). `model.compile()` settings are
+not read. `to_keras(spec, params, ...)` builds the uncompiled Keras model back with
+those weights.
 
 Weight layout (Keras `get_weights()` order): LSTM [kernel, recurrent_kernel, bias];
 Bidirectional forward then backward; Embedding [embeddings]; Dense [kernel, bias].
@@ -18,6 +22,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import os
+import re
+import sys
 from typing import Any
 
 import jax
@@ -25,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fastlstm.layers import LSTM, Bidirectional, Dense, Dropout, Embedding, Layer, Masking, Regularizer, layer_name
+from fastlstm.layers.specs import ACTIVATIONS
 from fastlstm.model import ModelSpec, check_token_ids
 
 EXTRA_HINT = "pip install 'fastlstm[keras]'"
@@ -42,19 +50,39 @@ _LSTM_DEFAULTS = {
     "bias_constraint": None,
     "activity_regularizer": None,
 }
-_LSTM_INITIALIZERS = {
-    "kernel_initializer": "GlorotUniform",
-    "recurrent_initializer": "Orthogonal",
-    "bias_initializer": "Zeros",
+# Keras's default initializers, the ones fastlstm's fresh init per seed draws from
+_DEFAULT_INITIALIZERS = {
+    "LSTM": {
+        "kernel_initializer": "glorot_uniform",
+        "recurrent_initializer": "orthogonal",
+        "bias_initializer": "zeros",
+    },
+    "Dense": {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"},
+    "Embedding": {"embeddings_initializer": "uniform"},
 }
+_LOW_PRECISION = ("float16", "bfloat16")
 
 
 def require_keras() -> Any:
-    """The keras module, or an ImportError naming the extra to install."""
+    """The keras module, or an ImportError naming the extra to install.
+
+    fastlstm runs on JAX: when Keras is not imported yet and no backend is chosen
+    (KERAS_BACKEND), it is started on JAX - Keras's own default is TensorFlow (its
+    keras.json), which a fastlstm install need not have; a .keras file loads on any backend.
+    """
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
     try:
         import keras
     except ImportError as err:
-        raise ImportError(f"Keras interop needs Keras 3: {EXTRA_HINT} ({err})") from None
+        missing = getattr(err, "name", None) or "keras"
+        if missing.split(".")[0] == "keras":
+            raise ImportError(f"Keras interop needs Keras 3: {EXTRA_HINT} ({err})") from None
+        backend = os.environ.get("KERAS_BACKEND")
+        raise ImportError(
+            f"Keras is installed but could not start its backend (KERAS_BACKEND={backend!r}): {err}; "
+            "set KERAS_BACKEND=jax"
+        ) from None
     return keras
 
 
@@ -63,9 +91,12 @@ def is_keras_model(obj: Any) -> bool:
     return hasattr(obj, "layers") and hasattr(obj, "get_weights") and hasattr(obj, "get_config")
 
 
-def _unsupported(layer: Any, option: str, value: Any) -> ValueError:
+def _unsupported(layer: Any, option: str, value: Any, hint: str = "") -> ValueError:
+    if not isinstance(value, (str, int, float, bool, tuple, list, dict, type(None))):
+        value = type(value).__name__  # a Keras object (regularizer, constraint): its class, not its repr
     return ValueError(
         f"Keras layer {layer.name!r} ({type(layer).__name__}): option {option}={value!r} is not supported"
+        + (f"; {hint}" if hint else "")
     )
 
 
@@ -79,8 +110,41 @@ def _regularizer(layer: Any, name: str) -> Regularizer | None:
     return Regularizer.coerce({"type": kind, **{k: float(v) for k, v in reg.get_config().items()}}, name)
 
 
-def _initializer_name(init: Any) -> str:
-    return type(init).__name__ if not isinstance(init, str) else init
+def _initializer_config(keras: Any, init: Any) -> tuple[str, dict[str, Any]]:
+    """An initializer's class and options, without its seed (which a fresh init replaces)."""
+    init = keras.initializers.get(init)
+    config = {k: v for k, v in init.get_config().items() if k != "seed"}
+    return type(init).__name__, config
+
+
+def _custom_initializer_options(layer: Any) -> list[str]:
+    """`option=Kind` for each of `layer`'s initializers that is not Keras's default (an
+    LSTM's live on its cell; a Bidirectional's on its two LSTMs, prefixed with which)."""
+    kind = type(layer).__name__
+    if kind == "Bidirectional":
+        return [
+            f"{side}.{text}"
+            for side in ("forward_layer", "backward_layer")
+            for text in _custom_initializer_options(getattr(layer, side))
+        ]
+    keras = require_keras()
+    holder = layer.cell if kind == "LSTM" else layer
+    out = []
+    for option, default in _DEFAULT_INITIALIZERS.get(kind, {}).items():
+        name, config = _initializer_config(keras, getattr(holder, option))
+        expected = _initializer_config(keras, default)
+        if (name, config) != expected:
+            shown = f"{name}({config})" if name == expected[0] else name  # same class: the options differ
+            out.append(f"{option}={shown}")
+    return out
+
+
+def custom_initializers(layer: Any) -> list[str]:
+    """`layer`'s initializers that are not Keras's defaults, as "Keras layer 'name' (Class):
+    option=Kind". A fresh init per seed draws Keras's defaults, so these matter only when
+    members do not start from the model's weights."""
+    prefix = f"Keras layer {layer.name!r} ({type(layer).__name__})"
+    return [f"{prefix}: {text}" for text in _custom_initializer_options(layer)]
 
 
 def _lstm_spec(layer: Any) -> LSTM:
@@ -91,10 +155,6 @@ def _lstm_spec(layer: Any) -> LSTM:
             raise _unsupported(layer, option, value.get("class_name", value))
         if value != default:
             raise _unsupported(layer, option, value)
-    for option, expected in _LSTM_INITIALIZERS.items():
-        got = _initializer_name(getattr(layer.cell, option, expected))
-        if got != expected:
-            raise _unsupported(layer, option, got)
     return LSTM(
         units=int(layer.units),
         return_sequences=bool(layer.return_sequences),
@@ -106,6 +166,27 @@ def _lstm_spec(layer: Any) -> LSTM:
         bias_regularizer=_regularizer(layer.cell, "bias_regularizer"),
         unit_forget_bias=bool(layer.cell.unit_forget_bias),
     )
+
+
+def _bidirectional_lstm(layer: Any) -> LSTM:
+    """The one LSTM spec both directions of a Keras Bidirectional share: fastlstm runs the
+    same configuration forwards and backwards, so a `backward_layer` that differs (units,
+    dropout, a regularizer, ...) is refused rather than silently replaced by the forward one."""
+    if type(layer.backward_layer).__name__ != "LSTM":
+        raise _unsupported(layer, "backward_layer", type(layer.backward_layer).__name__)
+    forward = _lstm_spec(layer.forward_layer)
+    backward = dataclasses.replace(_lstm_spec(layer.backward_layer), go_backwards=forward.go_backwards)
+    for field in dataclasses.fields(LSTM):
+        ours, theirs = getattr(forward, field.name), getattr(backward, field.name)
+        if ours != theirs:
+            value = theirs.get_config() if isinstance(theirs, Regularizer) else theirs
+            raise _unsupported(
+                layer,
+                f"backward_layer.{field.name}",
+                value,
+                f"fastlstm's Bidirectional runs one LSTM both ways (the forward layer has {field.name}={ours!r})",
+            )
+    return forward
 
 
 def _lstm_weights(layer: Any) -> dict[str, np.ndarray]:
@@ -121,6 +202,8 @@ def _dense_checks(layer: Any) -> str:
         if config.get(option) is not None:
             raise _unsupported(layer, option, config[option])
     activation = config.get("activation", "linear")
+    if activation is not None and not isinstance(activation, str):  # a custom function, serialised
+        raise _unsupported(layer, "activation", "<a custom function>", f"expected one of {ACTIVATIONS}")
     return "linear" if activation in (None, "linear") else activation
 
 
@@ -164,7 +247,7 @@ def _convert_layer(layer: Any) -> tuple[Layer, Any]:
         if layer.merge_mode is None:
             raise _unsupported(layer, "merge_mode", None)
         params = {"forward": _lstm_weights(layer.forward_layer), "backward": _lstm_weights(layer.backward_layer)}
-        return Bidirectional(_lstm_spec(layer.forward_layer), layer.merge_mode), params
+        return Bidirectional(_bidirectional_lstm(layer), layer.merge_mode), params
     if kind == "Dropout":
         if getattr(layer, "noise_shape", None) is not None:
             raise _unsupported(layer, "noise_shape", layer.noise_shape)
@@ -189,7 +272,9 @@ def _head(layer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The last Dense: the task from its activation, the output width from its units."""
     if type(layer).__name__ != "Dense":
         raise ValueError(
-            f"from_keras: the last layer must be a Dense head, got {layer.name!r} ({type(layer).__name__})"
+            f"from_keras: the last layer must be a Dense head, got {layer.name!r} ({type(layer).__name__}); "
+            "its activation gives the task: Dense(k, activation='softmax'), Dense(1, activation='sigmoid') "
+            "or a linear Dense"
         )
     activation = _dense_checks(layer)
     task = HEAD_TASKS.get(activation)
@@ -206,15 +291,78 @@ def _head(layer: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return options, {"kernel": kernel, "bias": bias}
 
 
+def _convert_named(layer: Any) -> tuple[Layer, Any]:
+    """`_convert_layer`, with the Keras layer's name and class on a spec's own error."""
+    try:
+        return _convert_layer(layer)
+    except ValueError as err:
+        if str(err).startswith("Keras layer"):
+            raise
+        raise ValueError(f"Keras layer {layer.name!r} ({type(layer).__name__}): {err}") from None
+
+
+def _check_built(model: Any) -> None:
+    """An unbuilt model (a Sequential with no Input) has no weights and no input shape yet."""
+    if not getattr(model, "built", True) or not getattr(model, "inputs", None):
+        raise ValueError(
+            f"from_keras: Keras model {model.name!r} is not built (no input shape, so no weights yet); "
+            "start it with keras.Input(shape=(timesteps, features)) (token ids: shape=(timesteps,), "
+            "dtype='int32'), or call model.build((None, timesteps, features)) first"
+        )
+    dtype = str(getattr(model.inputs[0], "dtype", "float32"))
+    if dtype in _LOW_PRECISION:
+        raise ValueError(
+            f"from_keras: Keras model {model.name!r} has a {dtype} Input, which rounds x before the first "
+            "layer; fastlstm reads x as float32: give keras.Input a float32 dtype"
+        )
+    first = _chain(model)[0]
+    if dtype.startswith(("int", "uint")) and type(first).__name__ != "Embedding":
+        raise ValueError(
+            f"from_keras: Keras model {model.name!r} has Input dtype {dtype} but its first layer is "
+            f"{first.name!r} ({type(first).__name__}), not an Embedding: Keras would truncate x to whole "
+            "numbers before it, fastlstm reads x as float32; give keras.Input a float32 dtype"
+        )
+
+
+def _keras_names(message: str, layers: list[Any]) -> str:
+    """A layer-list error ("layers[1] Masking: ...") with the Keras layer's name and class."""
+    return re.sub(
+        r"layers\[(\d+)\] \w+",
+        lambda m: f"Keras layer {layers[int(m[1])].name!r} ({type(layers[int(m[1])]).__name__})",
+        message,
+    )
+
+
+def _check_dtype(layer: Any) -> None:
+    """Refuse a layer that computes in 16 bits (the 'mixed_float16' / 'mixed_bfloat16' dtype
+    policies): fastlstm computes in float32 and its numbers would differ from the model's."""
+    policy = getattr(layer, "dtype_policy", None)
+    compute = str(getattr(policy, "compute_dtype", "float32"))
+    if compute in _LOW_PRECISION:
+        raise _unsupported(
+            layer,
+            "dtype",
+            getattr(policy, "name", compute),
+            "fastlstm computes in float32 (its own precision='bfloat16' option is separate); "
+            "build the model under keras.mixed_precision.set_global_policy('float32')",
+        )
+
+
 def spec_and_params(model: Any) -> tuple[ModelSpec, dict[str, Any]]:
     """A Keras model -> (ModelSpec with a layer list, params tree as `SequentialModel` names it)."""
+    _check_built(model)
     layers = _chain(model)
-    converted = [_convert_layer(layer) for layer in layers[:-1]]
+    for layer in layers:
+        _check_dtype(layer)
+    converted = [_convert_named(layer) for layer in layers[:-1]]
     head_options, head_params = _head(layers[-1])
     specs = tuple(spec for spec, _ in converted)
     params = {layer_name(i, spec): p for i, (spec, p) in enumerate(converted) if p is not None}
     params["head"] = head_params
-    return ModelSpec(layers=specs, **head_options), params
+    try:
+        return ModelSpec(layers=specs, **head_options), params
+    except ValueError as err:  # the order rules (Masking first, an LSTM somewhere, ...)
+        raise ValueError(f"from_keras: {_keras_names(str(err), layers)}") from None
 
 
 @dataclasses.dataclass
@@ -228,6 +376,19 @@ class KerasConverted:
 
     spec: ModelSpec
     params: dict[str, Any]
+    custom_initializers: tuple[str, ...] = ()
+
+    def check_fresh_init(self) -> None:
+        """Refuse a fresh init per seed when the Keras model names initializers other than
+        Keras's defaults: fastlstm draws the defaults, so it would silently train another
+        model. Starting from the model's weights (init="keras_weights") makes them irrelevant."""
+        if self.custom_initializers:
+            raise ValueError(
+                f"{self.custom_initializers[0]}: a fresh init per seed draws Keras's default initializers "
+                "(LSTM glorot_uniform / orthogonal / zeros, Dense glorot_uniform / zeros, Embedding uniform); "
+                "pass init='keras_weights' (CLI: --keras-weights) to start every member from the model's "
+                "weights, or use the default initializers"
+            )
 
     @property
     def out_dim(self) -> int:
@@ -249,13 +410,35 @@ class KerasConverted:
         return to_keras(self.spec, self.params, self.spec.task)
 
 
+def compile_settings(model: Any) -> str | None:
+    """What `model.compile(...)` set, in words ("optimizer SGD (learning_rate 0.1), loss
+    'mse'"), or None for an uncompiled model. fastlstm does not read these - a sweep's
+    optimizer, learning rate and loss are its own arguments - so a caller can say so."""
+    if not getattr(model, "compiled", False):
+        return None
+    optimizer = getattr(model, "optimizer", None)
+    parts = []
+    if optimizer is not None:
+        rate = getattr(optimizer, "learning_rate", None)
+        try:
+            rate_text = f" (learning_rate {float(rate):.3g})"
+        except (TypeError, ValueError):  # a schedule
+            rate_text = f" (learning_rate {type(rate).__name__})"
+        parts.append(f"optimizer {type(optimizer).__name__}{rate_text}")
+    loss = getattr(model, "loss", None)
+    if loss is not None:
+        parts.append(f"loss {loss if isinstance(loss, str) else type(loss).__name__!r}")
+    return ", ".join(parts) or "compiled"
+
+
 def from_keras(model: Any) -> KerasConverted:
     """`fl.from_keras(keras_model)`: its architecture as a ModelSpec, and its weights."""
     require_keras()
     if not is_keras_model(model):
         raise ValueError(f"from_keras: expected a keras.Model, got {type(model).__name__}")
     spec, params = spec_and_params(model)
-    return KerasConverted(spec, params)
+    custom = [text for layer in _chain(model) for text in custom_initializers(layer)]
+    return KerasConverted(spec, params, tuple(custom))
 
 
 def layers_and_names(spec: ModelSpec) -> list[tuple[Layer, str]]:

@@ -636,7 +636,25 @@ def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
     from fastlstm.keras_interop import from_keras
 
     converted = from_keras(model)
+    if init != "keras_weights":
+        converted.check_fresh_init()
+    _warn_compile_not_read(model)
     return converted.spec, (converted.params if init == "keras_weights" else None)
+
+
+def _warn_compile_not_read(model: Any) -> None:
+    """A compiled Keras model's optimizer, loss and metrics are not what the sweep trains
+    with (those are `fl.sweep`'s own arguments): say so rather than leave it silent."""
+    from fastlstm.keras_interop import compile_settings
+
+    settings = compile_settings(model)
+    if settings is not None:
+        warnings.warn(
+            f"model=keras_model: fastlstm takes the model's layers (and weights), not its compile() settings "
+            f"({settings}); the sweep trains with its own optimizer=, learning_rate= and loss= arguments",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _is_default(value: Any, default: Any) -> bool:

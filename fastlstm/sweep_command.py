@@ -114,7 +114,10 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         )
     spec = spec.with_overrides(args.set, before=assignments)
     if args.keras_model is not None:
-        spec = spec.replace(model=keras_file(args).spec)
+        converted = keras_file(args)
+        if not args.keras_weights:
+            converted.check_fresh_init()
+        spec = spec.replace(model=converted.spec)
     elif args.keras_weights:
         raise ValueError("--keras-weights needs --keras-model FILE")
     return spec

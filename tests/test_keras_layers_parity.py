@@ -305,7 +305,6 @@ def test_functional_chain_converts():
         (L.LSTM(3, activation="relu"), "option activation='relu' is not supported"),
         (L.LSTM(3, kernel_constraint=keras.constraints.MaxNorm(2)), "option kernel_constraint="),
         (L.LSTM(3, activity_regularizer="l2"), "option activity_regularizer="),
-        (L.LSTM(3, kernel_initializer="he_normal"), "option kernel_initializer='HeNormal' is not supported"),
     ],
 )
 def test_unsupported_keras_layers_and_options_are_named(layer, message):
