@@ -188,16 +188,22 @@ def test_select_devices():
             select_devices(bad)
 
 
-def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
+def _record_meshes(monkeypatch, module) -> list[tuple]:
+    """The devices of every member mesh `module` builds, recorded as the sweep runs."""
     meshes = []
-    original = driver_module.member_mesh
+    original = module.member_mesh
 
     def spy(n_members, devices=None):
         mesh = original(n_members, devices)
         meshes.append(tuple(mesh.devices.flat))
         return mesh
 
-    monkeypatch.setattr(driver_module, "member_mesh", spy)
+    monkeypatch.setattr(module, "member_mesh", spy)
+    return meshes
+
+
+def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
+    meshes = _record_meshes(monkeypatch, driver_module)
     fl.sweep(*small_data, model=fl.ModelSpec(units=4), seeds=3, epochs=1, verbose=0, devices=[1])
     assert meshes and all(m == (jax.local_devices()[1],) for m in meshes)
     with pytest.raises(ValueError, match="devices"):
@@ -207,15 +213,7 @@ def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
 def test_streamed_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data, tmp_path):
     import fastlstm.streaming as streaming_module
 
-    meshes = []
-    original = streaming_module.member_mesh
-
-    def spy(n_members, devices=None):
-        mesh = original(n_members, devices)
-        meshes.append(tuple(mesh.devices.flat))
-        return mesh
-
-    monkeypatch.setattr(streaming_module, "member_mesh", spy)
+    meshes = _record_meshes(monkeypatch, streaming_module)
     x, y = small_data
     np.save(tmp_path / "x.npy", np.asarray(x, np.float32))
     x_mapped = np.load(tmp_path / "x.npy", mmap_mode="r", allow_pickle=False)
