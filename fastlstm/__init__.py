@@ -6,6 +6,7 @@ from fastlstm import (
     layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
 )
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
+from fastlstm.analysis.scores import scores
 from fastlstm.augment import Jitter, MagnitudeWarp, Scaling, TimeWarp, WindowSlice
 from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
 from fastlstm.controllers import Controller, Decision, EpochEnd
@@ -64,6 +65,7 @@ __all__ = [
     "randint",
     "read_data",
     "run",
+    "scores",
     "sweep",
     "uniform",
     "variance_sources",

@@ -8,7 +8,7 @@ RUN/
   history.csv        tidy: member, epoch, metric, value (epochs the member trained)
   summary.json       per-configuration statistics (`result.summary()` rows)
   environment.json   versions, devices, precision, the data file and its SHA-256, git commit
-  findings.json, lr_range.json, variance_sources.json
+  findings.json, lr_range.json, variance_sources.json, scores.json
                      what analysis found (`result.analysis`), when it ran
   report.html, plots/*.png
                      the run for people, offline (fastlstm/report/html.py); `fastlstm report`
@@ -63,6 +63,7 @@ ANALYSIS_FILES = {
     "findings": "findings.json",
     "lr_range": "lr_range.json",
     "variance_sources": "variance_sources.json",
+    "scores": "scores.json",  # validation scores after a CLI sweep (fastlstm/analysis/scores.py)
 }
 # not sealed by the marker's digests: analysis documents may be saved into the folder later,
 # `fastlstm report` draws report.html again from the rest (plots/ is a folder: not sealed), and

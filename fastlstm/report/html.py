@@ -225,7 +225,12 @@ def contents(result: SweepResult) -> str:
     ]
     if result.budget is not None:
         entries.insert(2, ("budget", "Successive halving"))
-    titles = {"lr_range": "Learning-rate range test", "variance_sources": "Variance sources", "findings": "Findings"}
+    titles = {
+        "scores": "Validation scores",
+        "lr_range": "Learning-rate range test",
+        "variance_sources": "Variance sources",
+        "findings": "Findings",
+    }
     entries += [(key.replace("_", "-"), title) for key, title in titles.items() if key in result.analysis]
     return "<nav>" + " · ".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in entries) + "</nav>"
 
@@ -637,6 +642,10 @@ def build_report(
     if result.budget is not None:
         sections.insert(2, budget_section(result))
     analysis = result.analysis
+    if "scores" in analysis:
+        from fastlstm.report.scores import scores_body
+
+        sections.append(guarded("scores", "Validation scores", analysis["scores"], scores_body, page))
     if "lr_range" in analysis:
         sections.append(guarded("lr-range", "Learning-rate range test", analysis["lr_range"], lr_range_body, page))
     if "variance_sources" in analysis:
