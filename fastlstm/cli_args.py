@@ -33,6 +33,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     parser.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
     parser.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
     parser.add_argument("--target", help="forecasting: the column to predict")
+    add_column_arguments(parser)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
     )
@@ -59,6 +60,19 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
         choices=["feature", "global", "min_max"],
         help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",
     )
+
+
+def add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which column of a table is what; left out, the usual names are found (the header line says which)."""
+    parser.add_argument("--id-column", metavar="COL", help="table: the column naming each sequence (id, series_id ...)")
+    parser.add_argument(
+        "--time-column", metavar="COL", help="table: the column ordering the steps (step, time, date ...)"
+    )
+    parser.add_argument(
+        "--label-column", nargs="+", metavar="COL", help="table: the label column(s) (label, target, class ...)"
+    )
+    parser.add_argument("--features", nargs="+", metavar="COL", help="table: only these columns are features")
+    parser.add_argument("--drop-columns", nargs="+", metavar="COL", help="table: columns to ignore")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:

@@ -449,8 +449,9 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     if any(Path(source.path).glob("x_*.npy")):  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
         return {"x": str(source.path), "y": None}, None, f"the .npy shards in {source.path} (streamed)"
     forecasting = source.window is not None
-    table = {"id_column": source.id_column, "time_column": source.time_column}
-    table["label_columns"] = tuple(source.label_columns)
+    table = {"time_column": source.time_column, "features": source.features, "drop_columns": source.drop_columns}
+    if not forecasting:  # one series has no sequence id or label column
+        table.update(id_column=source.id_column, label_columns=source.label_columns)
     loaded = read_data(
         source.path,
         format=None if source.format == "series" else source.format,  # one series: the suffix says csv or parquet

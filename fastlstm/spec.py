@@ -145,13 +145,23 @@ class _Strict(BaseModel):
         return _plain(data)
 
 
+def _column_names(value: Any) -> Any:
+    """One column name or several: `--set data.label_columns=target` names one."""
+    return [value] if isinstance(value, str) else value
+
+
+ColumnNames = Annotated[list[str] | None, BeforeValidator(_column_names)]
+
+
 class DataSpec(_Strict):
     """Where the CLI reads the data: a file (see fastlstm/io/readers.py) or the built-in task.
 
     `path=None` is the built-in early-cue task of `samples` sequences of `timesteps` steps.
     A relative `path` in a config file is relative to that file. `format` overrides the
     suffix; "series" says the file is one series (CSV or Parquet, by its suffix) to cut
-    into `window` -> `horizon` forecasting samples, which `window` alone says as well.
+    into `window` -> `horizon` forecasting samples, which `window` alone says as well
+    (`horizon` defaults to 1 then). `id_column`, `time_column`, `label_columns`,
+    `features` and `drop_columns` name the columns' roles; None finds them by name.
     """
 
     path: str | None = None
@@ -161,16 +171,19 @@ class DataSpec(_Strict):
     window: int | None = Field(default=None, ge=1)
     horizon: int | None = Field(default=None, ge=1)
     target: str | None = None
-    id_column: str = "id"
-    time_column: str = "step"
-    label_columns: list[str] = Field(default_factory=lambda: ["label"])
+    # Which column is what (None: found by the usual names, fastlstm/io/roles.py).
+    id_column: str | None = None
+    time_column: str | None = None
+    label_columns: ColumnNames = None
+    features: ColumnNames = None  # only these columns are features
+    drop_columns: ColumnNames = None
     samples: int = Field(default=2048, ge=1)
     timesteps: int = Field(default=24, ge=1)
 
     @model_validator(mode="after")
     def _window_and_horizon_together(self) -> DataSpec:
-        if (self.window is None) != (self.horizon is None):
-            raise ValueError("data.window and data.horizon go together: give both (forecasting) or neither")
+        if self.horizon is not None and self.window is None:  # window alone: horizon 1
+            raise ValueError("data.horizon needs data.window (--window): the steps each forecast sees")
         if self.format == "series" and self.window is None:
             raise ValueError("data.format 'series' is one series cut into forecasting windows: give data.window")
         return self

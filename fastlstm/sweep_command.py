@@ -58,6 +58,11 @@ FLAG_KEYS = {
     "window": "data.window",
     "horizon": "data.horizon",
     "target": "data.target",
+    "id_column": "data.id_column",
+    "time_column": "data.time_column",
+    "label_column": "data.label_columns",
+    "features": "data.features",
+    "drop_columns": "data.drop_columns",
     "samples": "data.samples",
     "timesteps": "data.timesteps",
 }

@@ -192,7 +192,9 @@ def test_long_csv_round_trip_equal_lengths(tmp_path, pd):
     np.testing.assert_allclose(data.x, x, rtol=1e-6)  # sorted by step, ids in file order
     np.testing.assert_array_equal(data.y, [2, 0, 1])
     assert data.class_names is None
-    assert data.description == "long.csv: 3 sequences x 5 steps x 2 features (f0, f1)"
+    assert data.description == (
+        "long.csv: 3 sequences x 5 steps x 2 features; roles: id=id, time=step (numbers), label=label, features f0, f1"
+    )
 
 
 def test_long_parquet_round_trip_variable_lengths_and_string_labels(tmp_path, pd):
@@ -223,7 +225,7 @@ def test_long_csv_custom_columns_and_several_labels(tmp_path, pd):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("id,t,f,label\na,0,1,0\n", r"missing columns \['step'\]; found \['id', 't', 'f', 'label'\]"),
+        ("id,t,time,f,label\na,0,0,1,0\n", r"columns 't', 'time' could each be the time column; pass --time-column"),
         ("id,step,f,label\na,0,1,0\na,1,2\n", "column 'label' has an empty or missing value in data row 2"),
         ("id,step,f,label\na,0,,0\n", "column 'f' has an empty or missing value in data row 1"),
         ("id,step,f,label\na,0,1,0,9\na,1,2,0\n", "not a readable csv file"),
@@ -262,7 +264,8 @@ def test_series_windows_and_targets_are_exact(tmp_path, pd):
         np.testing.assert_array_equal(data.x[i, :, 1], [100 + i, 101 + i, 102 + i])
         np.testing.assert_array_equal(data.y[i], [i + 3, i + 4])  # the next H target values
     assert data.description == (
-        "series.csv: 1 series of 12 steps x 2 features -> 8 windows of 3 steps, horizon 2, target 'load'"
+        "series.csv: 1 series of 12 steps x 2 features -> 8 windows of 3 steps, horizon 2, target 'load'; "
+        "roles: time=file order, features load, temp"
     )
 
 
@@ -289,7 +292,7 @@ def test_series_time_column_is_dropped_and_its_order_checked(tmp_path, pd):
     data = read_data(path, window=2, time_column="date")
     assert data.x.shape == (4, 2, 1)  # the date is not a feature; horizon defaults to 1
     np.testing.assert_array_equal(data.y, [[2], [3], [4], [5]])
-    one_line_error(path, "feature column 'date' is not numeric", window=2)  # unnamed, it is just a bad column
+    np.testing.assert_array_equal(read_data(path, window=2).x, data.x)  # unnamed, a date is the time too
 
     pd.DataFrame({"date": dates[::-1], "v": np.arange(6.0)}).to_csv(path, index=False)
     one_line_error(path, "'date' does not increase at data row 2", window=2, time_column="date")
@@ -303,8 +306,8 @@ def test_series_time_column_is_dropped_and_its_order_checked(tmp_path, pd):
             {"window": 3, "horizon": 1, "target": "v", "validation_split": 0.2},
             r"longer than the validation part \(last 2 rows\)",
         ),
-        ({"window": 2}, r"has several columns \['v', 'w'\]; pass target="),
-        ({"window": 2, "target": "zz"}, r"target column 'zz' not found; columns are \['v', 'w'\]"),
+        ({"window": 2}, r"has several columns \(v, w\); pass --target NAME"),
+        ({"window": 2, "target": "zz"}, r"--target 'zz' is not a column; the columns are v, w"),
     ],
 )
 def test_series_that_cannot_be_windowed(tmp_path, pd, kwargs, match):

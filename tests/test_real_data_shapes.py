@@ -67,8 +67,8 @@ def test_wide_csv_with_a_gap_names_the_row(tmp_path: Path) -> None:
 @needs_pandas
 def test_table_without_the_columns_says_both_layouts(tmp_path: Path) -> None:
     path = tmp_path / "odd.csv"
-    path.write_text("t0,t1,class\n0.1,0.2,1\n")
-    with pytest.raises(DataFileError, match=r"Expected long format .* or wide format"):
+    path.write_text("t0,t1,kind\n0.1,0.2,1\n")
+    with pytest.raises(DataFileError, match=r"--label-column NAME .* Expected long format .* or wide format"):
         read_data(path)
 
 
@@ -219,13 +219,13 @@ def test_npz_string_labels_of_shape_n_by_1_are_class_names(tmp_path: Path) -> No
 
 
 @needs_pandas
-def test_wide_csv_with_an_id_column_drops_it_but_a_long_one_without_step_is_an_error(tmp_path: Path) -> None:
+def test_wide_csv_with_an_id_column_drops_it_and_a_long_one_with_its_step_named_time_is_long(tmp_path: Path) -> None:
     (tmp_path / "wide.csv").write_text("id,t0,t1,label\npatient-1,0.5,0.25,1\npatient-2,1.5,1.25,0\n")
     data = read_data(tmp_path / "wide.csv")
     assert data.x.shape == (2, 2, 1) and data.x[1, 0, 0] == 1.5
-    (tmp_path / "long.csv").write_text("id,time,a,label\ns1,0,0.5,1\ns1,1,0.7,1\n")  # step named time
-    with pytest.raises(DataFileError, match=r"missing columns \['step'\]"):
-        read_data(tmp_path / "long.csv")
+    (tmp_path / "long.csv").write_text("id,time,a,label\ns1,1,0.7,1\ns1,0,0.5,1\n")  # step named time
+    data = read_data(tmp_path / "long.csv")
+    assert data.x[:, :, 0].tolist() == [[0.5, pytest.approx(0.7)]] and "time=time (numbers)" in data.description
 
 
 def test_sweep_with_string_labels_says_how_to_code_them() -> None:

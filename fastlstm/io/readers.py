@@ -39,7 +39,7 @@ from fastlstm.io.loaded import (
     stack_if_equal,
 )
 from fastlstm.io.series import read_series
-from fastlstm.io.tabular import read_long_table
+from fastlstm.io.tabular import frame_as_table, read_long_table
 from fastlstm.io.ts_file import read_ts
 
 __all__ = ["FORMATS", "DataFileError", "DataFormat", "LoadedData", "read_data", "with_validation_file"]
@@ -67,9 +67,12 @@ def read_data(
     horizon: int | None = None,
     target: str | None = None,
     validation_split: float = 0.0,
-    id_column: str = "id",
-    time_column: str = "step",
-    label_columns: tuple[str, ...] | list[str] = ("label",),
+    id_column: str | None = None,
+    time_column: str | None = None,
+    label_columns: str | tuple[str, ...] | list[str] | None = None,
+    features: tuple[str, ...] | list[str] | None = None,
+    drop_columns: tuple[str, ...] | list[str] | None = None,
+    layout: str | None = None,
 ) -> LoadedData:
     """Read a data file into `fl.sweep`'s arguments (see the module docstring).
 
@@ -77,8 +80,18 @@ def read_data(
     (x = `window` rows, y = the next `horizon` values of `target`); only then does
     `validation_split` apply here, chronologically, because overlapping windows split
     by rows (Keras's rule, which `fl.sweep` applies to everything else) would leak
-    validation targets into training inputs."""
+    validation targets into training inputs.
+
+    `path` may be a pandas DataFrame, read as the CSV `df.to_csv()` writes would be.
+    `id_column`, `time_column`, `label_columns`, `features` and `drop_columns` say
+    which column of a table is what; left None they are found by their usual names
+    (`fastlstm.io.roles`), and the description says what was chosen. `layout` is the
+    axis order of an .npz/.npy x ("channels_first": aeon's); x comes back steps first."""
+    roles = {"time_column": time_column, "features": features, "drop_columns": drop_columns}
+    if _is_dataframe(path):
+        return _read_dataframe(path, window, horizon, target, validation_split, id_column, label_columns, roles)
     source = _existing_file(path, "path")
+
     fmt = _resolve_format(source, format)
     _check_arguments(fmt, labels, window, horizon, target, validation_split)
     if fmt == "npz":
@@ -95,9 +108,46 @@ def read_data(
             horizon=1 if horizon is None else horizon,
             target=target,
             validation_split=validation_split,
-            time_column=time_column,
+            **roles,
         )
-    return read_long_table(source, fmt, id_column=id_column, time_column=time_column, label_columns=label_columns)
+    return read_long_table(source, fmt, id_column=id_column, label_columns=label_columns, **roles)
+
+
+def _is_dataframe(value: Any) -> bool:
+    """A pandas DataFrame, without importing pandas when it was never imported."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
+
+
+def _read_dataframe(
+    frame: Any,
+    window: int | None,
+    horizon: int | None,
+    target: str | None,
+    validation_split: float,
+    id_column: str | None,
+    label_columns: Any,
+    roles: dict[str, Any],
+) -> LoadedData:
+    """A DataFrame through the same table code as the CSV it would be saved as."""
+    _check_arguments("csv", None, window, horizon, target, validation_split)
+    table = frame_as_table(frame)
+    name = Path("DataFrame")
+    if window is not None:
+        one = 1 if horizon is None else horizon
+        return read_series(
+            name,
+            "csv",
+            window=window,
+            horizon=one,
+            target=target,
+            validation_split=validation_split,
+            frame=table,
+            **roles,
+        )
+    return read_long_table(name, "csv", id_column=id_column, label_columns=label_columns, frame=table, **roles)
 
 
 def _existing_file(path: Any, name: str) -> Path:

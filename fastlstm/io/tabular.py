@@ -1,41 +1,49 @@
-"""Sequences from a table in long format (CSV or Parquet): one row per time step.
+"""Sequences from a table in long format (CSV, Parquet or a pandas DataFrame): one row per time step.
 
-The layout, with the default column names (`id_column`, `time_column`,
-`label_columns` rename them):
+The layout, with usual column names (`fastlstm.io.roles` lists the names recognised,
+case-insensitively; `--id-column`, `--time-column`, `--label-column`, `--features`
+and `--drop-columns`, or the same keywords in Python, say it when the names differ):
 
-    id,step,temperature,pressure,label
+    sequence_id,time,temperature,pressure,label
     a,0,20.1,1.01,ok
     a,1,20.3,1.02,ok
     b,0,19.7,0.99,fault
 
-- `id` names the sequence; sequences keep the order in which their ids first appear
+- the id names the sequence; sequences keep the order in which their ids first appear
   (so `fl.sweep(validation_split=...)` takes the file's last sequences, as Keras would).
-- `step` orders the rows within a sequence (numbers, dates or anything sortable);
-  the file's row order does not matter, a repeated step is an error.
+- the time orders the rows within a sequence by meaning (numbers, dates, "t2" before
+  "t10"); the file's row order does not matter, a repeated step is an error. Without a
+  time column the rows of each id are in file order.
 - every other column is a feature and must be numeric.
-- `label` is constant within a sequence (the first id where it changes is an error).
+- the label is constant within a sequence (the first id where it changes is an error).
   Numeric labels are kept as they are; string labels become 0..k-1 by sorted class
   name (numerically when they are all numbers) and the names are kept. Several label
   columns give y of shape (n, k) and must be numeric.
 
-Sequences of different lengths come back as a list of (t_i, features) arrays, which
-`fl.sweep` post-pads and masks.
+The chosen roles are part of the description (the CLI's header line). Sequences of
+different lengths come back as a list of (t_i, features) arrays, which `fl.sweep`
+post-pads and masks.
 
-A table without a `step` column but with the label column (and no `id` column, or one id
-per row, dropped) is read in wide format instead, as spreadsheets and the UCR archive's
-CSVs hold univariate series: one row per sequence, the label column (first, last or
-anywhere) and one numeric column per time step. Empty cells at the end of a row make that sequence shorter.
+A table with a label column and no time column, whose id column (if any) has one value
+per row, is read in wide format instead, as spreadsheets and the UCR archive's CSVs hold
+univariate series: one row per sequence, the label column (first, last or anywhere) and
+one numeric column per time step; the id (or a first column of row numbers) is dropped.
+Empty cells at the end of a row make that sequence shorter.
 
 A `.tsv` without a header row is the UCR archive's layout (the label first, then the
 values, NaN-padded when lengths differ) and is read as a wide table.
 
 A CSV whose header is separated by semicolons and has no comma (a European export) is
 read with `;` between fields and `,` as the decimal mark.
+
+A DataFrame goes through the same code as the CSV `df.to_csv()` writes: a named index
+becomes a column, an unnamed one is dropped, column names are text.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +61,13 @@ from fastlstm.io.loaded import (
     sha256_of,
     stack_if_equal,
 )
+from fastlstm.io.roles import ColumnRoles, assign_roles, is_row_number, show_names, time_keys
 
 # The first column's name when a DataFrame was saved with its index (pandas' to_csv default,
 # to_parquet of a non-default index): row numbers, never a feature.
 SAVED_INDEX_NAMES = ("Unnamed: 0", "__index_level_0__")
+# Working columns added while grouping a long table (names no export uses).
+SEQUENCE, TIME = "__fastlstm_sequence__", "__fastlstm_time__"
 
 
 def read_table(source: Path, fmt: DataFormat) -> Any:
@@ -127,18 +138,18 @@ def _looks_headerless(found: list[str]) -> bool:
     return numbers * 2 > len(found)
 
 
-def _missing_columns_problem(found: list[str], wanted: list[str], missing: list[str]) -> str:
-    """What a table without the expected columns should look like, in one line."""
+def _no_label_problem(found: list[str]) -> str:
+    """What a table without a label column should look like, in one line."""
     if _looks_headerless(found):
         return (
             f"the first row {found[:6]} looks like data, not column names; the file needs a header row "
-            f"naming its columns ({', '.join(wanted)}, then the features)"
+            "naming its columns (an id, a time, the features and a label)"
         )
     return (
-        f"missing columns {missing}; found {found}. Expected long format (columns {wanted[0]!r}, {wanted[1]!r}, "
-        f"numeric features and {wanted[2:]}: one row per time step) or wide format (a label column {wanted[2:]} "
-        "and one numeric column per time step: one row per sequence); other names: id_column=, time_column=, "
-        "label_columns= (in a config, data.id_column ...); one series to forecast: window= (--window)"
+        f"no label column among {show_names(found)}; name it with --label-column NAME (label_columns= in "
+        "Python). Expected long format (an id, a time, numeric features and a label: one row per time step) "
+        "or wide format (a label and one numeric column per time step: one row per sequence); "
+        "one series to forecast: --window"
     )
 
 
@@ -165,56 +176,108 @@ def numeric_columns(source: Path, frame: Any, columns: list[str], role: str) -> 
             )
 
 
+def frame_as_table(frame: Any) -> Any:
+    """A DataFrame as `read_table` would read the CSV that `frame.to_csv()` writes: a named
+    index (`case`, or `id` and `step` of a MultiIndex) becomes columns, an unnamed one is
+    row numbers and dropped, column names are text."""
+    pd = require("pandas")
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def frame_sha256(frame: Any) -> str:
+    """A DataFrame's fingerprint: its column names and the hash of every row's values."""
+    import hashlib
+
+    pd = require("pandas")
+    digest = hashlib.sha256(repr(list(frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 def read_long_table(
-    source: Path, fmt: DataFormat, *, id_column: str, time_column: str, label_columns: tuple[str, ...] | list[str]
+    source: Path,
+    fmt: DataFormat,
+    *,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    label_columns: str | Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
+    drop_columns: Sequence[str] | None = None,
+    frame: Any = None,
 ) -> LoadedData:
-    """Read a long-format table (see the module docstring) into sequences and labels."""
-    label_columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
-    if not label_columns:
-        raise ValueError("label_columns: name at least one label column")
-    frame = read_table(source, fmt)
-    found = [str(c) for c in frame.columns]
-    wanted = [id_column, time_column, *label_columns]
-    missing = [c for c in wanted if c not in found]
-    if _is_wide(frame, missing, id_column, time_column) and len(found) > len(label_columns) + 1:
-        return read_wide_table(source, fmt, frame.drop(columns=[id_column], errors="ignore"), label_columns)
-    if missing:
-        raise DataFileError(source, _missing_columns_problem(found, wanted, missing))
-    features = [c for c in found if c not in (id_column, time_column, *label_columns)]
-    if not features:
-        raise DataFileError(source, f"no feature columns besides {id_column!r}, {time_column!r} and the labels")
-    check_complete(source, frame, found)
-    numeric_columns(source, frame, features, "feature")
-    if len(label_columns) > 1:
-        numeric_columns(source, frame, label_columns, "label")
+    """Read a long-format (or wide) table into sequences and labels; see the module docstring.
 
-    codes = frame[id_column].factorize(sort=False)[0]  # order of first appearance
-    frame = frame.assign(_sequence=codes).sort_values(["_sequence", time_column], kind="stable")
-    _check_unique_steps(source, frame, id_column, time_column)
-    starts = np.flatnonzero(np.diff(frame["_sequence"].to_numpy(), prepend=-1))
-    values = frame[features].to_numpy(dtype=np.float32)
-    x = stack_if_equal(np.split(values, starts[1:]))
-    y, class_names = _sequence_labels(source, frame, label_columns, starts, id_column)
-    description = (
-        f"{source.name}: {describe_inputs(x)} ({', '.join(features[:8])}"
-        f"{', ...' if len(features) > 8 else ''}){describe_classes(class_names)}"
+    `frame` is the table already in hand (a DataFrame through `frame_as_table`): then
+    `source` only names it in messages and its rows are the fingerprint."""
+    label_columns = [label_columns] if isinstance(label_columns, str) else label_columns
+    sha = sha256_of([source]) if frame is None else frame_sha256(frame)
+    frame = read_table(source, fmt) if frame is None else frame
+    if len(frame) == 0:
+        raise DataFileError(source, f"has column names {[str(c) for c in frame.columns]} but no data rows")
+    found = [str(c) for c in frame.columns]
+    roles = assign_roles(
+        source,
+        found,
+        id_column=id_column,
+        time_column=time_column,
+        label_columns=label_columns,
+        features=features,
+        drop_columns=drop_columns,
     )
-    return LoadedData(x, y, None, None, str(source), fmt, sha256_of([source]), description, class_names)
+    if not roles.labels:
+        raise DataFileError(source, _no_label_problem(found))
+    if roles.time is None and (roles.id is None or not frame[roles.id].duplicated().any()):
+        return read_wide_table(source, fmt, frame, roles, sha)
+    if roles.id is None:
+        raise DataFileError(
+            source,
+            f"has a time column {roles.time!r} but no sequence id column among {show_names(found)}; "
+            "pass --id-column NAME (or, for a table of one sequence per row, --drop-columns "
+            f"{roles.time})",
+        )
+    return _read_long(source, fmt, frame, roles, sha)
 
 
-def _is_wide(frame: Any, missing: list[str], id_column: str, time_column: str) -> bool:
-    """No time column and the labels present: wide, when there is no id column either or
-    every row of several has its own id (a long file without its time column repeats its
-    ids; one row cannot tell)."""
-    if missing == [id_column, time_column]:
-        return True
-    return missing == [time_column] and len(frame) > 1 and not frame[id_column].duplicated().any()
+def _read_long(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sha: str) -> LoadedData:
+    """One row per time step: group rows by id, order them by the time's meaning."""
+    if not roles.features:
+        raise DataFileError(source, f"no feature columns besides {roles.id!r}, {roles.time!r} and the labels")
+    used = [c for c in (roles.id, roles.time, *roles.labels, *roles.features) if c is not None]
+    check_complete(source, frame, used)
+    numeric_columns(source, frame, roles.features, "feature")
+    if len(roles.labels) > 1:
+        numeric_columns(source, frame, roles.labels, "label")
+    if roles.time is None:
+        keys, order = np.arange(len(frame), dtype=np.float64), "file order"
+    else:
+        keys, order = time_keys(source, frame[roles.time], roles.time)
+    codes = frame[roles.id].factorize(sort=False)[0]  # order of first appearance
+    frame = frame.assign(**{SEQUENCE: codes, TIME: keys}).sort_values([SEQUENCE, TIME], kind="stable")
+    _check_unique_steps(source, frame, roles)
+    starts = np.flatnonzero(np.diff(frame[SEQUENCE].to_numpy(), prepend=-1))
+    values = frame[roles.features].to_numpy(dtype=np.float32)
+    x = stack_if_equal(np.split(values, starts[1:]))
+    y, class_names = _sequence_labels(source, frame, roles.labels, starts, roles.id)
+    description = f"{source.name}: {describe_inputs(x)}{describe_classes(class_names)}; {roles.describe(order)}"
+    return LoadedData(x, y, None, None, str(source), fmt, sha, description, class_names)
 
 
-def read_wide_table(source: Path, fmt: DataFormat, frame: Any, label_columns: list[str]) -> LoadedData:
-    """One row per univariate sequence: the label column(s) and one column per time step."""
-    found = [str(c) for c in frame.columns]
-    steps = [c for c in found if c not in label_columns]
+def read_wide_table(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sha: str) -> LoadedData:
+    """One row per univariate sequence: the label column(s) and one column per time step;
+    the id column, or a first column of row numbers, is dropped."""
+    steps = list(roles.features)
+    dropped = [] if roles.id is None else [roles.id]
+    if roles.id is None and len(steps) > 1 and is_row_number(steps[0], frame[steps[0]]):
+        dropped, steps = [steps[0]], steps[1:]
+    if not steps:
+        raise DataFileError(source, _no_label_problem([str(c) for c in frame.columns]))
+    label_columns = roles.labels
     check_complete(source, frame, label_columns)
     numeric_columns(source, frame, steps, "time-step")
     if len(label_columns) > 1:
@@ -233,18 +296,25 @@ def read_wide_table(source: Path, fmt: DataFormat, frame: Any, label_columns: li
     x = stack_if_equal([values[i, : lengths[i], None] for i in range(len(values))])
     starts = np.arange(len(frame))
     y, class_names = _sequence_labels(source, frame, label_columns, starts, label_columns[0])
-    description = f"{source.name} (wide: one row per sequence): {describe_inputs(x)}{describe_classes(class_names)}"
-    return LoadedData(x, y, None, None, str(source), fmt, sha256_of([source]), description, class_names)
+    shown = [f"id={dropped[0]} (dropped)"] if dropped else []
+    shown += [f"label={', '.join(label_columns)}", f"time=columns {show_names(steps, 4)}"]
+    if roles.ignored:
+        shown.append(f"ignored {show_names(roles.ignored)}")
+    description = (
+        f"{source.name} (wide: one row per sequence): {describe_inputs(x)}{describe_classes(class_names)}; "
+        f"roles: {', '.join(shown)}"
+    )
+    return LoadedData(x, y, None, None, str(source), fmt, sha, description, class_names)
 
 
-def _check_unique_steps(source: Path, frame: Any, id_column: str, time_column: str) -> None:
-    repeated = frame.duplicated(["_sequence", time_column]).to_numpy()
+def _check_unique_steps(source: Path, frame: Any, roles: ColumnRoles) -> None:
+    repeated = frame.duplicated([SEQUENCE, TIME]).to_numpy()
     if repeated.any():
         row = frame.iloc[int(np.argmax(repeated))]
         raise DataFileError(
             source,
-            f"sequence {id_column}={to_python(row[id_column])!r} has {time_column}={to_python(row[time_column])!r} twice; "
-            "each time step needs exactly one row",
+            f"sequence {roles.id}={to_python(row[roles.id])!r} has {roles.time}={to_python(row[roles.time])!r} "
+            "twice; each time step needs exactly one row",
         )
 
 
