@@ -44,7 +44,15 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     parser.add_argument("--layers", type=positive, help="stacked LSTM layers (default 1)")
     parser.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument("--validation-split", type=finite, help="last fraction of rows held out (default 0.2)")
+    parser.add_argument(
+        "--validation-split", type=finite, help="fraction of rows held out (default 0.2; which rows: --split)"
+    )
+    parser.add_argument(
+        "--split",
+        choices=["last", "shuffled", "stratified"],
+        help="which rows --validation-split holds out: the last (as Keras, default), a shuffled draw, or one "
+        "stratified by class (same rows for every member; seed: --set split_seed=N)",
+    )
     parser.add_argument("--samples", type=positive, help="built-in task: number of sequences (default 2048)")
     parser.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
     parser.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")

@@ -24,6 +24,7 @@ import numpy as np
 from fastlstm.coerce import to_python
 from fastlstm.losses import LOSSES, METRICS, canonical_loss
 from fastlstm.preprocessing import apply_preprocessing, check_standardize, fit_preprocessing
+from fastlstm.splits import SplitMode, check_split, check_stratified, split_rows
 from fastlstm.targets import MAX_OUTPUTS, Targets, TaskInferenceWarning, checked_int, resolve_targets
 
 __all__ = [
@@ -77,6 +78,9 @@ class Dataset:
     # With class_weight in the grid: the training rows' "balanced" weights, which members
     # with class_weight="balanced" train with instead of `train.weight` (ones).
     balanced_weight: np.ndarray | None = None
+    # How the validation rows were chosen ({"source", "split", "split_seed", "fraction",
+    # "rows"}; fastlstm.runner.load_data fills it), None when nobody said.
+    validation: dict[str, Any] | None = None
 
     @property
     def timesteps(self) -> int:
@@ -351,6 +355,8 @@ def prepare_data(
     class_weight: Mapping[int, float] | str | None = None,
     standardize: str | None = None,
     class_weight_grid: bool = False,
+    split: SplitMode = "last",
+    split_seed: int = 0,
     sequence_targets: bool = False,
     mask_zero: bool = False,
 ) -> Dataset:
@@ -367,6 +373,7 @@ def prepare_data(
     (feature 0) is 0, as `Embedding(mask_zero=True)`.
     """
     _check_options(standardize, class_weight_grid, class_weight, sample_weight, mask_zero, sequence_targets)
+    _check_split_mode(split, split_seed, validation_split, validation_data, sequence_targets)
     if sequence_targets:
         from fastlstm.step_targets import prepare_step_data
 
@@ -390,9 +397,13 @@ def prepare_data(
     )
     _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
     x, y, sample_weight = _in_memory_xy(x, y, sample_weight)
-    train, val, val_name = _train_and_validation(x, y, sample_weight, validation_data, validation_split)
+    train, val, val_name = _train_and_validation(
+        x, y, sample_weight, validation_data, validation_split, split=split, split_seed=split_seed
+    )
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
     targets = resolve_targets(ys, task, loss, num_classes, output_dim)
+    if split == "stratified" and val is not None and validation_data is None:
+        check_stratified(train[1], val[1], targets.task, targets.out_dim)
     xa, ya, wa, ragged = train
     table = balanced = None
     if class_weight is not None:
@@ -461,16 +472,24 @@ def _check_options(
 
 
 def _train_and_validation(
-    x: Any, y: Any, sample_weight: Any, validation_data: Any, validation_split: float
+    x: Any,
+    y: Any,
+    sample_weight: Any,
+    validation_data: Any,
+    validation_split: float,
+    *,
+    split: SplitMode = "last",
+    split_seed: int = 0,
 ) -> tuple[tuple, tuple | None, str]:
     """(train, validation or None, the name validation targets go by in messages), each part
-    (x, y, weights, ragged lengths): `validation_data` if given, else the last rows."""
+    (x, y, weights, ragged lengths): `validation_data` if given, else the rows `split`
+    chooses (fastlstm/splits.py; Keras's last rows by default)."""
     xa, ragged = _to_sequences(x, "x")
     train = (xa, _as_targets(y, "y", xa.shape[0]), _weights(sample_weight, "sample_weight", xa.shape[0]), ragged)
     if validation_data is not None:
         return train, _validation_data(validation_data, xa.shape[2]), "validation_data y"
     if validation_split > 0:
-        train, val = _split_last_rows(train, validation_split)
+        train, val = _split_by_mode(train, validation_split, split, split_seed)
         return train, val, "y"
     return train, None, "y"
 
@@ -540,6 +559,33 @@ def _validation_data(validation_data: Any, features: int) -> Part:
     if xv.shape[2] != features:
         raise ValueError(f"validation_data x has {xv.shape[2]} features but x has {features}")
     return xv, yv, wv, rv
+
+
+def _check_split_mode(
+    split: Any, split_seed: Any, validation_split: Any, validation_data: Any, sequence_targets: bool
+) -> None:
+    """`split` and `split_seed` before anything is read: a known mode, and one that has rows
+    to choose (a validation_split, per-sequence targets); `validation_data` overrides both."""
+    check_split(split, split_seed)
+    if split == "last" or validation_data is not None:
+        return
+    if sequence_targets:
+        raise ValueError(f"split={split!r} is not supported with per-timestep targets yet; use split='last'")
+    if not to_python(validation_split):
+        raise ValueError(
+            f"split={split!r} chooses the rows validation_split holds out, but validation_split is 0; "
+            "pass validation_split (e.g. 0.2)"
+        )
+
+
+def _split_by_mode(train: Part, validation_split: float, split: SplitMode, split_seed: int) -> tuple[Part, Part]:
+    """The rows `split` holds out (fastlstm/splits.py), each part in the file's order."""
+    if split == "last":
+        return _split_last_rows(train, validation_split)
+    keep, held = split_rows(train[0].shape[0], validation_split, split, split_seed, train[1])
+    head = tuple(None if a is None else a[keep] for a in train)
+    tail = tuple(None if a is None else a[held] for a in train)
+    return head, tail
 
 
 def _split_last_rows(train: Part, validation_split: float) -> tuple[Part, Part]:

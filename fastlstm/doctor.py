@@ -102,6 +102,8 @@ def _data_options(spec: SweepSpec, validation_data: Any) -> dict[str, Any]:
     model = spec.model
     options = {
         "validation_split": spec.validation_split,
+        "split": spec.split,
+        "split_seed": spec.split_seed,
         "mask_value": model.mask_value,
         "task": model.task,
         "loss": spec.loss,
@@ -154,9 +156,15 @@ def verify_change(
     ds = load_data(after_spec, x, y, validation_data, sample_weight)
     after = train(after_spec, ds, verbose=verbose)
     values = None
-    if finding.id in JUDGED_BY_BALANCED_ACCURACY:
+    if finding.id in JUDGED_BY_BALANCED_ACCURACY and "split" not in finding.change:  # a split moves the rows
         values = balanced_accuracy_values(before, after, x, y, spec, validation_data)
-    return after, before_after(finding, before, after, values)
+    verification = before_after(finding, before, after, values)
+    if "split" in finding.change:  # say it: the numbers are not over the same rows
+        verification["note"] = (
+            f"split={finding.change['split']!r} holds out other rows: before and after are scored on different "
+            f"validation rows (before: the spec's {spec.split!r} split; after: a {finding.change['split']} draw)"
+        )
+    return after, verification
 
 
 def balanced_accuracy_values(

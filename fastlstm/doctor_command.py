@@ -92,6 +92,8 @@ def print_diagnosis(found: Any, console: Console) -> None:
         change = ", ".join(f"{k}={v}" for k, v in (verification.get("change") or {}).items())
         head = f"verified {verification['finding']}" + (f" ({change})" if change else "")
         console.print(Text(f"{head}: {verification['text']}", style="bold"))
+        if verification.get("note"):
+            console.print(f"note: {verification['note']}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _lr(value: Any) -> str:

@@ -37,6 +37,7 @@ from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
 from fastlstm.search.space import Distribution
 from fastlstm.spec import DataSpec, SweepSpec, sweep_spec_from_kwargs
+from fastlstm.splits import SplitMode
 from fastlstm.stats import majority_class_rate
 
 # fl.sweep's defaults for the keyword arguments that are part of the spec.
@@ -58,6 +59,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "epochs": 10,
     "validation_split": 0.0,
+    "split": "last",
+    "split_seed": 0,
     "shuffle": True,
     "class_weight": None,
     "standardize": None,
@@ -106,6 +109,11 @@ def load_data(
 
         if model.embedding is not None:
             raise ValueError("x: streamed data does not support an Embedding model (token ids) yet")
+        if spec.split != "last" and validation_data is None:
+            raise ValueError(
+                f"split={spec.split!r}: streamed data holds out a range of the file (the last rows); "
+                "use split='last' or pass validation_data"
+            )
     ds = prepare(
         x,
         y,
@@ -117,12 +125,14 @@ def load_data(
         mask_value=model.mask_value,
         validation_split=spec.validation_split,
         validation_data=validation_data,
+        **_split_options(spec, in_memory=prepare is prepare_data),
         sample_weight=sample_weight,
         class_weight=spec.class_weight,
         standardize=spec.standardize,
         class_weight_grid="class_weight" in spec.grid,
         **model.data_options(),
     )
+    ds.validation = validation_record(spec, ds, validation_data)
     for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
         if split is not None and not ds.streaming:
             check_token_ids(model, split.x, split.mask, name)
@@ -139,6 +149,24 @@ def load_data(
             + (" (val_ metrics need validation_split or validation_data)" if not ds.val else "")
         )
     return ds
+
+
+def _split_options(spec: SweepSpec, *, in_memory: bool) -> dict[str, Any]:
+    """`split`/`split_seed` for prepare_data (streamed data takes the last rows only, checked above)."""
+    return {"split": spec.split, "split_seed": spec.split_seed} if in_memory else {}
+
+
+def validation_record(spec: SweepSpec, ds: Dataset, validation_data: Any) -> dict[str, Any] | None:
+    """How the validation rows were chosen, for the result's meta and the header line: a
+    given validation set, or `validation_split`'s rows by `split` (fastlstm/splits.py)."""
+    if ds.val is None:
+        return None
+    if validation_data is not None:
+        return {"source": "validation_data", "rows": len(ds.val)}
+    record = {"source": "validation_split", "split": spec.split, "fraction": spec.validation_split}
+    if spec.split != "last":
+        record["split_seed"] = spec.split_seed
+    return {**record, "rows": len(ds.val)}
 
 
 def check_oversample(ds: Dataset, per_timestep: bool) -> None:
@@ -238,6 +266,7 @@ def collect_result(
         "schedule": plan.schedule,
         "n_train": len(ds.train),
         "n_val": len(ds.val) if ds.val else 0,
+        "validation": ds.validation,  # how the validation rows were chosen (split mode and seed)
         "precision": spec.precision,
         "inferred": ds.inference,
         "majority_class_rate": majority_class_rate((ds.val or ds.train).y, ds.task),  # of the labels scored
@@ -449,6 +478,11 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     if any(Path(source.path).glob("x_*.npy")):  # a directory of .npy shards, streamed (fastlstm/io/stream.py)
         return {"x": str(source.path), "y": None}, None, f"the .npy shards in {source.path} (streamed)"
     forecasting = source.window is not None
+    if forecasting and spec.split != "last":
+        raise ValueError(
+            f"split={spec.split!r} (--split): a windowed series (--window) is split by time; overlapping "
+            "windows on both sides of a shuffled split would leak the validation values into training"
+        )
     table = {"time_column": source.time_column, "features": source.features, "drop_columns": source.drop_columns}
     if not forecasting:  # one series has no sequence id or label column
         table.update(id_column=source.id_column, label_columns=source.label_columns)
@@ -504,6 +538,8 @@ def sweep(
     epochs: int = 10,
     validation_split: float = 0.0,
     validation_data: Any = None,
+    split: SplitMode = "last",
+    split_seed: int = 0,
     shuffle: bool = True,
     class_weight: Mapping[int, float] | str | None = None,
     sample_weight: Any = None,
@@ -554,6 +590,9 @@ def sweep(
     and the scan again with a warning if the cuDNN program fails to build).
     `result.meta["recurrent_impl"]` lists what each group ran.
 
+    `split` chooses the rows `validation_split` holds out: "last" (Keras's, the default),
+    "shuffled", or "stratified" (each class's share kept in both parts; class labels only),
+    drawn once from `split_seed` so every member sees the same rows (fastlstm/splits.py).
     `standardize="feature" | "global" | "min_max"` scales the inputs with statistics
     fitted on the training rows only (after `validation_split`, over real steps); the
     numbers are kept in `result.preprocessing` and `predict`/`evaluate` apply them.

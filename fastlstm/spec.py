@@ -43,6 +43,7 @@ from fastlstm.plan import Plan, make_plan
 from fastlstm.preprocessing import check_standardize
 from fastlstm.search.halving import scheduler_from_config
 from fastlstm.search.space import Choice, distribution_from_table, is_distribution
+from fastlstm.splits import SplitMode
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -219,6 +220,8 @@ class SweepSpec(_Strict):
     batch_size: Any = 32
     epochs: Any = 10
     validation_split: float = 0.0
+    split: SplitMode = "last"  # which rows validation_split holds out: fastlstm/splits.py
+    split_seed: int = 0  # the one seed of a "shuffled"/"stratified" split, the same for every member
     shuffle: bool = True
     class_weight: Annotated[dict[int, float] | Literal["balanced"] | None, BeforeValidator(_class_weight_from)] = None
     standardize: Annotated[Standardize | None, BeforeValidator(check_standardize)] = None
@@ -253,6 +256,13 @@ class SweepSpec(_Strict):
     def _chunk_is_a_positive_int(cls, value: Any) -> int | None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"members_per_chunk must be a positive integer or None, got {value!r}")
+        return value
+
+    @field_validator("split_seed")
+    @classmethod
+    def _split_seed_is_not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"split_seed must be an int >= 0, got {value!r}")
         return value
 
     @field_validator("validation_split")
@@ -363,6 +373,9 @@ class SweepSpec(_Strict):
                 values.pop(key, None)
         if values.get("recurrent_impl") == "auto":  # the default, left out for the same reason
             values.pop("recurrent_impl")
+        if values.get("split") == "last":  # Keras's split, the default: no seed to record either
+            values.pop("split")
+            values.pop("split_seed", None)
         if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)

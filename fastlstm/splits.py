@@ -29,7 +29,16 @@ import numpy as np
 SplitMode = Literal["last", "shuffled", "stratified"]
 SPLIT_MODES: tuple[str, ...] = get_args(SplitMode)
 
-__all__ = ["SPLIT_MODES", "SplitMode", "check_split", "class_codes", "describe_split", "split_rows"]
+__all__ = [
+    "SPLIT_MODES",
+    "SplitMode",
+    "check_split",
+    "check_stratified",
+    "class_codes",
+    "describe_split",
+    "one_class_validation",
+    "split_rows",
+]
 
 
 def check_split(split: Any, split_seed: Any) -> None:
@@ -175,3 +184,42 @@ def describe_split(validation: dict[str, Any] | None) -> str:
     if mode == "last":
         return f"last {share}"
     return f"{mode} {share}, split seed {validation['split_seed']}"
+
+
+def one_class_validation(ds: Any) -> str | None:
+    """One plain line when a classifier's validation rows hold a single class (while training
+    has several), else None. Why: every validation score then measures one class - a file
+    sorted by class under Keras's last-rows split (BasicMotions_TRAIN.ts) - and the summary's
+    "majority-class rate 1.000" does not say so in words."""
+    labels = _scored_classes(ds)
+    if labels is None:
+        return None
+    train, val = labels
+    if np.unique(val).size != 1 or np.unique(train).size < 2:
+        return None
+    code = int(val[0])
+    names = getattr(ds, "class_names", None)
+    name = names[code] if names is not None and code < len(names) else str(code)
+    record = getattr(ds, "validation", None) or {}
+    rows = f"all {val.size} validation rows are class {name!r}, so every validation score is that class's"
+    if record.get("source") == "validation_split" and record.get("split") != "stratified":
+        how = "the last rows" if record.get("split") == "last" else "a shuffled draw"
+        return f"warning: {rows} ({how}; is the file sorted by class?): pass --split stratified"
+    return f"warning: {rows}: validate on rows of every class"
+
+
+def _scored_classes(ds: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(training class, validation class) of each row for one-label classification, else None."""
+    if ds.val is None or ds.streaming or ds.task not in ("classification", "binary"):
+        return None
+    if (getattr(ds, "inference", None) or {}).get("per_timestep"):
+        return None
+    y_train, y_val = np.asarray(ds.train.y), np.asarray(ds.val.y)
+    if y_val.ndim == 2 and y_val.shape[1] > 1:
+        if ds.task == "binary":
+            return None  # multi-label: each output has its own two classes
+        return np.argmax(y_train, axis=1), np.argmax(y_val, axis=1)
+    y_train, y_val = y_train.reshape(-1), y_val.reshape(-1)
+    if ds.task == "binary":
+        return (y_train > 0.5).astype(np.int64), (y_val > 0.5).astype(np.int64)
+    return y_train.astype(np.int64), y_val.astype(np.int64)

@@ -45,6 +45,7 @@ FLAG_KEYS = {
     "batch_size": "batch_size",
     "optimizer": "optimizer",
     "validation_split": "validation_split",
+    "split": "split",
     "precision": "precision",
     "members_per_chunk": "members_per_chunk",
     "recurrent_impl": "recurrent_impl",
@@ -196,6 +197,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     log = Console(file=sys.stderr) if args.json else console
     log.quiet = not is_primary()  # several processes: process 0 speaks and writes for all
     _header(log, spec, ds, description)
+    _one_class_warning(log, ds)
     if args.resume is None and primary:
         start_run_folder(out, spec, args.overwrite)
     barrier("run folder started")  # the others train only once process 0 has claimed it
@@ -333,16 +335,27 @@ def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
     import jax
 
     import fastlstm as fl
+    from fastlstm.splits import describe_split
 
     plan = spec.plan()
     configs, seeds = len(plan.configs), len(plan.members) // len(plan.configs)
     log.print(
         f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {spec.precision}): "
-        f"{description}; {ds.inference['reason']}; {_count(len(plan.members), 'member')} "
+        f"{description}; {ds.inference['reason']}; validation: {describe_split(ds.validation)}; "
+        f"{_count(len(plan.members), 'member')} "
         f"({_count(configs, 'configuration')} x {_count(seeds, 'seed')})",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _one_class_warning(log: Console, ds: Any) -> None:
+    """Say plainly when the validation rows are one class (fastlstm/splits.py), the fix named."""
+    from fastlstm.splits import one_class_validation
+
+    line = one_class_validation(ds)
+    if line is not None:
+        log.print(line, highlight=False, markup=False, soft_wrap=True, style="yellow")
 
 
 def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:

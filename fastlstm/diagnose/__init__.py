@@ -21,7 +21,7 @@ from fastlstm.diagnose.findings import FINDING_IDS, Finding, Findings, apply_cha
 from fastlstm.diagnose.lr_checks import lr_findings
 from fastlstm.diagnose.training_checks import check_training
 
-DATA_KEYS = ("validation_split", "validation_data", "mask_value", "task", "loss", "num_classes")
+DATA_KEYS = ("validation_split", "split", "split_seed", "validation_data", "mask_value", "task", "loss", "num_classes")
 
 
 def diagnose(
@@ -39,8 +39,8 @@ def diagnose(
     `result_or_data` is a `SweepResult` (training checks; data checks too when `x`/`y` are
     given), or the data alone: an array `x` with `y`, an `(x, y)` tuple, a dict with "x"
     and "y" (and optionally "validation_data"), or a `fastlstm.io.LoadedData`.
-    `data_options` are `fl.sweep`'s data arguments (validation_split, validation_data,
-    mask_value, task, loss, num_classes); for a result they default to its spec's.
+    `data_options` are `fl.sweep`'s data arguments (validation_split, split, split_seed,
+    validation_data, mask_value, task, loss, num_classes); for a result they default to its spec's.
     `lr_range` (default: `result.analysis["lr_range"]`) adds lr.too_high / lr.too_low for
     `learning_rate` (default: the sweep's). `attach=True` stores the findings in
     `result.analysis["findings"]`, which `result.save()` writes as findings.json.
@@ -109,12 +109,13 @@ def _data_arguments(data: Any, y: Any, options: dict[str, Any]) -> tuple[Any, An
 
 
 def _spec_data_options(result: Any) -> dict[str, Any]:
-    """A result's data settings (validation_split, mask_value, task, loss, num_classes)."""
+    """A result's data settings (validation_split, split, mask_value, task, loss, num_classes)."""
     spec = getattr(result, "spec", None)
     if spec is None:
         return {"mask_value": result.meta.get("mask_value")} if result is not None else {}
     model = spec.model
     options = {"validation_split": spec.validation_split, "mask_value": model.mask_value, "task": model.task}
+    options.update(split=spec.split, split_seed=spec.split_seed)
     return {**options, "loss": spec.loss, "num_classes": model.num_classes}
 
 

@@ -41,8 +41,8 @@ PADDING_WARNING, PADDING_INFO, RAGGED_RATIO = 0.75, 0.50, 4.0
 
 
 def check_data(x: Any, y: Any = None, **kwargs: Any) -> Findings:
-    """Every data check on `fl.sweep`'s data arguments (x, y, validation_split,
-    validation_data, mask_value, task, loss, num_classes)."""
+    """Every data check on `fl.sweep`'s data arguments (x, y, validation_split, split,
+    split_seed, validation_data, mask_value, task, loss, num_classes)."""
     return run_data_checks(data_view(x, y, **kwargs))
 
 
@@ -219,11 +219,14 @@ def _empty_classes(view: DataView, counts: np.ndarray) -> Finding:
     evidence.update({"majority_class_rate": float(counts.max() / counts.sum()), "task": view.task})
     if in_val:
         title = f"classes {in_val} have validation rows but no training rows (training counts {evidence['counts']})"
-        advice = (
-            f"The {view.val_source} took rows the training part lacks: a file sorted by class loses its last "
-            "classes to validation_split (the last rows, as in Keras). Shuffle the rows once before saving, "
-            "or pass validation_data."
-        )
+        if view.val_source == "validation_split" and view.split != "stratified":
+            advice = (
+                "validation_split took every row of these classes: a file sorted by class loses its last "
+                "classes to the last rows (Keras's split). split='stratified' (--split stratified) gives every "
+                "class training rows and keeps its share in both parts."
+            )
+            return Finding("data.imbalance", "error", title, evidence, advice, {"split": "stratified"})
+        advice = f"The {view.val_source} holds classes the training rows lack: validate on classes the model trains on."
         return Finding("data.imbalance", "error", title, evidence, advice)
     title = f"classes {empty} have no rows at all (counts {evidence['counts']}): the labels skip those codes"
     advice = (
@@ -263,7 +266,9 @@ def check_label_shift(view: DataView) -> list[Finding]:
         return []
     evidence = {"train": _distribution(train_cols[worst]), "validation": _distribution(val_cols[worst])}
     evidence.update({"tvd": tvd, "chi2": chi2, "p": p, "outputs_tested": len(tests), "split": view.val_source})
-    return [_shift_finding(severity, f"label distribution differs (TVD {tvd:.2f}, p = {p:.2g})", evidence, view)]
+    evidence["split_mode"] = view.split
+    title = f"label distribution differs (TVD {tvd:.2f}, p = {p:.2g})"
+    return [_class_shift_finding(severity, title, evidence, view, one_label=len(tests) == 1)]
 
 
 def _shift_severity(effect: float, p: float) -> str | None:
@@ -287,22 +292,58 @@ def _regression_shift(view: DataView) -> list[Finding]:
     severity = _shift_severity(ks, p * len(results))
     if severity is None:
         return []
-    evidence = {"ks": ks, "p": p, "output": j, "split": view.val_source}
+    evidence = {"ks": ks, "p": p, "output": j, "split": view.val_source, "split_mode": view.split}
     evidence.update(
         {"train_mean": float(np.nanmean(view.train.y[:, j])), "validation_mean": float(np.nanmean(view.val.y[:, j]))}
     )
-    return [_shift_finding(severity, f"target distribution differs (KS {ks:.2f}, p = {p:.2g})", evidence, view)]
+    title = f"train vs validation: target distribution differs (KS {ks:.2f}, p = {p:.2g})"
+    return [Finding("data.label_shift", severity, title, evidence, _target_shift_advice(view))]
 
 
-def _shift_finding(severity: str, title: str, evidence: dict[str, Any], view: DataView) -> Finding:
-    if view.val_source == "validation_split":
+def _class_shift_finding(
+    severity: str, title: str, evidence: dict[str, Any], view: DataView, one_label: bool
+) -> Finding:
+    """data.label_shift for class labels. Where validation_split chose the rows, the change
+    is a split that keeps each class's share in both parts (split="stratified"; several
+    sigmoid outputs have no one class to stratify by, so "shuffled"), which doctor trains
+    as its verification sweep; a given validation set has no split to change."""
+    title = f"train vs validation: {title}"
+    if view.val_source != "validation_split":
         advice = (
-            "validation_split takes the last rows before any shuffling: shuffle the rows once (fixed seed) "
-            "or split stratified by label before training."
+            "The validation set is given (validation_data): draw it from the same pool as the training "
+            "rows, with the same class shares, or its scores weigh the classes differently."
         )
+        return Finding("data.label_shift", severity, title, evidence, advice)
+    if view.split == "stratified" or (view.split == "shuffled" and not one_label):
+        advice = (
+            f"The {view.split} split drew validation rows with other class shares by chance (few rows?): "
+            "hold out more rows (validation_split) or try another split_seed."
+        )
+        return Finding("data.label_shift", severity, title, evidence, advice)
+    if view.split == "last":
+        how = "validation_split holds out the last rows, before any shuffling (is the file sorted by class?)"
     else:
-        advice = "Draw the validation set from the same distribution as the training set (a stratified split)."
-    return Finding("data.label_shift", severity, f"train vs validation: {title}", evidence, advice)
+        how = "the shuffled split drew validation rows with other class shares (few rows?)"
+    if one_label:
+        change = {"split": "stratified"}
+        fix = "split='stratified' (--split stratified) keeps each class's share in both parts"
+    else:
+        change = {"split": "shuffled"}
+        fix = "split='shuffled' (--split shuffled) draws them at random (multi-label rows have no one class)"
+    advice = f"{how}: {fix}, the same rows for every member."
+    return Finding("data.label_shift", severity, title, evidence, advice, change)
+
+
+def _target_shift_advice(view: DataView) -> str:
+    """Words only, no change: a regression target is never stratified, and a shuffled split
+    of windows cut from one series would leak overlapping windows into validation."""
+    if view.val_source != "validation_split" or view.split != "last":
+        return "The validation targets come from another range than the training targets; compare like with like."
+    return (
+        "validation_split holds out the last rows: if the rows are in time order this is the series' drift, "
+        "which a time split rightly measures (scale the target: standardize_target); if they are independent "
+        "sequences in a file sorted by target, split='shuffled' draws the validation rows at random."
+    )
 
 
 def check_leakage(view: DataView) -> list[Finding]:

@@ -1,9 +1,10 @@
 """The data as the checks see it: `fl.sweep`'s inputs, split the same way, NaN kept.
 
 `fastlstm.data.prepare_data` refuses NaN (rightly, for training); a diagnosis must look
-at them instead. So this takes the same arguments (x, y, validation_split,
-validation_data, mask_value, task/loss/num_classes), pads ragged sequences the same way,
-splits by Keras's rule (the last rows before shuffling, `validation_data` overriding),
+at them instead. So this takes the same arguments (x, y, validation_split, split,
+split_seed, validation_data, mask_value, task/loss/num_classes), pads ragged sequences the
+same way, splits by the same rule (fastlstm/splits.py: Keras's last rows unless `split`
+says otherwise, `validation_data` overriding),
 and infers the task by `fastlstm.targets` on the finite targets - without raising on
 what the checks are there to report.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import warnings
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from fastlstm.coerce import to_python
 from fastlstm.data import _pad_ragged
+from fastlstm.splits import split_rows
 from fastlstm.targets import resolve_targets
 
 
@@ -57,6 +58,7 @@ class DataView:
     task: str | None  # classification | binary | regression | None (not inferable)
     num_classes: int | None
     val_source: str  # "validation_data", "validation_split" or "none"
+    split: str = "last"  # which rows validation_split held out (fastlstm/splits.py)
 
 
 def data_view(
@@ -69,28 +71,32 @@ def data_view(
     task: str = "auto",
     loss: str | None = None,
     num_classes: int | None = None,
+    split: str = "last",
+    split_seed: int = 0,
 ) -> DataView:
     """`fl.sweep`'s data arguments as a `DataView`; ValueError naming the argument when
     the shapes cannot be read at all (NaN and inf are not errors here)."""
     validation_split, mask_value = to_python(validation_split), to_python(mask_value)
     if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+    if validation_data is not None and (
+        not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3)
+    ):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
     train = _part(x, y, "x", "y", mask_value)
     val_source = "none"
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
         val = _part(validation_data[0], validation_data[1], "validation_data x", "validation_data y", mask_value)
         if val.x.shape[2] != train.x.shape[2]:
             raise ValueError(f"validation_data x has {val.x.shape[2]} features but x has {train.x.shape[2]}")
         val_source = "validation_data"
     elif validation_split > 0:
-        train, val = _split_last_rows(train, validation_split)
+        train, val = _split_rows(train, validation_split, split, split_seed)
         val_source = "validation_split"
     else:
         val = None
     inferred, classes = _task_of(train, val, task, loss, num_classes)
-    return DataView(train, val, inferred, classes, val_source)
+    return DataView(train, val, inferred, classes, val_source, split if val_source == "validation_split" else "last")
 
 
 def _part(x: Any, y: Any, x_name: str, y_name: str, mask_value: float | None) -> Part:
@@ -129,16 +135,12 @@ def _targets(y: Any, name: str, n: int) -> np.ndarray:
     return arr.reshape(n, -1).astype(np.float64)
 
 
-def _split_last_rows(part: Part, validation_split: float) -> tuple[Part, Part]:
-    n = part.x.shape[0]
-    at = math.floor(n * (1.0 - validation_split))
-    if at in (0, n):
-        raise ValueError(
-            f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"
-        )
+def _split_rows(part: Part, validation_split: float, split: Any, split_seed: Any) -> tuple[Part, Part]:
+    """The rows fl.sweep would hold out (fastlstm/splits.py), so a check sees its split."""
+    keep, held = split_rows(part.x.shape[0], validation_split, split, split_seed, part.y)
     y = part.y
-    head = Part(part.x[:at], part.real[:at], None if y is None else y[:at])
-    tail = Part(part.x[at:], part.real[at:], None if y is None else y[at:])
+    head = Part(part.x[keep], part.real[keep], None if y is None else y[keep])
+    tail = Part(part.x[held], part.real[held], None if y is None else y[held])
     return head, tail
 
 
