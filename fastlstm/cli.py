@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -164,10 +165,56 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
 
 
 class _OneLineErrors(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr (exit 2) instead of the whole usage."""
+    """argparse, but a bad argument is one line on stderr (exit 2) instead of the whole usage,
+    with a 'did you mean' for a misspelt flag or choice, and choices read in any case
+    (`--optimizer Adam` is adam)."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        choices = kwargs.get("choices")
+        if choices is not None and "type" not in kwargs and all(isinstance(c, str) for c in choices):
+            kwargs["type"] = _any_case(choices)
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}{_suggestion(self, message)} (see {self.prog} --help)\n")
+
+
+def _any_case(choices: Sequence[str]) -> Callable[[str], str]:
+    """A type that maps 'Adam' to the choice 'adam' (and leaves unknown text for argparse to refuse)."""
+    canonical = {c.lower(): c for c in choices}
+    return lambda text: canonical.get(text.lower(), text)
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """' (did you mean '--epochs'?)' for an unrecognized flag or an invalid choice."""
+    from fastlstm.suggest import did_you_mean
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        return did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+    flags = re.findall(r"(--[\w-]+)", message) if message.startswith("unrecognized arguments") else []
+    known = {option for action in _all_actions(parser) for option in action.option_strings}
+    return "".join(did_you_mean(flag, known) for flag in flags[:1])
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """parse_args, with unknown flags reported by the subcommand that got them, so a
+    'did you mean' is one of that command's flags (`fastlstm sweep: ... '--epochs'`)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every argument of `parser` and of its subcommands (unknown flags reach the top parser)."""
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                actions += _all_actions(sub)
+    return actions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A bad argument, config, data file or output path, or a missing optional
     dependency, found before or after training, is one line on stderr and exit 2; Ctrl-C is
     one line and exit 130; neither prints a traceback."""
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return _run_command(args)
