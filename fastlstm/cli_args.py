@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-DATA_FORMATS = ["npz", "npy", "csv", "parquet", "ts", "series"]
+DATA_FORMATS = ["npz", "npy", "csv", "parquet", "ts", "arff", "series"]
 OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop"]
 
 
@@ -21,7 +21,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
     positive, finite = number_types["positive"], number_types["finite"]
     parser.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
     parser.add_argument(
-        "--data", help="data file: .npz, .npy (with --labels), .csv/.tsv (long or wide), .parquet or .ts"
+        "--data", help="data file: .npz, .npy (with --labels), .csv/.tsv (long or wide), .parquet, .ts or .arff"
     )
     parser.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
     parser.add_argument(
@@ -29,7 +29,16 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
         metavar="FILE",
         help="a second data file as the validation set (e.g. a UCR/UEA problem's _TEST.ts); overrides the split",
     )
+    parser.add_argument(
+        "--validation-labels", metavar="FILE", help="with --validation-data x_test.npy: the validation labels' .npy"
+    )
     parser.add_argument("--format", choices=DATA_FORMATS, help="override the suffix")
+    parser.add_argument(
+        "--layout",
+        choices=["steps_first", "channels_first"],
+        help="axis order of an .npz/.npy x: channels_first is aeon/sktime's (samples, channels, length); "
+        "steps_first takes a shape as it is (default: refuse one that looks channels first)",
+    )
     parser.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
     parser.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
     parser.add_argument("--target", help="forecasting: the column to predict")

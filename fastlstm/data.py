@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from fastlstm.coerce import to_python
+from fastlstm.input_checks import Layout, apply_layout, check_layout, warn_zero_padding
 from fastlstm.losses import LOSSES, METRICS, canonical_loss
 from fastlstm.preprocessing import apply_preprocessing, check_standardize, fit_preprocessing
 from fastlstm.splits import SplitMode, check_split, check_stratified, split_rows
@@ -117,8 +118,11 @@ def _from_pydataset(ds: Any) -> tuple[Any, Any, Any]:
     return np.concatenate(xs), np.concatenate(ys), (np.concatenate(ws) if ws else None)
 
 
-def _to_sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """x as a float32 (n, timesteps, features) array and a padding mask (or None)."""
+def _to_sequences(x: Any, name: str, layout: Layout | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """x as a float32 (n, timesteps, features) array and a padding mask (or None).
+
+    `layout="channels_first"` reads (n, channels, length) arrays and sequences (aeon's);
+    with no layout a shape that is likely channels first is refused (fastlstm.input_checks)."""
     if x is None:
         raise ValueError(f"{name} is required: expected an array of shape (samples, timesteps, features)")
     if hasattr(x, "to_numpy"):  # pandas
@@ -126,7 +130,9 @@ def _to_sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     arr = _float32_or_none(x, name)
     mask = None
     if arr is None:
-        arr, mask = _pad_ragged(x, name)
+        arr, mask = _pad_ragged(x, name, layout)
+    elif arr.ndim == 3:
+        arr = apply_layout(arr, layout, name)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3:
@@ -190,8 +196,9 @@ def _sequence_items(x: Any, name: str) -> list[Any]:
     raise ValueError(f"{name} must be an array of shape (samples, timesteps, features) or a list of sequences")
 
 
-def _pad_ragged(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Post-pad a collection of (timesteps_i, features) sequences; mask the padding."""
+def _pad_ragged(x: Any, name: str, layout: Layout | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Post-pad a collection of (timesteps_i, features) sequences - (channels, length_i)
+    ones with layout="channels_first" - and mask the padding."""
     items = _sequence_items(x, name)
     if not items:
         raise ValueError(f"{name} is empty: expected at least one sequence")
@@ -208,10 +215,13 @@ def _pad_ragged(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
             a = a[:, None]
         if a.ndim != 2:
             raise ValueError(f"{name}[{i}] must be (timesteps,) or (timesteps, features), got shape {a.shape}")
-        seqs.append(a)
+        seqs.append(a.T if layout == "channels_first" else a)
     widths = {a.shape[1] for a in seqs}
     if len(widths) != 1:
-        raise ValueError(f"{name}: sequences have different feature counts {sorted(widths)}")
+        hint = ""
+        if layout is None and len({a.shape[0] for a in seqs}) == 1:  # aeon's unequal-length (channels, length_i)
+            hint = "; they look like (channels, length) sequences (aeon's layout): pass layout='channels_first'"
+        raise ValueError(f"{name}: sequences have different feature counts {sorted(widths)}{hint}")
     t_max = max(a.shape[0] for a in seqs)
     out = np.zeros((len(seqs), t_max, widths.pop()), np.float32)
     mask = np.zeros((len(seqs), t_max), bool)
@@ -332,10 +342,10 @@ def _masked(
 
 
 def prepare_inputs(
-    x: Any, mask_value: float | None = None, name: str = "x", mask_zero: bool = False
+    x: Any, mask_value: float | None = None, name: str = "x", mask_zero: bool = False, layout: Layout | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Inputs alone (for predict): float32 (n, timesteps, features) and a mask or None."""
-    arr, ragged = _to_sequences(x, name)
+    arr, ragged = _to_sequences(x, name, check_layout(layout))
     return arr, _masked(arr, ragged, mask_value, mask_zero)
 
 
@@ -359,6 +369,7 @@ def prepare_data(
     split_seed: int = 0,
     sequence_targets: bool = False,
     mask_zero: bool = False,
+    layout: Layout | None = None,
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
 
@@ -370,9 +381,13 @@ def prepare_data(
     key) keeps the "balanced" weights beside the unweighted ones, for the members to choose.
     `sequence_targets=True` (a model whose last LSTM returns sequences) takes one target
     per timestep, see `fastlstm.step_targets`; `mask_zero` masks the steps whose token id
-    (feature 0) is 0, as `Embedding(mask_zero=True)`.
+    (feature 0) is 0, as `Embedding(mask_zero=True)`. `layout="channels_first"` reads x
+    (and validation x) as aeon's (samples, channels, length); with no layout a likely
+    channels-first shape is refused, "steps_first" takes any shape as it is. Zero padding
+    that nothing masks raises a `ZeroPaddingWarning` (fastlstm/input_checks.py).
     """
     _check_options(standardize, class_weight_grid, class_weight, sample_weight, mask_zero, sequence_targets)
+    layout = check_layout(layout)
     _check_split_mode(split, split_seed, validation_split, validation_data, sequence_targets)
     if sequence_targets:
         from fastlstm.step_targets import prepare_step_data
@@ -391,6 +406,7 @@ def prepare_data(
             sample_weight=sample_weight,
             class_weight=class_weight,
             mask_zero=mask_zero,
+            layout=layout,
         )
     num_classes, output_dim, mask_value, validation_split = (
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
@@ -398,8 +414,10 @@ def prepare_data(
     _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
     x, y, sample_weight = _in_memory_xy(x, y, sample_weight)
     train, val, val_name = _train_and_validation(
-        x, y, sample_weight, validation_data, validation_split, split=split, split_seed=split_seed
+        x, y, sample_weight, validation_data, validation_split, layout, split=split, split_seed=split_seed
     )
+    if train[3] is None and mask_value is None and not mask_zero:  # nothing marks padding
+        warn_zero_padding(train[0], stacklevel=2)
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
     targets = resolve_targets(ys, task, loss, num_classes, output_dim)
     if split == "stratified" and val is not None and validation_data is None:
@@ -477,6 +495,7 @@ def _train_and_validation(
     sample_weight: Any,
     validation_data: Any,
     validation_split: float,
+    layout: Layout | None = None,
     *,
     split: SplitMode = "last",
     split_seed: int = 0,
@@ -484,10 +503,10 @@ def _train_and_validation(
     """(train, validation or None, the name validation targets go by in messages), each part
     (x, y, weights, ragged lengths): `validation_data` if given, else the rows `split`
     chooses (fastlstm/splits.py; Keras's last rows by default)."""
-    xa, ragged = _to_sequences(x, "x")
+    xa, ragged = _to_sequences(x, "x", layout)
     train = (xa, _as_targets(y, "y", xa.shape[0]), _weights(sample_weight, "sample_weight", xa.shape[0]), ragged)
     if validation_data is not None:
-        return train, _validation_data(validation_data, xa.shape[2]), "validation_data y"
+        return train, _validation_data(validation_data, xa.shape[2], layout), "validation_data y"
     if validation_split > 0:
         train, val = _split_by_mode(train, validation_split, split, split_seed)
         return train, val, "y"
@@ -545,7 +564,7 @@ def _check_arguments(
 Part = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]  # x, y, weight, ragged mask
 
 
-def _validation_data(validation_data: Any, features: int) -> Part:
+def _validation_data(validation_data: Any, features: int, layout: Layout | None = None) -> Part:
     """Keras's `validation_data`: (x, y) or (x, y, sample_weight).
 
     Its sequences need not have the training length (shorter or longer): validation
@@ -553,7 +572,7 @@ def _validation_data(validation_data: Any, features: int) -> Part:
     """
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-    xv, rv = _to_sequences(validation_data[0], "validation_data x")
+    xv, rv = _to_sequences(validation_data[0], "validation_data x", layout)
     yv = _as_targets(validation_data[1], "validation_data y", xv.shape[0])
     wv = _weights(validation_data[2] if len(validation_data) == 3 else None, "validation_data sample_weight", len(xv))
     if xv.shape[2] != features:

@@ -360,9 +360,20 @@ def spec_and_params(model: Any) -> tuple[ModelSpec, dict[str, Any]]:
     params = {layer_name(i, spec): p for i, (spec, p) in enumerate(converted) if p is not None}
     params["head"] = head_params
     try:
-        return ModelSpec(layers=specs, **head_options), params
+        return ModelSpec(layers=specs, **head_options, **input_shape(model)), params
     except ValueError as err:  # the order rules (Masking first, an LSTM somewhere, ...)
         raise ValueError(f"from_keras: {_keras_names(str(err), layers)}") from None
+
+
+def input_shape(model: Any) -> dict[str, int | None]:
+    """The model's Input as ModelSpec fields (`input_timesteps`, `input_features`; None where
+    Keras takes any), so a sweep can refuse data of another shape instead of training on it.
+    Token ids (an Input of shape (timesteps,)) have no feature axis."""
+    shape = tuple(model.inputs[0].shape)[1:]
+    dims = [None if d is None else int(d) for d in shape]
+    timesteps = dims[0] if dims else None
+    features = dims[1] if len(dims) > 1 else None
+    return {"input_timesteps": timesteps, "input_features": features}
 
 
 @dataclasses.dataclass

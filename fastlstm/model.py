@@ -25,6 +25,7 @@ from fastlstm.layers import LSTM, Bidirectional, Layer, Masking, check_architect
 from fastlstm.layers import hparam_defaults as layer_hparam_defaults
 from fastlstm.layers import sequence_output as layers_sequence_output
 from fastlstm.recurrence import lstm_layer
+from fastlstm.suggest import did_you_mean
 from fastlstm.targets import checked_int
 
 TASKS = ("auto", "classification", "binary", "regression")
@@ -66,6 +67,11 @@ class ModelSpec:
     The head (Dense from the task) is always added after them. With a list, `units`
     and `dropout` are unused (set them per layer: grid keys `layers.<i>.dropout`...),
     and a first `Masking` layer sets `mask_value`.
+
+    `input_timesteps` / `input_features` are the input shape the model was built for (a
+    Keras model's `Input(shape=(timesteps, features))`, kept by `fl.from_keras`); None
+    accepts any. The data is checked against them before anything compiles: a model
+    built for 6 features would otherwise train on 12 without a word.
     """
 
     units: int = 64
@@ -75,13 +81,22 @@ class ModelSpec:
     output_dim: int | None = None
     dropout: float = 0.0
     mask_value: float | None = None
+    input_timesteps: int | None = None
+    input_features: int | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             object.__setattr__(self, field.name, to_python(getattr(self, field.name)))
         if isinstance(self.layers, (list, tuple)):
             self._set_layer_list()
-        for name, minimum in (("units", 1), ("layers", 1), ("num_classes", 2), ("output_dim", 1)):
+        for name, minimum in (
+            ("units", 1),
+            ("layers", 1),
+            ("num_classes", 2),
+            ("output_dim", 1),
+            ("input_timesteps", 1),
+            ("input_features", 1),
+        ):
             value = getattr(self, name)
             if name == "layers" and self.layer_list is not None:
                 continue
@@ -168,7 +183,8 @@ class ModelSpec:
             known = {f.name for f in dataclasses.fields(cls)}
             unknown = sorted(set(model) - known)
             if unknown:
-                raise ValueError(f"model: unknown ModelSpec fields {unknown}; expected some of {sorted(known)}")
+                hint = did_you_mean(unknown[0], known)
+                raise ValueError(f"model: unknown ModelSpec fields {unknown}{hint}; expected some of {sorted(known)}")
             return cls(**model)
         raise TypeError(f"model must be a fastlstm.ModelSpec or a dict of its fields, got {type(model).__name__}")
 
@@ -312,3 +328,25 @@ def head_activation(task: str, outputs: jax.Array) -> jax.Array:
     if task == "binary":
         return jax.nn.sigmoid(outputs)
     return outputs
+
+
+def check_input_shape(model: ModelSpec, shape: tuple[int, ...], name: str = "x") -> None:
+    """Refuse data whose (timesteps, features) differ from the shape the model was built for
+    (`ModelSpec.input_timesteps` / `input_features`, a Keras model's Input), in one line
+    naming both shapes. `shape` is the data's (n, timesteps, features)."""
+    steps_wanted, features_wanted = model.input_timesteps, model.input_features
+    n, steps, features = shape
+    if features_wanted not in (None, features):
+        what = f"{features} features per step where the model takes {features_wanted}"
+        fix = f"keras.Input(shape=({steps_wanted}, {features}))"
+    elif steps_wanted not in (None, steps):
+        what = f"{steps} timesteps where the model takes {steps_wanted}"
+        fix = f"keras.Input(shape=(None, {features_wanted}))" if features_wanted else "keras.Input(shape=(None,))"
+        fix += " (any length)"
+    else:
+        return
+    keras_shape = (None, steps_wanted) + ((features_wanted,) if features_wanted else ())  # token ids: (None, t)
+    raise ValueError(
+        f"{name} has shape ({n}, {steps}, {features}) but the model's Input shape is {keras_shape}: {what}; "
+        f"give the data the model's shape, or rebuild the model with {fix}"
+    )

@@ -31,7 +31,7 @@ from fastlstm.distributed import check_same_everywhere
 from fastlstm.driver import Driver, Settings
 from fastlstm.io.stream import wants_stream
 from fastlstm.layers import SequentialModel
-from fastlstm.model import LSTMModel, ModelSpec, check_token_ids
+from fastlstm.model import LSTMModel, ModelSpec, check_input_shape, check_token_ids
 from fastlstm.plan import Plan
 from fastlstm.progress import ProgressBar
 from fastlstm.result import GroupParams, SweepResult
@@ -96,19 +96,29 @@ def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset
 
 
 def load_data(
-    spec: SweepSpec, x: Any, y: Any, validation_data: Any = None, sample_weight: Any = None, stream: bool | None = None
+    spec: SweepSpec,
+    x: Any,
+    y: Any,
+    validation_data: Any = None,
+    sample_weight: Any = None,
+    stream: bool | None = None,
+    layout: str | None = None,
 ) -> Dataset:
     """Validate the data against the spec and split it (Keras's rules); raise before compiling.
 
     A streamed `x` (see `fastlstm.io.stream.wants_stream`) gives a `Dataset` whose splits
-    read x from disk by blocks (fastlstm/io/stream_data.py)."""
+    read x from disk by blocks (fastlstm/io/stream_data.py). `layout` is x's axis order
+    (`fastlstm.input_checks`); see `data_layout` for the spec's `data.layout`."""
     model = spec.model
     prepare = prepare_data
+    layout_option = {"layout": data_layout(spec, layout)}
     if wants_stream(x, stream):
         from fastlstm.io.stream_data import prepare_stream_data as prepare
 
         if model.embedding is not None:
             raise ValueError("x: streamed data does not support an Embedding model (token ids) yet")
+        if layout_option.pop("layout") == "channels_first":
+            raise ValueError("layout: streamed data is read as (samples, timesteps, features); transpose the files")
         if spec.split != "last" and validation_data is None:
             raise ValueError(
                 f"split={spec.split!r}: streamed data holds out a range of the file (the last rows); "
@@ -131,9 +141,12 @@ def load_data(
         standardize=spec.standardize,
         class_weight_grid="class_weight" in spec.grid,
         **model.data_options(),
+        **layout_option,
     )
     ds.validation = validation_record(spec, ds, validation_data)
     for split, name in ((ds.train, "x"), (ds.val, "validation_data x")):
+        if split is not None:
+            check_input_shape(model, (len(split), *split.row_shape), name)
         if split is not None and not ds.streaming:
             check_token_ids(model, split.x, split.mask, name)
     if spec.oversample or "oversample" in spec.grid:
@@ -167,6 +180,16 @@ def validation_record(spec: SweepSpec, ds: Dataset, validation_data: Any) -> dic
     if spec.split != "last":
         record["split_seed"] = spec.split_seed
     return {**record, "rows": len(ds.val)}
+
+
+def data_layout(spec: SweepSpec, layout: str | None) -> str | None:
+    """The layout to read x in: `layout` when given; else "steps_first" when the spec's data
+    file names one (`data.layout`: its reader has already put x steps first, and the user's
+    word overrides the likely-transposed check); else None (that check applies)."""
+    if layout is not None:
+        return layout
+    given = spec.data.layout if spec.data is not None else None
+    return "steps_first" if given is not None else None
 
 
 def check_oversample(ds: Dataset, per_timestep: bool) -> None:
@@ -494,12 +517,20 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
         horizon=source.horizon,
         target=source.target,
         validation_split=spec.validation_split if forecasting else 0.0,
+        layout=source.layout,
         **table,
     )
     if source.validation_path is not None:
         if forecasting:
             raise ValueError("data.validation_path: a windowed series is split by time (validation_split), not by file")
-        loaded = with_validation_file(loaded, source.validation_path, format=source.format, **table)
+        loaded = with_validation_file(
+            loaded,
+            source.validation_path,
+            format=source.format,
+            validation_labels=source.validation_labels,
+            layout=source.layout,
+            **table,
+        )
     return loaded.fit_arguments(), loaded, loaded.description
 
 
@@ -561,6 +592,7 @@ def sweep(
     init: str | None = None,
     stream: bool | None = None,
     devices: int | Sequence[int] | None = None,
+    layout: str | None = None,
 ) -> SweepResult:
     """Train seeds x grid members of one LSTM model, batched; Keras `fit` semantics.
 
@@ -628,6 +660,12 @@ def sweep(
     member starting from a fresh init of its seed, or from the model's own weights with
     `init="keras_weights"`.
 
+    `layout="channels_first"` reads `x` (and validation x) as aeon/sktime hold series,
+    (samples, channels, length); with no layout a shape that is likely that one (one step of
+    many features, or far more features than steps) is refused with the fix, and
+    "steps_first" takes the shape as it is. Zero padding nothing marks (no lengths, list or
+    `mask_value`) is trained on as data and raises a `fl.ZeroPaddingWarning`.
+
     `devices` shards the members over a subset of the local devices: a count (the first
     N) or a list of device ids (positions in `jax.local_devices()`); default all. After
     `fl.distributed.initialize(...)` the members are sharded over every process's
@@ -644,7 +682,7 @@ def sweep(
     else:
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
-    ds = load_data(spec, x, y, validation_data, sample_weight, stream)
+    ds = load_data(spec, x, y, validation_data, sample_weight, stream, layout)
     return train(
         spec,
         ds,

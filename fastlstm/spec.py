@@ -53,7 +53,7 @@ else:  # pragma: no cover - Python 3.10
 Precision = Literal["float32", "bfloat16"]
 RecurrentImpl = Literal["auto", "scan", "cudnn"]
 Standardize = Literal["feature", "global", "min_max"]
-DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "series"]
+DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "arff", "series"]
 # keys that are a name or a table with a "name" ("adam" or {name = "adam", beta_1 = 0.8})
 NAMED_TABLES = ("optimizer", "schedule")
 HPARAM_KEYS = ("learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
@@ -168,6 +168,10 @@ class DataSpec(_Strict):
     path: str | None = None
     labels: str | None = None
     validation_path: str | None = None  # a second file as validation_data (a UCR/UEA TEST file)
+    validation_labels: str | None = None  # with a .npy validation_path: the labels' .npy file
+    # x's axis order in an .npz/.npy file: "channels_first" is aeon's (samples, channels, length);
+    # None refuses a likely channels-first shape, "steps_first" takes any shape as it is.
+    layout: Literal["steps_first", "channels_first"] | None = None
     format: DataFormat | None = None
     window: int | None = Field(default=None, ge=1)
     horizon: int | None = Field(default=None, ge=1)
@@ -187,6 +191,15 @@ class DataSpec(_Strict):
             raise ValueError("data.horizon needs data.window (--window): the steps each forecast sees")
         if self.format == "series" and self.window is None:
             raise ValueError("data.format 'series' is one series cut into forecasting windows: give data.window")
+        return self
+
+    @model_validator(mode="after")
+    def _validation_labels_with_a_file(self) -> DataSpec:
+        if self.validation_labels is not None and self.validation_path is None:
+            raise ValueError(
+                "data.validation_labels (--validation-labels) are the labels of a .npy validation file: "
+                "give it as data.validation_path (--validation-data) too"
+            )
         return self
 
 
@@ -414,7 +427,7 @@ class SweepSpec(_Strict):
         if data is None:
             return self
         changes = {}
-        for key in ("path", "labels", "validation_path"):
+        for key in ("path", "labels", "validation_path", "validation_labels"):
             value = getattr(data, key)
             if value is not None and not Path(value).expanduser().is_absolute():
                 changes[key] = str((folder / value).resolve())

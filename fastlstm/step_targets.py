@@ -108,6 +108,7 @@ def prepare_step_data(
     sample_weight: Any = None,
     class_weight: Mapping[int, float] | None = None,
     mask_zero: bool = False,
+    layout: Any = None,
 ) -> Dataset:
     """`prepare_data` for a model with per-timestep outputs (same rules, y with a time axis)."""
     num_classes, output_dim, mask_value, validation_split = (
@@ -120,13 +121,13 @@ def prepare_step_data(
         x, y, sample_weight = _from_pydataset(x)
     if y is None:
         raise ValueError("y is required (or pass a PyDataset-like x that yields (x, y) batches)")
-    xa, ragged = _to_sequences(x, "x")
+    xa, ragged = _to_sequences(x, "x", layout)
     ya = step_targets(y, "y", xa, ragged)
     wa = _weights(sample_weight, "sample_weight", xa.shape[0])
     train = (xa, ya, wa, _masked(xa, ragged, mask_value, mask_zero))
     val = None
     if validation_data is not None:
-        val = _step_validation_data(validation_data, xa.shape[2], mask_value, mask_zero)
+        val = _step_validation_data(validation_data, xa.shape[2], mask_value, mask_zero, layout)
     elif validation_split > 0:
         train, val = _split_last_rows(train, validation_split)
     parts = [("y", train)] + ([("validation_data y", val)] if val else [])
@@ -147,10 +148,12 @@ def prepare_step_data(
     )
 
 
-def _step_validation_data(validation_data: Any, features: int, mask_value: Any, mask_zero: bool) -> tuple:
+def _step_validation_data(
+    validation_data: Any, features: int, mask_value: Any, mask_zero: bool, layout: Any = None
+) -> tuple:
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-    xv, rv = _to_sequences(validation_data[0], "validation_data x")
+    xv, rv = _to_sequences(validation_data[0], "validation_data x", layout)
     if xv.shape[2] != features:
         raise ValueError(f"validation_data x has {xv.shape[2]} features but x has {features}")
     yv = step_targets(validation_data[1], "validation_data y", xv, rv, "validation_data x")

@@ -55,6 +55,8 @@ FLAG_KEYS = {
     "data": "data.path",
     "labels": "data.labels",
     "validation_data": "data.validation_path",
+    "validation_labels": "data.validation_labels",
+    "layout": "data.layout",
     "format": "data.format",
     "window": "data.window",
     "horizon": "data.horizon",
@@ -105,7 +107,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     from fastlstm.spec import SweepSpec
 
     spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(_builtin_for(args.data))
-    for flag in ("data", "labels", "validation_data"):  # relative to where the command runs
+    for flag in ("data", "labels", "validation_data", "validation_labels"):  # relative to where the command runs
         if getattr(args, flag) is not None:
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser().resolve()))
     assignments = [

@@ -97,7 +97,7 @@ def test_npz_string_labels_become_codes_by_sorted_name(tmp_path):
     [
         (
             {"x": np.zeros((2, 3)), "y": np.zeros(2), "X_train": np.zeros(2)},
-            r"unknown keys \['X_train'\]; expected x, y",
+            r"keys 'X_train' and 'x' both read as x \(keys found: \['X_train', 'x', 'y'\]\)",
         ),
         ({"x": np.zeros((2, 3))}, r"missing keys \['y'\]; found \['x'\]"),
         ({"x": np.zeros((2, 3)), "y": np.zeros(2), "x_val": np.zeros((1, 3))}, "x_val and y_val come together"),

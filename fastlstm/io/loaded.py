@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-DataFormat = Literal["npz", "npy", "csv", "parquet", "ts"]
-FORMATS: tuple[str, ...] = ("npz", "npy", "csv", "parquet", "ts")
+DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "arff"]
+FORMATS: tuple[str, ...] = ("npz", "npy", "csv", "parquet", "ts", "arff")
 
 # x as one (n, t, f) array, or a list of (t_i, f) arrays when lengths differ.
 Inputs = np.ndarray | list[np.ndarray]

@@ -3,14 +3,19 @@
 One entry point for every format, picked from the suffix (or `format=`):
 
 - `.npz` — keys `x`, `y`, and optionally `sample_weight`, `lengths`, `x_val`,
-  `y_val`, `sample_weight_val`, `lengths_val`. Variable-length sequences are saved
+  `y_val`, `sample_weight_val`, `lengths_val`; the names people use instead
+  (`X_train/y_train/X_test/y_test`, `X/y`, `data/labels`...) are read as those
+  (`fastlstm.io.npz_keys`). Variable-length sequences are saved
   as a post-padded `x` plus `lengths` (n,): NumPy loads no object arrays without
   pickle, and fastlstm never unpickles a data file.
 - a pair of `.npy` — `path` is x, `labels=` is y.
+- `layout="channels_first"` reads the arrays of either as aeon's (samples, channels,
+  length) and puts them steps first (see `fastlstm.input_checks`).
 - `.csv` / `.parquet` in long format — one row per (sequence, time step); see
   `fastlstm.io.tabular`. With `window=` the file is instead one time series to cut
   into forecasting windows; see `fastlstm.io.series`.
 - `.ts` — the UEA/UCR archive's format, read by aeon; see `fastlstm.io.ts_file`.
+- `.arff` — the Weka files shipped beside every UCR `.ts`, read the same way.
 
 Every problem with a file is a `DataFileError` (a ValueError) with one line naming the
 file; a missing optional dependency is an ImportError naming the extra to install.
@@ -27,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from fastlstm.input_checks import check_layout
 from fastlstm.io.loaded import (
     FORMATS,
     DataFileError,
@@ -38,9 +44,10 @@ from fastlstm.io.loaded import (
     sha256_of,
     stack_if_equal,
 )
+from fastlstm.io.npz_keys import canonical_keys, renamed
 from fastlstm.io.series import read_series
 from fastlstm.io.tabular import frame_as_table, read_long_table
-from fastlstm.io.ts_file import read_ts
+from fastlstm.io.ts_file import read_arff, read_ts
 
 __all__ = ["FORMATS", "DataFileError", "DataFormat", "LoadedData", "read_data", "with_validation_file"]
 
@@ -54,8 +61,9 @@ SUFFIXES: dict[str, DataFormat] = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".ts": "ts",
+    ".arff": "arff",
 }
-NPZ_KEYS = ("x", "y", "sample_weight", "lengths", "x_val", "y_val", "sample_weight_val", "lengths_val")
+ARRAY_FORMATS = ("npz", "npy")  # the formats whose x has a layout to choose
 
 
 def read_data(
@@ -91,15 +99,17 @@ def read_data(
     if _is_dataframe(path):
         return _read_dataframe(path, window, horizon, target, validation_split, id_column, label_columns, roles)
     source = _existing_file(path, "path")
-
     fmt = _resolve_format(source, format)
     _check_arguments(fmt, labels, window, horizon, target, validation_split)
+    _check_layout(fmt, layout)
     if fmt == "npz":
-        return _read_npz(source)
+        return _read_npz(source, layout)
     if fmt == "npy":
-        return _read_npy_pair(source, _existing_file(labels, "labels"))
+        return _read_npy_pair(source, _existing_file(labels, "labels"), layout)
     if fmt == "ts":
         return read_ts(source)
+    if fmt == "arff":
+        return read_arff(source)
     if window is not None:
         return read_series(
             source,
@@ -208,6 +218,17 @@ def _check_arguments(
         )
 
 
+def _check_layout(fmt: DataFormat, layout: Any) -> None:
+    """`layout` is a known one, and "channels_first" only for arrays: a table or a .ts file
+    says which values are steps itself (and .ts/.arff are read steps first already)."""
+    check_layout(layout)
+    if layout == "channels_first" and fmt not in ARRAY_FORMATS:
+        raise ValueError(
+            f"layout 'channels_first' (--layout) applies to .npz/.npy arrays; a {fmt} file is read "
+            "(samples, timesteps, features) already"
+        )
+
+
 def _numpy_problem(err: Exception) -> str:
     """What a failed `np.load` means for the user, in their terms."""
     text = str(err)
@@ -225,44 +246,44 @@ def _np_load(file: Path) -> Any:
         raise DataFileError(file, _numpy_problem(err)) from None
 
 
-def _load_npz_arrays(source: Path) -> dict[str, np.ndarray]:
+def _load_npz_arrays(source: Path) -> tuple[dict[str, np.ndarray], str]:
+    """The archive's arrays under fastlstm's key names (`fastlstm.io.npz_keys`), and a note
+    of the keys renamed ('' when none was)."""
     archive = _np_load(source)
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataFileError(source, "is a single .npy array, not an .npz archive of named arrays")
     with archive:
-        unknown = sorted(set(archive.files) - set(NPZ_KEYS))
-        if unknown:
-            raise DataFileError(source, f"unknown keys {unknown}; expected x, y and optionally {list(NPZ_KEYS[2:])}")
+        mapping = canonical_keys(source, archive.files)
         arrays = {}
-        for key in archive.files:
+        for key, given in mapping.items():
             try:
-                arrays[key] = archive[key]
+                arrays[key] = archive[given]
             except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-                raise DataFileError(source, f"key {key!r} {_numpy_problem(err)}") from None
-        return arrays
+                raise DataFileError(source, f"key {given!r} {_numpy_problem(err)}") from None
+        return arrays, renamed(mapping)
 
 
-def _read_npz(source: Path) -> LoadedData:
-    arrays = _load_npz_arrays(source)
+def _read_npz(source: Path, layout: str | None = None) -> LoadedData:
+    arrays, note = _load_npz_arrays(source)
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
-        raise DataFileError(source, f"missing keys {missing}; found {sorted(arrays)}")
+        raise DataFileError(source, f"missing keys {missing}; found {sorted(arrays)}{note}")
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise DataFileError(source, "x_val and y_val come together; found only one of them")
     for extra in ("sample_weight_val", "lengths_val"):
         if extra in arrays and "x_val" not in arrays:
             raise DataFileError(source, f"{extra} without x_val and y_val")
-    x = _sequences(source, arrays["x"], arrays.get("lengths"), "x")
+    x = _sequences(source, arrays["x"], arrays.get("lengths"), "x", layout)
     y, class_names = _targets(source, arrays["y"], "y", None)
     if "y_val" in arrays and (arrays["y_val"].dtype.kind in "US") != (class_names is not None):
         raise DataFileError(source, "y and y_val must both be strings (class names) or both numbers")
     validation = None
     if "x_val" in arrays:
-        x_val = _sequences(source, arrays["x_val"], arrays.get("lengths_val"), "x_val")
+        x_val = _sequences(source, arrays["x_val"], arrays.get("lengths_val"), "x_val", layout)
         y_val, _ = _targets(source, arrays["y_val"], "y_val", class_names)
         weight_val = arrays.get("sample_weight_val")
         validation = (x_val, y_val) if weight_val is None else (x_val, y_val, weight_val)
-    description = f"{source.name}: {describe_inputs(x)}{describe_classes(class_names)}"
+    description = f"{source.name}{note}: {describe_inputs(x)}{describe_classes(class_names)}"
     if validation is not None:
         description += f"; validation {describe_inputs(validation[0])}"
     return LoadedData(
@@ -270,19 +291,31 @@ def _read_npz(source: Path) -> LoadedData:
     )
 
 
-def _read_npy_pair(source: Path, labels: Path) -> LoadedData:
+def _read_npy_pair(source: Path, labels: Path, layout: str | None = None) -> LoadedData:
+    _require_npy(labels, "labels (--labels)")
     loaded = [_np_load(file) for file in (source, labels)]
     for file, array in zip((source, labels), loaded):
         if not isinstance(array, np.ndarray):
             raise DataFileError(file, "is an .npz archive, not one .npy array; pass an .npz alone as path")
-    x = _sequences(source, loaded[0], None, "x")
+    x = _sequences(source, loaded[0], None, "x", layout)
     y, class_names = _targets(labels, loaded[1], "y", None)
     description = f"{source.name} + {labels.name}: {describe_inputs(x)}{describe_classes(class_names)}"
     return LoadedData(x, y, None, None, str(source), "npy", sha256_of([source, labels]), description, class_names)
 
 
-def _sequences(source: Path, x: np.ndarray, lengths: np.ndarray | None, key: str) -> Any:
-    """x as float32 (n, t, f); with `lengths`, the list of unpadded sequences."""
+def _require_npy(file: Path, name: str) -> None:
+    """Refuse a file that is not a .npy array (a CSV of labels, say) by what it is, before
+    NumPy reads it as a pickle and says only that unpickling would be needed."""
+    with open(file, "rb") as handle:
+        if handle.read(6).startswith((b"\x93NUMPY", b"PK")):  # an .npz (a zip) is told apart by _np_load
+            return
+    kind = "".join(file.suffixes[-1:]).lower() or "suffix-less"
+    raise DataFileError(file, f"{name} must be a .npy file (np.save(path, y)) like x, not a {kind} file")
+
+
+def _sequences(source: Path, x: np.ndarray, lengths: np.ndarray | None, key: str, layout: str | None = None) -> Any:
+    """x as float32 (n, t, f); with `lengths`, the list of unpadded sequences. A
+    channels-first x (n, c, t) is put steps first before `lengths` cut its steps."""
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise DataFileError(source, f"{key} must be numeric, got dtype {x.dtype}")
     if x.ndim == 2:
@@ -290,6 +323,8 @@ def _sequences(source: Path, x: np.ndarray, lengths: np.ndarray | None, key: str
     if x.ndim != 3:
         raise DataFileError(source, f"{key} must be (samples, timesteps[, features]), got shape {x.shape}")
     x = x.astype(np.float32, copy=False)
+    if layout == "channels_first":
+        x = np.ascontiguousarray(x.transpose(0, 2, 1))
     if lengths is None:
         return x
     name = "lengths" if key == "x" else "lengths_val"
@@ -322,11 +357,17 @@ def _targets(source: Path, y: np.ndarray, key: str, class_names: tuple[str, ...]
 
 
 def with_validation_file(
-    train: LoadedData, path: str | os.PathLike[str], *, format: DataFormat | None = None, **options: Any
+    train: LoadedData,
+    path: str | os.PathLike[str],
+    *,
+    format: DataFormat | None = None,
+    validation_labels: str | os.PathLike[str] | None = None,
+    **options: Any,
 ) -> LoadedData:
     """`train` with a second file (a UCR/UEA problem's TEST file, say) as its `validation_data`.
 
-    The file is read as `read_data(path, format=format, **options)` reads it. String
+    The file is read as `read_data(path, format=format, **options)` reads it; a .npy x
+    takes its labels' .npy as `validation_labels` (--validation-labels). String
     class labels are coded by the training file's class list: each file alone would code
     its own sorted names, and a validation file that lacks a class would shift the codes."""
     if train.validation_data is not None:
@@ -335,14 +376,18 @@ def with_validation_file(
         )
     source = _existing_file(path, "validation file (--validation-data)")
     fmt = _resolve_format(source, format)
-    if fmt == "npy":
-        raise ValueError("validation file (--validation-data): a .npy pair cannot be one; save x and y in an .npz")
-    val = read_data(source, format=fmt, **options)
+    if (fmt == "npy") != (validation_labels is not None):
+        raise ValueError(
+            "validation labels (--validation-labels): a .npy validation x takes its labels' .npy file, "
+            f"{'and none was given' if fmt == 'npy' else f'a {fmt} file has its labels inside'}"
+        )
+    labels = {} if validation_labels is None else {"labels": _existing_file(validation_labels, "validation labels")}
+    val = read_data(source, format=fmt, **labels, **options)
     if val.validation_data is not None:
         raise DataFileError(source, "holds validation data itself (x_val/y_val); as a validation file it needs x and y")
     y_val = _codes_of(train, val)
     description = f"{train.description}; validation {val.description}"
-    if train.format == "npy":  # x and labels were hashed together; the labels' path is not kept
+    if "npy" in (train.format, val.format):  # x and labels were hashed together; the labels' path is not kept
         sha = hashlib.sha256(f"{train.sha256}{val.sha256}".encode()).hexdigest()
     else:
         sha = sha256_of([Path(train.path), source])
