@@ -13,6 +13,7 @@ from fastlstm.controllers import Controller, Decision, EpochEnd
 from fastlstm.data import TaskInferenceWarning
 from fastlstm.devices import configure_host_devices
 from fastlstm.diagnose import Finding, Findings, diagnose
+from fastlstm.input_checks import ZeroPaddingWarning
 from fastlstm.io import DamagedResultError, DataFileError, read_data
 from fastlstm.keras_interop import KerasConverted, from_keras
 from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
@@ -56,6 +57,7 @@ __all__ = [
     "TimeWarp",
     "VarianceSources",
     "WindowSlice",
+    "ZeroPaddingWarning",
     "choice",
     "diagnose",
     "from_keras",

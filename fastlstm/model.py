@@ -190,6 +190,9 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in ("input_timesteps", "input_features"):  # unset: left out, as before they existed
+            if out[name] is None:
+                del out[name]
         if self.layer_list is not None:
             out["layers"] = [layer.get_config() for layer in self.layer_list]
         return out
@@ -335,7 +338,7 @@ def check_input_shape(model: ModelSpec, shape: tuple[int, ...], name: str = "x")
     (`ModelSpec.input_timesteps` / `input_features`, a Keras model's Input), in one line
     naming both shapes. `shape` is the data's (n, timesteps, features)."""
     steps_wanted, features_wanted = model.input_timesteps, model.input_features
-    n, steps, features = shape
+    _, steps, features = shape
     if features_wanted not in (None, features):
         what = f"{features} features per step where the model takes {features_wanted}"
         fix = f"keras.Input(shape=({steps_wanted}, {features}))"
@@ -347,6 +350,6 @@ def check_input_shape(model: ModelSpec, shape: tuple[int, ...], name: str = "x")
         return
     keras_shape = (None, steps_wanted) + ((features_wanted,) if features_wanted else ())  # token ids: (None, t)
     raise ValueError(
-        f"{name} has shape ({n}, {steps}, {features}) but the model's Input shape is {keras_shape}: {what}; "
+        f"{name} has shape (samples, {steps}, {features}) but the model's Input shape is {keras_shape}: {what}; "
         f"give the data the model's shape, or rebuild the model with {fix}"
     )

@@ -259,3 +259,43 @@ def test_cli_custom_initializers_need_keras_weights(tmp_path, monkeypatch, capsy
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "config.toml").is_file()
+
+
+# --------------------------------------------------------------------------- the Input's shape (issue 25 item 8)
+
+
+def test_the_input_shape_is_kept_and_checked_before_anything_compiles(monkeypatch):
+    import fastlstm.runner as runner
+
+    any_length = seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(None, 6))
+    fixed = seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(T, 6))
+    assert (fl.from_keras(any_length).spec.input_timesteps, fl.from_keras(any_length).spec.input_features) == (None, 6)
+    spec = fl.SweepSpec(model=fl.from_keras(fixed).spec)
+    assert fl.SweepSpec.from_toml(spec.to_toml()).model.input_features == 6  # kept in config.toml (resume)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, N)
+    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("trained on data the model does not take"))
+    cases = [
+        (
+            any_length,
+            (N, T, 12),
+            r"x has shape \(samples, 5, 12\) but the model's Input shape is \(None, None, 6\): 12 ",
+        ),
+        (fixed, (N, T, 12), r"Input shape is \(None, 5, 6\): 12 features per step where the model takes 6"),
+        (fixed, (N, T + 2, 6), r"Input shape is \(None, 5, 6\): 7 timesteps where the model takes 5"),
+    ]
+    for model, shape, match in cases:
+        with pytest.raises(ValueError, match=match) as info:
+            fl.sweep(rng.normal(size=shape).astype(np.float32), y, model=model, seeds=1, epochs=1, verbose=0)
+        assert "\n" not in str(info.value) and "keras.Input(shape=" in str(info.value)
+
+
+def test_cli_keras_model_refuses_data_of_another_width(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(T, 6)).save("m.keras")
+    rng = np.random.default_rng(1)
+    np.savez("d.npz", x=rng.normal(size=(N, T, 12)).astype(np.float32), y=rng.integers(0, 2, N))
+    args = ["sweep", "--keras-model", "m.keras", "--data", "d.npz", "--seeds", "1", "--epochs", "1", "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "d.npz: x has shape (samples, 5, 12)" in err and "(None, 5, 6)" in err, err
