@@ -188,7 +188,7 @@ class DataSpec(_Strict):
     @model_validator(mode="after")
     def _window_and_horizon_together(self) -> DataSpec:
         if self.horizon is not None and self.window is None:  # window alone: horizon 1
-            raise ValueError("data.horizon needs data.window (--window): the steps each forecast sees")
+            raise ValueError("data.horizon (--horizon) needs data.window (--window): the steps each forecast sees")
         if self.format == "series" and self.window is None:
             raise ValueError("data.format 'series' is one series cut into forecasting windows: give data.window")
         return self

@@ -129,7 +129,12 @@ CASES = [
     ),
     ("csv without pandas", ["--data", "good.csv"], ["'pandas'", "pip install 'fastlstm[data]'"], _without("pandas")),
     ("series format without a window", ["--data", "good.csv", "--format", "series"], ["data.format 'series'"], None),
-    ("window without horizon", ["--data", "good.csv", "--window", "2"], ["data.window and data.horizon"], None),
+    (
+        "horizon without window",
+        ["--data", "good.csv", "--horizon", "2"],
+        ["data.horizon (--horizon) needs data.window (--window)"],
+        None,
+    ),
     (
         "labels beyond num_classes",
         ["--data", "data.npz", "--set", "model.num_classes=2"],

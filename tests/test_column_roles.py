@@ -289,7 +289,7 @@ def test_label_columns_takes_one_name_as_text() -> None:
 
 def test_window_alone_means_horizon_1_and_horizon_alone_is_an_error() -> None:
     assert DataSpec(path="s.csv", window=12).horizon is None  # the reader takes horizon 1
-    with pytest.raises(ValueError, match=r"data.horizon needs data.window \(--window\)"):
+    with pytest.raises(ValueError, match=r"data.horizon \(--horizon\) needs data.window \(--window\)"):
         DataSpec(path="s.csv", horizon=2)
 
 

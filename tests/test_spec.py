@@ -89,7 +89,7 @@ CONFIG_ERRORS = [
     ("validation_split = 1.5", r"validation_split must be a float in \[0, 1\), got 1.5"),
     ("[model]\nunits = 0", r"model: ModelSpec.units must be a positive int, got 0"),
     ("[grid]\nlr = [0.1]", r"grid: unknown key 'lr'"),
-    ("[data]\npath = 'a.csv'\nwindow = 8", r"data.window and data.horizon go together"),
+    ("[data]\npath = 'a.csv'\nhorizon = 2", r"data.horizon \(--horizon\) needs data.window \(--window\)"),
     ("[data]\nfile = 'a.csv'", r"data.file: unknown key; expected one of \[.*'path'.*\] \(line 2\)"),
     ("[[callbacks]]\ntype = 'Stopper'", r"callbacks: unknown type 'Stopper'"),
     ("[[callbacks]]\ntype = 'EarlyStopping'\npatience = -1", r"EarlyStopping.patience"),
