@@ -116,6 +116,19 @@ def test_two_candidates_for_one_role_name_the_flag(tmp_path: Path) -> None:
     assert read_data(tmp_path / "t.csv", time_column="date", drop_columns=["time"]).x.shape == (6, 5, 3)
 
 
+def test_a_coordinate_named_y_or_t_does_not_compete_with_label_and_time(tmp_path: Path) -> None:
+    frame = long_frame()
+    frame["y"], frame["t"] = frame["f1"], frame["f2"]  # a trajectory's y and a temperature t
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = read_data(tmp_path / "t.csv")
+    assert (
+        data.x.shape == (6, 5, 5) and "time=time (numbers), label=label, features f0, f1, f2, y, t" in data.description
+    )
+    frame.drop(columns=["time", "label"]).rename(columns={"f0": "class"}).to_csv(tmp_path / "u.csv", index=False)
+    with pytest.raises(DataFileError, match="label changes within sequence"):  # class, not y, is the label
+        read_data(tmp_path / "u.csv")
+
+
 def test_explicit_column_that_is_not_there_names_the_flag(tmp_path: Path) -> None:
     long_frame().to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataFileError, match=r"--id-column 'patient' is not a column; the columns are sequence_id"):

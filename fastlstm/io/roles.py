@@ -95,6 +95,9 @@ CALENDAR_NAMES = TIME_NAMES | _keys(
 )
 # A wide table's first column named so, with one value per row, counts rows: not a step.
 ROW_NUMBER_NAMES = _keys(["index", "idx", "row", "row_id", "row_number"])
+# One-letter names that are as often a coordinate (x, y) or a variable: a role's candidate
+# only when no column has a fuller name for it (`label` beside a feature `y`).
+WEAK_NAMES = _keys(["y", "t"])
 
 _NATURAL = re.compile(r"^\s*(\D*?)[\s_\-]*(\d+)\s*$")
 _ISO_DATE = re.compile(r"^\s*\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?([ T].*)?$")
@@ -146,11 +149,13 @@ def check_named(source: Path, found: Sequence[str], names: Sequence[str] | None,
 def pick_role(
     source: Path, candidates: Sequence[str], explicit: str | None, names: frozenset[str], role: str, flag: str
 ) -> str | None:
-    """The explicit column, else the one column with a usual name for `role`, else None;
-    two with usual names is an error naming `flag`."""
+    """The explicit column, else the one column with a usual name for `role` (a one-letter
+    name only when there is no other), else None; two is an error naming `flag`."""
     if explicit is not None:
         return explicit
-    hits = [c for c in candidates if _key(c) in names]
+    hits = [c for c in candidates if _key(c) in names - WEAK_NAMES]
+    if not hits:
+        hits = [c for c in candidates if _key(c) in names & WEAK_NAMES]
     if role == "id" and not hits:  # patient_id, PassengerId, record-id
         hits = [c for c in candidates if re.search(r"(^|[\s_\-.])id$|[a-z]Id$", str(c), re.IGNORECASE)]
     if len(hits) > 1:
