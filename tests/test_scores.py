@@ -271,3 +271,4 @@ def test_cli_forecast_prints_the_error_in_units_beside_the_baselines(tmp_path, c
     assert "naive RMSE" in text and "seasonal naive (period 6) RMSE" in text
     saved = json.loads((out / "scores.json").read_text())
     assert saved["baselines"]["period"] == 6 and saved["units"] == "load"
+    assert "seasonal naive (period 6)" in (out / "report.html").read_text()

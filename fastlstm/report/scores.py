@@ -107,13 +107,24 @@ def scores_body(page: Any, doc: Mapping[str, Any]) -> str:
     rows = [[esc(c["config"]), esc(c["seeds"]), *(esc(mean_std(c, k)) for k in keys)] for c in doc["configs"]]
     lead = f"<p>Scored on {esc(doc['rows'])} {esc(doc['data'])} rows"
     lead += f"; target units: {esc(doc['units'])}.</p>" if doc.get("units") else ".</p>"
+    rows += _baseline_rows(doc.get("baselines"), keys, esc)
     body = lead + table(headers, rows)
     if doc.get("baselines"):
-        body += key_values([("baselines", esc(baseline_line(doc["baselines"])))])
+        body += key_values([("season", esc(doc["baselines"]["season"]))])
     best = doc.get("best")
     if best and best.get("labels"):
         body += _confusion_html(best, esc, table)
     return body + "".join(f"<p class='note'>{esc(n)}</p>" for n in doc.get("notes") or [])
+
+
+def _baseline_rows(baselines: Mapping[str, Any] | None, keys: Sequence[str], esc: Any) -> list[list[str]]:
+    """The naive forecasts as rows beside the configurations: the errors a model must beat."""
+    if not baselines:
+        return []
+    named = [("naive (last value)", baselines["naive"])]
+    if baselines.get("seasonal_naive") is not None:
+        named.append((f"seasonal naive (period {baselines['period']})", baselines["seasonal_naive"]))
+    return [[esc(name), "-", *(esc(fmt(errors.get(k))) for k in keys)] for name, errors in named]
 
 
 def _confusion_html(best: Mapping[str, Any], esc: Any, table: Any) -> str:
