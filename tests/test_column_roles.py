@@ -348,6 +348,8 @@ def test_dataframe_and_its_long_csv_give_identical_arrays(tmp_path: Path) -> Non
     np.testing.assert_array_equal(from_frame.x, from_file.x)
     np.testing.assert_array_equal(from_frame.y, from_file.y)
     assert from_frame.description.replace("DataFrame", "long.csv") == from_file.description
+    with pytest.raises(ValueError, match="a DataFrame is read as a table; name its label column with label_columns="):
+        read_data(frame, labels="y.npy")
 
 
 def test_dataframe_with_a_named_index_and_explicit_roles_equals_its_csv(tmp_path: Path) -> None:

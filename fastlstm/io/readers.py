@@ -97,6 +97,8 @@ def read_data(
     axis order of an .npz/.npy x ("channels_first": aeon's); x comes back steps first."""
     roles = {"time_column": time_column, "features": features, "drop_columns": drop_columns}
     if _is_dataframe(path):
+        if labels is not None or format is not None:
+            raise ValueError("labels/format: a DataFrame is read as a table; name its label column with label_columns=")
         return _read_dataframe(path, window, horizon, target, validation_split, id_column, label_columns, roles)
     source = _existing_file(path, "path")
     fmt = _resolve_format(source, format)
