@@ -77,6 +77,13 @@ def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, 
         choices=["feature", "global", "min_max"],
         help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",
     )
+    parser.add_argument(
+        "--standardize-target",
+        action="store_true",
+        default=None,
+        help="regression/forecasting: train on the target scaled by the training rows' mean and std "
+        "(predictions and errors are reported in its own units)",
+    )
 
 
 def add_column_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,10 +23,11 @@ import numpy as np
 
 from fastlstm.coerce import to_python
 from fastlstm.input_checks import Layout, apply_layout, check_layout, warn_zero_padding
+from fastlstm.labels import code_labels, describe_names, is_text, wants_coding
 from fastlstm.losses import LOSSES, METRICS, canonical_loss
 from fastlstm.preprocessing import apply_preprocessing, check_standardize, fit_preprocessing
 from fastlstm.splits import SplitMode, check_split, check_stratified, split_rows
-from fastlstm.targets import MAX_OUTPUTS, Targets, TaskInferenceWarning, checked_int, resolve_targets
+from fastlstm.targets import LOSS_TASK, MAX_OUTPUTS, Targets, TaskInferenceWarning, checked_int, resolve_targets
 
 __all__ = [
     "Dataset",
@@ -79,6 +80,10 @@ class Dataset:
     # With class_weight in the grid: the training rows' "balanced" weights, which members
     # with class_weight="balanced" train with instead of `train.weight` (ones).
     balanced_weight: np.ndarray | None = None
+    # The class names of coded labels (names[code]), None when y is not class labels.
+    class_names: tuple[str, ...] | None = None
+    # standardize_target's {"mean", "std"} of the training targets, None without it.
+    target_scaling: dict[str, float] | None = None
     # How the validation rows were chosen ({"source", "split", "split_seed", "fraction",
     # "rows"}; fastlstm.runner.load_data fills it), None when nobody said.
     validation: dict[str, Any] | None = None
@@ -238,12 +243,12 @@ def _as_targets(y: Any, name: str, n: int) -> np.ndarray:
         arr = np.asarray(y)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{name} must be an array of labels or targets: {err}") from None
-    if arr.dtype.kind in "USO" and arr.size and all(isinstance(v, (str, bytes)) for v in arr.ravel()[:100].tolist()):
-        raise ValueError(
-            f"{name} holds class names ({arr.dtype}); expected numbers: code them 0..k-1 with "
-            "names, codes = np.unique(y, return_inverse=True) (fastlstm.io.read_data does this for files)"
-        )
-    if arr.dtype.kind not in "biuf":
+    text = is_text(arr)
+    if text and arr.ndim == 2 and arr.shape[1] == 1:  # a one-column frame of class names
+        arr = arr[:, 0]
+    if text and arr.ndim != 1:
+        raise ValueError(f"{name}: class names must be one per sample (1-D), got shape {arr.shape}")
+    if not text and arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] != n:
         raise ValueError(
@@ -253,7 +258,7 @@ def _as_targets(y: Any, name: str, n: int) -> np.ndarray:
         raise ValueError(f"{name} must be 1-D or 2-D (samples, outputs), got shape {arr.shape}")
     if arr.ndim == 2 and arr.shape[1] == 0:
         raise ValueError(f"{name} has shape {arr.shape}: expected at least one output column")
-    if not np.all(np.isfinite(_as_float32(arr, name))):  # float32 is what trains
+    if not text and not np.all(np.isfinite(_as_float32(arr, name))):  # float32 is what trains
         raise ValueError(f"{name} contains NaN or inf values{BEYOND_FLOAT32}")
     return arr
 
@@ -369,6 +374,8 @@ def prepare_data(
     split_seed: int = 0,
     sequence_targets: bool = False,
     mask_zero: bool = False,
+    classes: Sequence[str] | None = None,
+    standardize_target: bool = False,
     layout: Layout | None = None,
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
@@ -385,10 +392,16 @@ def prepare_data(
     (and validation x) as aeon's (samples, channels, length); with no layout a likely
     channels-first shape is refused, "steps_first" takes any shape as it is. Zero padding
     that nothing masks raises a `ZeroPaddingWarning` (fastlstm/input_checks.py).
+
+    Class labels that are not 0..k-1 (1/2, -1/1, names) are coded 0..k-1 by
+    `fastlstm.labels` and their names kept in `Dataset.class_names`; `classes` codes them
+    by a fixed class list instead (a trained model's). `standardize_target=True` scales a
+    regression target by the training rows' mean and standard deviation
+    (`Dataset.target_scaling`; predictions are scaled back).
     """
     _check_options(standardize, class_weight_grid, class_weight, sample_weight, mask_zero, sequence_targets)
-    layout = check_layout(layout)
     _check_split_mode(split, split_seed, validation_split, validation_data, sequence_targets)
+    layout = check_layout(layout)
     if sequence_targets:
         from fastlstm.step_targets import prepare_step_data
 
@@ -418,10 +431,12 @@ def prepare_data(
     )
     if train[3] is None and mask_value is None and not mask_zero:  # nothing marks padding
         warn_zero_padding(train[0], stacklevel=2)
+    train, val, class_names = _coded_classes(train, val, task, loss, num_classes, output_dim, classes)
     ys = [("y", train[1])] + ([(val_name, val[1])] if val else [])
-    targets = resolve_targets(ys, task, loss, num_classes, output_dim)
+    targets = _named(resolve_targets(ys, task, loss, num_classes, output_dim), class_names)
     if split == "stratified" and val is not None and validation_data is None:
         check_stratified(train[1], val[1], targets.task, targets.out_dim)
+    train, val, target_scaling = _scaled_targets(train, val, targets, standardize_target)
     xa, ya, wa, ragged = train
     table = balanced = None
     if class_weight is not None:
@@ -445,7 +460,72 @@ def prepare_data(
         preprocessing,
         table,
         balanced,
+        class_names,
+        target_scaling,
     )
+
+
+def _coded_classes(
+    train: Part, val: Part | None, task: str, loss: str | None, num_classes: Any, output_dim: Any, classes: Any
+) -> tuple[Part, Part | None, tuple[str, ...] | None]:
+    """Train and validation parts with their class labels coded 0..k-1 (fastlstm/labels.py),
+    and the class names; the parts as they were when the targets are not class labels."""
+    ys = [train[1]] + ([val[1]] if val is not None else [])
+    if classes is None and not wants_coding(
+        ys, task, None if loss is None else canonical_loss(loss), num_classes, output_dim
+    ):
+        return train, val, None
+    if task == "regression" or (loss is not None and LOSS_TASK.get(canonical_loss(loss)) == "regression"):
+        raise ValueError("y holds class names, but regression needs numbers; pass numeric targets or drop task/loss")
+    try:
+        coding = code_labels(ys, classes)
+    except ValueError as err:
+        raise ValueError(f"y: {err}") from None
+    train = (train[0], coding.ys[0], *train[2:])
+    if val is not None:
+        val = (val[0], coding.ys[1], *val[2:])
+    return train, val, coding.names
+
+
+def _named(targets: Targets, class_names: tuple[str, ...] | None) -> Targets:
+    """The targets' reason in the user's class names ("binary: 2 classes (1, 2) -> ..."),
+    not in the codes they were given."""
+    if class_names is None or " -> " not in targets.reason:
+        return targets
+    head = targets.reason.split(" -> ", 1)[1]
+    return dataclasses.replace(targets, reason=f"{targets.task}: {describe_names(class_names)} -> {head}")
+
+
+def _scaled_targets(
+    train: Part, val: Part | None, targets: Targets, standardize_target: bool
+) -> tuple[Part, Part | None, dict[str, float] | None]:
+    """With `standardize_target`, a regression target scaled by the training rows' mean and
+    standard deviation (one of each over every output: a forecast's horizon is one quantity)."""
+    if not standardize_target:
+        return train, val, None
+    if targets.task != "regression":
+        raise ValueError(f"standardize_target scales a regression target, but y is {targets.task} ({targets.reason})")
+    y = np.asarray(train[1], np.float64)
+    mean, std = float(y.mean()), float(y.std())
+    scaling = {"mean": mean, "std": std if std > 0 else 1.0}
+    train = (train[0], scale_target(train[1], scaling), *train[2:])
+    if val is not None:
+        val = (val[0], scale_target(val[1], scaling), *val[2:])
+    return train, val, scaling
+
+
+def scale_target(y: Any, scaling: Mapping[str, float] | None) -> Any:
+    """y in the units the model trains on (standardized), or as it is without scaling."""
+    if scaling is None:
+        return y
+    return ((np.asarray(y, np.float64) - scaling["mean"]) / scaling["std"]).astype(np.float32)
+
+
+def unscale_target(y: np.ndarray, scaling: Mapping[str, float] | None) -> np.ndarray:
+    """Predictions back in the user's units."""
+    if scaling is None:
+        return y
+    return (np.asarray(y, np.float64) * scaling["std"] + scaling["mean"]).astype(np.float32)
 
 
 def _in_memory_xy(x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:

@@ -23,7 +23,7 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.coerce import to_python
-from fastlstm.data import prepare_data, prepare_inputs
+from fastlstm.data import prepare_data, prepare_inputs, scale_target, unscale_target
 from fastlstm.io.folders import (
     MARKER,
     DamagedResultError,
@@ -107,6 +107,19 @@ class SweepResult:
         return self.meta.get("preprocessing")
 
     @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """What the user called each class (`class_names[code]`: labels 1/2 are codes 0/1
+        named "1" and "2"), None when the targets are not class labels."""
+        names = self.meta.get("class_names")
+        return None if names is None else tuple(names)
+
+    @property
+    def target_scaling(self) -> dict[str, float] | None:
+        """`standardize_target`'s mean and std of the training targets, or None: the
+        members trained on the scaled target; `predict` returns the user's units."""
+        return self.meta.get("target_scaling")
+
+    @property
     def budget(self) -> dict[str, Any] | None:
         """What a scheduler (`fl.SuccessiveHalving`, `fl.Hyperband`) spent, None without one:
         member_epochs executed, full_member_epochs (the whole grid to the end), and per
@@ -175,18 +188,45 @@ class SweepResult:
             message += "; if x is one sample of shape (timesteps, features), pass a batch: x[None]"
         raise ValueError(message)
 
+    def predict_labels(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Every member's predicted class, by the user's names: (members, n) strings.
+
+        The most probable class of a softmax, or the sigmoid's class at 0.5 (one output);
+        labels 1/2 come back as "1"/"2", not as the codes 0/1 the model trained on."""
+        names = self.class_names
+        if names is None:
+            raise ValueError(f"predict_labels: the targets were not class labels (task {self.meta['task']!r})")
+        probs = self.predict(x, batch_size)
+        if probs.shape[-1] == 1:
+            codes = (probs[..., 0] >= 0.5).astype(int)
+        else:
+            codes = probs.argmax(axis=-1)
+        return np.asarray(names)[codes]
+
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
         """Every member's predictions (members, n, out), as Keras's `predict` gives them.
 
         `batch_size` only bounds memory (rows run through the model at once); None means
-        PREDICT_BATCH. The predictions do not depend on it.
+        PREDICT_BATCH. The predictions do not depend on it. With `standardize_target` they
+        are in the target's own units (scaled back). Class probabilities are indexed by
+        code: `class_names[k]` names column k.
         """
-        chunk = _predict_batch_size(batch_size)
+        return unscale_target(self._predict_trained(x, batch_size), self.target_scaling)
+
+    def _predict_trained(self, x: Any, batch_size: int | None) -> np.ndarray:
+        """The members' outputs in the units they trained on."""
         xs_np, mask_np = prepare_inputs(x, **self._input_options())
         self._check_features(xs_np)
         self._check_inputs(xs_np, mask_np)
-        xs = jnp.asarray(apply_preprocessing(xs_np, mask_np, self.preprocessing))
-        mask = None if mask_np is None else jnp.asarray(mask_np)
+        return self.predict_prepared(apply_preprocessing(xs_np, mask_np, self.preprocessing), mask_np, batch_size)
+
+    def predict_prepared(self, xs: np.ndarray, mask: np.ndarray | None, batch_size: int | None = None) -> np.ndarray:
+        """The members' outputs, in the units they trained on, for inputs already padded and
+        scaled as a `Dataset` holds them (`ds.val.x`, `ds.val.mask`): scoring the validation
+        rows after a sweep needs no second reading of the raw data."""
+        chunk = _predict_batch_size(batch_size)
+        xs = jnp.asarray(xs)
+        mask = None if mask is None else jnp.asarray(mask)
         steps = (xs.shape[1],) if self.meta.get("sequence_output") else ()
         result = np.zeros((len(self.members), xs.shape[0], *steps, self.meta["out_dim"]), np.float32)
         for g in self.groups:
@@ -207,6 +247,7 @@ class SweepResult:
             num_classes=self.meta["num_classes"],
             sample_weight=sample_weight,
             sequence_targets=bool(self.meta.get("sequence_output")),
+            classes=self.class_names,
             **self._input_options(),
         )
         self._check_features(data.train.x)
@@ -215,6 +256,7 @@ class SweepResult:
             raise ValueError(f"y has {data.out_dim} outputs but the model has {self.meta['out_dim']}")
         split = data.train
         split.x = apply_preprocessing(split.x, split.mask, self.preprocessing)
+        split.y = scale_target(split.y, self.target_scaling)  # the loss of the units it trained on
         arrays = [jnp.asarray(a) if a is not None else None for a in (split.x, split.y, split.weight, split.mask)]
         out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
         for g in self.groups:
@@ -224,6 +266,15 @@ class SweepResult:
             for name, v in normalized(cfg, sums, len(split)).items():
                 out[name][list(g.members)] = np.asarray(v)
         return out
+
+    def scores(self, x: Any, y: Any, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Balanced accuracy, macro F1, ROC AUC, per-class recall and confusion matrix (or MAE
+        and RMSE in the target's units) of every member on (x, y), with each configuration's
+        mean ± std: `fl.scores` (fastlstm/analysis/scores.py), the document `fastlstm sweep`
+        saves as scores.json."""
+        from fastlstm.analysis.scores import scores
+
+        return scores(self, x, y, forecast)
 
     def _model_spec(self) -> ModelSpec:
         """The member's architecture as a ModelSpec (from the spec, or `meta` for a layer list)."""
@@ -236,10 +287,11 @@ class SweepResult:
 
     def to_keras(self, member: int = 0) -> Any:
         """An uncompiled `keras.Model` with member `member`'s weights and its own dropout
-        rates and regularizer strengths (needs `fastlstm[keras]`)."""
+        rates and regularizer strengths (needs `fastlstm[keras]`). A `standardize_target`
+        scaling is folded into the linear head, so Keras predicts in the target's units."""
         from fastlstm.keras_interop import member_layers, to_keras
 
-        params = jax.tree.map(np.asarray, self.member_params(member))
+        params = _head_in_units(jax.tree.map(np.asarray, self.member_params(member)), self.target_scaling)
         spec, row = self._model_spec(), self.members[member]
         if spec.layer_list is None:  # units/layers/dropout may be in the grid: the member's own
             options = {k: row[k] for k in ("units", "layers", "dropout") if k in row}
@@ -368,6 +420,16 @@ class SweepResult:
         for k, g in enumerate(self.groups):
             flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
             np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
+
+
+def _head_in_units(params: Any, scaling: Mapping[str, float] | None) -> Any:
+    """Params whose linear head outputs the user's units: (h K + b) std + mean is
+    h (K std) + (b std + mean), exactly, with no extra layer to convert."""
+    if scaling is None:
+        return params
+    head = params["head"]
+    std, mean = np.float32(scaling["std"]), np.float32(scaling["mean"])
+    return {**params, "head": {**head, "kernel": head["kernel"] * std, "bias": head["bias"] * std + mean}}
 
 
 def _predict_batch_size(batch_size: Any) -> int:

@@ -64,6 +64,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "shuffle": True,
     "class_weight": None,
     "standardize": None,
+    "standardize_target": False,
     "oversample": False,
     "augment": None,
     "callbacks": None,
@@ -127,7 +128,7 @@ def load_data(
     ds = prepare(
         x,
         y,
-        task=model.task,
+        task=_task_of(spec),
         loss=spec.loss,
         metrics=spec.metrics,
         num_classes=model.num_classes,
@@ -139,6 +140,7 @@ def load_data(
         sample_weight=sample_weight,
         class_weight=spec.class_weight,
         standardize=spec.standardize,
+        standardize_target=spec.standardize_target,
         class_weight_grid="class_weight" in spec.grid,
         **model.data_options(),
         **layout_option,
@@ -162,6 +164,13 @@ def load_data(
             + (" (val_ metrics need validation_split or validation_data)" if not ds.val else "")
         )
     return ds
+
+
+def _task_of(spec: SweepSpec) -> str:
+    """The model's task; forecasting windows (`data.window`, `--window`) mean regression
+    whatever the values look like (a series of small counts is still a quantity)."""
+    forecasting = spec.data is not None and spec.data.window is not None
+    return "regression" if spec.model.task == "auto" and forecasting else spec.model.task
 
 
 def _split_options(spec: SweepSpec, *, in_memory: bool) -> dict[str, Any]:
@@ -295,6 +304,8 @@ def collect_result(
         "majority_class_rate": majority_class_rate((ds.val or ds.train).y, ds.task),  # of the labels scored
         "preprocessing": ds.preprocessing,  # predict/evaluate scale their inputs with it
         "class_weight": ds.class_weight,  # the per-class weights training used (numbers, also for "balanced")
+        "class_names": None if ds.class_names is None else list(ds.class_names),  # names[code]
+        "target_scaling": ds.target_scaling,  # predict scales back with it
     }
     if budget is not None:
         meta["budget"] = dict(budget)
@@ -575,6 +586,7 @@ def sweep(
     class_weight: Mapping[int, float] | str | None = None,
     sample_weight: Any = None,
     standardize: str | None = None,
+    standardize_target: bool = False,
     oversample: bool = False,
     augment: Sequence[Any] | None = None,
     callbacks: Sequence[Any] | None = None,
@@ -628,6 +640,9 @@ def sweep(
     `standardize="feature" | "global" | "min_max"` scales the inputs with statistics
     fitted on the training rows only (after `validation_split`, over real steps); the
     numbers are kept in `result.preprocessing` and `predict`/`evaluate` apply them.
+    `standardize_target=True` trains a regression target scaled by the training rows'
+    mean and standard deviation (a forecast of passenger counts in the hundreds cannot be
+    learnt in its own units); `predict` scales back, `result.target_scaling` keeps them.
     `class_weight="balanced"` weighs each class n_samples / (n_classes * count) over
     the training rows, as scikit-learn's `compute_class_weight("balanced")`.
     `oversample=True` draws each epoch's n rows with replacement, class-balanced (a row's

@@ -44,6 +44,7 @@ from fastlstm.preprocessing import check_standardize
 from fastlstm.search.halving import scheduler_from_config
 from fastlstm.search.space import Choice, distribution_from_table, is_distribution
 from fastlstm.splits import SplitMode
+from fastlstm.suggest import did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -238,6 +239,7 @@ class SweepSpec(_Strict):
     shuffle: bool = True
     class_weight: Annotated[dict[int, float] | Literal["balanced"] | None, BeforeValidator(_class_weight_from)] = None
     standardize: Annotated[Standardize | None, BeforeValidator(check_standardize)] = None
+    standardize_target: bool = False
     oversample: bool = False
     augment: AugmentField = Field(default_factory=list)
     callbacks: CallbacksField = Field(default_factory=list)
@@ -632,7 +634,10 @@ def _assign(values: dict[str, Any], path: list[str], value: Any, text: str) -> N
         if isinstance(child, str) and depth == 0 and part in NAMED_TABLES:  # optimizer.momentum=0.9
             child = node[part] = {"name": child}
         if not isinstance(child, dict):
-            raise SpecError([f"{text}: {'.'.join(path[: depth + 1])} is not a table of keys"])
+            hint = (
+                did_you_mean(part, SweepSpec.model_fields) if depth == 0 and part not in SweepSpec.model_fields else ""
+            )
+            raise SpecError([f"{text}: {'.'.join(path[: depth + 1])} is not a table of keys{hint}"])
         node = child
     node[path[-1]] = value
 
@@ -654,7 +659,8 @@ def _problems(err: ValidationError, source: str | None) -> list[str]:
         key = ".".join(loc)
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            message = f"unknown key; expected one of {sorted(_known_keys(loc[:-1]))}"
+            known = sorted(_known_keys(loc[:-1]))
+            message = f"unknown key{did_you_mean(loc[-1], known)}; expected one of {known}"
         elif e["type"] not in ("value_error", "assertion_error") and "input" in e:
             message = f"{message[:1].lower()}{message[1:]}, got {e['input']!r}"
         named = _key_named_in(message, loc)

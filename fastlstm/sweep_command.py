@@ -50,6 +50,7 @@ FLAG_KEYS = {
     "members_per_chunk": "members_per_chunk",
     "recurrent_impl": "recurrent_impl",
     "standardize": "standardize",
+    "standardize_target": "standardize_target",
     "units": "model.units",
     "layers": "model.layers",
     "data": "data.path",
@@ -208,6 +209,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     if not is_primary():
         return 0
     _report(result, time.perf_counter() - start, log, args.json)
+    _scores(result, ds, loaded, log)
     _save(result, out, loaded)
     log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
     return 0
@@ -418,6 +420,20 @@ def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> Non
     console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
     if as_json:
         sys.stdout.write(strict_json({"summary": list(summary), "meta": result.meta}, indent=None) + "\n")
+
+
+def _scores(result: Any, ds: Any, loaded: Any, console: Console) -> None:
+    """Score the validation rows as a scikit-learn user would (fastlstm/analysis/scores.py),
+    keep the document in result.analysis (scores.json) and print its few lines."""
+    from fastlstm.analysis.scores import validation_scores
+    from fastlstm.report.scores import score_lines
+
+    doc = validation_scores(result, ds, getattr(loaded, "forecast", None))
+    if doc is None:
+        return
+    result.analysis["scores"] = doc
+    for line in score_lines(doc):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _budget(result: Any, console: Console) -> None:

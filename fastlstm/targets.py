@@ -6,7 +6,9 @@ always win, and a guess that is probably wrong must say so (`TaskInferenceWarnin
 The rules are looked at over the training and validation targets together; `y` of
 shape (n,) and (n, 1) are the same ("a column"), (n, k) with k > 1 are "rows".
 
-With task="auto" and no loss, num_classes or output_dim given:
+With task="auto" and no loss, num_classes or output_dim given (class labels that are
+not 0..k-1 - 1/2, -1/1, names - arrive here already coded 0..k-1 by
+`fastlstm.labels`, so 1/2 is the binary row below, as "a"/"b" is):
 
 ==========================================  ==============  ===============================  ================
 y                                            task            loss                             outputs
@@ -14,6 +16,9 @@ y                                            task            loss               
 column of 0/1 (bool, int or float 0.0/1.0)   binary          binary_crossentropy              1 sigmoid
 column of whole numbers >= 0, not only 0/1   classification  sparse_categorical_crossentropy  max + 1 softmax
   (int, or floats like 2.0)
+column of whole numbers that is a quantity   regression      mse                              1 linear
+  (`fastlstm.labels.looks_like_quantity`:
+  > 10 distinct, most rows their own value)
 column of whole numbers with one < 0         error: encode the labels, or pass task="regression"
 column with a value that is not whole        regression      mse                              1 linear
 rows, each one-hot (0/1, summing to 1)       classification  categorical_crossentropy         k softmax
@@ -34,10 +39,9 @@ Explicit settings win, and contradicting ones are an error:
   num_classes it is the number of classes (so output_dim=2 on 0/1 labels is a 2-way
   softmax).
 
-Doubtful guesses warn: more than 100 classes, or more than 10 classes with more
-distinct labels than half the rows (probably a regression target: pass
+Doubtful guesses warn: more than 100 classes (probably a regression target: pass
 task="regression"); labels that are not exactly 0..k-1 when the class count was
-inferred (classes with no examples: encode the labels as 0..k-1).
+inferred (only reached when the labels were not coded: classes with no examples).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from fastlstm.labels import MANY_CLASSES, SOME_CLASSES, looks_like_quantity
 from fastlstm.losses import canonical_loss
 
 LOSS_TASK = {
@@ -60,8 +65,6 @@ LOSS_TASK = {
     "mse": "regression",
     "mae": "regression",
 }
-MANY_CLASSES = 100  # above this, a class-label guess is doubtful whatever the row count
-SOME_CLASSES = 10  # above this, doubtful when more than half the rows have distinct labels
 # The most outputs a head may have: labels are int32 on the device, and a softmax beyond a
 # million classes is a mistake (a quantity read as labels) long before it is a model.
 MAX_OUTPUTS = 2**20
@@ -203,7 +206,7 @@ def _auto_task(facts: _Facts) -> str:
     if facts.column:
         if facts.zero_one:
             return "binary"
-        return "classification" if facts.whole else "regression"
+        return "classification" if facts.whole and not looks_like_quantity(facts.y) else "regression"
     if facts.onehot:
         return "classification"
     return "binary" if facts.zero_one else "regression"
@@ -308,7 +311,13 @@ def _binary(facts: _Facts, ys: Sequence[tuple[str, np.ndarray]], source: str) ->
 def _regression(facts: _Facts, s: _Settings, source: str) -> Targets:
     width = facts.columns
     loss = s.loss or "mse"
-    if facts.column:
+    if facts.column and facts.whole and source == "inferred":
+        distinct = np.unique(facts.y).size
+        what = (
+            f"{distinct} distinct whole numbers among {facts.y.shape[0]} rows, a quantity rather than class "
+            "labels (task='classification' to mean classes)"
+        )
+    elif facts.column:
         what = f"{facts.kind} targets" + ("" if facts.whole else ", not all whole numbers")
     else:
         what = f"rows of {width} {facts.kind} targets"

@@ -77,7 +77,7 @@ def test_rule_table(y, settings, expected):
 
 def test_reason_reads_as_one_line():
     assert prepare_data(X, INTS_012).inference["reason"] == (
-        "classification: 3 distinct integer labels 0..2 -> softmax over 3, sparse_categorical_crossentropy"
+        "classification: 3 classes (0, 1, 2) -> softmax over 3, sparse_categorical_crossentropy"
     )
     assert prepare_data(X, INTS_01, num_classes=2).inference["reason"].endswith("(from num_classes=2)")
 
@@ -90,8 +90,8 @@ def test_validation_labels_count_in_the_guess():
 
 
 ERRORS = [
-    ("negative ints", INTS_012 - 1, {}, r"class labels must be >= 0, got -1; encode them"),
-    ("negative whole floats", (INTS_012 - 1).astype(float), {}, r"class labels must be >= 0"),
+    ("negative ints as classes", INTS_012 - 1, {"num_classes": 3}, r"class labels must be >= 0, got -1; encode them"),
+    ("class names for regression", np.array(list("abc") * 4), {"task": "regression"}, r"regression needs numbers"),
     ("label above num_classes", INTS_012, {"num_classes": 2}, r"label 2 is >= num_classes=2"),
     ("num_classes with task=regression", INTS_012, {"num_classes": 3, "task": "regression"}, r"num_classes=3 is for"),
     ("num_classes with task=binary", INTS_01, {"num_classes": 2, "task": "binary"}, r"num_classes=2 is for"),
@@ -123,11 +123,7 @@ def test_validation_targets_must_have_the_training_columns():
 
 
 DOUBTFUL = [
-    ("many classes", np.arange(150), r"150 distinct whole-number values .* task='regression'"),
-    ("mostly distinct", np.arange(30) % 20, r"20 distinct whole-number values among 30 rows"),
-    ("labels 1..3", np.arange(30) % 3 + 1, r"labels are not 0\.\.3: 1 of the 4 classes have no examples \(0\)"),
-    ("labels 0,5,9", np.array([0, 5, 9] * 10), r"7 of the 10 classes have no examples \(1, 2, 3, 4, 6, 7, 8\)"),
-    ("whole floats with gaps", np.array([0.0, 2.0] * 15), r"classes have no examples \(1\); encode"),
+    ("150 classes", np.arange(1000) % 150, r"150 distinct whole-number values .* task='regression'"),
 ]
 
 
@@ -138,6 +134,52 @@ def test_doubtful_guesses_warn_at_the_callers_line(y, match):
         ds = prepare_data(x, y)
     assert ds.task == "classification" and any(m for m in ds.inference["warnings"])
     assert {w.filename for w in caught if w.category is TaskInferenceWarning} == {__file__}
+
+
+# (id, y, expected task, classes, class names): labels that are not 0..k-1 are coded, not padded
+# with empty classes; the same names give the same codes whatever type held them.
+CODED = [
+    ("labels 1/2 (UCR)", np.arange(30) % 2 + 1, "binary", 1, ("1", "2")),
+    ("labels 1..3", np.arange(30) % 3 + 1, "classification", 3, ("1", "2", "3")),
+    ("labels -1/1", np.where(np.arange(30) % 2, 1, -1), "binary", 1, ("-1", "1")),
+    ("labels 3/7 as floats", np.where(np.arange(30) % 2, 7.0, 3.0), "binary", 1, ("3", "7")),
+    ("labels 0,5,9", np.array([0, 5, 9] * 10), "classification", 3, ("0", "5", "9")),
+    ("names", np.array(["walk", "run", "idle"] * 10), "classification", 3, ("idle", "run", "walk")),
+    ("numeric names", np.array(["10", "2", "1"] * 10), "classification", 3, ("1", "2", "10")),
+]
+
+
+@pytest.mark.parametrize("y, task, out_dim, names", [c[1:] for c in CODED], ids=[c[0] for c in CODED])
+def test_class_labels_are_coded_and_named(y, task, out_dim, names):
+    x = np.zeros((len(y), 3, 1), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TaskInferenceWarning)
+        ds = prepare_data(x, y)
+    assert (ds.task, ds.out_dim, ds.class_names) == (task, out_dim, names)
+    decoded = np.asarray(names)[ds.train.y.reshape(-1).astype(int)]
+    assert decoded.tolist() == [str(int(v)) if not isinstance(v, str) else v for v in y.tolist()]
+
+
+def test_same_labels_from_numbers_and_strings_give_the_same_codes():
+    ints = np.array([2, 1, 1, 2, 1, 2])
+    x = np.zeros((6, 3, 1), np.float32)
+    a, b = prepare_data(x, ints), prepare_data(x, ints.astype(str))
+    assert a.class_names == b.class_names == ("1", "2")
+    np.testing.assert_array_equal(a.train.y, b.train.y)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [np.arange(150), np.arange(30) % 20, np.arange(120) * 3.0 + 100],
+    ids=["150 distinct of 150", "20 distinct of 30", "a float quantity (passenger counts)"],
+)
+def test_whole_numbers_that_are_a_quantity_are_regression(y):
+    x = np.zeros((len(y), 3, 1), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TaskInferenceWarning)
+        ds = prepare_data(x, y)
+    assert ds.task == "regression" and ds.class_names is None
+    assert "a quantity rather than class labels" in ds.inference["reason"]
 
 
 @pytest.mark.parametrize(
@@ -159,13 +201,27 @@ def test_explicit_settings_silence_the_doubt(y, settings):
 
 def test_sweep_warns_at_the_users_line_and_records_the_inference():
     """Through fl.sweep: the warning points at this file, and meta says what was decided."""
-    y = np.array([1, 2, 3] * 4)
-    with pytest.warns(TaskInferenceWarning, match="encode the labels") as caught:
-        result = fl.sweep(X, y, model=fl.ModelSpec(units=4), seeds=1, epochs=1, batch_size=6, verbose=0)
+    y = np.arange(400) % 150
+    x = np.zeros((400, 3, 1), np.float32)
+    with pytest.warns(TaskInferenceWarning, match="150 distinct") as caught:
+        result = fl.sweep(x, y, model=fl.ModelSpec(units=4), seeds=1, epochs=1, batch_size=200, verbose=0)
     assert {w.filename for w in caught if w.category is TaskInferenceWarning} == {__file__}
     inferred = result.meta["inferred"]
-    assert inferred["num_classes"] == 4 and inferred["task"] == result.meta["task"] == "classification"
-    assert "no examples" in inferred["warnings"][0]
+    assert inferred["num_classes"] == 150 and inferred["task"] == result.meta["task"] == "classification"
+    assert "150 distinct" in inferred["warnings"][0]
+
+
+def test_sweep_keeps_the_class_names_and_predicts_them():
+    """Labels 1..3 train a 3-way softmax (not 4 with an empty class 0), and the names come back."""
+    y = np.array([1, 2, 3] * 4)
+    result = fl.sweep(X, y, model=fl.ModelSpec(units=4), seeds=2, epochs=1, batch_size=6, verbose=0)
+    assert result.meta["class_names"] == ["1", "2", "3"] and result.meta["out_dim"] == 3
+    labels = result.predict_labels(X)
+    assert labels.shape == (2, N) and set(labels.ravel().tolist()) <= {"1", "2", "3"}
+    np.testing.assert_array_equal(labels, np.asarray(["1", "2", "3"])[result.predict(X).argmax(-1)])
+    scores = result.evaluate(X, y)  # evaluated in the user's labels, coded as in training
+    manual = (labels == y.astype(str)).mean(axis=1)
+    np.testing.assert_allclose(scores["accuracy"], manual, atol=1e-6)
 
 
 def test_num_classes_two_builds_a_two_way_softmax():

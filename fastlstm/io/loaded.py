@@ -56,16 +56,29 @@ class LoadedData:
     sha256: str
     description: str
     class_names: tuple[str, ...] | None = None
+    # A windowed series (fastlstm/io/series.py): what a forecast is judged against -
+    # {"target", "window", "horizon", "series": the target's values in time order,
+    # "split_at": the row where validation starts} - None for other data.
+    forecast: dict[str, Any] | None = None
 
     def fit_arguments(self) -> dict[str, Any]:
         """`x`, `y` and, when the file had them, `validation_data` and `sample_weight`,
-        ready for `fl.sweep(**data.fit_arguments(), ...)`."""
-        args: dict[str, Any] = {"x": self.x, "y": self.y}
+        ready for `fl.sweep(**data.fit_arguments(), ...)`. Class labels go as their names,
+        so `fl.sweep` codes and names them as it codes labels from any other source."""
+        args: dict[str, Any] = {"x": self.x, "y": self.named(self.y)}
         if self.validation_data is not None:
-            args["validation_data"] = self.validation_data
+            x_val, y_val, *weight = self.validation_data
+            args["validation_data"] = (x_val, self.named(y_val), *weight)
         if self.sample_weight is not None:
             args["sample_weight"] = self.sample_weight
         return args
+
+
+    def named(self, codes: np.ndarray) -> np.ndarray:
+        """Class codes as their names (strings); other targets as they are."""
+        if self.class_names is None:
+            return codes
+        return np.asarray(self.class_names)[np.asarray(codes).astype(np.int64)]
 
 
 def sha256_of(paths: Sequence[Path]) -> str:

@@ -87,7 +87,8 @@ def read_series(
         part += f"; validation: last {count(rows - split_at, 'step')} -> {count(len(x_val), 'window')}"
     time = f"time={', '.join(times)} ({order})" if times else "time=file order"
     description = f"{source.name}: {part}, target {target!r}; roles: {time}, features {show_names(inputs)}"
-    return LoadedData(x, y, validation, None, str(source), fmt, sha, description, None)
+    forecast = {"target": target, "window": window, "horizon": horizon, "series": targets, "split_at": split_at}
+    return LoadedData(x, y, validation, None, str(source), fmt, sha, description, None, forecast)
 
 
 def _series_roles(

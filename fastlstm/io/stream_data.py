@@ -210,6 +210,8 @@ def _check_stream_options(options: dict[str, Any]) -> None:
     )
     if options["sequence_targets"]:
         raise ValueError("x: streamed data does not support per-timestep targets yet; pass in-memory arrays")
+    if options.get("standardize_target"):
+        raise ValueError("standardize_target is not supported with streamed data yet; scale y before the sweep")
     if options["class_weight_grid"]:
         raise ValueError("grid['class_weight'] is not supported with streamed data yet; pass one class_weight")
 
