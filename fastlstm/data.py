@@ -521,6 +521,23 @@ def scale_target(y: Any, scaling: Mapping[str, float] | None) -> Any:
     return ((np.asarray(y, np.float64) - scaling["mean"]) / scaling["std"]).astype(np.float32)
 
 
+def metrics_in_target_units(
+    values: Mapping[str, np.ndarray], scaling: Mapping[str, float] | None
+) -> dict[str, np.ndarray]:
+    """Logged mae/mse (and val_) in the target's own units: the members train on the scaled
+    target, but an error of 0.3 std says nothing to a user counting passengers. One mean and
+    std over every output make this exact (|e| std, e^2 std^2). The loss stays the scaled
+    objective it was (what callbacks monitoring val_loss saw)."""
+    if scaling is None:
+        return dict(values)
+    power = {"mae": 1, "mse": 2}
+    out = {}
+    for name, value in values.items():
+        exponent = power.get(name.removeprefix("val_"))
+        out[name] = value if exponent is None else (value * np.float32(scaling["std"] ** exponent)).astype(value.dtype)
+    return out
+
+
 def unscale_target(y: np.ndarray, scaling: Mapping[str, float] | None) -> np.ndarray:
     """Predictions back in the user's units."""
     if scaling is None:

@@ -23,7 +23,7 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.coerce import to_python
-from fastlstm.data import prepare_data, prepare_inputs, scale_target, unscale_target
+from fastlstm.data import metrics_in_target_units, prepare_data, prepare_inputs, scale_target, unscale_target
 from fastlstm.io.folders import (
     MARKER,
     DamagedResultError,
@@ -265,7 +265,7 @@ class SweepResult:
             sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, *arrays, h)))(g.params, hp)
             for name, v in normalized(cfg, sums, len(split)).items():
                 out[name][list(g.members)] = np.asarray(v)
-        return out
+        return metrics_in_target_units(out, self.target_scaling)
 
     def scores(self, x: Any, y: Any, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Balanced accuracy, macro F1, ROC AUC, per-class recall and confusion matrix (or MAE

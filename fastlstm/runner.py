@@ -25,7 +25,7 @@ from fastlstm.cache import enable_compilation_cache
 from fastlstm.checkpoint import Checkpointer, dataset_digest, load_resume
 from fastlstm.controllers import ChunkOutcome, Controller
 from fastlstm.cudnn import eligibility_problems
-from fastlstm.data import Dataset, prepare_data
+from fastlstm.data import Dataset, metrics_in_target_units, prepare_data
 from fastlstm.devices import select_devices
 from fastlstm.distributed import check_same_everywhere
 from fastlstm.driver import Driver, Settings
@@ -312,6 +312,7 @@ def collect_result(
     if ds.streaming:
         meta["streaming"] = stream_meta(ds, spec)
         shared_order_rows(rows, plan, outcomes)
+    history = metrics_in_target_units(history, ds.target_scaling)
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
 
 

@@ -72,6 +72,12 @@ def test_standardize_target_predicts_in_the_targets_units(tmp_path):
     assert np.all(rmse < y.std())  # better than predicting the mean
     result.save(tmp_path / "run")
     np.testing.assert_allclose(fl.load(tmp_path / "run").predict(x), result.predict(x), rtol=1e-6)
+    # mae is logged and evaluated in passengers; the loss stays the scaled objective it trained on
+    mae = np.abs(predictions - y).mean(axis=1)
+    np.testing.assert_allclose(result.evaluate(x, y)["mae"], mae, rtol=1e-3)
+    ratio = result.history["mae"][:, -1] / mae  # the last epoch's running mean, in passengers too (not / std)
+    assert np.all((ratio > 0.5) & (ratio < 2.0))
+    assert np.all(result.evaluate(x, y)["loss"] < 1.0)  # mse in std units: below the mean predictor's 1
 
 
 def test_unscaled_large_target_is_what_standardize_target_fixes():
