@@ -225,7 +225,10 @@ def test_long_csv_custom_columns_and_several_labels(tmp_path, pd):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("id,t,time,f,label\na,0,0,1,0\n", r"columns 't', 'time' could each be the time column; pass --time-column"),
+        (
+            "id,time,date,f,label\na,0,0,1,0\n",
+            r"columns 'time', 'date' could each be the time column; pass --time-column",
+        ),
         ("id,step,f,label\na,0,1,0\na,1,2\n", "column 'label' has an empty or missing value in data row 2"),
         ("id,step,f,label\na,0,,0\n", "column 'f' has an empty or missing value in data row 1"),
         ("id,step,f,label\na,0,1,0,9\na,1,2,0\n", "not a readable csv file"),
