@@ -687,6 +687,7 @@ def sweep(
     `fl.distributed.initialize(...)` the members are sharded over every process's
     devices, every process gets the whole result, and only process 0 writes checkpoints.
     """
+    x, y, validation_data = _tables_read(x, y, validation_data)
     model, keras_params = _keras_model(model, init)
     if keras_params is not None:
         if initial_params is not None:
@@ -710,6 +711,24 @@ def sweep(
         resume=resume is not None,
         devices=devices,
     )
+
+
+def _tables_read(x: Any, y: Any, validation_data: Any) -> tuple[Any, Any, Any]:
+    """`fl.sweep(df)` or `fl.sweep(df, "label")`: a pandas DataFrame in long or wide layout is
+    read as its CSV would be (`fl.read_data(df)`: roles from the usual column names, steps in
+    order, labels coded), `y` naming the label column when it is not a usual name."""
+    from fastlstm.io.readers import is_dataframe, read_data
+
+    if not is_dataframe(x):
+        return x, y, validation_data
+    if y is not None and not isinstance(y, str):
+        raise ValueError("y: with a DataFrame x, y is the label column's name (or None to find it by name)")
+    data = read_data(x, label_columns=y)
+    if validation_data is not None and is_dataframe(validation_data):
+        validation_data = read_data(validation_data, label_columns=y).fit_arguments()
+        validation_data = (validation_data["x"], validation_data["y"])
+    fit = data.fit_arguments()
+    return fit["x"], fit["y"], validation_data
 
 
 def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:

@@ -52,3 +52,14 @@ def test_every_format_trains_the_same_members(tmp_path):
     for source, result in runs.items():
         assert (result.meta["task"], result.class_names) == ("binary", ("1", "2")), source
         np.testing.assert_array_equal(result.history["loss"], reference.history["loss"], err_msg=source)
+
+
+def test_sweep_takes_the_dataframe_itself(tmp_path):
+    """fl.sweep(df) reads a table as read_data(df) does; y may name an unusual label column."""
+    wide = pd.read_csv(_exports(tmp_path)["csv"]["path"])
+    direct = fl.sweep(wide, **SWEEP)
+    named = fl.sweep(wide.rename(columns={"class": "outcome"}), "outcome", **SWEEP)
+    through_reader = fl.sweep(**read_data(wide).fit_arguments(), **SWEEP)
+    assert direct.class_names == named.class_names == ("1", "2")
+    np.testing.assert_array_equal(direct.history["loss"], through_reader.history["loss"])
+    np.testing.assert_array_equal(named.history["loss"], through_reader.history["loss"])

@@ -96,7 +96,7 @@ def read_data(
     (`fastlstm.io.roles`), and the description says what was chosen. `layout` is the
     axis order of an .npz/.npy x ("channels_first": aeon's); x comes back steps first."""
     roles = {"time_column": time_column, "features": features, "drop_columns": drop_columns}
-    if _is_dataframe(path):
+    if is_dataframe(path):
         if labels is not None or format is not None:
             raise ValueError("labels/format: a DataFrame is read as a table; name its label column with label_columns=")
         return _read_dataframe(path, window, horizon, target, validation_split, id_column, label_columns, roles)
@@ -125,7 +125,7 @@ def read_data(
     return read_long_table(source, fmt, id_column=id_column, label_columns=label_columns, **roles)
 
 
-def _is_dataframe(value: Any) -> bool:
+def is_dataframe(value: Any) -> bool:
     """A pandas DataFrame, without importing pandas when it was never imported."""
     import sys
 
