@@ -228,11 +228,13 @@ def test_wide_csv_with_an_id_column_drops_it_and_a_long_one_with_its_step_named_
     assert data.x[:, :, 0].tolist() == [[0.5, pytest.approx(0.7)]] and "time=time (numbers)" in data.description
 
 
-def test_sweep_with_string_labels_says_how_to_code_them() -> None:
+def test_sweep_codes_string_labels_and_keeps_their_names() -> None:
     import fastlstm as fl
 
-    with pytest.raises(ValueError, match=r"^y holds class names .*return_inverse"):
-        fl.sweep(np.zeros((4, 3, 1)), ["normal", "abnormal", "normal", "abnormal"], seeds=2, epochs=1)
+    x = np.random.default_rng(0).normal(size=(4, 3, 1))
+    result = fl.sweep(x, ["normal", "abnormal", "normal", "abnormal"], seeds=2, epochs=1, verbose=0)
+    assert result.class_names == ("abnormal", "normal") and result.meta["task"] == "binary"
+    assert result.predict_labels(x).shape == (2, 4)
 
 
 def test_ts_without_aeon_is_one_line_naming_the_package_and_the_extra(tmp_path: Path, monkeypatch, capsys) -> None:
