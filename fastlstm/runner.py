@@ -515,8 +515,8 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     forecasting = source.window is not None
     if forecasting and spec.split != "last":
         raise ValueError(
-            f"split={spec.split!r} (--split): a windowed series (--window) is split by time; overlapping "
-            "windows on both sides of a shuffled split would leak the validation values into training"
+            f"split={spec.split!r} (--split): a windowed series (--window) is split by time; a {spec.split} split "
+            "puts overlapping windows on both sides, leaking validation values into training"
         )
     table = {"time_column": source.time_column, "features": source.features, "drop_columns": source.drop_columns}
     if not forecasting:  # one series has no sequence id or label column

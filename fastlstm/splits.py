@@ -174,11 +174,11 @@ def check_stratified(train_y: np.ndarray, val_y: np.ndarray | None, task: str, o
 
 def describe_split(validation: dict[str, Any] | None) -> str:
     """The header's words for how the validation rows were chosen: "last 20% of rows",
-    "stratified 20% of rows (split seed 0)", "validation_data", or "none"."""
+    "stratified 20% of rows (8), split seed 0", "the given set (40 rows)", or "none"."""
     if not validation:
         return "none"
     if validation.get("source") != "validation_split":
-        return str(validation.get("source", "validation_data"))
+        return f"the given set ({validation.get('rows')} rows)"
     share = f"{100 * validation['fraction']:.3g}% of rows ({validation['rows']})"
     mode = validation["split"]
     if mode == "last":
