@@ -250,3 +250,10 @@ def test_doctor_verifies_the_stratified_split_on_basic_motions():
     assert "different" in verification["note"]
     assert found.after.spec.split == "stratified"
     assert found.after.meta["validation"]["split"] == "stratified"
+
+
+def test_the_data_checks_read_class_names_as_fl_sweep_codes_them():
+    x, y, names = ucr("BasicMotions")  # a .ts file's labels are names: "standing", "badminton"
+    shift = check_data(x, names[y], validation_split=0.2).by_id("data.label_shift")
+    assert shift.change == {"split": "stratified"}
+    assert shift.evidence["validation"] == [1.0, 0.0, 0.0, 0.0]  # badminton, coded 0 as fl.sweep codes it

@@ -20,6 +20,7 @@ import numpy as np
 
 from fastlstm.coerce import to_python
 from fastlstm.data import _pad_ragged
+from fastlstm.labels import code_labels, is_text
 from fastlstm.splits import split_rows
 from fastlstm.targets import resolve_targets
 
@@ -83,6 +84,7 @@ def data_view(
         not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3)
     ):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
+    y, validation_data = _named_classes_coded(y, validation_data)
     train = _part(x, y, "x", "y", mask_value)
     val_source = "none"
     if validation_data is not None:
@@ -97,6 +99,19 @@ def data_view(
         val = None
     inferred, classes = _task_of(train, val, task, loss, num_classes)
     return DataView(train, val, inferred, classes, val_source, split if val_source == "validation_split" else "last")
+
+
+def _named_classes_coded(y: Any, validation_data: Any) -> tuple[Any, Any]:
+    """Class names (a .ts file's "standing", "walking") coded 0..k-1 over training and
+    validation labels together, as fl.sweep codes them (fastlstm/labels.py); other y as given."""
+    ys = [y] + ([validation_data[1]] if validation_data is not None else [])
+    arrays = [None if v is None else np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v) for v in ys]
+    if arrays[0] is None or not any(is_text(a) for a in arrays if a is not None):
+        return y, validation_data
+    coded = code_labels([a for a in arrays if a is not None]).ys
+    if len(coded) == 1:
+        return coded[0], validation_data
+    return coded[0], (validation_data[0], coded[1], *validation_data[2:])
 
 
 def _part(x: Any, y: Any, x_name: str, y_name: str, mask_value: float | None) -> Part:
