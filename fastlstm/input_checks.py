@@ -56,7 +56,8 @@ def transposed_error(name: str, shape: tuple[int, ...]) -> ValueError:
     """The one-line refusal of a likely channels-first array, with both ways out."""
     n, steps, features = shape
     return ValueError(
-        f"{name} has shape {shape}: {steps} step(s) of {features} features looks like the aeon/sktime layout "
+        f"{name} has shape {shape}: {steps} step{'' if steps == 1 else 's'} of {features} features looks like the "
+        "aeon/sktime layout "
         f"(samples, channels, length) = ({n}, {steps}, {features}); fastlstm wants (samples, timesteps, "
         f"features): pass {name}.transpose(0, 2, 1), or layout='channels_first' (CLI: --layout channels_first, "
         "--set data.layout=channels_first); if it really is steps first, say layout='steps_first'"

@@ -39,7 +39,7 @@ def _npz(**arrays) -> bytes:
 
 FILES = {
     "data.npz": _npz(x=X, y=Y),
-    "badkeys.npz": _npz(inputs=X, y=Y),
+    "badkeys.npz": _npz(arr_0=X, y=Y),  # a positional np.savez: no name says what it holds
     "garbage.npz": b"this is not a zip archive",
     "x.npy": b"",  # written below with np.save
     "ragged.csv": b"id,step,a,label\n0,0,1.0,1\n0,1,2.0,1,9\n",
@@ -114,7 +114,7 @@ CASES = [
     ("missing data file", ["--data", "nope.npz"], ["nope.npz", "no such file"], None),
     ("data path is a folder", ["--data", "notrun"], ["notrun", "is not a file"], None),
     ("npz of garbage", ["--data", "garbage.npz"], ["garbage.npz", "is not a NumPy file"], None),
-    ("npz with wrong keys", ["--data", "badkeys.npz"], ["badkeys.npz", "unknown keys ['inputs']"], None),
+    ("npz with wrong keys", ["--data", "badkeys.npz"], ["badkeys.npz", "cannot tell what key 'arr_0' holds"], None),
     ("npy without labels", ["--data", "x.npy"], ["labels", ".npy"], None),
     ("labels file missing", ["--data", "x.npy", "--labels", "y.npy"], ["y.npy", "no such file"], None),
     ("ragged csv row", ["--data", "ragged.csv"], ["ragged.csv", "Expected 4 fields in line 3, saw 5"], None),

@@ -55,5 +55,5 @@ def canonical_keys(source: Path, keys: Iterable[str]) -> dict[str, str]:
 
 def renamed(mapping: dict[str, str]) -> str:
     """' (keys X_train -> x, y_train -> y)' when some key was not fastlstm's own name, else ''."""
-    moved = [f"{given} -> {key}" for key, given in mapping.items() if given != key]
+    moved = [f"{mapping[key]} -> {key}" for key in NPZ_KEYS if key in mapping and mapping[key] != key]
     return f" (keys {', '.join(moved)})" if moved else ""
