@@ -325,8 +325,8 @@ def test_series_that_cannot_be_windowed(tmp_path, pd, kwargs, match):
         ({"window": 0}, "window must be an integer >= 1, got 0"),
         ({"window": 3, "horizon": 0}, "horizon must be an integer >= 1, got 0"),
         ({"window": 2.5}, "window must be an integer >= 1"),
-        ({"horizon": 2}, "horizon: only forecasting samples from one series use it; pass window= as well"),
-        ({"target": "v"}, "target: only forecasting samples from one series use it; pass window= as well"),
+        ({"horizon": 2}, r"horizon \(--horizon\): only forecasting samples .* pass window= as well \(--window N\)"),
+        ({"target": "v"}, r"target \(--target\): only forecasting samples .* pass window= as well \(--window N\)"),
         ({"window": 3, "validation_split": 1.0}, r"validation_split must be a float in \[0, 1\)"),
     ],
 )
@@ -339,7 +339,9 @@ def test_series_arguments_are_checked_before_reading(tmp_path, kwargs, match):
 
 def test_window_is_only_for_csv_or_parquet(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 3)), y=np.zeros(2))
-    with pytest.raises(ValueError, match="window: forecasting windows are cut from a single-series CSV or Parquet"):
+    with pytest.raises(
+        ValueError, match=r"window \(--window\): forecasting windows are cut from a single-series CSV or Parquet"
+    ):
         read_data(tmp_path / "d.npz", window=2)
 
 

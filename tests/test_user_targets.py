@@ -24,6 +24,8 @@ def test_class_names_survive_the_run_folder(tmp_path):
     loaded = fl.load(tmp_path / "run")
     assert loaded.class_names == ("down", "up")
     np.testing.assert_array_equal(loaded.predict_labels(X), result.predict_labels(X))
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "0 = down, 1 = up" in page and "binary: 2 classes (down, up)" in page
 
 
 def test_labels_from_a_csv_and_from_strings_train_the_same_members(tmp_path):

@@ -204,10 +204,14 @@ def _check_arguments(
         raise ValueError(f"labels: only a .npy x file takes a separate labels file, not a {fmt} file")
     for name, value in (("horizon", horizon), ("target", target)):
         if value is not None and window is None:
-            raise ValueError(f"{name}: only forecasting samples from one series use it; pass window= as well")
+            raise ValueError(
+                f"{name} (--{name}): only forecasting samples from one series use it; pass window= as well (--window N)"
+            )
     if window is not None:
         if fmt not in ("csv", "parquet"):
-            raise ValueError(f"window: forecasting windows are cut from a single-series CSV or Parquet, not {fmt}")
+            raise ValueError(
+                f"window (--window): forecasting windows are cut from a single-series CSV or Parquet, not {fmt}"
+            )
         for name, value in (("window", window), ("horizon", horizon)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

@@ -256,6 +256,17 @@ def run_facts(result: SweepResult, environment: Mapping[str, Any]) -> list[tuple
         facts.append(("rows", esc(f"{meta['n_train']} training, {meta.get('n_val', 0)} validation")))
     reason = (meta.get("inferred") or {}).get("reason")
     facts.append(("task", esc(reason or f"{meta.get('task')}, loss {meta.get('loss')}")))
+    if result.class_names is not None:
+        names = ", ".join(f"{code} = {name}" for code, name in enumerate(result.class_names))
+        facts.append(("classes", esc(f"{names} (code = your label)")))
+    if result.target_scaling is not None:
+        scaling = result.target_scaling
+        facts.append(
+            (
+                "target scaling",
+                esc(f"mean {scaling['mean']:.6g}, std {scaling['std']:.6g} (training rows; mae/mse in units)"),
+            )
+        )
     if meta.get("majority_class_rate") is not None:
         facts.append(
             (
