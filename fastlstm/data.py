@@ -347,9 +347,17 @@ def _masked(
 
 
 def prepare_inputs(
-    x: Any, mask_value: float | None = None, name: str = "x", mask_zero: bool = False, layout: Layout | None = None
+    x: Any,
+    mask_value: float | None = None,
+    name: str = "x",
+    mask_zero: bool = False,
+    layout: Layout | None = "steps_first",
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Inputs alone (for predict): float32 (n, timesteps, features) and a mask or None."""
+    """Inputs alone (for predict): float32 (n, timesteps, features) and a mask or None.
+
+    A trained model knows its feature count (its caller checks x against it), so the
+    likely-transposed refusal (`layout=None`) is not the default here: a model trained on a
+    short sequence of many features with layout="steps_first" must predict on the same."""
     arr, ragged = _to_sequences(x, name, check_layout(layout))
     return arr, _masked(arr, ragged, mask_value, mask_zero)
 

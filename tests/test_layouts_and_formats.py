@@ -111,6 +111,13 @@ def test_a_short_sequence_of_many_features_trains_when_said_so():
     assert (ds.timesteps, ds.features) == (4, 64)
 
 
+def test_a_model_trained_steps_first_predicts_on_the_same_shape():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(16, 2, 40)).astype(np.float32), rng.integers(0, 2, 16)
+    result = fl.sweep(x, y, layout="steps_first", seeds=1, epochs=1, batch_size=8, verbose=0)
+    assert result.predict(x).shape == (1, 16, 1)  # predict checks x against the model, not the heuristic
+
+
 def test_aeon_ragged_channels_first_sequences_pad_with_the_layout(vowels):
     x, y = vowels
     with pytest.raises(ValueError, match="layout='channels_first'"):
