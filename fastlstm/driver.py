@@ -80,7 +80,7 @@ def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> T
         if plan.schedule == "piecewise_constant"
         else None,
         staircase=plan.schedule_static.get("staircase", False),
-        batch_size=s["batch_size"],
+        batch_size=effective_batch_size(s["batch_size"], len(ds.train)),
         epochs=s["epochs"],
         n_train=len(ds.train),
         n_val=len(ds.val) if ds.val else 0,
@@ -93,6 +93,13 @@ def train_config(group: Group, plan: Plan, ds: Dataset, settings: Settings) -> T
         augment=live_augmentations(plan, group),
         oversample=oversampling(plan, group),
     )
+
+
+def effective_batch_size(batch_size: int, n_train: int) -> int:
+    """The batch a member trains with: Keras's `fit` clips a batch_size above the training
+    rows to one batch of all of them, so do we (padding it up would draw dropout masks and
+    spend compute on rows that are not there, and differ from batch_size=n)."""
+    return max(1, min(int(batch_size), int(n_train)))
 
 
 def live_layer_options(plan: Plan, group: Group) -> frozenset:

@@ -351,6 +351,19 @@ def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    clipped = _clipped_batch_sizes(plan, len(ds.train))
+    if clipped:
+        log.print(clipped, highlight=False, markup=False, soft_wrap=True)
+
+
+def _clipped_batch_sizes(plan: Any, n_train: int) -> str | None:
+    """A batch_size above the training rows trains one batch of all rows per epoch (Keras's
+    `fit` clips it the same way): said in the header, since the flag then changes nothing."""
+    sizes = sorted({g.structure["batch_size"] for g in plan.groups if g.structure["batch_size"] > n_train})
+    if not sizes:
+        return None
+    given = ", ".join(str(size) for size in sizes)
+    return f"batch_size {given} > the {n_train} training rows: one batch of {n_train} per epoch, as Keras's fit"
 
 
 def _one_class_warning(log: Console, ds: Any) -> None:
