@@ -145,7 +145,8 @@ class StopOnSignal(Controller):
     signal only sets a flag; after the epoch, this controller halts the sweep (the driver
     raises `SweepHalted`), which is also where a checkpoint can be written. A second
     signal interrupts at once. Handlers are installed only from the main thread and put
-    back when the sweep ends.
+    back when the sweep ends. With several processes, a signal that reached one of them
+    halts them all after the same epoch.
     """
 
     SIGNALS = ("SIGINT", "SIGTERM")
@@ -172,7 +173,11 @@ class StopOnSignal(Controller):
         self.received = signal.Signals(number).name
 
     def on_epoch_end(self, event: EpochEnd) -> Decision | None:
-        return Decision(halt=True) if self.received else None
+        """Halt when this process or any other got a signal: every process of a multi-process
+        sweep halts after the same epoch (`fastlstm.distributed.any_process`)."""
+        from fastlstm.distributed import any_process
+
+        return Decision(halt=True) if any_process(self.received is not None) else None
 
     def on_sweep_end(self) -> None:
         import signal

@@ -158,6 +158,18 @@ def check_same_everywhere(digest: str, what: str) -> None:
         )
 
 
+def any_process(flag: bool) -> bool:
+    """True when `flag` is True on some process. A signal (Ctrl-C, SIGTERM) reaches one
+    process: for all of them to stop at the same epoch - the checkpoint whole, none left
+    waiting in a collective for JAX's heartbeat timeout - each asks the others at every
+    epoch's end (one small all-gather; nothing with one process)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.asarray([bool(flag)], np.int32))))
+
+
 def agree_on_min(value: int) -> int:
     """The smallest `value` over all processes (a chunk size each process computed from
     its own free memory: every process must run the same chunks)."""
@@ -171,6 +183,7 @@ def agree_on_min(value: int) -> int:
 __all__ = [
     "DistributedError",
     "agree_on_min",
+    "any_process",
     "barrier",
     "check_same_everywhere",
     "detected_cluster",

@@ -8,10 +8,13 @@ peer fails the test instead of hanging CI.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -21,6 +24,8 @@ import pytest
 import fastlstm as fl
 import fastlstm.driver as driver_module
 from fastlstm import distributed
+from fastlstm.checkpoint import load_resume
+from fastlstm.cli import EXIT_INTERRUPTED
 from fastlstm.cli import main as cli_main
 from fastlstm.devices import select_devices
 from fastlstm.plan import STREAMS
@@ -162,6 +167,52 @@ def test_cli_two_processes_write_one_run_folder(tmp_path):
     for name in a.history:
         np.testing.assert_array_equal(a.history[name], b.history[name], err_msg=name)
     jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+
+
+STOP_S = 30  # seconds every process has to stop after the signal (JAX's heartbeat timeout is 100)
+
+
+def _wait_for(path: Path, procs: list[subprocess.Popen], timeout: float) -> None:
+    """Until `path` exists; fail if a process ended first or it takes `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        ended = [p.args for p in procs if p.poll() is not None]
+        if ended or time.monotonic() > deadline:
+            pytest.fail(f"{path.name} never appeared (ended early: {ended})")
+        time.sleep(0.05)
+
+
+def test_a_signal_to_one_process_stops_every_process_with_the_checkpoint(tmp_path):
+    """SIGTERM reaches process 1 alone (the one that writes nothing): both processes halt
+    after the same epoch within seconds - not after JAX's heartbeat timeout - process 0
+    saves a checkpoint that loads, and both say in one line how to resume."""
+    flags = ["--samples", "64", "--timesteps", "6", "--units", "4", "--seeds", "2", "--quiet"]
+    address = f"localhost:{_free_port()}"
+    cli = [sys.executable, "-m", "fastlstm.cli", "sweep", *flags, "--epochs", "100000", "--checkpoint-every", "1"]
+    join = ["--out", "run", "--coordinator", address, "--num-processes", "2"]
+    env = _env(1)
+    procs = [
+        subprocess.Popen(
+            [*cli, *join, "--process-id", str(i)], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(2)
+    ]
+    try:
+        _wait_for(tmp_path / "run" / "checkpoint" / "progress.json", procs, TIMEOUT_S)
+        procs[1].send_signal(signal.SIGTERM)
+        errors = [p.communicate(timeout=STOP_S)[1] for p in procs]
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a process still ran {STOP_S} s after process 1 got SIGTERM")
+    finally:
+        for p in procs:
+            p.kill()
+    for p, err in zip(procs, errors, strict=True):
+        assert p.returncode == EXIT_INTERRUPTED, err[-2000:]
+        assert err.splitlines()[-1] == "fastlstm sweep: interrupted; continue with: fastlstm sweep --resume run"
+    folder = tmp_path / "run" / "checkpoint"
+    progress = json.loads((folder / "progress.json").read_text())
+    resume = load_resume(folder, progress["digest"])
+    assert resume.current is not None and resume.current[1] == progress["current"]["epochs_done"] >= 1
 
 
 def test_processes_given_bad_flags_fail_cleanly(tmp_path):
