@@ -30,6 +30,7 @@ from fastlstm.memory import (
     auto_members_per_chunk,
     available_bytes,
     cache_friendly_members_per_device,
+    check_member_fits,
     lstm_param_count,
     step_bytes_per_member,
 )
@@ -110,12 +111,9 @@ def live_layer_options(plan: Plan, group: Group) -> frozenset:
     )
 
 
-def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[Any] | None = None) -> int:
-    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py).
-
-    With several processes each holds its share of a chunk; they agree on the smallest
-    size any of them can hold, so that all run the same chunks."""
-    per_member = activation_bytes_per_member(
+def member_bytes(cfg: TrainConfig, ds: Dataset) -> int:
+    """The memory estimate of one member of a compile group (fastlstm/memory.py)."""
+    return activation_bytes_per_member(
         timesteps=ds.timesteps,
         features=ds.features,
         units=cfg.units,
@@ -123,6 +121,23 @@ def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[
         batch_size=max(cfg.batch_size, min(EVAL_BATCH, cfg.n_val)),
         n_params=lstm_param_count(ds.features, cfg.units, cfg.layers, cfg.out_dim),
     )
+
+
+def check_members_fit(plan: Plan, ds: Dataset, settings: Settings) -> None:
+    """Refuse a sweep whose largest member (with the data, unless streamed) cannot fit in
+    memory, before anything compiles (`fastlstm.memory.check_member_fits`)."""
+    splits = () if ds.streaming else (ds.train, ds.val)
+    data = sum(int(split.x.nbytes) for split in splits if split is not None)
+    largest = max(member_bytes(train_config(group, plan, ds, settings), ds) for group in plan.groups)
+    check_member_fits(largest, data)
+
+
+def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[Any] | None = None) -> int:
+    """Members per chunk: what fits in memory and, on a CPU, in cache (see fastlstm/memory.py).
+
+    With several processes each holds its share of a chunk; they agree on the smallest
+    size any of them can hold, so that all run the same chunks."""
+    per_member = member_bytes(cfg, ds)
     devices = select_devices() if devices is None else devices
     processes = jax.process_count()
     budget = None if processes == 1 else processes * int(BUDGET_FRACTION * available_bytes())

@@ -64,6 +64,29 @@ def available_bytes() -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
+def device_bytes() -> int:
+    """Free memory one member can use: one accelerator's, or the host's on a CPU (where
+    every host device shares it). A member lives on one device; it cannot be split."""
+    n_devices = 1 if jax.local_devices()[0].platform == "cpu" else len(jax.local_devices())
+    return available_bytes() // n_devices
+
+
+def check_member_fits(member_bytes: int, data_bytes: int = 0) -> None:
+    """Refuse, before anything compiles, a member (its training step, plus the data held on
+    its device) larger than the free memory: XLA would fail later with an allocation error
+    that names neither the cause nor the fix."""
+    need, have = member_bytes + data_bytes, device_bytes()
+    if need > have:
+        raise ValueError(
+            f"one member needs ~{_gigabytes(need)} GB, this machine has {_gigabytes(have)} GB; "
+            "lower batch_size/units/timesteps or stream the data"
+        )
+
+
+def _gigabytes(n: int) -> str:
+    return f"{n / 1e9:.3g}"
+
+
 def auto_members_per_chunk(n_members: int, bytes_per_member: int, n_devices: int, budget: int | None = None) -> int:
     """Largest chunk that fits in the budget; a multiple of the device count when possible."""
     budget = int(BUDGET_FRACTION * available_bytes()) if budget is None else budget

@@ -28,7 +28,7 @@ from fastlstm.cudnn import eligibility_problems
 from fastlstm.data import Dataset, metrics_in_target_units, prepare_data
 from fastlstm.devices import select_devices
 from fastlstm.distributed import check_same_everywhere
-from fastlstm.driver import Driver, Settings
+from fastlstm.driver import Driver, Settings, check_members_fit
 from fastlstm.io.stream import wants_stream
 from fastlstm.layers import SequentialModel
 from fastlstm.model import LSTMModel, ModelSpec, check_input_shape, check_token_ids
@@ -430,6 +430,7 @@ def train(
         check_stream_plan(ds, plan)
     impl = resolve_recurrent_impl(spec, ds, plan)
     settings = settings_for(spec, initial_params, devices, impl)  # checks `devices` before anything compiles
+    check_members_fit(plan, ds, settings)
     digest = stream_digest(ds) if ds.streaming else dataset_digest(ds)
     if jax.process_count() > 1:  # every process plans its own copy: they must be the same
         same = hashlib.sha256((digest + json.dumps(spec.to_dict(), sort_keys=True)).encode())
