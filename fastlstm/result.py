@@ -158,9 +158,11 @@ class SweepResult:
         return None if configs is None else tuple(layer_from_config(c, i) for i, c in enumerate(configs))
 
     def _input_options(self) -> dict[str, Any]:
-        """How inputs are masked: Masking's value and, with an Embedding first, mask_zero."""
+        """How inputs are read: steps first (the trained model's feature check catches a
+        transposed x), masked by Masking's value and, with an Embedding first, mask_zero."""
         first = (self.meta.get("architecture") or [{}])[0]
-        return {"mask_value": self.meta["mask_value"], "mask_zero": bool(first.get("mask_zero", False))}
+        mask_zero = bool(first.get("mask_zero", False))
+        return {"mask_value": self.meta["mask_value"], "mask_zero": mask_zero, "layout": "steps_first"}
 
     def _layer_hparams(self, g: GroupParams) -> dict[str, jax.Array] | None:
         """The group's members' `layers.<i>.<option>` numbers (regularizer strengths), stacked."""

@@ -44,7 +44,7 @@ CASES = [
     (dict(x=np.zeros(5)), r"x must be 2-D .* or 3-D"),
     (dict(x=_nan_x()), r"x contains NaN or inf"),
     (dict(y=_inf_y()), r"y contains NaN or inf"),
-    (dict(y=np.where(Y == 0, -1, Y)), r"class labels must be >= 0"),
+    (dict(y=np.where(Y == 0, -1, Y), model=fl.ModelSpec(units=4, num_classes=3)), r"class labels must be >= 0"),
     (dict(y=Y + 0.5, loss="sparse_categorical_crossentropy"), r"class labels must be integers"),
     (dict(model=fl.ModelSpec(units=4, num_classes=2)), r"label 2 is >= num_classes=2"),
     (dict(x=np.zeros((0, 5, 2)), y=np.zeros(0)), r"x is empty"),
