@@ -165,14 +165,15 @@ def test_a_file_sorted_by_class_says_which_classes_missed_training() -> None:
     found = check_data(x, y, validation_split=0.25).by_id("data.imbalance")
     assert found is not None and found.severity == "error"
     assert found.evidence["in_validation_only"] == [3] and "inf" not in found.title
-    assert found.change is None  # class weights cannot bring back a class with no rows
+    assert found.change == {"split": "stratified"}  # class weights cannot bring back a class with no rows
 
 
-def test_labels_one_to_k_say_the_codes_are_skipped() -> None:
+def test_labels_one_to_k_are_three_classes_not_an_empty_class_zero() -> None:
+    """UCR's 1..k are coded as fl.sweep codes them: no class 0 to call empty."""
     rng = np.random.default_rng(3)
-    found = check_data(rng.normal(size=(30, 4, 2)), 1 + np.arange(30) % 3).by_id("data.imbalance")
-    assert found is not None and found.evidence["empty_classes"] == [0]
-    assert "0..k-1" in found.recommendation
+    assert check_data(rng.normal(size=(30, 4, 2)), 1 + np.arange(30) % 3).by_id("data.imbalance") is None
+    found = check_data(rng.normal(size=(30, 4, 2)), 1 + np.arange(30) % 3, num_classes=4).by_id("data.imbalance")
+    assert found is not None and found.evidence["empty_classes"] == [0]  # the user's own codes: 0 is empty
 
 
 @needs_aeon

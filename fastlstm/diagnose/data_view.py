@@ -20,7 +20,8 @@ import numpy as np
 
 from fastlstm.coerce import to_python
 from fastlstm.data import _pad_ragged
-from fastlstm.labels import code_labels, is_text
+from fastlstm.labels import code_labels, is_text, wants_coding
+from fastlstm.losses import canonical_loss
 from fastlstm.splits import split_rows
 from fastlstm.targets import resolve_targets
 
@@ -84,7 +85,7 @@ def data_view(
         not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3)
     ):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-    y, validation_data = _named_classes_coded(y, validation_data)
+    y, validation_data = _classes_coded(y, validation_data, task, loss, num_classes)
     train = _part(x, y, "x", "y", mask_value)
     val_source = "none"
     if validation_data is not None:
@@ -101,12 +102,19 @@ def data_view(
     return DataView(train, val, inferred, classes, val_source, split if val_source == "validation_split" else "last")
 
 
-def _named_classes_coded(y: Any, validation_data: Any) -> tuple[Any, Any]:
-    """Class names (a .ts file's "standing", "walking") coded 0..k-1 over training and
-    validation labels together, as fl.sweep codes them (fastlstm/labels.py); other y as given."""
+def _classes_coded(
+    y: Any, validation_data: Any, task: str, loss: str | None, num_classes: int | None
+) -> tuple[Any, Any]:
+    """Class labels (a .ts file's "standing", "walking"; UCR's 1, 2) coded 0..k-1 over training
+    and validation labels together, exactly when fl.sweep codes them (fastlstm/labels.py), so
+    the checks see the classes the members train on; other y as given."""
     ys = [y] + ([validation_data[1]] if validation_data is not None else [])
     arrays = [None if v is None else np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v) for v in ys]
-    if arrays[0] is None or not any(is_text(a) for a in arrays if a is not None):
+    if arrays[0] is None:
+        return y, validation_data
+    given = [a for a in arrays if a is not None]
+    canonical = None if loss is None else canonical_loss(loss)
+    if not (any(is_text(a) for a in given) or wants_coding(given, task, canonical, num_classes, None)):
         return y, validation_data
     coded = code_labels([a for a in arrays if a is not None]).ys
     if len(coded) == 1:
