@@ -342,10 +342,12 @@ class SweepResult:
         Never by the single best seed: Reimers & Gurevych (2017, 2018) found that comparing
         one score per approach gave up to 26% false conclusions. Each row has the mean,
         its interval, std and n, then against the reference (`against`: "best" or a
-        configuration index) Welch's t-test - the paired t-test when both configurations
-        ran the same seeds on every RNG stream - Holm-adjusted over the pairs, P(a seed
-        beats one of the reference's), Hedges' g, and a verdict: "best", "not
-        distinguishable from the best" or "worse (p_holm=...)". `metric` defaults to
+        configuration index) Welch's t-test - the paired t-test when every configuration
+        ran the same seeds on every RNG stream and none diverged - with `p_adj`: against
+        the best, adjusted for having chosen it (a max-t step-down over all pairs, see
+        `fastlstm.stats.multiple`); against a named reference, Holm over the pairs. Then
+        P(a seed beats one of the reference's), Hedges' g, and a verdict: "best", "not
+        distinguishable from the best" or "worse (p_adj=...)". `metric` defaults to
         `fastlstm.stats.primary_metric` (val_accuracy, val_loss, accuracy, loss).
         """
         name, values = result_metric_values(self, metric)
@@ -366,7 +368,8 @@ class SweepResult:
         Gives its index, settings and statistics, and `member`: the index of its median
         seed, a typical model to pass to `to_keras(member=...)` or to pick from `predict`;
         `runner_up`, `significant` and `verdict` say whether it is significantly better
-        than the second best (Welch's t, paired when the seeds pair up). With a scheduler
+        than the second best: the runner-up's row of `compare()` over the same
+        configurations, so the two never disagree. With a scheduler
         only the configurations that trained to the end are ranked, by default by the
         scheduler's metric.
         """

@@ -56,7 +56,7 @@ def test_probability_of_beating_counts_ties_as_half():
     c = compare_samples(a, b)
     assert c.p_beats == pytest.approx(3 / 9)
     assert c.mannwhitney_u / 9 == pytest.approx(3 / 9)  # U/(n m), as scipy counts it
-    assert c.mannwhitney_method == "asymptotic"  # ties: scipy does not use the exact test
+    assert c.mannwhitney_method == "permutation"  # ties: an exact permutation p, not the normal approximation
     assert c.p_beats_ci_low < c.p_beats < c.p_beats_ci_high
 
 
@@ -92,11 +92,24 @@ def test_paired_tests_match_scipy_and_nan_pairs_are_dropped_whole():
         compare_samples([1.0, 2.0], [1.0], paired=True)
 
 
-def test_identical_samples_are_no_evidence_and_constant_gaps_are():
+def test_identical_samples_are_no_evidence_and_constant_gaps_cannot_be_tested():
+    """Item 13: no spread is no noise to measure a difference against; p was 0 ('p = < 0.001')."""
     same = compare_samples([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], paired=True)
     assert same.p == 1.0 and same.welch_p == 1.0
     apart = compare_samples([0.9, 0.9, 0.9, 0.9], [0.5, 0.5, 0.5, 0.5])
-    assert apart.welch_p == 0.0 and apart.p_beats == 1.0
+    assert math.isnan(apart.welch_p) and apart.p_beats == 1.0 and apart.difference_ci_method == "none"
+    two = compare_samples([0.5, 0.5], [0.75, 0.75])
+    assert math.isnan(two.p) and "cannot be tested" in two.note and "< 0.001" not in str(two)
+    assert "Welch p n/a" in str(two)
+    # a constant gap in every pair, up to float rounding (1.1 - 1.0 != 2.1 - 2.0 in float64)
+    shifted = compare_samples([1.0, 2.0, 3.0, 4.0], [1.1, 2.1, 3.1, 4.1], paired=True)
+    assert math.isnan(shifted.p) and "every pair differs by the same -0.1" in shifted.note
+    assert ranking_verdicts([0.5, 0.5, 0.75, 0.75]) == ["best", "cannot be tested"]
+
+
+def ranking_verdicts(values):
+    ranking = rank_configurations(values, [0] * (len(values) // 2) + [1] * (len(values) // 2), [{}, {}], metric="acc")
+    return [row["verdict"].split(" (")[0] for row in ranking]
 
 
 def test_hedges_g_by_hand():
@@ -173,11 +186,11 @@ def test_ranking_puts_diverged_configurations_last_and_tests_against_a_chosen_re
     settings = [{"learning_rate": 1e-3}, {"learning_rate": 1e-5}, {"learning_rate": 1.0}]
     ranking = rank_configurations(values, config, settings, metric="val_accuracy")
     assert [row["config"] for row in ranking] == [0, 1, 2]
-    assert ranking[1]["verdict"].startswith("worse (p_holm=") and ranking[1]["test"] == "welch"  # no seeds recorded
+    assert ranking[1]["verdict"].startswith("worse (p_adj=") and ranking[1]["test"] == "welch"  # no seeds recorded
     assert ranking[2]["verdict"] == "all seeds diverged" and ranking[2]["diverged"] == 4
     against_slow = rank_configurations(values, config, settings, metric="val_accuracy", against=1)
     verdicts = {row["config"]: row["verdict"] for row in against_slow}
-    assert verdicts[1] == "reference" and verdicts[0].startswith("better (p_holm=")
+    assert verdicts[1] == "reference" and verdicts[0].startswith("better (p_adj=")
     with pytest.raises(ValueError, match=r"against must be 'best' or a configuration index 0\.\.2"):
         rank_configurations(values, config, settings, metric="val_accuracy", against=3)
 
@@ -214,9 +227,12 @@ def test_compare_ranks_learning_rates_and_calls_the_difference_real(sweep_result
     assert top["verdict"] == "best" and top["comparison"] is None
     assert twin["verdict"] == "not distinguishable from the best"  # the clipnorm that changes nothing
     for row in slow:
-        assert row["verdict"].startswith("worse (p_holm=") and row["p_holm"] < 0.05 and row["p_beats"] == 0.0
+        assert row["verdict"].startswith("worse (p_adj=") and row["p_adj"] < 0.05 and row["p_beats"] == 0.0
     assert all(row["test"] == "paired t" for row in ranking[1:])  # same seeds on every stream
-    assert [row["p_holm"] for row in ranking[1:]] == pytest.approx(holm([row["p"] for row in ranking[1:]]))
+    assert ranking.adjustment == "max-t step-down"  # against the observed best: a selection
+    against = sweep_result.compare("loss", against=ranking[0]["config"])  # named: no selection, Holm
+    assert against.adjustment == "holm"
+    assert [row["p_adj"] for row in against[1:]] == pytest.approx(holm([row["p"] for row in against[1:]]))
     loss, config = sweep_result.final_metrics()["loss"], np.array([m["config"] for m in sweep_result.members])
     assert [row["mean"] for row in ranking] == pytest.approx([loss[config == row["config"]].mean() for row in ranking])
     json.dumps(ranking.to_dict(), default=float)  # JSON-ready

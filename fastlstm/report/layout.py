@@ -227,7 +227,7 @@ def summary_text(summary: Summary, width: int = WIDTH) -> str:
 
 # --- rankings (`result.compare()`) and two runs side by side (`fastlstm compare`) ---------------
 VERDICT_WORDS = {"best": "best", "reference": "ref"}
-RANKING_HEADERS = ["seeds", "mean ± std", "95% CI of mean", "p (Holm)", "P(beats)", "verdict"]
+RANKING_HEADERS = ["seeds", "mean ± std", "95% CI of mean", "p (adj.)", "P(beats)", "verdict"]
 
 
 def short_verdict(verdict: str) -> str:
@@ -238,6 +238,8 @@ def short_verdict(verdict: str) -> str:
         return verdict.split(" ")[0]
     if verdict.startswith("all seeds diverged"):
         return "diverged"
+    if verdict.startswith("cannot be tested"):
+        return "untestable"
     return VERDICT_WORDS.get(verdict, "n/a")
 
 
@@ -267,7 +269,7 @@ def ranking_block(ranking: Any, width: int = WIDTH) -> tuple[Block, list[str]]:
     def cells(row: dict[str, Any], keys: list[str]) -> list[str]:
         seeds = f"{row['n']}/{row['seeds']}" if row["diverged"] else str(row["seeds"])
         beats = "" if not math.isfinite(row["p_beats"]) else f"{row['p_beats']:.2f}"
-        tail = [seeds, *_mean_cells(row, places), _p_cell(row["p_holm"]), beats, short_verdict(row["verdict"])]
+        tail = [seeds, *_mean_cells(row, places), _p_cell(row["p_adj"]), beats, short_verdict(row["verdict"])]
         return [*(short_number(row.get(k, "")) for k in keys), *tail]
 
     direction = "higher" if ranking.higher_is_better else "lower"
@@ -283,16 +285,23 @@ def ranking_block(ranking: Any, width: int = WIDTH) -> tuple[Block, list[str]]:
 
 
 def ranking_legend(ranking: Any) -> list[str]:
-    """What p (Holm), P(beats) and the verdicts mean, then the comparisons' notes."""
+    """What p (adj.), P(beats) and the verdicts mean, then the comparisons' notes."""
     if len(ranking) < 2:
         return list(ranking.notes)
     names = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds)"}
     tests = " or ".join(names[t] for t in sorted({row["test"] for row in ranking if row["test"]})) or "no test"
     target = "the best" if ranking.reference is not None and ranking[0]["config"] == ranking.reference else "ref"
     short = "≈ best" if target == "the best" else "≈ ref"
+    adjustment = getattr(ranking, "adjustment", "holm")
+    if adjustment == "max-t step-down":
+        tests = "Welch's t-test"  # the adjusted p is Welch's whatever test the row's p is
+    adjusted = {
+        "max-t step-down": "adjusted for having chosen the best (max-t step-down over all pairs)",
+        "holm": f"Holm-adjusted over the {len(ranking) - 1} pairs",
+    }.get(adjustment, "one comparison, nothing to adjust")
     text = (
-        f"p (Holm): {tests} of each configuration against {target}, Holm-adjusted over "
-        f"the {len(ranking) - 1} pairs; P(beats): chance that one of its seeds beats one of {target}'s "
+        f"p (adj.): {tests} of each configuration against {target}, {adjusted}; "
+        f"P(beats): chance that one of its seeds beats one of {target}'s "
         f"(0.5: no tendency); {short}: not distinguishable from {target} at α = {1 - ranking.confidence:g}. "
         "Ranked by the mean over seeds, never by the best seed."
     )

@@ -7,7 +7,11 @@ A beats a seed of B, which says how much the distributions overlap in words a re
 can use. When both configurations ran the same seeds on every RNG stream the pairs are
 tested as pairs too (paired t, Wilcoxon signed-rank). Exact rank tests have a floor:
 with 3 and 3 seeds no arrangement of the numbers gives a Mann-Whitney p below 0.10,
-and the comparison says so rather than calling the difference "not significant".
+and the comparison says so rather than calling the difference "not significant". The
+floor holds with ties too: small samples get an exact permutation p, never scipy's
+normal approximation (which gave p = 0.047 for 3 tied vs 3 tied seeds; issue 26,
+item 9). Two samples with no spread at all cannot be tested (item 13): a t-test
+measures the difference against the noise, and there is none to measure.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from typing import Any
 import numpy as np
 
 EFFECT_SIZE = "hedges_g"
+# Mann-Whitney with ties: an exact permutation p while the splits of the pooled seeds number
+# at most this (8 vs 8 seeds: 12,870, about 10 ms); beyond it the normal approximation,
+# whose error no longer matters (the floor is then below 2 / 20,000).
+PERMUTATION_SPLITS = 20_000
 _PAIR_FIELDS = ("paired_t", "paired_p", "wilcoxon_w", "wilcoxon_p", "wilcoxon_method", "min_p_wilcoxon")
 
 
@@ -46,13 +54,13 @@ class Comparison:
     difference: float
     difference_ci_low: float
     difference_ci_high: float
-    difference_ci_method: str  # "welch", "paired t" or "none"
+    difference_ci_method: str  # "welch", "paired t" or "none" (too few seeds, or no spread)
     welch_t: float
     welch_df: float
     welch_p: float
     mannwhitney_u: float  # U of sample A
     mannwhitney_p: float
-    mannwhitney_method: str  # "exact" or "asymptotic", as scipy chose
+    mannwhitney_method: str  # "exact", "permutation" (exact, with ties) or "asymptotic"
     min_p: float  # the smallest p the exact Mann-Whitney test can give at these sizes
     p_beats: float
     p_beats_ci_low: float
@@ -64,6 +72,7 @@ class Comparison:
     wilcoxon_p: float | None = None
     wilcoxon_method: str | None = None
     min_p_wilcoxon: float | None = None
+    wilcoxon_pairs: int | None = None  # the pairs Wilcoxon counts: those whose values differ
     notes: tuple[str, ...] = ()  # what limits the comparison, one sentence each
 
     @property
@@ -98,7 +107,7 @@ class Comparison:
         sizes = f"{self.n_a} vs {self.n_b} seeds" + (" (paired)" if self.paired else "")
         text = (
             f"A - B = {self.difference:.4g} [{self.difference_ci_low:.4g}, {self.difference_ci_high:.4g}], "
-            f"{sizes}, {test} p = {format_p(self.p)}, Mann-Whitney p = {format_p(self.mannwhitney_p)}, "
+            f"{sizes}, {test} {p_phrase(self.p)}, Mann-Whitney {p_phrase(self.mannwhitney_p)}, "
             f"P(A beats B) = {self.p_beats:.2f}, Hedges' g = {self.hedges_g:.2f}"
         )
         return text + (f"; {self.note}" if self.note else "")
@@ -109,6 +118,12 @@ def format_p(p: float | None) -> str:
     if p is None or not math.isfinite(p):
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def p_phrase(p: float | None) -> str:
+    """'p = 0.012', 'p < 0.001' or 'p n/a': `format_p` after its sign (never 'p = < 0.001')."""
+    text = format_p(p)
+    return f"p {text}" if text.startswith(("<", "n/a")) else f"p = {text}"
 
 
 def _finite(values: Sequence[float]) -> np.ndarray:
@@ -175,8 +190,8 @@ def _welch(x: np.ndarray, y: np.ndarray, confidence: float) -> dict[str, Any]:
 
     if x.size < 2 or y.size < 2:
         return _no_t_test("welch")
-    if np.ptp(x) == 0 and np.ptp(y) == 0:
-        return _degenerate_t_test("welch", float(x[0] - y[0]))
+    if _no_spread(x) and _no_spread(y):
+        return _degenerate_t_test("welch", float(x.mean() - y.mean()))
     res = sps.ttest_ind(x, y, equal_var=False)
     ci = res.confidence_interval(confidence_level=confidence)
     return {
@@ -189,6 +204,11 @@ def _welch(x: np.ndarray, y: np.ndarray, confidence: float) -> dict[str, Any]:
     }
 
 
+def _no_spread(v: np.ndarray) -> bool:
+    """All values equal, up to float64 rounding (1.1 - 1.0 and 2.1 - 2.0 differ in the 16th digit)."""
+    return bool(np.ptp(v) <= 1e-12 * max(1.0, float(np.max(np.abs(v)))))
+
+
 def _no_t_test(kind: str) -> dict[str, Any]:
     nan = math.nan
     out = {"difference_ci_low": nan, "difference_ci_high": nan, "difference_ci_method": "none"}
@@ -199,32 +219,66 @@ def _no_t_test(kind: str) -> dict[str, Any]:
 
 def _degenerate_t_test(kind: str, difference: float) -> dict[str, Any]:
     """No spread at all (identical seeds, e.g. settings that change nothing): the t statistic is
-    0/0 or d/0. Equal values are no evidence of a difference (p = 1); a constant nonzero
-    difference is as strong as evidence gets (p = 0); the interval is the point itself."""
-    t, p = (0.0, 1.0) if difference == 0 else (math.copysign(math.inf, difference), 0.0)
-    out = {"difference_ci_low": difference, "difference_ci_high": difference, "difference_ci_method": kind}
+    0/0 or d/0. Equal values are no evidence of a difference (p = 1, the interval the point 0).
+    A constant nonzero difference cannot be tested: with no spread there is no noise to measure
+    it against, and p = 0 ("p < 0.001" from 2 seeds a side) claimed what two seeds cannot show
+    (issue 26, item 13); p and the interval are NaN and a note says why."""
+    if difference != 0:
+        return _no_t_test(kind)
+    out = {"difference_ci_low": 0.0, "difference_ci_high": 0.0, "difference_ci_method": kind}
     if kind == "welch":
-        return out | {"welch_t": t, "welch_df": math.nan, "welch_p": p}
-    return out | {"paired_t": t, "paired_p": p}
+        return out | {"welch_t": 0.0, "welch_df": math.nan, "welch_p": 1.0}
+    return out | {"paired_t": 0.0, "paired_p": 1.0}
 
 
 def _mann_whitney(x: np.ndarray, y: np.ndarray, higher_is_better: bool, confidence: float) -> dict[str, Any]:
-    """Mann-Whitney U (scipy's method="auto": exact when small and untied) and P(A beats B)."""
-    from scipy import stats as sps
-
+    """Mann-Whitney U with its p from `mannwhitney_p`, and P(A beats B) with its interval."""
     nan = math.nan
     out: dict[str, Any] = {"min_p": exact_mannwhitney_min_p(x.size, y.size)}
     if x.size == 0 or y.size == 0:
         none = {"mannwhitney_u": nan, "mannwhitney_p": nan, "mannwhitney_method": "none"}
         return out | none | {"p_beats": nan, "p_beats_ci_low": nan, "p_beats_ci_high": nan}
-    res = sps.mannwhitneyu(x, y, alternative="two-sided", method="auto")
-    tied = np.unique(np.concatenate([x, y])).size < x.size + y.size
-    out["mannwhitney_u"] = float(res.statistic)
-    out["mannwhitney_p"] = float(res.pvalue)
-    out["mannwhitney_method"] = "asymptotic" if (x.size > 8 and y.size > 8) or tied else "exact"
+    u, p, method = mannwhitney_p(x, y)
+    out |= {"mannwhitney_u": u, "mannwhitney_p": p, "mannwhitney_method": method}
     beats = probability_of_beating(x, y, higher_is_better)
     low, high = newcombe_interval(beats, x.size, y.size, confidence)
     return out | {"p_beats": beats, "p_beats_ci_low": low, "p_beats_ci_high": high}
+
+
+def mannwhitney_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
+    """(U of x, two-sided p, method) of the Mann-Whitney test, exact whenever the floor matters.
+
+    While the splits of the pooled values number at most `PERMUTATION_SPLITS`: scipy's
+    exact null distribution when no value is tied, else an exact permutation p over every
+    split (scipy's `permutation_test`, twice the smaller tail), so p never goes below
+    `exact_mannwhitney_min_p` (3 tied vs 3 tied: 0.10, where method="auto" gave 0.047).
+    Larger samples: the normal approximation with the tie correction.
+    """
+    from scipy import stats as sps
+
+    tied = np.unique(np.concatenate([x, y])).size < x.size + y.size
+    if math.comb(x.size + y.size, x.size) > PERMUTATION_SPLITS:
+        res = sps.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+        return float(res.statistic), float(res.pvalue), "asymptotic"
+    if not tied:
+        res = sps.mannwhitneyu(x, y, alternative="two-sided", method="exact")
+        return float(res.statistic), float(res.pvalue), "exact"
+    res = sps.permutation_test(
+        (x, y),
+        _u_statistic,
+        permutation_type="independent",
+        alternative="two-sided",
+        n_resamples=np.inf,
+        vectorized=True,
+    )
+    return float(res.statistic), min(1.0, float(res.pvalue)), "permutation"
+
+
+def _u_statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """U of x (pairs where x > y, ties counting 1/2), vectorised over leading axes for permutation_test."""
+    x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
+    diff = x[..., :, None] - y[..., None, :]
+    return (diff > 0).sum(axis=(-2, -1)) + 0.5 * (diff == 0).sum(axis=(-2, -1))
 
 
 def probability_of_beating(x: np.ndarray, y: np.ndarray, higher_is_better: bool = True) -> float:
@@ -284,11 +338,11 @@ def _paired_tests(x: np.ndarray, y: np.ndarray, confidence: float) -> dict[str, 
 
     d = x - y
     nonzero = int(np.count_nonzero(d))
-    out: dict[str, Any] = {"min_p_wilcoxon": exact_wilcoxon_min_p(nonzero)}
+    out: dict[str, Any] = {"min_p_wilcoxon": exact_wilcoxon_min_p(nonzero), "wilcoxon_pairs": nonzero}
     if d.size < 2:
         out |= _no_t_test("paired t")
-    elif np.ptp(d) == 0:
-        out |= _degenerate_t_test("paired t", float(d[0]))
+    elif _no_spread(d):
+        out |= _degenerate_t_test("paired t", float(d.mean()))
     else:
         res = sps.ttest_rel(x, y)
         ci = res.confidence_interval(confidence_level=confidence)
@@ -296,9 +350,11 @@ def _paired_tests(x: np.ndarray, y: np.ndarray, confidence: float) -> dict[str, 
         out |= {"difference_ci_low": float(ci.low), "difference_ci_high": float(ci.high)}
         out["difference_ci_method"] = "paired t"
     if nonzero >= 1:
-        res = sps.wilcoxon(x, y, method="auto")
+        # zeros left out first (Wilcoxon's rule, scipy's default), so scipy's "auto" chooses its
+        # exact or permutation p by the pairs that count and the floor 2 / 2**nonzero holds
+        res = sps.wilcoxon(d[d != 0], method="auto")
         out |= {"wilcoxon_w": float(res.statistic), "wilcoxon_p": float(res.pvalue)}
-        out["wilcoxon_method"] = _wilcoxon_method(d)
+        out["wilcoxon_method"] = _wilcoxon_method(d[d != 0])
     else:  # every pair equal (or none): nothing against "no difference"
         out |= {"wilcoxon_w": 0.0 if d.size else math.nan, "wilcoxon_p": 1.0 if d.size else math.nan}
         out["wilcoxon_method"] = "none"
@@ -306,7 +362,7 @@ def _paired_tests(x: np.ndarray, y: np.ndarray, confidence: float) -> dict[str, 
 
 
 def _wilcoxon_method(d: np.ndarray) -> str:
-    """Which method scipy's wilcoxon(method="auto") used (scipy >= 1.13's rule), for the record."""
+    """Which method scipy's wilcoxon(method="auto") used on nonzero differences `d` (scipy >= 1.13's rule)."""
     nonzero = d[d != 0]
     tied = np.unique(np.abs(nonzero)).size < nonzero.size or nonzero.size < d.size
     if d.size > 50:
@@ -348,6 +404,16 @@ def _notes(f: dict[str, Any], alpha: float) -> tuple[str, ...]:
         parts.append(f"left out {f['dropped_a']} and {f['dropped_b']} values that were NaN (diverged)")
     if n < 2 or m < 2:
         parts.append(f"with {n} and {m} seeds the t-tests cannot run; use >= 2 seeds each, better >= 4")
+    elif f["difference_ci_method"] == "none":
+        same = (
+            f"every pair differs by the same {f['difference']:.4g}"
+            if f["paired"]
+            else f"every seed gave the same value on each side ({f['mean_a']:.4g} and {f['mean_b']:.4g})"
+        )
+        parts.append(
+            f"cannot be tested: {same}, so there is no spread to measure the difference against; "
+            "use more seeds or a finer metric"
+        )
     if f["min_p"] > alpha:
         each = seeds_each_for_mannwhitney(alpha)
         parts.append(
@@ -355,11 +421,20 @@ def _notes(f: dict[str, Any], alpha: float) -> tuple[str, ...]:
             f"use >= {each} seeds each"
         )
     if f["paired"] and f["wilcoxon_method"] != "none" and f["min_p_wilcoxon"] > alpha:
-        parts.append(
-            f"with {n} pairs Wilcoxon cannot reach p < {alpha:g} whatever the numbers; "
-            f"use >= {_pairs_for_wilcoxon(alpha)} seeds"
-        )
+        parts.append(_wilcoxon_floor_note(n, f["wilcoxon_pairs"], alpha))
     return tuple(parts)
+
+
+def _wilcoxon_floor_note(pairs: int, differing: int, alpha: float) -> str:
+    """The Wilcoxon floor in the pairs it is counted by: pairs with no difference do not count
+    (before, "with 6 pairs ... use >= 6 seeds" counted 6 pairs where 5 differed)."""
+    need = _pairs_for_wilcoxon(alpha)
+    if differing == pairs:
+        return f"with {pairs} pairs Wilcoxon cannot reach p < {alpha:g} whatever the numbers; use >= {need} seeds"
+    return (
+        f"with {differing} of {pairs} pairs differing (Wilcoxon leaves out pairs with no difference) it "
+        f"cannot reach p < {alpha:g} whatever the numbers; it needs >= {need} pairs that differ"
+    )
 
 
 def _pairs_for_wilcoxon(alpha: float) -> int:

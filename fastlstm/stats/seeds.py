@@ -9,6 +9,9 @@ it: 17 seeds per configuration detect a difference of one standard deviation wit
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 
 def _positive(name: str, value: float) -> float:
@@ -55,14 +58,44 @@ def seeds_for_power(difference: float, std: float, power: float = 0.8, alpha: fl
     """Seeds per configuration to detect a true difference of means `difference` with this power.
 
     Two-sided two-sample t-test at level `alpha`, equal seeds per side, effect size
-    |difference| / std (statsmodels' `TTestIndPower().solve_power`), rounded up.
+    |difference| / std (statsmodels' `TTestIndPower().solve_power`), rounded up; never
+    fewer than 2 (a t-test needs a spread on each side). When 2 seeds already give the
+    power, statsmodels' root finder fails (its bracket starts above 2) and returns NaN
+    with a ConvergenceWarning: that case is answered 2 after checking the power at 2
+    (`seeds_for_power(0.1, 0.01)` is 2; issue 26, item 8).
     """
+    import warnings
+
     from statsmodels.stats.power import TTestIndPower
 
     effect = abs(_nonzero("difference", difference)) / _positive("std", std)
     power, alpha = _probability("power", power), _probability("alpha", alpha)
-    n = TTestIndPower().solve_power(effect_size=effect, power=power, alpha=alpha, ratio=1.0, alternative="two-sided")
-    return max(2, math.ceil(float(n)))
+    solver = TTestIndPower()
+    if solver.power(effect_size=effect, nobs1=2, alpha=alpha, ratio=1.0, alternative="two-sided") >= power:
+        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its ConvergenceWarning is handled below
+        n = solver.solve_power(effect_size=effect, power=power, alpha=alpha, ratio=1.0, alternative="two-sided")
+    n = float(np.asarray(n).reshape(-1)[0])
+    if not math.isfinite(n):
+        return _seeds_by_search(solver, effect, power, alpha)
+    return max(2, math.ceil(n))
+
+
+def _seeds_by_search(solver: Any, effect: float, power: float, alpha: float) -> int:
+    """The fewest n >= 2 with the power asked for, by doubling then bisection: the fallback
+    when statsmodels' solver returns NaN for a case it should answer."""
+
+    def enough(n: int) -> bool:
+        return solver.power(effect_size=effect, nobs1=n, alpha=alpha, ratio=1.0, alternative="two-sided") >= power
+
+    low, high = 2, 4
+    while not enough(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
 
 
 def _nonzero(name: str, value: float) -> float:
