@@ -65,18 +65,17 @@ def test_one_seed_has_no_interval():
     assert d["note"] == "1 seed: no interval" and not d["ci_clipped"]
 
 
-def test_t_interval_below_ten_seeds_and_bca_from_ten():
-    few = [0.61, 0.64, 0.58, 0.70, 0.66]
-    d = describe(few, bounds=(0.0, 1.0))
-    low, high = sps.t.interval(0.95, 4, loc=np.mean(few), scale=sps.sem(few))
-    assert d["ci_method"] == "t" and (d["ci_low"], d["ci_high"]) == pytest.approx((low, high))
-    skewed = [0.9, 0.91, 0.92, 0.9, 0.93, 0.91, 0.92, 0.9, 0.91, 0.3, 0.92, 0.93]  # one seed failed
-    d = describe(skewed, bounds=(0.0, 1.0))
-    t_low, t_high = sps.t.interval(0.95, len(skewed) - 1, loc=np.mean(skewed), scale=sps.sem(skewed))
-    assert d["ci_method"] == "BCa" and d["note"] == ""
-    assert min(skewed) < d["ci_low"] < np.mean(skewed) < d["ci_high"] <= max(skewed)
-    assert (d["ci_low"], d["ci_high"]) != pytest.approx((t_low, t_high), abs=1e-3)  # follows the skew
-    assert describe(skewed, bounds=(0.0, 1.0)) == d  # the same every time it is printed
+def test_the_t_interval_at_every_seed_count():
+    """The rule bench/stats_coverage.py's table supports (issue 26, item 12): BCa from 10 seeds
+    under-covered (0.91 at 10-15 seeds on normal data); a studentized bootstrap is blown up
+    by one failed seed (this one: [-0.25, 1.02] against t's [0.75, 0.97])."""
+    for values in (
+        [0.61, 0.64, 0.58, 0.70, 0.66],
+        [0.9, 0.91, 0.92, 0.9, 0.93, 0.91, 0.92, 0.9, 0.91, 0.3, 0.92, 0.93],
+    ):
+        d = describe(values, bounds=(0.0, 1.0))
+        low, high = sps.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=sps.sem(values))
+        assert d["ci_method"] == "t" and (d["ci_low"], d["ci_high"]) == pytest.approx((low, high))
 
 
 def test_equal_values_give_a_zero_width_interval_from_ten_seeds():

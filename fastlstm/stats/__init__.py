@@ -4,6 +4,9 @@
   and `summarize` (a row per configuration: `SweepResult.summary()`).
 - compare.py: `compare_samples` (Welch, Mann-Whitney, P(beats), paired tests) and `holm`.
 - seeds.py: how many seeds for an interval this narrow, or for 80% power.
+- intervals.py: the t, studentized-bootstrap and BCa intervals of the mean, vectorised
+  (summary.py uses t, by their simulated coverage: bench/stats_coverage.py).
+- multiple.py: the max-t step-down over all pairs behind `compare()`'s verdicts against the best.
 - ranking.py: `primary_metric`, and configurations ranked by mean with the tests against
   the top one (`SweepResult.compare()`, `SweepResult.best()`).
 
@@ -35,7 +38,6 @@ from fastlstm.stats.ranking import (
 )
 from fastlstm.stats.seeds import halfwidth_for_seeds, seeds_for_halfwidth, seeds_for_power
 from fastlstm.stats.summary import (
-    BCA_MIN_SEEDS,
     BOOTSTRAP_RESAMPLES,
     MAJORITY_MARGIN,
     MAJORITY_TOLERANCE,
@@ -55,7 +57,6 @@ from fastlstm.stats.summary import (
 )
 
 __all__ = [
-    "BCA_MIN_SEEDS",
     "BOOTSTRAP_RESAMPLES",
     "MAJORITY_MARGIN",
     "MAJORITY_TOLERANCE",
