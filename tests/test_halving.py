@@ -73,10 +73,45 @@ def test_rungs_and_hyperband_brackets():
 
 
 def test_chunk_sizes_come_from_a_small_fixed_set():
-    assert chunk_sizes(18, 2) == [4, 8, 16, 18]
+    assert chunk_sizes(18, 2) == [4, 8, 18]  # 16 would save too little of 18 to pay for its compilation
+    assert chunk_sizes(9, 2) == [4, 9]
     assert [p.slots for p in repack(0, range(6), 18, 2)] == [8]
     pieces = repack(0, range(40), 18, 2)
-    assert [len(p.members) for p in pieces] == [14, 14, 12] and {p.slots for p in pieces} == {16}
+    assert [len(p.members) for p in pieces] == [14, 14, 12] and {p.slots for p in pieces} == {18}
+
+
+def test_survivors_compile_no_program_the_full_grid_has_not_but_one_per_smaller_shape():
+    """Issue 26 item 17: 9 trials in chunks of 9 (as ItalyPowerDemand's auto chunk): the 6
+    survivors ran in a new 8-slot shape and every repacked chunk compiled its RNG keys'
+    program again; now they reuse the 9 slots, and only the 4-slot last rung compiles."""
+    counts, common = {}, {**COMMON, "model": fl.ModelSpec(units=4)}  # shapes of this test's own
+    for name, scheduler in (("full", None), ("halving", HALVING)):  # halving then compiles only what is new
+        handler = _ProgramCompiles()
+        logging.getLogger("jax").addHandler(handler)
+        jax.config.update("jax_log_compiles", True)
+        try:
+            result = fl.sweep(X, Y, scheduler=scheduler, members_per_chunk=9, **common)
+        finally:
+            jax.config.update("jax_log_compiles", False)
+            logging.getLogger("jax").removeHandler(handler)
+        counts[name] = handler.counts
+    assert [r["chunks"] for r in result.budget["rungs"]] == [[9, 9], [9], [4]]
+    assert counts["full"]["epoch"] == 1
+    assert counts["halving"] == {"epoch": 1, "finish": 1}  # the last rung's 4 slots, nothing else
+
+
+class _ProgramCompiles(logging.Handler):
+    """Counts `Compiling jit(NAME)` log records by NAME."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Compiling jit("):
+            name = message[len("Compiling jit(") :].split(")")[0]
+            self.counts[name] = self.counts.get(name, 0) + 1
 
 
 def test_best_says_whether_the_best_beats_the_runner_up():
