@@ -376,7 +376,7 @@ def prepare_data(
     validation_data: Any = None,
     sample_weight: Any = None,
     class_weight: Mapping[int, float] | str | None = None,
-    standardize: str | None = None,
+    standardize: str | Mapping[str, Any] | None = None,
     class_weight_grid: bool = False,
     split: SplitMode = "last",
     split_seed: int = 0,
@@ -445,32 +445,38 @@ def prepare_data(
     if split == "stratified" and val is not None and validation_data is None:
         check_stratified(train[1], val[1], targets.task, targets.out_dim)
     train, val, target_scaling = _scaled_targets(train, val, targets, standardize_target)
-    xa, ya, wa, ragged = train
-    table = balanced = None
-    if class_weight is not None:
-        wa, table = _class_weights(class_weight, ya, targets)
-    elif class_weight_grid:
-        balanced, table = _class_weights("balanced", ya, targets)
-    metrics = _check_metrics(metrics, targets)
-
-    train_split = _split(xa, ya, wa, ragged, targets, mask_value, mask_zero)
+    weights, table, balanced = _row_weights(train, targets, class_weight, class_weight_grid)
+    train_split = _split(train[0], train[1], weights, train[3], targets, mask_value, mask_zero)
     val_split = None if val is None else _split(*val, targets, mask_value, mask_zero)
-    preprocessing = _standardized(standardize, train_split, val_split)
     return Dataset(
         train_split,
         val_split,
         targets.task,
         targets.loss,
-        metrics,
+        _check_metrics(metrics, targets),
         targets.out_dim,
         targets.num_classes,
         targets.as_dict(),
-        preprocessing,
-        table,
-        balanced,
-        class_names,
-        target_scaling,
+        preprocessing=_standardized(standardize, train_split, val_split),
+        class_weight=table,
+        balanced_weight=balanced,
+        class_names=class_names,
+        target_scaling=target_scaling,
     )
+
+
+def _row_weights(
+    train: Part, targets: Targets, class_weight: Any, class_weight_grid: bool
+) -> tuple[np.ndarray, dict[int, float] | None, np.ndarray | None]:
+    """(the training rows' weights, the per-class table, the "balanced" weights kept beside
+    unweighted ones for a class_weight grid): class_weight replaces sample weights."""
+    if class_weight is not None:
+        weights, table = _class_weights(class_weight, train[1], targets)
+        return weights, table, None
+    if class_weight_grid:
+        balanced, table = _class_weights("balanced", train[1], targets)
+        return train[2], table, balanced
+    return train[2], None, None
 
 
 def _coded_classes(
@@ -574,7 +580,7 @@ def _split(x: np.ndarray, y: Any, w: Any, ragged: Any, targets: Any, mask_value:
 
 
 def _check_options(
-    standardize: str | None,
+    standardize: str | Mapping[str, Any] | None,
     class_weight_grid: bool,
     class_weight: Any,
     sample_weight: Any,
@@ -582,7 +588,7 @@ def _check_options(
     sequence_targets: bool,
 ) -> None:
     """The combinations of preprocessing options that cannot work, refused before anything is read."""
-    check_standardize(standardize)
+    check_standardize(None if isinstance(standardize, Mapping) else standardize)  # a dict: fixed numbers
     if class_weight_grid and (class_weight is not None or sample_weight is not None):
         raise ValueError("grid['class_weight'] cannot be combined with class_weight or sample_weight; pass one of them")
     if standardize is not None and mask_zero:
@@ -618,12 +624,16 @@ def _train_and_validation(
     return train, None, "y"
 
 
-def _standardized(standardize: str | None, train: Split, val: Split | None) -> dict[str, Any] | None:
+def _standardized(
+    standardize: str | Mapping[str, Any] | None, train: Split, val: Split | None
+) -> dict[str, Any] | None:
     """Fit the scaling on the training split (masks already taken from the raw input), then
-    scale both splits in place; the fitted dict, or None without `standardize`."""
+    scale both splits in place; the fitted dict, or None without `standardize`. A dict is
+    numbers fitted before (a Keras model's Normalization): applied as they are."""
     if standardize is None:
         return None
-    fitted = fit_preprocessing(train.x, train.mask, standardize)
+    fixed = isinstance(standardize, Mapping)
+    fitted = dict(standardize) if fixed else fit_preprocessing(train.x, train.mask, standardize)
     for split in (train, val):
         if split is not None:
             split.x = apply_preprocessing(split.x, split.mask, fitted)

@@ -1,15 +1,17 @@
 """Keras models in and out (the `[keras]` extra; Keras 3).
 
 `from_keras(model)` reads a `Sequential` or a functional chain of Input, Masking,
-Embedding, LSTM, Bidirectional(LSTM), Dropout and Dense layers (the last Dense is the
+a leading Normalization (fixed input scaling: `ModelSpec.normalization`, what `to_keras`
+writes for a sweep with `standardize`), Embedding, LSTM, Bidirectional(LSTM), Dropout and
+Dense layers (the last Dense is the
 head: softmax -> classification, sigmoid -> binary, linear -> regression) into a
 `ModelSpec` with a layer list plus a params tree; anything else - another layer type,
 or an option such as stateful, return_state, unroll, a constraint, an activity
 regularizer, a non-default activation, a 16-bit dtype policy, a Bidirectional
 backward_layer unlike its forward one, an unbuilt model - is an error naming the layer
 and the option, never a silent approximation. Non-default initializers convert (the
-weights are what they drew) and are listed in `KerasConverted.custom_initializers`; a
-fresh init per seed refuses them (`check_fresh_init`). `model.compile()` settings are
+weights are what they drew) and are kept in `ModelSpec.custom_initializers`; a fresh
+init per seed refuses them (`check_fresh_init`), whether the sweep gets the model or its spec. `model.compile()` settings are
 not read. `to_keras(spec, params, ...)` builds the uncompiled Keras model back with
 those weights.
 
@@ -348,19 +350,57 @@ def _check_dtype(layer: Any) -> None:
         )
 
 
+def _normalization(layer: Any) -> dict[str, list[float]]:
+    """A built Keras `Normalization` layer as `ModelSpec.normalization`: its mean and
+    max(sqrt(variance), epsilon) per feature (or one number for all), what Keras divides by."""
+    keras = require_keras()
+    if layer.invert:
+        raise _unsupported(layer, "invert", True)
+    if not layer.built or layer.mean is None:
+        raise _unsupported(layer, "mean", None, "adapt() it or give mean= and variance= first")
+    if any(axis not in (-1, 2) for axis in layer.axis):
+        raise _unsupported(layer, "axis", layer.axis, "fastlstm scales each feature (axis=-1) or all alike (None)")
+    mean = np.asarray(layer.mean, np.float64).reshape(-1)
+    std = np.maximum(np.sqrt(np.asarray(layer.variance, np.float64).reshape(-1)), keras.config.epsilon())
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def _leading_normalization(layers: list[Any]) -> tuple[list[Any], dict[str, list[float]] | None]:
+    """(the layers without a leading Normalization, its numbers or None). It may come first
+    or right after a first Masking (which then sees the raw inputs, as `to_keras` writes it);
+    anywhere else - before a Masking, whose mask would compare scaled values - is refused."""
+    kinds = [type(layer).__name__ for layer in layers]
+    position = 1 if kinds[:2] == ["Masking", "Normalization"] else 0 if kinds[:1] == ["Normalization"] else None
+    for k, kind in enumerate(kinds):
+        if kind == "Normalization" and (k != position or kinds[k + 1 : k + 2] == ["Masking"]):
+            raise ValueError(
+                f"Keras layer {layers[k].name!r} (Normalization): read only as the model's first layer "
+                "(or right after a first Masking, which must see the raw inputs), as fastlstm's to_keras writes it"
+            )
+    if position is None:
+        return layers, None
+    return layers[:position] + layers[position + 1 :], _normalization(layers[position])
+
+
 def spec_and_params(model: Any) -> tuple[ModelSpec, dict[str, Any]]:
-    """A Keras model -> (ModelSpec with a layer list, params tree as `SequentialModel` names it)."""
+    """A Keras model -> (ModelSpec with a layer list, params tree as `SequentialModel` names it).
+
+    A leading `Normalization` (what `to_keras` writes for a sweep with `standardize`) becomes
+    the spec's fixed `normalization`, so the model fastlstm gave comes back in."""
     _check_built(model)
     layers = _chain(model)
     for layer in layers:
         _check_dtype(layer)
+    layers, normalization = _leading_normalization(layers)
     converted = [_convert_named(layer) for layer in layers[:-1]]
     head_options, head_params = _head(layers[-1])
     specs = tuple(spec for spec, _ in converted)
     params = {layer_name(i, spec): p for i, (spec, p) in enumerate(converted) if p is not None}
     params["head"] = head_params
+    custom = tuple(text for layer in layers for text in custom_initializers(layer))
+    options = {**head_options, **input_shape(model), "normalization": normalization, "custom_initializers": custom}
     try:
-        return ModelSpec(layers=specs, **head_options, **input_shape(model)), params
+        return ModelSpec(layers=specs, **options), params
     except ValueError as err:  # the order rules (Masking first, an LSTM somewhere, ...)
         raise ValueError(f"from_keras: {_keras_names(str(err), layers)}") from None
 
@@ -387,19 +427,14 @@ class KerasConverted:
 
     spec: ModelSpec
     params: dict[str, Any]
-    custom_initializers: tuple[str, ...] = ()
+
+    @property
+    def custom_initializers(self) -> tuple[str, ...]:
+        """The model's initializers that are not Keras's defaults (kept on the spec)."""
+        return self.spec.custom_initializers
 
     def check_fresh_init(self) -> None:
-        """Refuse a fresh init per seed when the Keras model names initializers other than
-        Keras's defaults: fastlstm draws the defaults, so it would silently train another
-        model. Starting from the model's weights (init="keras_weights") makes them irrelevant."""
-        if self.custom_initializers:
-            raise ValueError(
-                f"{self.custom_initializers[0]}: a fresh init per seed draws Keras's default initializers "
-                "(LSTM glorot_uniform / orthogonal / zeros, Dense glorot_uniform / zeros, Embedding uniform); "
-                "pass init='keras_weights' (CLI: --keras-weights) to start every member from the model's "
-                "weights, or use the default initializers"
-            )
+        check_fresh_init(self.spec)
 
     @property
     def out_dim(self) -> int:
@@ -407,18 +442,43 @@ class KerasConverted:
 
     def predict(self, x: Any) -> np.ndarray:
         from fastlstm.data import prepare_inputs
+        from fastlstm.preprocessing import apply_preprocessing
         from fastlstm.program import ModelConfig, forward
 
         embedding = self.spec.embedding
         mask_zero = bool(embedding and embedding.mask_zero)
         xs, mask = prepare_inputs(x, mask_value=self.spec.mask_value, mask_zero=mask_zero)
         check_token_ids(self.spec, xs, mask)
+        xs = apply_preprocessing(xs, mask, normalization_preprocessing(self.spec))
         cfg = ModelConfig(0, 0, self.out_dim, self.spec.task, "mse", (), architecture=self.spec.layer_list)
         fn = jax.jit(functools.partial(forward, cfg))
         return np.asarray(fn(self.params, jnp.asarray(xs), None if mask is None else jnp.asarray(mask)))
 
     def to_keras(self) -> Any:
-        return to_keras(self.spec, self.params, self.spec.task)
+        return to_keras(self.spec, self.params, self.spec.task, normalization_preprocessing(self.spec))
+
+
+def check_fresh_init(spec: ModelSpec) -> None:
+    """Refuse a fresh init per seed for a model whose Keras initializers are not Keras's
+    defaults (`ModelSpec.custom_initializers`): fastlstm draws the defaults, so it would
+    silently train another model. Starting from given weights (init="keras_weights",
+    `initial_params`) makes them irrelevant. One check for every door: a keras.Model,
+    `from_keras(...).spec`, a config file."""
+    if spec.custom_initializers:
+        raise ValueError(
+            f"{spec.custom_initializers[0]}: a fresh init per seed draws Keras's default initializers "
+            "(LSTM glorot_uniform / orthogonal / zeros, Dense glorot_uniform / zeros, Embedding uniform); "
+            "pass init='keras_weights' (CLI: --keras-weights) to start every member from the model's "
+            "weights, or use the default initializers"
+        )
+
+
+def normalization_preprocessing(spec: ModelSpec) -> dict[str, Any] | None:
+    """The spec's fixed `normalization` as a fitted-scaling dict (fastlstm/preprocessing.py),
+    which a sweep, `predict` and `to_keras` apply as they would `standardize`'s; or None."""
+    if spec.normalization is None:
+        return None
+    return {"method": "feature", **spec.normalization, "fitted_on": "the model's Normalization layer"}
 
 
 def compile_settings(model: Any) -> str | None:
@@ -448,8 +508,7 @@ def from_keras(model: Any) -> KerasConverted:
     if not is_keras_model(model):
         raise ValueError(f"from_keras: expected a keras.Model, got {type(model).__name__}")
     spec, params = spec_and_params(model)
-    custom = [text for layer in _chain(model) for text in custom_initializers(layer)]
-    return KerasConverted(spec, params, tuple(custom))
+    return KerasConverted(spec, params)
 
 
 def layers_and_names(spec: ModelSpec) -> list[tuple[Layer, str]]:

@@ -72,6 +72,15 @@ class ModelSpec:
     Keras model's `Input(shape=(timesteps, features))`, kept by `fl.from_keras`); None
     accepts any. The data is checked against them before anything compiles: a model
     built for 6 features would otherwise train on 12 without a word.
+
+    `normalization={"mean": [...], "std": [...]}` is a fixed input scaling the model
+    applies first, (x - mean) / std per feature (or one number for all): a Keras
+    `Normalization` layer read by `fl.from_keras`. Unlike `standardize` it is not fitted
+    on the data; a sweep scales with it (`result.preprocessing`) and `to_keras` writes
+    the layer back. `custom_initializers` lists the Keras model's initializers that are not
+    Keras's defaults ("Keras layer 'lstm' (LSTM): kernel_initializer=..."): a fresh init
+    per seed draws the defaults, so a sweep refuses them unless members start from given
+    weights, whichever way the model came in (`fastlstm.keras_interop.check_fresh_init`).
     """
 
     units: int = 64
@@ -83,10 +92,14 @@ class ModelSpec:
     mask_value: float | None = None
     input_timesteps: int | None = None
     input_features: int | None = None
+    normalization: Mapping[str, Any] | None = None
+    custom_initializers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             object.__setattr__(self, field.name, to_python(getattr(self, field.name)))
+        object.__setattr__(self, "normalization", _checked_normalization(self.normalization))
+        object.__setattr__(self, "custom_initializers", _checked_texts(self.custom_initializers))
         if isinstance(self.layers, (list, tuple)):
             self._set_layer_list()
         for name, minimum in (
@@ -190,9 +203,11 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in ("input_timesteps", "input_features"):  # unset: left out, as before they existed
-            if out[name] is None:
+        for name in ("input_timesteps", "input_features", "normalization", "custom_initializers"):
+            if not out[name]:  # unset: left out, as before they existed
                 del out[name]
+        if "custom_initializers" in out:
+            out["custom_initializers"] = list(out["custom_initializers"])
         if self.layer_list is not None:
             out["layers"] = [layer.get_config() for layer in self.layer_list]
         return out
@@ -216,6 +231,30 @@ def check_token_ids(model: ModelSpec, x: np.ndarray, mask: np.ndarray | None, na
             f"{name}: token id {ids[where]!r} at {where} is not a whole number in [0, {embedding.input_dim}) "
             f"(Embedding input_dim={embedding.input_dim})"
         )
+
+
+def _checked_normalization(value: Any) -> dict[str, list[float]] | None:
+    """`ModelSpec.normalization` as {"mean": [...], "std": [...]} of finite numbers (std > 0),
+    of one length or one of them a single number; None as it is."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"mean", "std"}:
+        raise ValueError(f"ModelSpec.normalization must be a table of 'mean' and 'std', got {value!r}")
+    out = {}
+    for key in ("mean", "std"):
+        numbers = np.atleast_1d(np.asarray(value[key], dtype=object))
+        if numbers.ndim != 1 or not all(_is_number(v) and math.isfinite(v) for v in numbers):
+            raise ValueError(f"ModelSpec.normalization[{key!r}] must be finite numbers, got {value[key]!r}")
+        out[key] = [float(v) for v in numbers]
+    if min(out["std"]) <= 0 or len({len(out["mean"]), len(out["std"])} - {1}) > 1:
+        raise ValueError("ModelSpec.normalization: 'std' must be > 0, as many numbers as 'mean' (or one)")
+    return out
+
+
+def _checked_texts(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"ModelSpec.custom_initializers must be a list of strings, got {value!r}")
+    return tuple(value)
 
 
 def _is_number(value: Any) -> bool:

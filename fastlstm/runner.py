@@ -139,7 +139,7 @@ def load_data(
         **_split_options(spec, in_memory=prepare is prepare_data),
         sample_weight=sample_weight,
         class_weight=spec.class_weight,
-        standardize=spec.standardize,
+        standardize=input_scaling(spec, streamed=prepare is not prepare_data),
         standardize_target=spec.standardize_target,
         class_weight_grid="class_weight" in spec.grid,
         **model.data_options(),
@@ -164,6 +164,33 @@ def load_data(
             + (" (val_ metrics need validation_split or validation_data)" if not ds.val else "")
         )
     return ds
+
+
+def input_scaling(spec: SweepSpec, streamed: bool = False) -> str | dict[str, Any] | None:
+    """What scales the inputs: `standardize` (fitted on the training rows), or the model's
+    own fixed `normalization` (a Keras Normalization layer), applied as its numbers say.
+    Both at once would scale twice (Keras's model would not refit its layer), so that is
+    refused, as are the cases the fixed numbers do not reach yet."""
+    from fastlstm.keras_interop import normalization_preprocessing
+
+    model = spec.model
+    fixed = normalization_preprocessing(model)
+    if fixed is None:
+        return spec.standardize
+    if spec.standardize is not None:
+        raise ValueError(
+            f"standardize={spec.standardize!r}: the model scales its inputs itself (model.normalization, "
+            "a Keras Normalization layer, fixed numbers); leave standardize unset"
+        )
+    if streamed or model.sequence_output or model.embedding is not None:
+        raise ValueError(
+            "model.normalization (a Keras Normalization layer): not supported with streamed data, "
+            "per-timestep targets or an Embedding yet; remove the layer and pass standardize= instead"
+        )
+    features = len(model.normalization["mean"])
+    if model.input_features is not None and features not in (1, model.input_features):
+        raise ValueError(f"model.normalization: {features} means for {model.input_features} input features")
+    return fixed
 
 
 def _task_of(spec: SweepSpec) -> str:
@@ -700,6 +727,10 @@ def sweep(
     else:
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
+    if initial_params is None and resume is None:  # the same judgement whichever way the model came
+        from fastlstm.keras_interop import check_fresh_init
+
+        check_fresh_init(spec.model)
     ds = load_data(spec, x, y, validation_data, sample_weight, stream, layout)
     return train(
         spec,
@@ -750,8 +781,6 @@ def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
     from fastlstm.keras_interop import from_keras
 
     converted = from_keras(model)
-    if init != "keras_weights":
-        converted.check_fresh_init()
     _warn_compile_not_read(model)
     return converted.spec, (converted.params if init == "keras_weights" else None)
 

@@ -123,12 +123,13 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         )
     spec = spec.with_overrides(args.set, before=assignments)
     if args.keras_model is not None:
-        converted = keras_file(args)
-        if not args.keras_weights:
-            converted.check_fresh_init()
-        spec = spec.replace(model=converted.spec)
+        spec = spec.replace(model=keras_file(args).spec)
     elif args.keras_weights:
         raise ValueError("--keras-weights needs --keras-model FILE")
+    if not args.keras_weights:  # a model from --keras-model or a config file, judged alike
+        from fastlstm.keras_interop import check_fresh_init
+
+        check_fresh_init(spec.model)
     return spec
 
 
