@@ -124,12 +124,10 @@ def member_bytes(cfg: TrainConfig, ds: Dataset) -> int:
 
 
 def check_members_fit(plan: Plan, ds: Dataset, settings: Settings) -> None:
-    """Refuse a sweep whose largest member (with the data, unless streamed) cannot fit in
-    memory, before anything compiles (`fastlstm.memory.check_member_fits`)."""
-    splits = () if ds.streaming else (ds.train, ds.val)
-    data = sum(int(split.x.nbytes) for split in splits if split is not None)
+    """Refuse a sweep whose largest member cannot fit in memory, before anything compiles
+    (`fastlstm.memory.check_member_fits`; the estimate the chunks are sized by)."""
     largest = max(member_bytes(train_config(group, plan, ds, settings), ds) for group in plan.groups)
-    check_member_fits(largest, data)
+    check_member_fits(largest)
 
 
 def auto_chunk(cfg: TrainConfig, ds: Dataset, n_members: int, devices: Sequence[Any] | None = None) -> int:

@@ -71,11 +71,11 @@ def device_bytes() -> int:
     return available_bytes() // n_devices
 
 
-def check_member_fits(member_bytes: int, data_bytes: int = 0) -> None:
-    """Refuse, before anything compiles, a member (its training step, plus the data held on
-    its device) larger than the free memory: XLA would fail later with an allocation error
-    that names neither the cause nor the fix."""
-    need, have = member_bytes + data_bytes, device_bytes()
+def check_member_fits(member_bytes: int) -> None:
+    """Refuse, before anything compiles, a member (its training step's estimate) larger
+    than the free memory: XLA would fail later with an allocation error that names neither
+    the cause nor the fix."""
+    need, have = member_bytes, device_bytes()
     if need > have:
         raise ValueError(
             f"one member needs ~{_gigabytes(need)} GB, this machine has {_gigabytes(have)} GB; "
