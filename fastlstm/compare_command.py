@@ -41,6 +41,8 @@ def run_compare(args: argparse.Namespace, console: Console) -> int:
 
     runs = [_load(name, path) for name, path in (("RUN_A", args.run_a), ("RUN_B", args.run_b))]
     doc = compare_runs(*runs, metric=args.metric, paths=(str(args.run_a), str(args.run_b)))
+    if doc["data_warning"]:  # on stderr too, so --json's reader sees it without parsing notes
+        Console(stderr=True).print(f"warning: {doc['data_warning']}", style="yellow", markup=False, soft_wrap=True)
     if args.json:
         sys.stdout.write(strict_json(doc, indent=None) + "\n")
     else:
@@ -61,7 +63,9 @@ def compare_runs(a: Any, b: Any, *, metric: str | None = None, paths: tuple[str,
     """The comparison document of two `SweepResult`s (what `--json` prints)."""
     from fastlstm.stats import higher_is_better, holm, result_metric_values
 
+    check_comparable(a, b)
     name = _common_metric(a, b, metric)
+    check_same_loss(a, b, name)
     values = [result_metric_values(run, name)[1] for run in (a, b)]
     pairs, matched_by = _matching_configs(a, b, values, name)
     keyed = _same_data(paths)
@@ -77,8 +81,102 @@ def compare_runs(a: Any, b: Any, *, metric: str | None = None, paths: tuple[str,
         "matched_by": matched_by,
         "runs": {key: _run_doc(run, v, name, path) for key, run, v, path in zip("ab", (a, b), values, paths)},
         "comparisons": comparisons,
+        "differences": setting_differences(a, b),
+        "data_warning": different_data(paths),
         "notes": _notes(a, b, comparisons, matched_by, keyed),
     }
+
+
+def _problem(run: Any) -> dict[str, Any]:
+    """What a run's numbers are numbers of: its task, outputs, classes and input features."""
+    meta = run.meta
+    classes = meta.get("class_names")
+    return {
+        "task": meta.get("task"),
+        "outputs": meta.get("out_dim"),
+        "classes": len(classes) if classes else meta.get("num_classes"),
+        "features": run._trained_features(),
+    }
+
+
+def _describe_problem(problem: dict[str, Any]) -> str:
+    """'a binary task (2 classes, 1 feature)', the words the refusal uses."""
+    parts = [f"{problem['classes']} classes"] if problem["classes"] else [f"{problem['outputs']} outputs"]
+    if problem["features"] is not None:
+        parts.append(f"{problem['features']} feature{'s' * (problem['features'] != 1)}")
+    return f"a {problem['task']} task ({', '.join(parts)})"
+
+
+def check_comparable(a: Any, b: Any) -> None:
+    """Refuse two runs of different problems (task, classes or outputs, input features):
+    their metrics measure different things, so any p-value between them is meaningless
+    (a 9-class JapaneseVowels run against a binary ItalyPowerDemand one was "B better")."""
+    pa, pb = _problem(a), _problem(b)
+    differ = [k for k in pa if pa[k] is not None and pb[k] is not None and pa[k] != pb[k]]
+    if differ:
+        raise ValueError(
+            f"RUN_A is {_describe_problem(pa)}, RUN_B {_describe_problem(pb)}: runs of different problems "
+            f"({', '.join(differ)} differ) cannot be compared"
+        )
+
+
+def check_same_loss(a: Any, b: Any, metric: str) -> None:
+    """A loss metric of runs that minimised different losses (mse against mae) is not one measure."""
+    if metric not in ("loss", "val_loss") or a.meta.get("loss") == b.meta.get("loss"):
+        return
+    raise ValueError(
+        f"--metric {metric}: RUN_A minimised {a.meta.get('loss')} and RUN_B {b.meta.get('loss')}, so their "
+        f"{metric} are different measures; compare another metric (--metric val_mae, say)"
+    )
+
+
+def setting_differences(a: Any, b: Any) -> list[dict[str, Any]]:
+    """Every spec key whose value differs between the runs ({"key", "a", "b"}; a missing key is
+    None): what changed between A and B, so a difference in the numbers can be read against it."""
+    from fastlstm.coerce import to_python
+
+    flat = [_flatten(run.spec.to_dict()) if run.spec is not None else {} for run in (a, b)]
+    flat = [{k: v for k, v in f.items() if k != "name"} for f in flat]  # the run's name is not a setting
+    keys = sorted(set(flat[0]) | set(flat[1]))
+    return [
+        {"key": k, "a": to_python(flat[0].get(k)), "b": to_python(flat[1].get(k))}
+        for k in keys
+        if flat[0].get(k) != flat[1].get(k)
+    ]
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model": {"units": 32}} -> {"model.units": 32}; lists and grid values stay whole."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if isinstance(v, dict) and k == "grid":  # a grid axis's values are one setting
+            out |= {f"grid.{axis}": axis_values for axis, axis_values in v.items()}
+        elif isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def different_data(paths: tuple[str, str]) -> str | None:
+    """A warning when both runs recorded reading a data file and the files differ (SHA-256):
+    then A and B differ in their data as well as in their settings."""
+    import json
+
+    records = []
+    for path in paths:
+        try:
+            records.append(json.loads((Path(path) / ENVIRONMENT_FILE).read_text()).get("data") or {})
+        except (OSError, ValueError, AttributeError):
+            return None
+    digests = [r.get("sha256") for r in records]
+    if None in digests or digests[0] == digests[1]:
+        return None
+    names = [r.get("name") or r.get("path") or "?" for r in records]
+    return (
+        f"the runs read different data files (A: {names[0]}, B: {names[1]}): a difference below may come "
+        "from the data, not from the settings"
+    )
 
 
 def _common_metric(a: Any, b: Any, metric: str | None) -> str:

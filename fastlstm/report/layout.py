@@ -385,4 +385,27 @@ def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
     )
     for text in [legend, *doc["notes"]]:
         lines += wrap(text, width)
-    return "\n".join(lines)
+    return "\n".join(lines + differences_lines(doc, width))
+
+
+def differences_lines(doc: dict[str, Any], width: int = WIDTH) -> list[str]:
+    """What differs between A and B: the settings (key: A -> B) and, when they differ, the data."""
+    differences = doc.get("differences") or []
+    lines = [""]
+    if doc.get("data_warning"):
+        lines += wrap(f"warning: {doc['data_warning']}", width)
+    if not differences:
+        return [*lines, "settings: the same in A and B"]
+    lines.append(f"settings that differ ({len(differences)}), A -> B:")
+    for d in differences:
+        lines += wrap(f"  {d['key']}: {_setting_text(d['a'])} -> {_setting_text(d['b'])}", width)
+    return lines
+
+
+def _setting_text(value: Any) -> str:
+    """A setting as the config file writes it; '(not set)' for a key one run lacks."""
+    import json
+
+    if value is None:
+        return "(not set)"
+    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
