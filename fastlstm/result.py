@@ -39,6 +39,7 @@ from fastlstm.layers import layer_from_config
 from fastlstm.model import ModelSpec, check_token_ids
 from fastlstm.preprocessing import apply_preprocessing
 from fastlstm.program import ModelConfig, evaluate_sums, forward, normalized
+from fastlstm.search.leaderboard import Leaderboard
 from fastlstm.stats import (
     BestConfiguration,
     Ranking,
@@ -382,6 +383,15 @@ class SweepResult:
         return best_configuration(
             values, config, self.configs, metric=name, pair_keys=member_pair_keys(self.members), eligible=eligible
         )
+
+    def leaderboard(self, metric: str | None = None, top: int = 10) -> Leaderboard:
+        """The configurations ranked as a search's user reads them: those that trained to the
+        end by mean `metric` over seeds (± its 95% CI), then the pruned by how long they
+        lasted; `str()` prints it with the best as `--set` assignments to rerun it alone.
+        `metric` defaults to the scheduler's, else `fastlstm.stats.primary_metric`."""
+        from fastlstm.search.leaderboard import leaderboard
+
+        return leaderboard(self, metric, top)
 
     def save(
         self,

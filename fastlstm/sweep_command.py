@@ -202,6 +202,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     log.quiet = not is_primary()  # several processes: process 0 speaks and writes for all
     _header(log, spec, ds, description)
     _one_class_warning(log, ds)
+    _test_file_warning(log, spec)
     if args.resume is None and primary:
         start_run_folder(out, spec, args.overwrite)
     barrier("run folder started")  # the others train only once process 0 has claimed it
@@ -210,6 +211,7 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     if not is_primary():
         return 0
     _report(result, time.perf_counter() - start, log, args.json)
+    _leaderboard(result, spec, log)
     _scores(result, ds, loaded, log)
     _save(result, out, loaded)
     log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
@@ -376,6 +378,40 @@ def _one_class_warning(log: Console, ds: Any) -> None:
         log.print(line, highlight=False, markup=False, soft_wrap=True, style="yellow")
 
 
+def test_file_selection(spec: Any) -> str | None:
+    """A warning when something selects on a `--validation-data` file named as a test set
+    (ItalyPowerDemand_TEST.ts): early stopping or a learning-rate plateau picks epochs by it,
+    a scheduler prunes by it, a grid or search picks its best by it. The scores on that file
+    are then optimistic: it is no longer a test set. None when nothing selects on it."""
+    path = getattr(spec.data, "validation_path", None) if spec.data is not None else None
+    if not path or not re.search(r"(^|[^a-z])test([^a-z]|$)", Path(str(path)).name.lower()):
+        return None
+    selectors = [
+        f"{type(cb).__name__}(monitor={m!r})"
+        for cb in spec.callbacks
+        for m in getattr(cb, "monitors", ())
+        if m.startswith("val_")
+    ]
+    scheduler = getattr(spec, "scheduler", None)
+    if scheduler is not None and str(scheduler.metric).startswith("val_"):
+        selectors.append(f"the scheduler ({scheduler.metric})")
+    if len(spec.plan().configs) > 1:
+        selectors.append("choosing the best configuration")
+    if not selectors:
+        return None
+    return (
+        f"warning: --validation-data {Path(str(path)).name} is named as a test set, and "
+        f"{', '.join(selectors)} select{'s' * (len(selectors) == 1)} on it: its scores will be optimistic; "
+        "select on a split of the training data (--validation-split 0.2) and keep the test file for the end"
+    )
+
+
+def _test_file_warning(log: Console, spec: Any) -> None:
+    line = test_file_selection(spec)
+    if line is not None:
+        log.print(line, highlight=False, markup=False, soft_wrap=True, style="yellow")
+
+
 def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
     """Claim the run folder before training: its config (what --resume reads) and an
     in-progress marker, swapped into place whole (fastlstm/io/folders.py), so an earlier
@@ -434,6 +470,26 @@ def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> Non
     console.print(f"{len(result.members)} members trained in {elapsed:.1f} s (compilation included)")
     if as_json:
         sys.stdout.write(strict_json({"summary": list(summary), "meta": result.meta}, indent=None) + "\n")
+
+
+def _leaderboard(result: Any, spec: Any, console: Console) -> None:
+    """After a search (--trials, a scheduler): the configurations ranked, where each was
+    pruned, and the best as `--set` assignments - the one table a search's user reads."""
+    if result.budget is None and spec.trials is None:
+        return
+    board = result.leaderboard()
+    for line in board.lines():
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if board.set_line():
+        console.print(
+            "(rerun: the same command without --trials, the grid and the scheduler, with those --set)", style="dim"
+        )
+    if result.budget is None:  # a scheduler's account already said it
+        try:
+            best = result.best()
+        except ValueError:
+            return
+        console.print(f"best: configuration {best.config}, {best.verdict}", highlight=False, markup=False)
 
 
 def _scores(result: Any, ds: Any, loaded: Any, console: Console) -> None:
