@@ -339,8 +339,18 @@ def collect_result(
     if ds.streaming:
         meta["streaming"] = stream_meta(ds, spec)
         shared_order_rows(rows, plan, outcomes)
-    history = metrics_in_target_units(history, ds.target_scaling)
+    history = metrics_in_target_units(in_log_order(history, ds.metrics), ds.target_scaling)
     return SweepResult(history, rows, groups, [dict(c) for c in plan.configs], meta, spec=spec)
+
+
+def in_log_order(history: dict[str, np.ndarray], metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """The metrics in the order training logs them (loss, metrics, their val_*, learning_rate).
+    A chunk resumed from its checkpoint brings its history back in another (sorted) order,
+    and the tables and summary.json follow this dict's: one order, resumed or not."""
+    names = ("loss", *metrics)
+    order = [*names, *(f"val_{n}" for n in names), "learning_rate"]
+    rank = {n: k for k, n in enumerate(order)}
+    return {n: history[n] for n in sorted(history, key=lambda n: (rank.get(n, len(order)), n))}
 
 
 def _pruned_members(plan: Plan, budget: Mapping[str, Any] | None) -> dict[int, int] | None:

@@ -188,3 +188,25 @@ def test_a_controller_that_fails_to_start_leaves_no_signal_handler_behind():
     with pytest.raises(OSError, match="No space left"):
         fl.sweep(X, Y, controllers=[StopOnSignal(), FailsToStart()], **COMMON)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_resumed_sweep_lists_its_metrics_in_the_order_of_a_fresh_one(tmp_path, uninterrupted):
+    """Issue 26 item 19: the checkpoint gave the history back sorted (accuracy before loss), so
+    the tables and summary.json of a resumed run came out in another order than a fresh run's."""
+    with pytest.raises(SweepHalted):
+        fl.sweep(X, Y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(7)], **COMMON)
+    resumed = fl.sweep(X, Y, resume=tmp_path / "ck", **COMMON)
+    assert list(resumed.history) == list(uninterrupted.history)
+    assert list(uninterrupted.history)[:2] == ["loss", "accuracy"]
+    docs = [
+        json.loads((r.save(tmp_path / name) / "summary.json").read_text())
+        for r, name in ((uninterrupted, "a"), (resumed, "b"))
+    ]
+    assert _key_order(docs[0]) == _key_order(docs[1])
+
+
+def _key_order(doc):
+    """Every mapping's keys in their order, nested as the document is."""
+    if isinstance(doc, dict):
+        return [(k, _key_order(v)) for k, v in doc.items()]
+    return [_key_order(v) for v in doc] if isinstance(doc, list) else None
