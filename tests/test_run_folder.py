@@ -321,3 +321,38 @@ def test_unknown_or_unserialisable_analysis_is_refused_before_writing(result, tm
         with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
             dataclasses.replace(result, analysis=analysis).save(tmp_path / "run")
         assert not (tmp_path / "run").exists()
+
+
+def test_the_users_project_commit_is_recorded_beside_fastlstms_own(result, tmp_path, monkeypatch):
+    """Issue 26 item 19: "git commit" was fastlstm's checkout, never the user's project."""
+    project = tmp_path / "project"
+    project.mkdir()
+    if subprocess.run(["git", "init", "-q", str(project)], check=False).returncode != 0:
+        pytest.skip("git is not usable here")
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(project),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        check=True,
+    )
+    head = subprocess.run(
+        ["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    monkeypatch.chdir(project)
+    path = write_run_folder(result, tmp_path / "run")
+    env = _strict_load(path / "environment.json")
+    assert env["working_directory"] == {"path": str(project), "git_commit": head}
+    html = (path / "report.html").read_text()
+    assert "fastlstm&#x27;s git commit" in html or "fastlstm's git commit" in html
+    assert f"{head} (started in {project})" in html

@@ -80,6 +80,7 @@ ENVIRONMENT_KEYS = (
     "precision",
     "data",
     "git_commit",
+    "working_directory",
     "not_written",
 )
 
@@ -278,7 +279,8 @@ def environment_record(
         "devices": device_record(),
         "precision": result.meta.get("precision", "float32"),
         "data": data_record(data),
-        "git_commit": git_commit(),
+        "git_commit": git_commit(),  # fastlstm's own checkout (None when installed as a package)
+        "working_directory": working_directory_record(),  # the user's project, where the run was started
     }
     if config_missing is not None:
         record["not_written"] = {CONFIG_FILE: config_missing}
@@ -317,6 +319,27 @@ def data_record(data: LoadedData | None) -> dict[str, Any]:
         "sha256": data.sha256,
         "description": data.description,
     }
+
+
+def working_directory_record(folder: Path | None = None) -> dict[str, Any]:
+    """The folder the run was started in and the HEAD of the git repository holding it (None
+    outside one): the user's code and data at the time, which `git_commit` - fastlstm's own
+    checkout - is not."""
+    folder = Path.cwd() if folder is None else folder
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
+        commit = done.stdout.strip() if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"path": str(folder), "git_commit": commit or None}
 
 
 def git_commit(package_dir: Path | None = None) -> str | None:

@@ -283,10 +283,19 @@ def run_facts(result: SweepResult, environment: Mapping[str, Any]) -> list[tuple
         ("platform", esc(environment.get("platform", "?"))),
         ("devices", esc(f"{devices.get('count', '?')} × {devices.get('kind', '?')} ({devices.get('platform', '?')})")),
         ("precision", esc(environment.get("precision", "?"))),
-        ("git commit", esc(environment.get("git_commit") or "not a git checkout")),
+        ("fastlstm's git commit", esc(environment.get("git_commit") or "none (installed as a package)")),
+        ("your project's git commit", esc(_project_commit(environment.get("working_directory")))),
         ("written", esc(environment.get("written_at", "?"))),
     ]
     return facts
+
+
+def _project_commit(record: Mapping[str, Any] | None) -> str:
+    """The HEAD of the repository the run was started in, with the folder; older runs lack it."""
+    if not record:
+        return "not recorded"
+    commit = record.get("git_commit") or "not a git repository"
+    return f"{commit} (started in {record.get('path', '?')})"
 
 
 def data_fact(data: Mapping[str, Any] | None) -> str:
