@@ -384,6 +384,17 @@ class SweepResult:
             values, config, self.configs, metric=name, pair_keys=member_pair_keys(self.members), eligible=eligible
         )
 
+    def __repr__(self) -> str:  # one line: the dataclass repr dumped every array
+        from fastlstm.report.notebook import result_repr
+
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the report's summary tables and learning curves inline."""
+        from fastlstm.report.notebook import result_html
+
+        return result_html(self)
+
     def leaderboard(self, metric: str | None = None, top: int = 10) -> Leaderboard:
         """The configurations ranked as a search's user reads them: those that trained to the
         end by mean `metric` over seeds (± its 95% CI), then the pruned by how long they

@@ -132,6 +132,16 @@ class Findings(list):
             return "No findings: nothing in the checks looked wrong."
         return "\n\n".join(_finding_text(f) for f in self)
 
+    def __repr__(self) -> str:  # one line; print() gives the listing
+        from fastlstm.report.notebook import findings_repr
+
+        return findings_repr(self)
+
+    def _repr_html_(self) -> str:
+        from fastlstm.report.notebook import findings_html
+
+        return findings_html(self)
+
 
 def _finding_text(f: Finding) -> str:
     lines = [f"{f.severity.upper():7} {f.id}: {f.title}"]

@@ -109,6 +109,16 @@ class Ranking(list):
 
         return ranking_text(self)
 
+    def __repr__(self) -> str:  # one line: a notebook showed every row's dict
+        from fastlstm.report.notebook import ranking_repr
+
+        return ranking_repr(self)
+
+    def _repr_html_(self) -> str:
+        from fastlstm.report.notebook import ranking_html
+
+        return ranking_html(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class BestConfiguration:

@@ -179,6 +179,16 @@ class Summary(list):
 
         return summary_text(self)
 
+    def __repr__(self) -> str:  # one line: a notebook showed every row's dict
+        from fastlstm.report.notebook import summary_repr
+
+        return summary_repr(self)
+
+    def _repr_html_(self) -> str:
+        from fastlstm.report.notebook import summary_html
+
+        return summary_html(self)
+
 
 def summarize(
     final: Mapping[str, np.ndarray],
