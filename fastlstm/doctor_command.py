@@ -60,8 +60,9 @@ def run_doctor(args: argparse.Namespace, console: Console) -> int:
     log.print(f"fastlstm doctor on {description}: {args.seeds} seeds per sweep", highlight=False, soft_wrap=True)
     start = time.perf_counter()
     verbose = 0 if args.quiet or args.json else 1
-    found = doctor(spec, **fit, seeds=args.seeds, verify=not args.no_verify, verbose=verbose)
-    print_diagnosis(found, log)
+    names = getattr(loaded, "feature_names", None)
+    found = doctor(spec, **fit, seeds=args.seeds, verify=not args.no_verify, verbose=verbose, feature_names=names)
+    print_diagnosis(found, log, verified=not args.no_verify)
     log.print(f"doctor ran in {time.perf_counter() - start:.1f} s (compilation included)", highlight=False)
     if args.json:
         sys.stdout.write(strict_json(found.to_dict(), indent=None) + "\n")
@@ -70,22 +71,34 @@ def run_doctor(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def print_diagnosis(found: Any, console: Console) -> None:
-    """The range test's choice, the findings, and the verification's before/after."""
+def print_diagnosis(found: Any, console: Console, verified: bool = True) -> None:
+    """The range test's choice, the as-given sweep's score, the findings, and the
+    verification's before/after (or, with --no-verify, the change it would train)."""
     if found.lr_range is not None:
         doc = found.lr_range.to_dict()
         console.print(
-            f"learning-rate range test: largest stable {_lr(doc.get('largest_stable'))}, "
-            f"recommended {_lr(doc.get('recommended'))}",
+            f"learning-rate range test ({doc.get('steps', '?')} optimizer steps): largest stable "
+            f"{_lr(doc.get('largest_stable'))}, recommended {_lr(doc.get('recommended'))}",
             highlight=False,
         )
+    score = found.score()
+    if score is not None:
+        console.print(f"as given: {score}", highlight=False, markup=False)
     if found.findings:
         console.print(Text(str(found.findings)))
     else:
         console.print("no findings: the data checks, the range test and the seed sweep raised nothing")
-    verification = found.verification
+    _print_verification(found, console, verified)
+
+
+def _print_verification(found: Any, console: Console, verified: bool) -> None:
+    verification, top = found.verification, found.top()
     if verification is None and found.before is not None:
-        console.print("nothing to verify: no warning or error names a change to try")
+        if top is None:
+            console.print("nothing to verify: no warning or error names a change to try")
+        elif not verified:
+            change = ", ".join(f"{k}={v}" for k, v in top.change.items())
+            console.print(f"not verified (--no-verify): {top.id}'s change would be {change}", highlight=False)
     if verification is not None and verification.get("skipped"):
         console.print(Text(f"{verification['finding']}: {verification['text']}", style="bold"))
     elif verification is not None:

@@ -1,8 +1,9 @@
 """`fastlstm lr-range`: the learning-rate range test from the command line.
 
 The configuration and data come as for `fastlstm sweep` (CONFIG.toml or the built-in
-task, `--data FILE`, the model and fit flags, `--set key=value`); `--seeds` and
-`--epochs` are the range test's own (default 3 seeds, 2 epochs). It prints the
+task, `--data FILE`, the model and fit flags, `--set key=value`); `--seeds`, `--steps`
+and `--epochs` are the range test's own (default 3 seeds, 100 optimizer steps whatever
+the data's size; `--epochs` counts epochs instead). It prints the
 loss-vs-learning-rate curve and the recommendation, `--json` prints the `lr_range`
 document on stdout instead of anything else there, and `--out DIR` writes a run
 folder (with lr_range.json). Every check runs before anything compiles; a problem is
@@ -19,11 +20,12 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from fastlstm.analysis.lr_range import RANGE_STEPS
 from fastlstm.cli_args import add_output_arguments, add_spec_arguments
 from fastlstm.io.folders import check_output_folder
 from fastlstm.sweep_command import OUT_OVERWRITE_HINT, save_run_folder, spec_without
 
-DEFAULT_SEEDS, DEFAULT_EPOCHS = 3, 2
+DEFAULT_SEEDS = 3
 
 
 def add_lr_range_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
@@ -41,8 +43,12 @@ def add_lr_range_parser(sub: argparse._SubParsersAction, number_types: dict[str,
         "--seeds", type=positive, default=DEFAULT_SEEDS, help=f"seeds per learning rate (default {DEFAULT_SEEDS})"
     )
     lr.add_argument(
-        "--epochs", type=positive, default=DEFAULT_EPOCHS, help=f"epochs per member (default {DEFAULT_EPOCHS})"
+        "--steps",
+        type=positive,
+        default=RANGE_STEPS,
+        help=f"optimizer steps per member, whatever the data's size (default {RANGE_STEPS})",
     )
+    lr.add_argument("--epochs", type=positive, help="epochs per member instead of --steps")
     add_output_arguments(lr, "write a run folder there (with lr_range.json)")
 
 
@@ -52,18 +58,20 @@ def run_lr_range(args: argparse.Namespace, console: Console) -> int:
     from fastlstm.io.run_folder import strict_json
     from fastlstm.runner import read_spec_data
 
-    spec = spec_without(args, own=("seeds", "epochs", "learning_rate"))
+    spec = spec_without(args, own=("seeds", "epochs", "steps", "learning_rate"))
     if args.out is not None:
         check_output_folder(args.out, args.overwrite, name="--out", overwrite_hint=OUT_OVERWRITE_HINT)
     fit, loaded, description = read_spec_data(spec)
     log = Console(file=sys.stderr) if args.json else console
+    budget = f"{args.epochs} epochs" if args.epochs else f"{args.steps} optimizer steps"
     log.print(
-        f"learning-rate range test on {description}: {args.seeds} seeds x {args.epochs} epochs",
+        f"learning-rate range test on {description}: {args.seeds} seeds x {budget}",
         highlight=False,
         soft_wrap=True,
     )
     start = time.perf_counter()
-    found = lr_range(**fit, spec=spec, seeds=args.seeds, epochs=args.epochs, verbose=0 if args.quiet else 1)
+    verbose = 0 if args.quiet else 1
+    found = lr_range(**fit, spec=spec, seeds=args.seeds, epochs=args.epochs, steps=args.steps, verbose=verbose)
     log.print(Text(str(found)), soft_wrap=True)
     log.print(
         f"{len(found.result.members)} members trained in {time.perf_counter() - start:.1f} s (compilation included)"

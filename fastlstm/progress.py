@@ -37,8 +37,9 @@ def epoch_line(event: EpochEnd) -> str:
 class ProgressBar(Controller):
     """A rich bar on stderr over all epochs of all chunks."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, title: str | None = None) -> None:
         self.console = console or Console(file=sys.stderr)
+        self.title = title  # what this run is, when a command runs several ("range test", "with the fix")
         self.progress: Progress | None = None
         self.offset = 0  # epochs of the chunks already finished
         self.chunk_epochs = 0
@@ -53,12 +54,13 @@ class ProgressBar(Controller):
             TimeRemainingColumn(),
         )
         self.progress = Progress(*columns, console=self.console, transient=False)
-        self.task = self.progress.add_task("training", total=sweep.total_epochs, info="")
+        self.task = self.progress.add_task(self.title or "training", total=sweep.total_epochs, info="")
         self.progress.start()
 
     def on_chunk_start(self, chunk: ChunkInfo) -> None:
         self.chunk_epochs = chunk.epochs
-        self._update(completed=self.offset + chunk.first_epoch, description=chunk.label)
+        label = chunk.label if self.title is None else f"{self.title} {chunk.label.removeprefix('training')}".strip()
+        self._update(completed=self.offset + chunk.first_epoch, description=label)
 
     def on_epoch_end(self, event: EpochEnd) -> None:
         done = self.offset + (event.epoch + 1 if event.n_active else self.chunk_epochs)

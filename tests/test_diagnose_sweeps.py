@@ -89,9 +89,9 @@ def test_tiny_training_set_with_a_large_model_overfits_and_names_the_best_epoch(
     f = fl.diagnose(result).by_id("train.overfit")
     assert f.severity == "warning"
     best = f.evidence["best_epoch"]
-    assert 1 <= best <= 20 and f.change == {"epochs": best + 1}
+    assert 2 <= best <= 21 and f.change == {"epochs": best}  # epochs counted from 1 in evidence and change
     val_loss = np.nanmedian(result.history["val_loss"], axis=0)
-    assert val_loss[best] < val_loss[-1] * 0.8  # the named epoch really is far better than the end
+    assert val_loss[best - 1] < val_loss[-1] * 0.8  # the named epoch really is far better than the end
 
 
 def test_a_tiny_hard_task_where_seeds_disagree_is_unstable():
@@ -115,10 +115,10 @@ def test_a_tiny_hard_task_where_seeds_disagree_is_unstable():
     assert split and all(row["failed"] >= 1 and row["succeeded"] >= 1 for row in split)
 
 
-def test_a_range_tests_too_low_is_info_where_the_sweep_learnt(clean_result):
-    """The range test's 2 short epochs favour large rates: a grid rate below its range that
-    the full sweep learnt at is slow at most, not a warning (the clean control stays clean)."""
+def test_a_range_tests_too_low_is_left_out_where_the_sweep_learnt(clean_result):
+    """A short test favours large rates: a grid rate below its range that the full sweep
+    learnt at is slow at most, and "the loss barely moves" beside a sweep that learnt would
+    contradict itself, so there is no lr.too_low at all (issue 26 item 6; it was an info)."""
     _, _, result = clean_result
     doc = lr_range_doc(largest_stable=1.0, recommended=0.3, span=(0.1, 1.0))  # every grid rate "far below"
-    too_low = fl.diagnose(result, lr_range=doc).by_id("lr.too_low")
-    assert too_low.severity == "info" and "learnt all the same" in too_low.title
+    assert fl.diagnose(result, lr_range=doc).by_id("lr.too_low") is None

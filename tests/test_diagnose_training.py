@@ -162,7 +162,7 @@ def test_validation_loss_rising_after_its_minimum_is_overfit_naming_the_best_epo
         "train.overfit"
     )
     assert f.severity == "warning"
-    assert f.evidence["best_epoch"] == 6 and f.change == {"epochs": 7}
+    assert f.evidence["best_epoch"] == 7 and f.change == {"epochs": 7}  # counted from 1, as the title
     assert "epoch 7 of 20" in f.title
 
 
@@ -189,7 +189,7 @@ def test_a_member_that_learnt_and_fell_back_to_chance_collapsed():
     acc[1, -1] = 0.5
     findings = check_training(fake_result(loss, val_loss=loss, val_accuracy=acc, lrs=[3e-2] * 4, meta=meta))
     f = findings.by_id("train.collapse")
-    assert f.evidence["members"] == [1] and f.evidence["epoch_of_lowest"] == [7]
+    assert f.evidence["members"] == [1] and f.evidence["epoch_of_lowest"] == [8]  # counted from 1
     assert f.change == {"learning_rate": pytest.approx(1e-2)}
     assert findings.by_id("train.divergence") is None
 

@@ -19,7 +19,7 @@ from fastlstm.analysis.lr_range import (
 TINY = dict(model=fl.ModelSpec(units=8), batch_size=16, verbose=0)
 SCHEMA_KEYS = {
     "kind", "metric", "learning_rates", "seeds", "epochs", "losses", "median_loss", "initial_loss",
-    "diverged", "largest_stable", "recommended", "range", "rule",
+    "diverged", "largest_stable", "recommended", "range", "rule", "steps",
 }  # fmt: skip
 
 
@@ -160,7 +160,7 @@ def test_only_training_rows_are_used_and_big_data_is_capped(small_data, monkeypa
     np.testing.assert_array_equal(seen["ds"].train.x, x[:55])  # the rows a sweep trains on
     spec = seen["spec"]
     assert spec.grid["learning_rate"][0] == PROBE_LEARNING_RATE and len(spec.grid["learning_rate"]) == 25
-    assert spec.epochs == 2 and spec.seeds == [0, 1, 2] and spec.callbacks == []
+    assert spec.epochs == 25 and spec.seeds == [0, 1, 2] and spec.callbacks == []  # 100 steps of 4 per epoch
     with pytest.raises(RuntimeError, match="stop here"):
         fl.lr_range(x, y, max_steps_per_epoch=2, **TINY)  # 2 steps of 16 rows
     assert len(seen["ds"].train) == 32

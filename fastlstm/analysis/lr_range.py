@@ -1,10 +1,13 @@
 """The learning-rate range test: which learning rates learn, and which are safe.
 
 `lr_range` trains one configuration at many learning rates (24 log-spaced from 1e-5
-to 1 by default) x a few seeds as members of one batched run, for a short budget
-(2 epochs, each capped at `max_steps_per_epoch` steps by training on a random subset
-of the training rows, so big data costs no more than small). The curve is the median
-over seeds of each member's final training loss; a member that diverged (NaN or inf,
+to 1 by default) x a few seeds as members of one batched run, for a budget counted in
+optimizer steps (`RANGE_STEPS`, 100, by default), not in epochs: on 50 rows (GunPoint at
+batch 32) 2 epochs are 4 steps, where nothing learns at any rate, while on big data 2
+epochs would be thousands. Small data trains as many epochs as the steps take; big data
+2 epochs of `steps / 2` steps each, on a random subset of the training rows, so big data
+costs no more than small. The curve is the median
+over seeds of each member's final training loss (its last epoch's mean); a member that diverged (NaN or inf,
 or a final loss above `BLOWUP_FACTOR` x the initial loss) counts as +inf in the
 median and as NaN in `losses`.
 
@@ -51,7 +54,9 @@ if TYPE_CHECKING:
 
 DEFAULT_LOW, DEFAULT_HIGH, DEFAULT_COUNT = 1e-5, 1.0, 24
 PROBE_LEARNING_RATE = 1e-12  # moves no parameter: its members' loss is the initial loss
-MAX_STEPS_PER_EPOCH = 100  # a short budget whatever the data's size (rows = this x batch size)
+RANGE_STEPS = 100  # optimizer steps per member: GunPoint's 50 rows learn in them at 64 units, 4 steps do not
+MIN_EPOCHS = 2  # the final loss is an epoch's mean: the first epoch's mixes in the untrained start
+MAX_STEPS_PER_EPOCH = 100  # with `epochs` given: each epoch's cap (rows = this x batch size)
 STABLE_TOLERANCE = 0.1  # within this share of the best improvement counts as "as good as the best"
 SAFETY_FACTOR = 3.0  # recommended = largest_stable / this
 HALF = 0.5  # the range starts where the median improved half as much as the best
@@ -220,16 +225,20 @@ def lr_range(
     *,
     learning_rates: Sequence[float] | None = None,
     seeds: int | Sequence[int] = 3,
-    epochs: int = 2,
+    epochs: int | None = None,
+    steps: int = RANGE_STEPS,
     spec: SweepSpec | None = None,
-    max_steps_per_epoch: int | None = MAX_STEPS_PER_EPOCH,
+    max_steps_per_epoch: int | None = None,
     **sweep_kwargs: Any,
 ) -> LRRange:
-    """Train `learning_rates` x `seeds` members for `epochs` in one batched run and pick a range.
+    """Train `learning_rates` x `seeds` members for `steps` optimizer steps in one batched
+    run and pick a range.
 
-    Default: 24 log-spaced learning rates from 1e-5 to 1, 3 seeds, 2 epochs of at most
-    `max_steps_per_epoch` steps (a random subset of the training rows when there are
-    more; None: all rows). Only the training rows are used (the spec's validation
+    Default: 24 log-spaced learning rates from 1e-5 to 1, 3 seeds, `RANGE_STEPS` optimizer
+    steps (at least 2 epochs; an epoch of big data is cut to a random subset of the
+    training rows). `epochs` instead trains that many epochs, each of at most
+    `max_steps_per_epoch` steps (default `MAX_STEPS_PER_EPOCH`; with `steps`, it caps the
+    epochs the steps make). Only the training rows are used (the spec's validation
     split is held out as a sweep would, then not evaluated: the curve is the training
     loss). Other keyword arguments are `fl.sweep`'s (model, optimizer, batch_size,
     class_weight, precision, verbose...); the spec's grid, schedule and callbacks are
@@ -239,7 +248,8 @@ def lr_range(
     from fastlstm.runner import SPEC_DEFAULTS, load_data, train
 
     rates, seed_list = _checked_rates(learning_rates), resolve_seeds(seeds)
-    epochs = _positive("epochs", epochs)
+    epochs = None if epochs is None else _positive("epochs", epochs)
+    steps = _positive("steps", steps)
     cap = None if max_steps_per_epoch is None else _positive("max_steps_per_epoch", max_steps_per_epoch)
     for key in (*OWN_KEYS, *NOT_HERE):
         if sweep_kwargs.get(key) is not None:
@@ -249,7 +259,12 @@ def lr_range(
         raise ValueError(f"lr_range got unexpected arguments {unknown}; expected fl.sweep's keyword arguments")
     base = _base_spec(spec, {k: v for k, v in sweep_kwargs.items() if k in SPEC_DEFAULTS})
     ds = load_data(base, x, y, sweep_kwargs.get("validation_data"), sweep_kwargs.get("sample_weight"))
-    short = short_training_set(ds, None if cap is None else cap * int(base.batch_size))
+    batch = _batch_rows(base, len(ds.train))
+    if epochs is None:
+        epochs, cap = step_budget(len(ds.train), batch, steps, cap)
+    elif cap is None:
+        cap = MAX_STEPS_PER_EPOCH
+    short = short_training_set(ds, None if cap is None else cap * batch)
     range_spec = base.replace(
         grid={"learning_rate": [PROBE_LEARNING_RATE, *rates]},
         learning_rate=None,
@@ -260,8 +275,34 @@ def lr_range(
         epochs=epochs,
     )
     result = train(range_spec, short, **{k: v for k, v in sweep_kwargs.items() if k in RUN_KEYS})
-    result.analysis["lr_range"] = range_document(result, rates, seed_list, epochs)
-    return LRRange(result.analysis["lr_range"], result)
+    doc = range_document(result, rates, seed_list, epochs)
+    doc["steps"] = epochs * math.ceil(len(short.train) / batch)  # optimizer steps each member took
+    result.analysis["lr_range"] = doc
+    return LRRange(doc, result)
+
+
+def _batch_rows(spec: SweepSpec, rows: int) -> int:
+    """The spec's batch size in rows (a batch size larger than the data is one batch)."""
+    size = spec.batch_size
+    return min(int(size), rows) if isinstance(size, (int, np.integer)) and size > 0 else max(1, rows)
+
+
+def step_budget(rows: int, batch: int, steps: int, cap: int | None = None) -> tuple[int, int | None]:
+    """(epochs, steps per epoch cap) that train about `steps` optimizer steps on `rows` rows.
+
+    Why steps: an optimizer learns per step, so a budget in epochs is 4 steps on 50 rows
+    and thousands on big data. At least MIN_EPOCHS epochs (the final loss is an epoch's
+    mean); when MIN_EPOCHS epochs of all rows are more than `steps`, each epoch is cut to
+    `steps / MIN_EPOCHS` steps (`short_training_set` draws that many batches of rows).
+    `cap` (max_steps_per_epoch) lowers the per-epoch cap further.
+    """
+    per_epoch = math.ceil(rows / batch)
+    limit = max(1, math.ceil(steps / MIN_EPOCHS))
+    if cap is not None:
+        limit = min(limit, cap)
+    if per_epoch > limit:
+        return MIN_EPOCHS, limit
+    return max(MIN_EPOCHS, math.ceil(steps / per_epoch)), None
 
 
 def _base_spec(spec: SweepSpec | None, given: dict[str, Any]) -> SweepSpec:
@@ -313,7 +354,7 @@ def range_text(doc: dict[str, Any]) -> str:
     best = min(finite) if finite else math.nan
     gain = initial - best
     lines = [
-        f"Learning-rate range test: final training loss after {doc['epochs']} epochs, median of "
+        f"Learning-rate range test: final training loss after {doc['epochs']} epochs{_steps(doc)}, median of "
         f"{len(doc['seeds'])} seeds (initial loss {initial:.4g})",
         f"{'learning rate':>13}  {'median loss':>11}  {'diverged':>8}  improvement",
     ]
@@ -334,4 +375,17 @@ def range_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["LRRange", "choose_range", "default_learning_rates", "lr_range", "median_losses", "range_document"]
+def _steps(doc: dict[str, Any]) -> str:
+    """' (100 optimizer steps)' when the document says (one written before it counted them does not)."""
+    return f" ({doc['steps']} optimizer steps)" if isinstance(doc.get("steps"), int) else ""
+
+
+__all__ = [
+    "LRRange",
+    "choose_range",
+    "default_learning_rates",
+    "lr_range",
+    "median_losses",
+    "range_document",
+    "step_budget",
+]

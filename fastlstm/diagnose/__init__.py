@@ -21,7 +21,19 @@ from fastlstm.diagnose.findings import FINDING_IDS, Finding, Findings, apply_cha
 from fastlstm.diagnose.lr_checks import lr_findings
 from fastlstm.diagnose.training_checks import check_training
 
-DATA_KEYS = ("validation_split", "split", "split_seed", "validation_data", "mask_value", "task", "loss", "num_classes")
+DATA_KEYS = (
+    "validation_split",
+    "split",
+    "split_seed",
+    "validation_data",
+    "mask_value",
+    "task",
+    "loss",
+    "num_classes",
+    "feature_names",
+    "standardize",
+    "standardize_target",
+)
 
 
 def diagnose(
@@ -40,7 +52,9 @@ def diagnose(
     given), or the data alone: an array `x` with `y`, an `(x, y)` tuple, a dict with "x"
     and "y" (and optionally "validation_data"), or a `fastlstm.io.LoadedData`.
     `data_options` are `fl.sweep`'s data arguments (validation_split, split, split_seed,
-    validation_data, mask_value, task, loss, num_classes); for a result they default to its spec's.
+    validation_data, mask_value, task, loss, num_classes, standardize, standardize_target)
+    and `feature_names` (the columns' names, for the findings' words); for a result they
+    default to its spec's.
     `lr_range` (default: `result.analysis["lr_range"]`) adds lr.too_high / lr.too_low for
     `learning_rate` (default: the sweep's). `attach=True` stores the findings in
     `result.analysis["findings"]`, which `result.save()` writes as findings.json.
@@ -62,8 +76,8 @@ def diagnose(
     if doc is not None:
         found.extend(_lr_doc_findings(doc, result, learning_rate))
     if result is not None:
-        found.extend(check_training(result))
-    findings = _explained_by_the_data(_one_per_id(found))
+        found.extend(check_training(result, doc))
+    findings = _explained_symptoms(_explained_by_the_data(_one_per_id(found)))
     if attach:
         if result is None:
             raise ValueError("diagnose: attach=True needs a SweepResult to attach the findings to")
@@ -116,6 +130,7 @@ def _spec_data_options(result: Any) -> dict[str, Any]:
     model = spec.model
     options = {"validation_split": spec.validation_split, "mask_value": model.mask_value, "task": model.task}
     options.update(split=spec.split, split_seed=spec.split_seed)
+    options.update(standardize=spec.standardize, standardize_target=spec.standardize_target)
     return {**options, "loss": spec.loss, "num_classes": model.num_classes}
 
 
@@ -130,18 +145,14 @@ def _lr_doc_findings(doc: Mapping[str, Any], result: Any, learning_rate: float |
 
 
 def _confirmed_by_the_sweep(found: list[Finding], result: Any) -> list[Finding]:
-    """A range test's lr.too_low stays a warning only where the sweep's own loss stood still
-    at that rate: the test's 2 short epochs favour large rates, and a rate the full sweep
-    learnt at is slow at most (a clean 8 seeds x 3 rates control was flagged otherwise)."""
+    """A range test's lr.too_low is kept only where the sweep's own loss stood still at that
+    rate: a rate the full sweep learnt at is slow at most, and "the loss barely moves" beside
+    a sweep that learnt says the opposite of what happened (a clean 8 seeds x 3 rates
+    control, and nearly every clean real data set, were flagged otherwise)."""
     from fastlstm.diagnose.training_checks import curves_of, plateau_configs
 
     stuck = {row["learning_rate"] for row in plateau_configs(curves_of(result))}
-    out = []
-    for f in found:
-        if f.id == "lr.too_low" and f.severity == "warning" and f.evidence.get("learning_rate") not in stuck:
-            f = dataclasses.replace(f, severity="info", title=f"{f.title}; in the sweep itself it learnt all the same")
-        out.append(f)
-    return out
+    return [f for f in found if f.id != "lr.too_low" or f.evidence.get("learning_rate") in stuck]
 
 
 # Training symptoms a data finding can cause: shown as warnings after the data finding, so
@@ -162,6 +173,31 @@ def _explained_by_the_data(findings: Findings) -> Findings:
         if causes and f.severity == "error":
             title = f"{f.title} (may come from {', '.join(causes)}: fix that first)"
             f = dataclasses.replace(f, severity="warning", title=title)
+        out.append(f)
+    return Findings(out)
+
+
+# Findings another finding explains, and what they become then (info, no change): seeds
+# that disagree in a run too short to learn, or at chance, say nothing about seeds ("lower
+# the learning rate" beside "train longer" contradicts it); at chance with labels that
+# carry nothing, no learning-rate advice is a fix. The explaining finding comes first.
+SYMPTOMS = {
+    "seeds.instability": ("train.underfit", "train.no_signal", "train.divergence"),
+    "train.plateau": ("train.no_signal",),
+    "lr.too_low": ("train.no_signal",),
+    "lr.too_high": ("train.no_signal",),
+}
+
+
+def _explained_symptoms(findings: Findings) -> Findings:
+    """Findings that SYMPTOMS says another present finding explains: info, without a
+    change, naming the finding that explains them."""
+    present = {f.id for f in findings if f.severity != "info"}
+    out = []
+    for f in findings:
+        causes = [c for c in SYMPTOMS.get(f.id, ()) if c in present]
+        if causes and f.severity != "info":
+            f = dataclasses.replace(f, severity="info", change=None, title=f"{f.title} (explained by {causes[0]})")
         out.append(f)
     return Findings(out)
 

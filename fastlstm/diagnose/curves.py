@@ -19,6 +19,7 @@ import numpy as np
 from fastlstm.optimizers import OPTIMIZER_DEFAULTS
 
 NOISE_SES, MIN_MARGIN = 3.0, 0.02
+WEAK_GAIN = 0.25  # a range test whose best rate lowers the loss less than this share learns nothing much
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Curves:
     configs: list[dict[str, Any]]
     meta: dict[str, Any]
     spec: Any
+    range_doc: dict[str, Any] | None = None  # the range test's document, when one ran (fastlstm/analysis/lr_range.py)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -55,13 +57,39 @@ class Curves:
         lrs = self.learning_rate[self.members_of(c)]
         return float(np.nanmedian(lrs)) if np.isfinite(lrs).any() else math.nan
 
+    def steps_per_epoch(self, c: int) -> int | None:
+        """Configuration c's optimizer steps per epoch (training rows / batch size), None when unknown."""
+        rows = int(self.meta.get("n_train") or 0)
+        batch = self.configs[c].get("batch_size") if c < len(self.configs) else None
+        batch = batch if batch is not None else getattr(self.spec, "batch_size", None)
+        if rows <= 0 or not isinstance(batch, int) or batch <= 0:
+            return None
+        return math.ceil(rows / min(batch, rows))
+
+    def nothing_learns(self) -> bool:
+        """Whether the range test found no learning rate at which the training loss fell much
+        (not: every rate diverged): raising or lowering the rate is then no fix. "Much" is
+        WEAK_GAIN of the initial loss at the best rate: permuted ItalyPowerDemand labels fall
+        3-8% there (a little memorising), every real task of the issue's 50-90%."""
+        doc = self.range_doc
+        if not doc:
+            return False
+        if doc.get("recommended") is None and str(doc.get("rule", "")).startswith("nothing learns"):
+            return True
+        initial = doc.get("initial_loss")
+        medians = [v for v in doc.get("median_loss") or [] if isinstance(v, (int, float)) and math.isfinite(v)]
+        if not medians or not isinstance(initial, (int, float)) or not math.isfinite(initial) or initial <= 0:
+            return False
+        return initial - min(medians) < WEAK_GAIN * initial
+
     def default_lr(self) -> float:
         name = str(self.meta.get("optimizer", "adam"))
         return float(OPTIMIZER_DEFAULTS.get(name, OPTIMIZER_DEFAULTS["adam"])["learning_rate"])
 
 
-def curves_of(result: Any) -> Curves:
-    """The `Curves` of a `SweepResult` (loaded ones too: only history, members, meta)."""
+def curves_of(result: Any, range_doc: dict[str, Any] | None = None) -> Curves:
+    """The `Curves` of a `SweepResult` (loaded ones too: only history, members, meta), with
+    the range test's document when there is one (`range_doc`, else the result's own)."""
     h, meta, members = result.history, result.meta, result.members
     loss = np.asarray(h["loss"], np.float64)
     val_loss = np.asarray(h["val_loss"], np.float64) if "val_loss" in h else None
@@ -89,6 +117,7 @@ def curves_of(result: Any) -> Curves:
         configs=list(getattr(result, "configs", None) or [{}]),
         meta=dict(meta),
         spec=getattr(result, "spec", None),
+        range_doc=range_doc if range_doc is not None else getattr(result, "analysis", {}).get("lr_range"),
     )
 
 

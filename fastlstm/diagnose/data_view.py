@@ -61,6 +61,10 @@ class DataView:
     num_classes: int | None
     val_source: str  # "validation_data", "validation_split" or "none"
     split: str = "last"  # which rows validation_split held out (fastlstm/splits.py)
+    class_names: tuple[str, ...] | None = None  # class k's name, when the labels were names
+    feature_names: tuple[str, ...] | None = None  # feature j's column name, when known
+    standardize: str | None = None  # what the spec scales already (data.unscaled leaves it out)
+    standardize_target: bool = False
 
 
 def data_view(
@@ -75,6 +79,9 @@ def data_view(
     num_classes: int | None = None,
     split: str = "last",
     split_seed: int = 0,
+    feature_names: Any = None,
+    standardize: str | None = None,
+    standardize_target: bool = False,
 ) -> DataView:
     """`fl.sweep`'s data arguments as a `DataView`; ValueError naming the argument when
     the shapes cannot be read at all (NaN and inf are not errors here)."""
@@ -85,7 +92,7 @@ def data_view(
         not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3)
     ):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-    y, validation_data = _classes_coded(y, validation_data, task, loss, num_classes)
+    y, validation_data, class_names = _classes_coded(y, validation_data, task, loss, num_classes)
     train = _part(x, y, "x", "y", mask_value)
     val_source = "none"
     if validation_data is not None:
@@ -99,27 +106,33 @@ def data_view(
     else:
         val = None
     inferred, classes = _task_of(train, val, task, loss, num_classes)
-    return DataView(train, val, inferred, classes, val_source, split if val_source == "validation_split" else "last")
+    names = tuple(str(n) for n in feature_names) if feature_names is not None else None
+    mode = split if val_source == "validation_split" else "last"
+    return DataView(
+        train, val, inferred, classes, val_source, mode, class_names, names, standardize, standardize_target
+    )
 
 
 def _classes_coded(
     y: Any, validation_data: Any, task: str, loss: str | None, num_classes: int | None
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, tuple[str, ...] | None]:
     """Class labels (a .ts file's "standing", "walking"; UCR's 1, 2) coded 0..k-1 over training
     and validation labels together, exactly when fl.sweep codes them (fastlstm/labels.py), so
-    the checks see the classes the members train on; other y as given."""
+    the checks see the classes the members train on, and the class names (for the findings'
+    words); other y as given, without names."""
     ys = [y] + ([validation_data[1]] if validation_data is not None else [])
     arrays = [None if v is None else np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v) for v in ys]
     if arrays[0] is None:
-        return y, validation_data
+        return y, validation_data, None
     given = [a for a in arrays if a is not None]
     canonical = None if loss is None else canonical_loss(loss)
     if not (any(is_text(a) for a in given) or wants_coding(given, task, canonical, num_classes, None)):
-        return y, validation_data
-    coded = code_labels([a for a in arrays if a is not None]).ys
+        return y, validation_data, None
+    coding = code_labels([a for a in arrays if a is not None])
+    coded, names = coding.ys, tuple(str(n) for n in coding.names)
     if len(coded) == 1:
-        return coded[0], validation_data
-    return coded[0], (validation_data[0], coded[1], *validation_data[2:])
+        return coded[0], validation_data, names
+    return coded[0], (validation_data[0], coded[1], *validation_data[2:]), names
 
 
 def _part(x: Any, y: Any, x_name: str, y_name: str, mask_value: float | None) -> Part:
