@@ -9,10 +9,19 @@ import pytest
 import fastlstm as fl
 from fastlstm.analysis.sources import (
     BASE_SEED,
+    DEFAULT_LEVELS,
     VarianceSources,
     additivity,
+    crossed_components,
     crossed_decomposition,
+    crossed_degrees,
+    crossed_lines,
+    f_pvalues,
+    gpq_shares,
     grid_split,
+    mean_squares,
+    power_10,
+    share_interval,
     source_design,
     sources_document,
 )
@@ -22,7 +31,8 @@ SCHEMA_KEYS = {"kind", "metric", "seeds", "sources", "crossed", "additivity", "g
 
 
 def test_design_varies_one_stream_per_block_and_trains_no_member_twice():
-    design = source_design(4)
+    assert source_design(4).levels == DEFAULT_LEVELS == 15  # sized by power (bench/variance_sources_design.py)
+    design = source_design(4, levels=3)
     assert design.levels == 3 and len(design.streams) == 4 * 4 + 9
     assert len({tuple(s.values()) for s in design.streams}) == len(design.streams)
     for block in ("init", "order", "dropout"):
@@ -100,7 +110,7 @@ def only_init(small_data):
     """shuffle=False and no dropout: the order and dropout streams do nothing. Chunks of 4
     put the order block (members 3-5) across two chunks, and the last member alone."""
     x, y = small_data
-    return fl.variance_sources(x, y, seeds=3, shuffle=False, members_per_chunk=4, **TINY)
+    return fl.variance_sources(x, y, seeds=3, levels=3, shuffle=False, members_per_chunk=4, **TINY)
 
 
 def test_only_the_init_stream_matters_without_shuffle_or_dropout(only_init):
@@ -109,7 +119,7 @@ def test_only_the_init_stream_matters_without_shuffle_or_dropout(only_init):
     assert len(only_init.groups) == 1 and len(only_init.members) == 4 * 3 + 9  # one compiled run
     assert doc["sources"]["order"]["std"] == 0.0
     assert doc["sources"]["dropout"]["std"] == 0.0
-    design = source_design(3)
+    design = source_design(3, levels=3)
     losses = sources_document(only_init, design, metric="val_loss")["sources"]
     assert losses["init"]["std"] > 0 and len(set(losses["init"]["values"])) == 3
     assert losses["order"]["std"] == 0.0 and losses["dropout"]["std"] == 0.0
@@ -118,6 +128,7 @@ def test_only_the_init_stream_matters_without_shuffle_or_dropout(only_init):
     values = np.asarray(crossed["values"])
     assert np.all(values == values[:, :1])  # every order seed gives the same number
     assert crossed["variance"]["order"] == 0.0 and crossed["variance"]["init"] > 0
+    assert crossed["indistinguishable_from_zero"]["order"] and crossed["p"]["order"] == 1.0
 
 
 def test_notes_say_which_streams_do_nothing_and_how_the_sources_add(only_init):
@@ -168,8 +179,55 @@ def test_document_survives_every_member_diverging(only_init):
 
     diverged = dataclasses.replace(only_init, members=[{**m, "status": "diverged"} for m in only_init.members])
     diverged.configs = [{"learning_rate": 1.0}, {"learning_rate": 2.0}]  # as if a grid had run
-    doc = sources_document(diverged, source_design(3))
+    doc = sources_document(diverged, source_design(3, levels=3))
     assert doc["sources"]["init"]["n"] == 0 and math.isnan(doc["sources"]["init"]["std"])
     assert math.isnan(doc["grid"]["seed_variance"])
     assert doc["notes"][0].startswith(f"{len(only_init.members)} of {len(only_init.members)} members diverged")
     assert "members diverged" in str(VarianceSources(doc))
+
+
+def _tables(rng, truth, k, reps):
+    a = rng.normal(0, math.sqrt(truth[0]), (reps, k, 1))
+    b = rng.normal(0, math.sqrt(truth[1]), (reps, 1, k))
+    return a + b + rng.normal(0, math.sqrt(truth[2]), (reps, k, k))
+
+
+def test_no_phantom_share_when_averaging_over_configurations():
+    # init has no effect; 20 configurations of 3 x 3. Clipping each configuration's
+    # estimate before averaging gave init ~11-13 % (issue 26 item 14); averaging the
+    # raw estimates first gives ~2 % here.
+    tables = _tables(np.random.default_rng(7), (0.0, 0.0, 1.0), 3, 20)
+    part = crossed_components(list(tables))
+    assert part["configurations"] == 20
+    assert part["share"]["init"] < 0.05
+    assert part["variance"]["init"] == max(0.0, part["raw_variance"]["init"])
+    old = np.mean([crossed_decomposition(t)["variance"]["init"] for t in tables])
+    assert old > 2 * part["variance"]["init"]  # the clip-first rule it replaces
+
+
+def test_every_share_has_an_interval_and_a_null_source_is_called_indistinguishable():
+    rng = np.random.default_rng(11)
+    null = [crossed_components([t]) for t in _tables(rng, (0.0, 0.5, 0.5), DEFAULT_LEVELS, 60)]
+    for part in null:
+        assert set(part["share_interval"]) == {"init", "order", "interaction"}
+        for term, (low, high) in part["share_interval"].items():
+            assert 0.0 <= low <= part["share"][term] <= high <= 1.0
+    called_zero = np.mean([p["indistinguishable_from_zero"]["init"] for p in null])
+    assert called_zero >= 0.88  # nominal 0.95
+    assert all(p["share_interval"]["init"][0] == 0.0 for p in null if p["indistinguishable_from_zero"]["init"])
+    assert np.mean([p["share"]["init"] for p in null]) < 0.02  # phantom share at the default size
+    text = "\n".join(crossed_lines({"levels": DEFAULT_LEVELS, **null[0]}))
+    assert "[95% interval]" in text and "indistinguishable from zero" in text
+
+
+def test_default_size_tells_a_ten_percent_source_from_zero():
+    # the hardest case: init 10 %, the rest all interaction; 82 % power at 15 x 15
+    # (bench/variance_sources_design.py), 8 % at the old 3 x 3.
+    tables = _tables(np.random.default_rng(5), (0.1, 0.0, 0.9), DEFAULT_LEVELS, 300)
+    p = f_pvalues(mean_squares(tables), crossed_degrees(DEFAULT_LEVELS))[:, 0]
+    assert np.mean(p < 0.05) >= 0.74
+    assert power_10(DEFAULT_LEVELS) >= 0.80 > power_10(DEFAULT_LEVELS - 1)
+    low, high = share_interval(
+        gpq_shares(mean_squares(tables[:100]), crossed_degrees(15), 15, 1000, np.random.default_rng(0))
+    )
+    assert 0.88 <= np.mean((low[:, 0] <= 0.1) & (high[:, 0] >= 0.1)) <= 1.0  # GPQ coverage, nominal 0.95

@@ -13,7 +13,10 @@ From the final values of the primary metric it reports:
   stream that matters compute the same numbers);
 - a method-of-moments decomposition of the crossed block (a two-way random-effects
   layout without replication: init, order, and their interaction, which cannot be told
-  apart from the residual noise with one member per cell, so they are one term);
+  apart from the residual noise with one member per cell, so they are one term), each
+  share with a 95% interval and an F test, "indistinguishable from zero" where p >= 0.05,
+  raw estimates averaged over configurations before a negative one is set to 0, and a
+  default 15 x 15 block sized by simulated power (bench/variance_sources_design.py);
 - additivity: the single-source variances summed against the variance with all three
   varied. Sources are not additive in practice (a different init changes what a given
   data order does), and the document says so with the numbers (DESIGN.md section 5);
@@ -42,6 +45,15 @@ SINGLE_BLOCKS = STREAMS[:3]  # ("init", "order", "dropout"): one stream varied
 AUGMENT_BLOCK = "augment"  # a fourth single-stream block, only for a sweep that augments
 BLOCKS = (*SINGLE_BLOCKS, "all")
 CROSSED_TERMS = ("init", "order", "interaction")
+# k of the default k x k crossed block: the smallest k at which a true 10 % init (or
+# order) share is told from zero in >= 80 % of runs at alpha 0.05 even when the rest is
+# all interaction (82 % at 15; 64 % at 12, 8 % at the old 3): bench/variance_sources_design.py.
+DEFAULT_LEVELS = 15
+ALPHA = 0.05  # the F test's level for "indistinguishable from zero"
+CONFIDENCE = 0.95  # of each share's interval
+GPQ_DRAWS = 4000  # generalized pivotal draws per interval (Monte Carlo se of a 2.5 % quantile ~ 0.002)
+GPQ_SEED = 26014  # fixed: the same run gives the same document
+INTERVAL_METHOD = "generalized pivotal quantity (GPQ), 95% percentile; F test at alpha 0.05"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +84,7 @@ def source_design(seeds: int, levels: int | None = None, augment: bool = False) 
     the augment stream in the all-streams block too; otherwise it is held at `BASE_SEED`.
     """
     n = _count("seeds", seeds)
-    k = max(3, round(math.sqrt(n))) if levels is None else _count("levels", levels)
+    k = DEFAULT_LEVELS if levels is None else _count("levels", levels)
     single = (*SINGLE_BLOCKS, AUGMENT_BLOCK) if augment else SINGLE_BLOCKS
     streams: list[dict[str, int]] = []
     blocks: list[str] = []
@@ -102,32 +114,164 @@ def _count(name: str, value: Any) -> int:
 # --- the decompositions (plain numbers in, plain numbers out) ---------------------------
 
 
-def crossed_decomposition(values: Any) -> dict[str, Any]:
-    """Method-of-moments variance components of a k x k init x order table, one value per cell.
+def mean_squares(values: Any) -> np.ndarray:
+    """(..., 3) MS_init, MS_order, MS_res of k x k tables (..., k, k), one value per cell.
 
-    Two-way random-effects ANOVA without replication: with the row, column and residual
-    mean squares MS_init, MS_order, MS_res, E[MS_init] = s2_res + k s2_init (likewise
-    order), so s2_init = (MS_init - MS_res) / k, s2_order = (MS_order - MS_res) / k,
-    and the interaction term is MS_res itself: with one member per cell the
-    interaction and the residual noise are one term. A negative estimate (sampling
-    noise) is set to 0 and listed in `truncated`. Returns {"variance", "share",
-    "truncated"}; shares are NaN when every component is 0.
+    Two-way layout without replication: MS_init = k sum (row mean - grand)^2 / (k - 1),
+    likewise MS_order over columns, MS_res = the residual sum of squares / (k - 1)^2.
+    Vectorised over leading axes so bench/variance_sources_design.py can simulate
+    thousands of tables at once.
+    """
+    y = np.asarray(values, np.float64)
+    k = y.shape[-1]
+    grand = y.mean(axis=(-2, -1), keepdims=True)
+    rows, cols = y.mean(axis=-1, keepdims=True), y.mean(axis=-2, keepdims=True)
+    ms_init = k * np.sum((rows - grand) ** 2, axis=(-2, -1)) / (k - 1)
+    ms_order = k * np.sum((cols - grand) ** 2, axis=(-2, -1)) / (k - 1)
+    ms_res = np.sum((y - rows - cols + grand) ** 2, axis=(-2, -1)) / (k - 1) ** 2
+    return np.stack([ms_init, ms_order, ms_res], axis=-1)
+
+
+def components(ms: np.ndarray, k: int) -> np.ndarray:
+    """Unclipped method-of-moments components (..., 3) from mean squares (..., 3).
+
+    E[MS_init] = s2_res + k s2_init (likewise order), so s2_init = (MS_init - MS_res) / k;
+    the interaction is MS_res itself (with one member per cell it is one term with the
+    residual noise). Negative values are sampling noise, kept here so that they can be
+    averaged before clipping (issue 26 item 14: clipping first gave a source with no
+    effect a 12-13 % share at 3 x 3).
+    """
+    ms = np.asarray(ms, np.float64)
+    return np.stack([(ms[..., 0] - ms[..., 2]) / k, (ms[..., 1] - ms[..., 2]) / k, ms[..., 2]], axis=-1)
+
+
+def clipped_shares(comps: np.ndarray) -> np.ndarray:
+    """Components (..., 3) set to 0 where negative, over their sum (NaN where the sum is 0)."""
+    positive = np.maximum(np.asarray(comps, np.float64), 0.0)
+    total = positive.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, positive / np.where(total > 0, total, 1.0), np.nan)
+
+
+def crossed_decomposition(values: Any) -> dict[str, Any]:
+    """Method-of-moments variance components of one k x k init x order table.
+
+    See `components`. A negative estimate (sampling noise) is set to 0 and listed in
+    `truncated`. Returns {"variance", "share", "truncated"}; shares are NaN when every
+    component is 0. Several configurations are pooled by `crossed_components`, which
+    averages before clipping.
     """
     y = np.asarray(values, np.float64)
     if y.ndim != 2 or y.shape[0] != y.shape[1] or y.shape[0] < 2:
         raise ValueError(f"crossed values must be a k x k table with k >= 2, got shape {y.shape}")
-    k = y.shape[0]
-    grand, rows, cols = y.mean(), y.mean(axis=1), y.mean(axis=0)
-    ms_init = k * float(np.sum((rows - grand) ** 2)) / (k - 1)
-    ms_order = k * float(np.sum((cols - grand) ** 2)) / (k - 1)
-    residual = y - rows[:, None] - cols[None, :] + grand
-    ms_res = float(np.sum(residual**2)) / (k - 1) ** 2
-    raw = {"init": (ms_init - ms_res) / k, "order": (ms_order - ms_res) / k, "interaction": ms_res}
+    raw = dict(zip(CROSSED_TERMS, components(mean_squares(y), y.shape[0]).tolist(), strict=True))
     variance = {term: max(0.0, v) for term, v in raw.items()}
     return {
         "variance": variance,
         "share": shares(variance),
         "truncated": [term for term, v in raw.items() if v < 0],
+    }
+
+
+def crossed_degrees(k: int, configurations: int = 1) -> np.ndarray:
+    """Degrees of freedom of MS_init, MS_order, MS_res pooled over `configurations` tables."""
+    return np.array([k - 1, k - 1, (k - 1) ** 2], np.float64) * configurations
+
+
+def f_pvalues(ms: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """(..., 2) p of H0 "s2_init = 0" and "s2_order = 0": MS_term / MS_res ~ F(df_term, df_res).
+
+    Exact for normal effects; its false "distinguishable" rate is 5.0 % at alpha 0.05
+    by simulation (bench/variance_sources_design.py). A term with MS 0 (a stream that
+    does nothing) gets p = 1; MS_res = 0 with MS_term > 0 gets p = 0.
+    """
+    from scipy import stats as sps
+
+    ms = np.asarray(ms, np.float64)
+    out = []
+    for t in (0, 1):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = ms[..., t] / ms[..., 2]
+        p = sps.f.sf(ratio, df[t], df[2])
+        p = np.where(ms[..., t] <= 0, 1.0, np.where(ms[..., 2] <= 0, 0.0, p))
+        out.append(p)
+    return np.stack(out, axis=-1)
+
+
+def gpq_shares(ms: np.ndarray, df: np.ndarray, k: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(..., draws, 3) generalized pivotal draws of the three shares (Weerahandi's GPQ).
+
+    Each expected mean square's pivot is MS df / chi2(df); components and clipped shares
+    follow as for the estimates. Its percentile interval held 94-99 % coverage from 3 x 3
+    to 20 x 20 where the parametric bootstrap fell to 0-70 % for a small true share
+    (bench/variance_sources_design.py), so it is the one reported.
+    """
+    ms = np.asarray(ms, np.float64)[..., None, :]
+    chi = rng.chisquare(df, size=(*ms.shape[:-2], draws, 3))
+    return clipped_shares(components(ms * df / chi, k))
+
+
+def bootstrap_shares(ms: np.ndarray, df: np.ndarray, k: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(..., draws, 3) parametric-bootstrap shares: mean squares redrawn from the clipped fit.
+
+    Kept for the bench's comparison with `gpq_shares` (it under-covers small shares).
+    """
+    fit = np.maximum(components(ms, k), 0.0)[..., None, :]
+    expected = np.stack([fit[..., 2] + k * fit[..., 0], fit[..., 2] + k * fit[..., 1], fit[..., 2]], axis=-1)
+    redrawn = expected * rng.chisquare(df, size=(*expected.shape[:-2], draws, 3)) / df
+    return clipped_shares(components(redrawn, k))
+
+
+def share_interval(draws: np.ndarray, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed percentile interval of share draws (..., draws, 3) -> (..., 3) each."""
+    tail = (1 - confidence) / 2
+    with np.errstate(invalid="ignore"):
+        low, high = np.nanquantile(draws, [tail, 1 - tail], axis=-2)
+    return low, high
+
+
+def agree_with_tests(low: np.ndarray, high: np.ndarray, pvalue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Intervals (..., 3) that agree with the F tests (..., 2): a share the test cannot tell
+    from zero starts at 0, and where neither init nor order is told from zero at alpha / 2
+    (Bonferroni over the two tests), the interaction's reaches 1 (all of the variance may
+    be interaction). Without this the GPQ interval of an all-interaction truth held its
+    share of 1 in only 86-90 % of runs (bench/variance_sources_design.py)."""
+    low, high = np.array(low, np.float64), np.array(high, np.float64)
+    low[..., :2] = np.where(~(pvalue < ALPHA), 0.0, low[..., :2])
+    high[..., 2] = np.where((~(pvalue < ALPHA / 2)).all(axis=-1), 1.0, high[..., 2])
+    return low, high
+
+
+def crossed_components(tables: Sequence[Any], seed: int = GPQ_SEED) -> dict[str, Any]:
+    """The crossed block's variances, shares, intervals and tests over one or more tables.
+
+    Mean squares are averaged over configurations (the raw, unclipped components with
+    them), and only then is a negative component set to 0 - averaging clipped values
+    was the phantom share of issue 26 item 14. The pooled mean squares get the summed
+    degrees of freedom (exact when configurations share their components, a
+    Satterthwaite-style approximation otherwise). The interval is GPQ's, seeded so a
+    run's document is reproducible.
+    """
+    k = int(np.asarray(tables[0]).shape[0])
+    ms = np.mean([mean_squares(t) for t in tables], axis=0)
+    df = crossed_degrees(k, len(tables))
+    raw = components(ms, k)
+    low, high = share_interval(gpq_shares(ms, df, k, GPQ_DRAWS, np.random.default_rng(seed)))
+    pvalue = f_pvalues(ms, df)
+    low, high = agree_with_tests(low, high, pvalue)
+    p = {"init": float(pvalue[0]), "order": float(pvalue[1]), "interaction": None}
+    zero = {t: not (p[t] < ALPHA) for t in ("init", "order")}
+    zero["interaction"] = bool(ms[2] <= 0)
+    variance = {t: max(0.0, float(v)) for t, v in zip(CROSSED_TERMS, raw, strict=True)}
+    return {
+        "variance": variance,
+        "share": shares(variance),
+        "raw_variance": dict(zip(CROSSED_TERMS, raw.tolist(), strict=True)),
+        "share_interval": {t: [float(lo), float(hi)] for t, lo, hi in zip(CROSSED_TERMS, low, high, strict=True)},
+        "p": p,
+        "indistinguishable_from_zero": zero,
+        "configurations": len(tables),
+        "method": INTERVAL_METHOD,
     }
 
 
@@ -238,8 +382,8 @@ def block_summary(values: np.ndarray) -> dict[str, Any]:
 
 
 def crossed_summary(table: np.ndarray, design: SourceDesign) -> tuple[dict[str, Any], list[str]]:
-    """The crossed block's document part (variances averaged over configurations) and the
-    terms whose estimate was negative in some configuration."""
+    """The crossed block's document part, pooled over configurations (`crossed_components`),
+    and the terms whose pooled (averaged) estimate was negative and so set to 0."""
     k = design.levels
     matrices = []
     for row in table:
@@ -249,16 +393,13 @@ def crossed_summary(table: np.ndarray, design: SourceDesign) -> tuple[dict[str, 
             cells[i, j] = row[pos]
         matrices.append(cells)
     complete = [c for c in matrices if np.isfinite(c).all()]
-    parts = [crossed_decomposition(c) for c in complete]
-    variance = {t: float(np.mean([p["variance"][t] for p in parts])) if parts else math.nan for t in CROSSED_TERMS}
-    truncated = sorted({t for p in parts for t in p["truncated"]})
-    doc = {
-        "levels": k,
-        "values": matrices[0].tolist(),
-        "variance": variance,
-        "share": shares(variance) if parts else {t: math.nan for t in CROSSED_TERMS},
-    }
-    return doc, truncated
+    doc: dict[str, Any] = {"levels": k, "values": matrices[0].tolist()}
+    if not complete:
+        nan = dict.fromkeys(CROSSED_TERMS, math.nan)
+        doc.update(variance=nan, share=dict(nan), configurations=0)
+        return doc, []
+    doc.update(crossed_components(complete))
+    return doc, [t for t, v in doc["raw_variance"].items() if v < 0]
 
 
 def sources_document(result: SweepResult, design: SourceDesign, metric: str | None = None) -> dict[str, Any]:
@@ -309,7 +450,11 @@ def source_notes(
         "interaction and the residual noise are one term, reported as 'interaction'"
     )
     if truncated:
-        notes.append(f"crossed block: the estimate of {', '.join(truncated)} was negative (sampling noise), set to 0")
+        notes.append(
+            f"crossed block: the estimate of {', '.join(truncated)} was negative (sampling noise), set to 0 "
+            "(after averaging over configurations, never before)"
+        )
+    notes.append(crossed_power_note(doc["crossed"]))
     notes.append(additivity_note(doc["additivity"], single, doc["seeds"]))
     if len(result.configs) > 1:
         notes.append(
@@ -317,6 +462,34 @@ def source_notes(
             "crossed values shown are configuration 0's (its variances are averaged over configurations)"
         )
     return notes
+
+
+def crossed_power_note(crossed: Mapping[str, Any]) -> str:
+    """What the crossed block's size can tell: a small k cannot tell a 10 % source from 0."""
+    k = crossed["levels"]
+    head = (
+        f"crossed block: each share has a 95% interval (generalized pivotal quantity) and an F test; "
+        f"'indistinguishable from zero' where p >= {ALPHA}"
+    )
+    if k >= DEFAULT_LEVELS:
+        return f"{head}; {k} x {k} tells a true 10% source from zero in >= 80% of runs"
+    return (
+        f"{head}; at {k} x {k} a true 10% source is told from zero in only {100 * power_10(k):.0f}% of runs "
+        f"(levels={DEFAULT_LEVELS} for 80%)"
+    )
+
+
+def power_10(k: int, share: float = 0.10, alpha: float = ALPHA) -> float:
+    """Power of the F test for a term with `share` of the variance, the rest all residual.
+
+    MS_term / MS_res is (1 + k s2_term / s2_res) times an F(k-1, (k-1)^2) variable, so the
+    power is exact (bench/variance_sources_design.py checks it by simulation).
+    """
+    from scipy import stats as sps
+
+    df1, df2 = k - 1, (k - 1) ** 2
+    scale = 1 + k * share / (1 - share)
+    return float(sps.f.sf(sps.f.isf(alpha, df1, df2) / scale, df1, df2))
 
 
 def additivity_note(adds: Mapping[str, float], single: Mapping[str, float], seeds: int) -> str:
@@ -356,8 +529,9 @@ def variance_sources(
     much of the spread across seeds each source makes.
 
     `seeds` members per single-source block and in the all-streams block; the crossed
-    block is `levels` x `levels` (default max(3, round(sqrt(seeds)))), so
-    4 * seeds + levels**2 members per configuration (5 * seeds + levels**2 with `augment`:
+    block is `levels` x `levels` (default `DEFAULT_LEVELS` = 15: the size at which a true
+    10 % source is told from zero in 80 % of runs), so
+    4 * seeds + levels**2 members per configuration (257 at the defaults) (5 * seeds + levels**2 with `augment`:
     the augment stream gets a block of its own). Other keyword arguments are
     `fl.sweep`'s (model, epochs, grid, validation_split, ...); with a `grid` the whole
     design runs for every configuration, and the document also splits seed variance
@@ -407,12 +581,7 @@ def sources_text(doc: Mapping[str, Any]) -> str:
     lines.append(f"{'source':<9}{'n':>4}  {'mean':>10}  {'std':>10}")
     for name, s in doc["sources"].items():
         lines.append(f"{name:<9}{s['n']:>4}  {_num(s['mean']):>10}  {_num(s['std']):>10}")
-    crossed = doc["crossed"]
-    k = crossed["levels"]
-    parts = ", ".join(
-        f"{term} {_num(crossed['variance'][term])} ({_percent(crossed['share'][term])})" for term in CROSSED_TERMS
-    )
-    lines.append(f"crossed init x order ({k} x {k}) variance: {parts}")
+    lines += crossed_lines(doc["crossed"])
     adds = doc["additivity"]
     lines.append(
         f"additivity: sum of single-source variances {_num(adds['sum_of_single_variances'])}, "
@@ -426,6 +595,37 @@ def sources_text(doc: Mapping[str, Any]) -> str:
         )
     lines += [f"note: {n}" for n in doc.get("notes", [])]
     return "\n".join(lines)
+
+
+def crossed_lines(crossed: Mapping[str, Any]) -> list[str]:
+    """One line per crossed term: variance, share, its 95% interval, the F test's p and,
+    where p >= alpha, "indistinguishable from zero" (documents from before issue 26 item
+    14 have no interval and print as before)."""
+    k = crossed["levels"]
+    intervals = crossed.get("share_interval")
+    if not intervals:
+        parts = ", ".join(
+            f"{t} {_num(crossed['variance'][t])} ({_percent(crossed['share'][t])})" for t in CROSSED_TERMS
+        )
+        return [f"crossed init x order ({k} x {k}) variance: {parts}"]
+    lines = [f"crossed init x order ({k} x {k}): variance, share [95% interval], F test"]
+    for t in CROSSED_TERMS:
+        lines.append(f"  {t:<12}{_num(crossed['variance'][t]):>10}  {share_phrase(crossed, t)}")
+    return lines
+
+
+def share_phrase(crossed: Mapping[str, Any], term: str) -> str:
+    """'12% [0%, 41%], p = 0.31: indistinguishable from zero' for one crossed term."""
+    low, high = crossed["share_interval"][term]
+    text = f"{_percent(crossed['share'][term])} [{_percent(low)}, {_percent(high)}]"
+    p = crossed.get("p", {}).get(term)
+    if p is not None and math.isfinite(p):
+        text += f", p = {p:.2g}"
+    elif term == "interaction":
+        text += ", no test (one member per cell: it is the residual)"
+    if crossed.get("indistinguishable_from_zero", {}).get(term):
+        text += ": indistinguishable from zero"
+    return text
 
 
 def _percent(share: Any) -> str:
