@@ -2,19 +2,13 @@
 are read in any case (`--optimizer Adam`), all before anything is read or compiled."""
 
 import pytest
+from cli_helpers import cli_error
 
-from fastlstm.cli import build_parser, main
+from fastlstm.cli import build_parser
 
 
 def _error_line(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as stop:  # argparse's own errors
-        code = stop.code
-    assert code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    return err
+    return cli_error(capsys, *argv)
 
 
 @pytest.mark.parametrize(

@@ -15,22 +15,12 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
+from cli_helpers import cli_error  # noqa: E402
+
 from fastlstm.cli import build_parser, main  # noqa: E402
 from fastlstm.io.readers import DataFileError, read_data  # noqa: E402
 from fastlstm.spec import DataSpec  # noqa: E402
 from fastlstm.sweep_command import spec_from_args  # noqa: E402
-
-
-def cli_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Run the CLI expecting exit 2 and one line on stderr; give that line."""
-    try:
-        code = main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    return err
 
 
 def long_frame(n: int = 6, steps: int = 5, seed: int = 0) -> pd.DataFrame:

@@ -40,7 +40,7 @@ def test_a_saved_standardized_model_converts_with_its_normalization(tmp_path, me
     x, _, result, loaded = _saved(tmp_path, standardize=method)
     converted = fl.from_keras(loaded)
     assert not any(type(layer).__name__ == "Normalization" for layer in converted.spec.layer_list)
-    shift, scale = (("min", "range") if method == "min_max" else ("mean", "std"))
+    shift, scale = ("min", "range") if method == "min_max" else ("mean", "std")
     doc = result.preprocessing
     np.testing.assert_allclose(converted.spec.normalization["mean"], np.broadcast_to(doc[shift], 3), rtol=1e-6)
     np.testing.assert_allclose(converted.spec.normalization["std"], np.broadcast_to(doc[scale], 3), rtol=1e-6)
