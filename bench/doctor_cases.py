@@ -121,11 +121,11 @@ def first_warning(found: Any) -> str | None:
 def run_case(name: str, case: Case, seeds: int) -> dict[str, Any]:
     overrides, expected, plant = case
     spec = fl.SweepSpec.from_dict({"name": "case", **overrides})
-    fit, _, _ = read_spec_data(spec)
+    fit, loaded, _ = read_spec_data(spec)
     if plant is not None:
         fit = plant(fit)
     start = time.perf_counter()
-    found = doctor(spec, **fit, seeds=seeds)
+    found = doctor(spec, **fit, seeds=seeds, feature_names=getattr(loaded, "feature_names", None))
     seconds = time.perf_counter() - start
     got = first_warning(found)
     right = got in expected if isinstance(expected, tuple) else got == expected

@@ -71,12 +71,16 @@ def test_too_few_epochs_is_underfit_with_more_epochs_verified():
 @pytest.mark.parametrize("name, window", [("Airline", 12), ("ShampooSales", 6)])
 def test_an_unscaled_regression_target_is_named_and_scaling_it_verified(name, window):
     """Item 3: a series in raw units (passengers, sales) forecast from its windows."""
+    from fastlstm.runner import read_spec_data
+
     data = {"path": aeon_file(name, "series"), "window": window}
     spec = fl.SweepSpec.from_dict({"name": "series", **TINY, "epochs": 15, "validation_split": 0.2, "data": data})
-    found = doctor(spec, **read(spec), seeds=3)
+    fit, loaded, _ = read_spec_data(spec)
+    found = doctor(spec, **fit, seeds=3, feature_names=loaded.feature_names)
     top = found.top()
     assert top.id == "data.unscaled" and top.change.get("standardize_target") is True, str(found.findings)
     assert "target" in top.evidence and "regression target" in top.title
+    assert f"column {loaded.feature_names[0]!r}" in top.title  # the column's name, not "feature 0"
     v = found.verification
     assert v["metric"] in ("val_mae", "mae") and v["helped"], v["text"]  # in the target's units, both sides
     words = json.dumps(found.to_dict()).lower()

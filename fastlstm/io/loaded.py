@@ -60,6 +60,9 @@ class LoadedData:
     # {"target", "window", "horizon", "series": the target's values in time order,
     # "split_at": the row where validation starts} - None for other data.
     forecast: dict[str, Any] | None = None
+    # Feature j's column name, where the file named its features (a long table, a series);
+    # None otherwise. The doctor's findings name columns by it ("column 'Passengers'").
+    feature_names: tuple[str, ...] | None = None
 
     def fit_arguments(self) -> dict[str, Any]:
         """`x`, `y` and, when the file had them, `validation_data` and `sample_weight`,

@@ -88,7 +88,8 @@ def read_series(
     time = f"time={', '.join(times)} ({order})" if times else "time=file order"
     description = f"{source.name}: {part}, target {target!r}; roles: {time}, features {show_names(inputs)}"
     forecast = {"target": target, "window": window, "horizon": horizon, "series": targets, "split_at": split_at}
-    return LoadedData(x, y, validation, None, str(source), fmt, sha, description, None, forecast)
+    names = tuple(str(c) for c in inputs)
+    return LoadedData(x, y, validation, None, str(source), fmt, sha, description, None, forecast, names)
 
 
 def _series_roles(

@@ -265,7 +265,8 @@ def _read_long(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sh
     x = stack_if_equal(np.split(values, starts[1:]))
     y, class_names = _sequence_labels(source, frame, roles.labels, starts, roles.id)
     description = f"{source.name}: {describe_inputs(x)}{describe_classes(class_names)}; {roles.describe(order)}"
-    return LoadedData(x, y, None, None, str(source), fmt, sha, description, class_names)
+    names = tuple(str(c) for c in roles.features)
+    return LoadedData(x, y, None, None, str(source), fmt, sha, description, class_names, feature_names=names)
 
 
 def read_wide_table(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sha: str) -> LoadedData:
