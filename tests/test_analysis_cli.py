@@ -48,7 +48,7 @@ def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, caps
         }
     )
     assert "Variance sources of" in captured.err
-    assert fl.load(out).analysis["variance_sources"]["crossed"]["levels"] == 3
+    assert fl.load(out).analysis["variance_sources"]["crossed"]["levels"] == 15  # DEFAULT_LEVELS
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def test_variance_sources_gives_augment_a_block_only_when_augmenting(data):
     design = source_design(2, augment=True)
     block = [design.streams[i] for i in design.positions("augment")]
     assert [s["augment"] for s in block] == [1, 2] and all(s["init"] == s["order"] == s["dropout"] == 0 for s in block)
-    result = fl.variance_sources(*data, seeds=2, augment=[fl.Jitter(0.4)], **{**TINY, "epochs": 1})
+    result = fl.variance_sources(*data, seeds=2, levels=2, augment=[fl.Jitter(0.4)], **{**TINY, "epochs": 1})
     doc = result.analysis["variance_sources"]
     assert list(doc["sources"]) == ["init", "order", "dropout", "augment", "all"]
     val_loss = result.history["val_loss"][:, -1]

@@ -516,7 +516,14 @@ def variance_body(page: Page, doc: Mapping[str, Any]) -> str:
     body = img + table(["varied", "seeds", f"mean {esc(doc.get('metric', ''))}", "std"], rows)
     facts = []
     crossed = doc.get("crossed") or {}
-    if crossed.get("share"):
+    if crossed.get("share_interval"):  # issue 26 item 14: each share with its interval and test
+        from fastlstm.analysis.sources import share_phrase
+
+        shares = "; ".join(f"{t} {share_phrase(crossed, t)}" for t in crossed["share_interval"])
+        facts.append(
+            ("crossed init × order", esc(f"{crossed.get('levels', '?')} levels each; share [95% interval]: {shares}"))
+        )
+    elif crossed.get("share"):
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in crossed["share"].items() if v is not None)
         facts.append(("crossed init × order", esc(f"{crossed.get('levels', '?')} levels each; shares: {shares}")))
     additivity = doc.get("additivity") or {}

@@ -265,7 +265,19 @@ def variance_bars(doc: Mapping[str, Any]) -> bytes:
         ax = axes[0, 1]
         parts = list(shares)
         values = 100 * np.nan_to_num(_finite([shares[p] for p in parts]))
-        ax.barh(parts[::-1], values[::-1], color=[SOURCE_COLORS.get(p, "#d62728") for p in parts[::-1]], alpha=0.8)
+        bounds = crossed.get("share_interval") or {}
+        xerr = None
+        if all(p in bounds for p in parts):  # the 95% interval of each share (issue 26 item 14)
+            low, high = (100 * np.nan_to_num(_finite([bounds[p][i] for p in parts[::-1]])) for i in (0, 1))
+            xerr = np.clip([values[::-1] - low, high - values[::-1]], 0, None)
+        ax.barh(
+            parts[::-1],
+            values[::-1],
+            xerr=xerr,
+            capsize=3,
+            color=[SOURCE_COLORS.get(p, "#d62728") for p in parts[::-1]],
+            alpha=0.8,
+        )
         for i, v in enumerate(values[::-1]):
             ax.annotate(f"{v:.0f}%", (v, i), va="center", fontsize=8, xytext=(3, 0), textcoords="offset points")
         ax.set_xlim(0, 110)
