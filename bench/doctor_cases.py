@@ -128,6 +128,7 @@ def run_case(name: str, case: Case, seeds: int) -> dict[str, Any]:
     found = doctor(spec, **fit, seeds=seeds, feature_names=getattr(loaded, "feature_names", None))
     seconds = time.perf_counter() - start
     got = first_warning(found)
+    title = next((f.title for f in found.findings if f.severity != "info"), "")
     right = got in expected if isinstance(expected, tuple) else got == expected
     expected = " / ".join(expected) if isinstance(expected, tuple) else expected
     v = found.verification or {}
@@ -136,6 +137,7 @@ def run_case(name: str, case: Case, seeds: int) -> dict[str, Any]:
     row = {"case": name, "expected": expected or "(no warning)", "first": got or "(no warning)"}
     row.update({"right": right, "change": change, "helped": v.get("helped"), "verification": verified})
     row.update({"seconds": round(seconds, 1), "findings": [f"{f.id}:{f.severity}" for f in found.findings]})
+    row.update({"title": title, "score": found.score()})
     return row
 
 
@@ -153,7 +155,9 @@ def main() -> None:
         rows.append(row)
         mark = "ok " if row["right"] else "NO "
         print(f"{mark} {name:40} expected {row['expected']:18} first {row['first']:18} {row['seconds']:6.1f} s")
-        print(f"      findings: {', '.join(row['findings']) or 'none'}")
+        print(f"      findings: {', '.join(row['findings']) or 'none'}; as given: {row['score']}")
+        if row["title"]:
+            print(f"      first: {row['title']}")
         if row["verification"]:
             print(f"      verified ({row['change']}): {row['verification']} helped={row['helped']}")
     right = sum(r["right"] for r in rows)

@@ -178,11 +178,12 @@ def _explained_by_the_data(findings: Findings) -> Findings:
 
 
 # Findings another finding explains, and what they become then (info, no change): seeds
-# that disagree in a run too short to learn, or at chance, say nothing about seeds ("lower
+# that disagree in a run too short to learn, at chance, or whose loss never moved (init
+# luck), say nothing about seeds ("lower
 # the learning rate" beside "train longer" contradicts it); at chance with labels that
 # carry nothing, no learning-rate advice is a fix. The explaining finding comes first.
 SYMPTOMS = {
-    "seeds.instability": ("train.underfit", "train.no_signal", "train.divergence"),
+    "seeds.instability": ("train.underfit", "train.no_signal", "train.divergence", "train.plateau"),
     "train.plateau": ("train.no_signal",),
     "lr.too_low": ("train.no_signal",),
     "lr.too_high": ("train.no_signal",),

@@ -425,7 +425,11 @@ def _target_shift_advice(view: DataView) -> str:
     """Words only, no change: a regression target is never stratified, and a shuffled split
     of windows cut from one series would leak overlapping windows into validation."""
     if view.val_source != "validation_split" or view.split != "last":
-        return "The validation targets come from another range than the training targets; compare like with like."
+        return (
+            "The validation targets lie in another range than the training targets: a series split by time "
+            "does this when it trends, and a time split rightly measures it; scale the target "
+            "(standardize_target) so the model is not asked for values it never saw in raw units."
+        )
     return (
         "validation_split holds out the last rows: if the rows are in time order this is the series' drift, "
         "which a time split rightly measures (scale the target: standardize_target); if they are independent "
