@@ -16,7 +16,7 @@ import numpy as np
 
 from fastlstm.diagnose.curves import Curves, last_finite
 from fastlstm.diagnose.findings import Finding
-from fastlstm.diagnose.training_checks import blown_up, final_accuracy
+from fastlstm.diagnose.training_checks import blown_up, final_accuracy, still_blown_up
 
 SUCCESS_MARGINS = 2.0  # a seed "succeeds" above majority + 2 noise margins, "fails" within 1
 SPREAD_P = 0.05  # ANOVA p above this: configurations indistinguishable from seed noise
@@ -28,7 +28,7 @@ def _split_rows(c: Curves) -> list[dict[str, Any]]:
     """Configurations where at least one seed failed (at chance, or blew up) and one succeeded."""
     if c.final_accuracy is None or c.majority_rate is None:
         return []
-    margin, bad = c.chance_margin(), blown_up(c)
+    margin, bad = c.chance_margin(), still_blown_up(c)  # a seed that spiked and learnt again did not fail
     rows = []
     for k in range(len(c.configs)):
         idx = c.members_of(k)

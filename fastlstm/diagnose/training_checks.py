@@ -70,6 +70,12 @@ def blown_up(c: Curves) -> np.ndarray:
     return c.diverged | high
 
 
+def still_blown_up(c: Curves) -> np.ndarray:
+    """(members,) blown up and not recovered: diverged, or a final loss above the reference
+    (a member that spiked and learnt again, Adam's way, is not a failed seed)."""
+    return blown_up(c) & (c.diverged | ~(last_finite(c.loss) <= c.reference_loss))
+
+
 def unstable_configs(c: Curves, any_member: bool = False) -> list[dict[str, Any]]:
     """Per configuration where most members blew up (or, with `any_member`, any did): its
     lr, counts and worst loss."""
@@ -116,7 +122,7 @@ def check_divergence(c: Curves) -> list[Finding]:
     if not bad.any():
         return []
     severity = "error" if c.diverged.any() or unstable_configs(c) else "warning"
-    recovered = bad & ~c.diverged & (last_finite(c.loss) <= c.reference_loss)
+    recovered = bad & ~still_blown_up(c)
     if severity == "warning" and recovered[bad].all():
         severity = "info"  # a few members spiked and learnt again (Adam's spikes): worth knowing, not a fault
     configs = unstable_configs(c, any_member=True)
