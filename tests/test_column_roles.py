@@ -370,3 +370,14 @@ def test_dataframe_series_window_equals_its_csv(tmp_path: Path) -> None:
     from_frame = read_data(frame, window=8, target="realgdp", validation_split=0.2)
     np.testing.assert_array_equal(from_frame.x, from_file.x)
     np.testing.assert_array_equal(from_frame.validation_data[1], from_file.validation_data[1])
+
+
+def test_a_long_table_with_unknown_role_names_asks_for_them(tmp_path: Path, capsys) -> None:
+    """day,hour,demand,class: read as wide it failed with "'hour' is not numeric"; the fix is naming the roles."""
+    frame = long_frame(n=4, steps=6).rename(columns={"sequence_id": "day", "time": "hour"})
+    frame["hour"] = "h" + frame["hour"].astype(str)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    err = cli_error(capsys, "sweep", "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"))
+    assert "looks like a long table" in err and "--id-column COL --time-column COL" in err
+    data = read_data(tmp_path / "t.csv", id_column="day", time_column="hour")
+    assert data.x.shape[:2] == (4, 6)

@@ -269,6 +269,23 @@ def _read_long(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sh
     return LoadedData(x, y, None, None, str(source), fmt, sha, description, class_names, feature_names=names)
 
 
+def _long_table_unnamed(source: Path, frame: Any, steps: list[str]) -> None:
+    """A table read as wide only because its id and time columns have names no rule knows
+    (`day,hour,demand,class`): a text "step" column whose values repeat down the rows is a
+    long table's time or id, and the fix is naming them, not making them numbers."""
+    from pandas.api.types import is_numeric_dtype
+
+    text = [c for c in steps if not is_numeric_dtype(frame[c])]
+    repeated = [c for c in steps if frame[c].nunique() <= len(frame) / 2]  # ids and steps, not measurements
+    if text and len(steps) <= 8 and text[0] in repeated:
+        raise DataFileError(
+            source,
+            f"looks like a long table (one row per time step: {show_names(repeated)} repeat down the rows) "
+            "whose id and time columns have names fastlstm does not know; name them: "
+            "--id-column COL --time-column COL (id_column=, time_column= in Python)",
+        )
+
+
 def read_wide_table(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sha: str) -> LoadedData:
     """One row per univariate sequence: the label column(s) and one column per time step;
     the id column, or a first column of row numbers, is dropped."""
@@ -280,6 +297,7 @@ def read_wide_table(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRole
         raise DataFileError(source, _no_label_problem([str(c) for c in frame.columns]))
     label_columns = roles.labels
     check_complete(source, frame, label_columns)
+    _long_table_unnamed(source, frame, steps)
     numeric_columns(source, frame, steps, "time-step")
     if len(label_columns) > 1:
         numeric_columns(source, frame, label_columns, "label")
