@@ -76,7 +76,6 @@ class LoadedData:
             args["sample_weight"] = self.sample_weight
         return args
 
-
     def named(self, codes: np.ndarray) -> np.ndarray:
         """Class codes as their names (strings); other targets as they are."""
         if self.class_names is None:
