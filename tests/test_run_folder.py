@@ -271,24 +271,14 @@ def test_git_commit_is_none_without_git_or_outside_fastlstm_checkout(tmp_path, m
     (other / "venv" / "fastlstm").mkdir(parents=True)
     if subprocess.run(["git", "init", "-q", str(other)], check=False).returncode != 0:
         pytest.skip("git is not usable here")
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(other),
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "x",
-        ],
-        check=True,
-    )
+    _empty_commit(other)
     assert git_commit(other / "venv" / "fastlstm") is None  # someone else's repository
+
+
+def _empty_commit(repo) -> None:
+    """One commit in a fresh repository (a HEAD to record), by a throwaway author."""
+    author = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "-C", str(repo), *author, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
 
 
 def test_git_commit_names_head_of_a_fastlstm_checkout(tmp_path):
@@ -329,23 +319,7 @@ def test_the_users_project_commit_is_recorded_beside_fastlstms_own(result, tmp_p
     project.mkdir()
     if subprocess.run(["git", "init", "-q", str(project)], check=False).returncode != 0:
         pytest.skip("git is not usable here")
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(project),
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "x",
-        ],
-        check=True,
-    )
+    _empty_commit(project)
     head = subprocess.run(
         ["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
