@@ -32,7 +32,20 @@ def test_lr_range_without_out_writes_nothing(tmp_path, capsys, monkeypatch):
 
 def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, capsys):
     out = tmp_path / "sources"
-    args = ["sweep", "--sources", *TINY_TASK, "--seeds", "2", "--epochs", "1", "--out", str(out), "--json"]
+    args = [
+        "sweep",
+        "--sources",
+        *TINY_TASK,
+        "--seeds",
+        "2",
+        "--levels",
+        "3",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--json",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
@@ -48,7 +61,7 @@ def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, caps
         }
     )
     assert "Variance sources of" in captured.err
-    assert fl.load(out).analysis["variance_sources"]["crossed"]["levels"] == 15  # DEFAULT_LEVELS
+    assert fl.load(out).analysis["variance_sources"]["crossed"]["levels"] == 3  # --levels reached the design
 
 
 @pytest.mark.parametrize(
@@ -59,6 +72,7 @@ def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, caps
         (["lr-range", "--set", "colour=1"], "colour"),
         (["lr-range", "--seeds", "0"], "--seeds: expected a positive integer"),
         (["sweep", "--sources", "--seeds", "1"], "seeds must be an int >= 2"),
+        (["sweep", "--levels", "3"], "--levels sizes the crossed block of --sources"),
         (["sweep", "--sources", "--resume", "somewhere"], "--sources runs one short batched experiment"),
         (["sweep", "--sources", "--out", "notrun"], "--out"),
     ],
