@@ -39,6 +39,21 @@ __all__ = [
 ]
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # weights are float32 on the device
+# prepare_data's options that per-timestep targets take too (fastlstm.step_targets.prepare_step_data)
+STEP_OPTIONS = (
+    "task",
+    "loss",
+    "metrics",
+    "num_classes",
+    "output_dim",
+    "mask_value",
+    "validation_split",
+    "validation_data",
+    "sample_weight",
+    "class_weight",
+    "mask_zero",
+    "layout",
+)
 
 
 @dataclasses.dataclass
@@ -388,24 +403,15 @@ def prepare_data(
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
 
-    The task, loss and output width follow the rules in `fastlstm.targets`; what was
-    decided and why is in `Dataset.inference`. NumPy scalars are accepted wherever a
-    Python number is. `standardize` is fitted on the training part only, after the
-    split, over real steps (fastlstm/preprocessing.py); `class_weight="balanced"` is
-    computed on the training rows only. `class_weight_grid=True` (class_weight is a grid
-    key) keeps the "balanced" weights beside the unweighted ones, for the members to choose.
-    `sequence_targets=True` (a model whose last LSTM returns sequences) takes one target
-    per timestep, see `fastlstm.step_targets`; `mask_zero` masks the steps whose token id
-    (feature 0) is 0, as `Embedding(mask_zero=True)`. `layout="channels_first"` reads x
-    (and validation x) as aeon's (samples, channels, length); with no layout a likely
-    channels-first shape is refused, "steps_first" takes any shape as it is. Zero padding
-    that nothing masks raises a `ZeroPaddingWarning` (fastlstm/input_checks.py).
-
-    Class labels that are not 0..k-1 (1/2, -1/1, names) are coded 0..k-1 by
-    `fastlstm.labels` and their names kept in `Dataset.class_names`; `classes` codes them
-    by a fixed class list instead (a trained model's). `standardize_target=True` scales a
-    regression target by the training rows' mean and standard deviation
-    (`Dataset.target_scaling`; predictions are scaled back).
+    Task, loss and head follow `fastlstm.targets` (why: `Dataset.inference`); class labels that are
+    not 0..k-1 (1/2, -1/1, names) are coded by `fastlstm.labels`, names kept in `Dataset.class_names`
+    (`classes` fixes the list: a trained model's). Fitted on the training part only, after the split:
+    `standardize` (over real steps), "balanced" class weights, `standardize_target` (a regression
+    target's mean and std); a class_weight grid keeps the balanced weights beside the unweighted.
+    `sequence_targets`: one target per timestep (`fastlstm.step_targets`); `mask_zero` masks token
+    id 0; `layout="channels_first"` reads aeon's (samples, channels, length), with no layout a likely
+    channels-first shape is refused and unmasked zero padding warns (fastlstm/input_checks.py).
+    NumPy scalars are accepted wherever a Python number is.
     """
     _check_options(standardize, class_weight_grid, class_weight, sample_weight, mask_zero, sequence_targets)
     _check_split_mode(split, split_seed, validation_split, validation_data, sequence_targets)
@@ -413,22 +419,10 @@ def prepare_data(
     if sequence_targets:
         from fastlstm.step_targets import prepare_step_data
 
-        return prepare_step_data(
-            x,
-            y,
-            task=task,
-            loss=loss,
-            metrics=metrics,
-            num_classes=num_classes,
-            output_dim=output_dim,
-            mask_value=mask_value,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            sample_weight=sample_weight,
-            class_weight=class_weight,
-            mask_zero=mask_zero,
-            layout=layout,
-        )
+        if standardize_target:
+            raise ValueError("standardize_target does not support per-timestep targets yet; scale y before the sweep")
+        given = locals()
+        return prepare_step_data(x, y, **{name: given[name] for name in STEP_OPTIONS})
     num_classes, output_dim, mask_value, validation_split = (
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
