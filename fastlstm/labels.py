@@ -105,7 +105,9 @@ def wants_coding(ys: Sequence[np.ndarray], task: str, loss: str | None, num_clas
     return not looks_like_quantity(np.concatenate([y.reshape(-1) for y in ys]))
 
 
-def code_labels(ys: Sequence[np.ndarray], classes: Sequence[str] | None = None) -> ClassCoding:
+def code_labels(
+    ys: Sequence[np.ndarray], classes: Sequence[str] | None = None, known: str = "the classes"
+) -> ClassCoding:
     """Code every label column by the sorted names of all of them (or by `classes`,
     the class list a trained model or a file header fixed).
 
@@ -121,7 +123,7 @@ def code_labels(ys: Sequence[np.ndarray], classes: Sequence[str] | None = None) 
     for part in names_per_y:
         unknown = sorted(set(part) - set(index))
         if unknown:
-            raise ValueError(f"labels {unknown[:5]} are not among the classes {list(names)}")
+            raise ValueError(f"labels {unknown[:5]} are not among {known} {list(names)}")
         coded.append(np.asarray([index[name] for name in part], np.int64))
     return ClassCoding(tuple(coded), names)
 

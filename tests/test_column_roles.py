@@ -153,24 +153,19 @@ def test_step_10_style_names_sort_naturally(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_data(tmp_path / "t.csv").x[1, :, 2], -np.arange(12))
 
 
-def test_day_first_dates_sort_as_dates(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("written", "sequence", "read_as"),
+    [("%d/%m/%Y", 0, "time=time (dates, day first)"), ("%m/%d/%Y", 1, "(dates, month first)")],
+    ids=["day first", "month first"],
+)
+def test_slashed_dates_sort_as_dates(tmp_path: Path, written: str, sequence: int, read_as: str) -> None:
     frame = long_frame(n=2, steps=40)  # 40 days from 25 Dec: days above 12, months and years change
     days = pd.Timestamp("2023-12-25") + pd.to_timedelta(frame["time"], unit="D")
-    frame["time"] = days.dt.strftime("%d/%m/%Y")
+    frame["time"] = days.dt.strftime(written)
     frame.to_csv(tmp_path / "t.csv", index=False)
     data = read_data(tmp_path / "t.csv")
-    np.testing.assert_allclose(data.x[0, :, 2], -np.arange(40))
-    assert "time=time (dates, day first)" in data.description
-
-
-def test_month_first_dates_sort_as_dates(tmp_path: Path) -> None:
-    frame = long_frame(n=2, steps=40)
-    days = pd.Timestamp("2023-12-25") + pd.to_timedelta(frame["time"], unit="D")
-    frame["time"] = days.dt.strftime("%m/%d/%Y")
-    frame.to_csv(tmp_path / "t.csv", index=False)
-    data = read_data(tmp_path / "t.csv")
-    np.testing.assert_allclose(data.x[1, :, 2], -np.arange(40))
-    assert "(dates, month first)" in data.description
+    np.testing.assert_allclose(data.x[sequence, :, 2], -np.arange(40))
+    assert read_as in data.description
 
 
 def test_dates_that_read_both_ways_in_different_orders_are_an_error(tmp_path: Path) -> None:

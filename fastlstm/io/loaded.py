@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from fastlstm.labels import code_labels, sorted_names
 
 DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "arff"]
 FORMATS: tuple[str, ...] = ("npz", "npy", "csv", "parquet", "ts", "arff")
@@ -93,33 +94,17 @@ def sha256_of(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def _sort_key(names: Sequence[str]) -> Any:
-    """Numeric order when every name is a number ("2" before "10"), else text order."""
-    try:
-        numbers = [float(name) for name in names]
-    except ValueError:
-        return None
-    if not all(math.isfinite(v) for v in numbers):
-        return None
-    return float
-
-
 def encode_labels(values: Sequence[Any], classes: Sequence[str] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """String labels -> int64 codes 0..k-1 by sorted class name, and the names.
 
-    Names sort as numbers when they all are numbers (UCR labels are "1", "2", ...,
-    "10"), otherwise as text. `classes` fixes the class set (a .ts header's list),
-    so a file that lacks a class still gets the same codes as its sibling file."""
-    labels = [str(v) for v in values]
-    names = sorted(set(classes if classes is not None else labels))
-    key = _sort_key(names)
-    if key is not None:
-        names = sorted(names, key=key)
-    index = {name: code for code, name in enumerate(names)}
-    unknown = sorted(set(labels) - set(index))
-    if unknown:
-        raise ValueError(f"labels {unknown[:5]} are not among the declared classes {names}")
-    return np.asarray([index[label] for label in labels], np.int64), tuple(names)
+    The coding `fl.sweep` applies to every source (`fastlstm.labels`): names sort as numbers
+    when they all are numbers (UCR labels are "1", "2", ..., "10"), otherwise as text.
+    `classes` fixes the class set (a .ts header's list), so a file that lacks a class still
+    gets the same codes as its sibling file."""
+    labels = np.asarray([str(v) for v in values], dtype=object)
+    declared = None if classes is None else sorted_names([str(c) for c in classes])
+    coding = code_labels([labels], declared, known="the declared classes")
+    return coding.ys[0], coding.names
 
 
 def stack_if_equal(sequences: list[np.ndarray]) -> Inputs:
