@@ -23,7 +23,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-import fastlstm.recurrence as recurrence
+import fastlstm.engine._recurrence as recurrence
 from fastlstm.benchmark.workloads import WORKLOADS
 
 W1 = WORKLOADS["W1"]

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 import fastlstm as fl
-from fastlstm.doctor import doctor
-from fastlstm.runner import read_spec_data
+from fastlstm.analysis._doctor import doctor
+from fastlstm.api._sweep import read_spec_data
 
 AEON = Path(__import__("aeon").__file__).parent / "datasets" / "data"
 

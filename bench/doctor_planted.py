@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import fastlstm as fl
-from fastlstm.doctor import doctor
+from fastlstm.analysis._doctor import doctor
 from fastlstm.tasks import step_cue
 
 

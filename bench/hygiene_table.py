@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 import fastlstm as fl
+from fastlstm.cli._sweep import BUILTIN
 from fastlstm.stats import describe
-from fastlstm.sweep_command import BUILTIN
 from fastlstm.tasks import early_cue
 
 MODERATE = {  # strengths of the survey's recommended order (Iwana & Uchida 2021, Um et al. 2017)

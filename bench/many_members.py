@@ -4,7 +4,7 @@
 
 Each S trains in a fresh process (so its peak RSS, `resource.getrusage().ru_maxrss`, is
 its own), all members in one `fl.sweep` call: the runner splits them into chunks that
-fit in memory and, on a CPU, in cache (fastlstm/memory.py), and every chunk of a group
+fit in memory and, on a CPU, in cache (fastlstm/runtime/_memory.py), and every chunk of a group
 reuses the group's compiled programs. Reported per S: the chunks, the wall time of the
 sweep (compilation included), seconds per member-epoch (that time / (S x epochs)), the
 steady epoch of all members where there are 2+ epochs, and the peak RSS. The target:

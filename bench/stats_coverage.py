@@ -8,7 +8,7 @@ one configuration, builds each interval and counts how often it holds the true m
 The spreads: normal; skewed (lognormal, σ = 0.5); and "a failed seed now and then"
 (each seed fails to chance level with probability 0.1: N(0.80, 0.02) or N(0.50, 0.02)),
 the shape a Keras user's accuracies take. Coverage below 0.93 is marked with '*'.
-`describe` uses the interval this table supports (fastlstm/stats/summary.py).
+`describe` uses the interval this table supports (fastlstm/stats/_summary.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from fastlstm.stats.intervals import INTERVALS
+from fastlstm.stats._intervals import INTERVALS
 
 
 def normal(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, float]:

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from fastlstm.stats.multiple import maxt_stepdown
+from fastlstm.stats._multiple import maxt_stepdown
 
 CASES = [(k, n, shared) for k in (5, 10) for n in (3, 8) for shared in (False, True)]
 

@@ -40,9 +40,9 @@ W1 = WORKLOADS["W1"]
 def chunk_run(x, y, members: int, stream: bool):
     """One compiled, warmed-up chunk of W1 with `members` members (in memory or streamed)."""
     import fastlstm as fl
-    from fastlstm.driver import Driver
-    from fastlstm.runner import load_data, settings_for
-    from fastlstm.spec import sweep_spec_from_kwargs
+    from fastlstm.api._sweep import load_data, settings_for
+    from fastlstm.runtime._driver import Driver
+    from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
 
     spec = sweep_spec_from_kwargs(
         model=fl.ModelSpec(units=W1.units, layers=W1.layers, task="classification", num_classes=W1.classes),

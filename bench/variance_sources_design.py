@@ -17,7 +17,7 @@ assumes (y = a_init + b_order + e, normal, total variance 1) and measures:
    interaction (the hardest case) or split with order, simulated and exact, and the
    members and cost of each k against the old default (8 seeds, 3 x 3: 41 members).
 
-The default `DEFAULT_LEVELS` in fastlstm/analysis/sources.py is the smallest k with
+The default `DEFAULT_LEVELS` in fastlstm/analysis/_sources.py is the smallest k with
 simulated power >= 0.80 in the hardest case.
 """
 
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from fastlstm.analysis.sources import (
+from fastlstm.analysis._sources import (
     agree_with_tests,
     bootstrap_shares,
     clipped_shares,

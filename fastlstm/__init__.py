@@ -6,24 +6,39 @@ from fastlstm import (
     layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
 )
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
-from fastlstm.analysis.scores import scores
-from fastlstm.augment import Jitter, MagnitudeWarp, Scaling, TimeWarp, WindowSlice
-from fastlstm.callbacks import Callback, CallbackSignal, EarlyStopping, ReduceLROnPlateau
-from fastlstm.controllers import Controller, Decision, EpochEnd
-from fastlstm.data import TaskInferenceWarning
-from fastlstm.devices import configure_host_devices
+from fastlstm.api import run, sweep
+from fastlstm.data import DataFileError, TaskInferenceWarning, ZeroPaddingWarning, read_data
 from fastlstm.diagnose import Finding, Findings, diagnose
-from fastlstm.input_checks import ZeroPaddingWarning
-from fastlstm.io import DamagedResultError, DataFileError, read_data
-from fastlstm.keras_interop import KerasConverted, from_keras
-from fastlstm.model import KerasLSTM, LSTMModel, ModelSpec
-from fastlstm.result import SweepResult, load
-from fastlstm.runner import run, sweep
-from fastlstm.search.halving import Hyperband, SuccessiveHalving
-from fastlstm.search.space import choice, loguniform, randint, uniform
-from fastlstm.spec import DataSpec, SpecError, SweepSpec
+from fastlstm.engine import (
+    Callback,
+    CallbackSignal,
+    EarlyStopping,
+    Jitter,
+    KerasLSTM,
+    LSTMModel,
+    MagnitudeWarp,
+    ModelSpec,
+    ReduceLROnPlateau,
+    Scaling,
+    TimeWarp,
+    WindowSlice,
+)
+from fastlstm.interop import KerasConverted, from_keras
+from fastlstm.results import DamagedResultError, SweepResult, load, scores
+from fastlstm.runtime import Controller, Decision, EpochEnd, configure_host_devices
+from fastlstm.spec import (
+    DataSpec,
+    Hyperband,
+    SpecError,
+    SuccessiveHalving,
+    SweepSpec,
+    choice,
+    loguniform,
+    randint,
+    uniform,
+)
 
-configure_host_devices()  # before anything starts a JAX backend; see fastlstm/devices.py
+configure_host_devices()  # before anything starts a JAX backend; see fastlstm/runtime/_devices.py
 
 __version__ = "0.1.0"
 

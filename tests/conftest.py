@@ -37,7 +37,7 @@ def _release_compiled_programs():
     yield
     import jax
 
-    from fastlstm.program import compiled_program
+    from fastlstm.engine._program import compiled_program
 
     compiled_program.cache_clear()
     jax.clear_caches()

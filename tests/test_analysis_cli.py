@@ -78,12 +78,12 @@ def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, caps
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notrun").mkdir()
     (tmp_path / "notrun" / "notes.txt").write_text("mine")
-    monkeypatch.setattr(fastlstm.runner, "train", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("trained"))
     try:
         code = main(argv)
     except SystemExit as exit_:  # argparse's own errors

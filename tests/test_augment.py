@@ -14,11 +14,11 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-from fastlstm.augment import AUGMENTATIONS, augment_batch, resample
-from fastlstm.driver import member_keys
-from fastlstm.plan import make_plan
-from fastlstm.program import ModelConfig, forward
-from fastlstm.spec import SpecError, SweepSpec
+from fastlstm.engine._augment import AUGMENTATIONS, augment_batch, resample
+from fastlstm.engine._program import ModelConfig, forward
+from fastlstm.runtime._driver import member_keys
+from fastlstm.spec._plan import make_plan
+from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 
 TINY = dict(model=fl.ModelSpec(units=4), epochs=2, batch_size=16, validation_split=0.25, verbose=0)
 # each augmentation at a clear strength, its strength's grid key, and the identity strength
@@ -107,7 +107,7 @@ def test_the_other_streams_keys_are_unchanged_by_the_fourth():
 
 
 def test_variance_sources_gives_augment_a_block_only_when_augmenting(data):
-    from fastlstm.analysis.sources import source_design
+    from fastlstm.analysis._sources import source_design
 
     assert "augment" not in source_design(2).blocks
     design = source_design(2, augment=True)
@@ -239,9 +239,9 @@ def test_bad_augment_settings_are_spec_errors_naming_augment(values, message):
 
 
 def test_bad_augment_in_sweep_is_refused_before_compiling(monkeypatch, data):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.runner, "train", lambda *a, **k: pytest.fail("reached training"))
+    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("reached training"))
     with pytest.raises(ValueError, match=r"augment"):
         fl.sweep(*data, augment=["Jitter"], **TINY)
     with pytest.raises(ValueError, match=r"augment.0.sigma must be >= 0"):
@@ -250,7 +250,7 @@ def test_bad_augment_in_sweep_is_refused_before_compiling(monkeypatch, data):
 
 def test_an_augmented_oversampled_sweep_resumes_bit_identical(tmp_path, data):
     from fastlstm.controllers import Controller, Decision
-    from fastlstm.driver import SweepHalted
+    from fastlstm.runtime._driver import SweepHalted
 
     class HaltAfterTwo(Controller):
         seen = 0

@@ -18,7 +18,7 @@ def _sweep(**overrides):
 @pytest.fixture(autouse=True)
 def no_compile(monkeypatch):
     """Fail the test if validation lets bad input reach the engine."""
-    import fastlstm.driver as driver
+    import fastlstm.runtime._driver as driver
 
     def boom(*args, **kwargs):
         raise AssertionError("bad input reached the engine")

@@ -41,7 +41,7 @@ def test_the_cli_header_says_the_batch_is_clipped(tmp_path, monkeypatch, capsys)
 
 @pytest.mark.parametrize("batch_size", [N, N - 1])
 def test_a_batch_size_within_the_rows_is_not_mentioned(batch_size, tmp_path):
-    from fastlstm.sweep_command import _clipped_batch_sizes
+    from fastlstm.cli._sweep import _clipped_batch_sizes
 
     plan = fl.SweepSpec(batch_size=batch_size, seeds=1).plan()
     assert _clipped_batch_sizes(plan, N) is None

@@ -131,7 +131,7 @@ def test_cli_overwrite_never_deletes_a_folder_it_did_not_write(tmp_path, monkeyp
     project = tmp_path / "proj"
     (project / "data").mkdir(parents=True)
     (project / "data" / "train.csv").write_text("x\n")
-    monkeypatch.setattr("fastlstm.runner.train", _no_training)
+    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
     assert main(["sweep", "--out", str(project), "--overwrite", *TINY]) == 2
     _one_error_line(capsys, "--out", "not a fastlstm result folder")
     assert (project / "data" / "train.csv").read_text() == "x\n"
@@ -146,14 +146,14 @@ def test_cli_out_dot_is_refused_and_kept(tmp_path, monkeypatch, capsys):
     (tmp_path / ".fastlstm").write_text('{"kind": "result", "format_version": 1}')
     (tmp_path / "keep.txt").write_text("keep")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("fastlstm.runner.train", _no_training)
+    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
     assert main(["sweep", "--out", ".", "--overwrite", *TINY]) == 2
     _one_error_line(capsys, "current folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".fastlstm", "keep.txt"]
 
 
 def test_cli_unwritable_out_is_refused_before_training(monkeypatch, capsys):
-    monkeypatch.setattr("fastlstm.runner.train", _no_training)
+    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
     assert main(["sweep", "--out", "/proc/fastlstm-test-out", *TINY]) == 2
     _one_error_line(capsys, "--out '/proc/fastlstm-test-out'", "cannot write")
 
@@ -189,7 +189,7 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fastlstm.runner.train", interrupted)
+    monkeypatch.setattr("fastlstm.api._sweep.train", interrupted)
     assert main(["sweep", *TINY[:-1], "--samples", "3"]) == 130
     captured = capsys.readouterr()
     *warned, last = captured.err.splitlines()  # 3 samples lack some classes: a one-line warning says so

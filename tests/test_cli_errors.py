@@ -4,7 +4,7 @@ traceback, nothing written and nothing existing touched (issue 14).
 Every case runs `main([...])` in-process in a fresh folder holding the same small files
 (a good .npz, broken data files, broken configs, a folder that is not a run); the whole
 tree is compared before and after. Cases that must fail before training replace
-`fastlstm.runner.train` with a function that fails the test if it is reached.
+`fastlstm.api._sweep.train` with a function that fails the test if it is reached.
 """
 
 import importlib.util
@@ -18,7 +18,7 @@ import pytest
 import fastlstm as fl
 from fastlstm.cli import main
 from fastlstm.controllers import Controller, Decision
-from fastlstm.spec import SweepSpec
+from fastlstm.spec._sweep_spec import SweepSpec
 
 HAVE_AEON = importlib.util.find_spec("aeon") is not None
 RNG = np.random.default_rng(0)
@@ -198,9 +198,9 @@ CASES = [
 @pytest.mark.parametrize(("args", "expected", "setup"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(workdir, monkeypatch, capsys, args, expected, setup):
     if setup is _reads_the_checkpoint:
-        monkeypatch.setattr("fastlstm.runner.Driver", _no_training)
+        monkeypatch.setattr("fastlstm.api._sweep.Driver", _no_training)
     else:
-        monkeypatch.setattr("fastlstm.runner.train", _no_training)
+        monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
         if setup is not None:
             setup(monkeypatch)
     before = snapshot(workdir)
@@ -224,7 +224,7 @@ def interrupted_run(monkeypatch, capsys, *extra: str) -> Path:
     """`fastlstm sweep tiny.toml --out run --checkpoint-every 1`, halted after one epoch."""
     Path("tiny.toml").write_text(TINY_CONFIG)
     with monkeypatch.context() as patch:
-        patch.setattr("fastlstm.controllers.StopOnSignal", HaltAfterFirstEpoch)
+        patch.setattr("fastlstm.runtime._controllers.StopOnSignal", HaltAfterFirstEpoch)
         assert run_cli("tiny.toml", "--out", "run", "--checkpoint-every", "1", "--quiet", *extra) == 130
     assert "continue with: fastlstm sweep --resume run" in capsys.readouterr().err
     assert (Path("run") / "checkpoint" / "progress.json").is_file()
@@ -262,7 +262,7 @@ def test_a_full_disk_at_the_final_save_keeps_the_checkpoint_and_resumes(workdir,
 
 
 def test_a_full_disk_while_checkpointing_is_one_line(workdir, monkeypatch, capsys):
-    import fastlstm.checkpoint as checkpoint
+    import fastlstm.runtime._checkpoint as checkpoint
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
@@ -289,7 +289,7 @@ def test_an_interrupted_overwrite_never_mixes_the_old_results_with_the_new_run(w
 
 def test_format_series_reads_one_series_by_its_suffix(tmp_path):
     """`--format series` (data.format = "series") is a CSV or Parquet of one series, cut into windows."""
-    from fastlstm.runner import read_spec_data
+    from fastlstm.api._sweep import read_spec_data
 
     rows = "\n".join(f"{i},{i * 0.5}" for i in range(10))
     (tmp_path / "load.csv").write_text(f"load,temperature\n{rows}\n")

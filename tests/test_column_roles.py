@@ -18,9 +18,9 @@ pd = pytest.importorskip("pandas")
 from cli_helpers import cli_error  # noqa: E402
 
 from fastlstm.cli import build_parser, main  # noqa: E402
-from fastlstm.io.readers import DataFileError, read_data  # noqa: E402
-from fastlstm.spec import DataSpec  # noqa: E402
-from fastlstm.sweep_command import spec_from_args  # noqa: E402
+from fastlstm.cli._sweep import spec_from_args  # noqa: E402
+from fastlstm.data._readers import DataFileError, read_data  # noqa: E402
+from fastlstm.spec._sweep_spec import DataSpec  # noqa: E402
 
 
 def long_frame(n: int = 6, steps: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -294,7 +294,7 @@ def test_window_alone_means_horizon_1_and_horizon_alone_is_an_error() -> None:
 def test_cli_window_alone_reads_the_series(tmp_path: Path) -> None:
     sunspots().to_csv(tmp_path / "sunspots.csv", index=False)
     args = build_parser().parse_args(["sweep", "--data", str(tmp_path / "sunspots.csv"), "--window", "12"])
-    from fastlstm.runner import read_spec_data
+    from fastlstm.api._sweep import read_spec_data
 
     fit, _, description = read_spec_data(spec_from_args(args))
     assert fit["x"].shape[1:] == (12, 1) and fit["y"].shape[1] == 1 and "horizon 1" in description

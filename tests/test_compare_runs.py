@@ -45,7 +45,7 @@ def test_runs_of_different_problems_are_refused_in_one_line(runs, capsys, other,
 
 
 def test_a_loss_of_different_loss_functions_is_refused(runs):
-    from fastlstm.compare_command import compare_runs
+    from fastlstm.cli._compare import compare_runs
 
     a, b = fl.load(runs["slow"]), fl.load(runs["fast"])
     b.meta["loss"] = "focal"  # as a run that minimised another loss

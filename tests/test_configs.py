@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
+from fastlstm._common.files import MARKER
 from fastlstm.cli import main
-from fastlstm.io.folders import MARKER
-from fastlstm.io.readers import read_data
-from fastlstm.spec import DataSpec, SweepSpec
-from fastlstm.sweep_command import BUILTIN
+from fastlstm.cli._sweep import BUILTIN
+from fastlstm.data._readers import read_data
+from fastlstm.spec._sweep_spec import DataSpec, SweepSpec
 from fastlstm.tasks import early_cue
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import make_data
 
-from fastlstm.data import prepare_data
+from fastlstm.data._prepare import prepare_data
 
 
 class TinyPyDataset:

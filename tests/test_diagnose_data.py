@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
+from fastlstm.data._loaded import LoadedData
 from fastlstm.diagnose import check_data
-from fastlstm.diagnose.data_checks import SCALE_RATIO
-from fastlstm.diagnose.leakage import leakage_counts
-from fastlstm.io.loaded import LoadedData
+from fastlstm.diagnose._data_checks import SCALE_RATIO
+from fastlstm.diagnose._leakage import leakage_counts
 
 
 def clean(n=400, t=12, f=4, classes=3, seed=0):

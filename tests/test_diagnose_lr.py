@@ -9,7 +9,7 @@ from fastlstm.diagnose import lr_findings
 
 
 def lr_range_doc(largest_stable=3e-2, recommended=3e-3, span=(1e-3, 1e-2)):
-    """A range test as fastlstm/analysis/lr_range.py writes it: 13 rates from 1e-6 to 1, 2 seeds;
+    """A range test as fastlstm/analysis/_lr_range.py writes it: 13 rates from 1e-6 to 1, 2 seeds;
     the loss moves from 1e-4 on and diverges above `largest_stable`."""
     rates = [float(v) for v in np.logspace(-6, 0, 13)]
     median = [1.10 if lr < 1e-4 else (0.4 if lr <= (largest_stable or 0) else math.nan) for lr in rates]

@@ -12,7 +12,7 @@ import pytest
 
 import fastlstm as fl
 from fastlstm.diagnose import check_training
-from fastlstm.diagnose.training_checks import BLOWUP, OVERFIT_RISE, PLATEAU_MOVE
+from fastlstm.diagnose._training_checks import BLOWUP, OVERFIT_RISE, PLATEAU_MOVE
 
 LN3 = math.log(3)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
+from fastlstm.analysis._doctor import before_after, changed_spec, doctor, verification_text
 from fastlstm.cli import main
-from fastlstm.doctor import before_after, changed_spec, doctor, verification_text
 from fastlstm.tasks import early_cue
 
 SMALL = {"name": "doctor-test", "model": {"units": 8}, "epochs": 10, "learning_rate": 1e-2, "validation_split": 0.25}
@@ -142,7 +142,7 @@ def test_cli_doctor_errors_are_one_line(tmp_path, capsys):
 
 
 def test_balanced_accuracy_is_the_mean_recall_over_classes():
-    from fastlstm.doctor import _balanced_accuracy
+    from fastlstm.analysis._doctor import _balanced_accuracy
 
     truth = np.array([0, 0, 0, 0, 1, 1, 2, 2])
     always_zero = np.eye(3)[np.zeros(8, int)]
@@ -157,7 +157,7 @@ def test_balanced_accuracy_is_the_mean_recall_over_classes():
 def test_imbalance_is_verified_by_balanced_accuracy_not_accuracy():
     """At 9:1 answering the majority scores 0.9 accuracy: weighting the classes is judged by
     the mean recall over classes, on the validation rows, per member as `predict` gives it."""
-    from fastlstm.doctor import verify_change
+    from fastlstm.analysis._doctor import verify_change
 
     rng = np.random.default_rng(0)
     y = (rng.random(400) < 0.1).astype(np.int64)

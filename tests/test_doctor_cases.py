@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 
 import fastlstm as fl
+from fastlstm.analysis._doctor import before_after, doctor
 from fastlstm.diagnose import check_data, check_training, diagnose
-from fastlstm.doctor import before_after, doctor
 
 HAVE_AEON = importlib.util.find_spec("aeon") is not None
 needs_aeon = pytest.mark.skipif(not HAVE_AEON, reason="needs aeon (fastlstm[data])")
@@ -27,7 +27,7 @@ def aeon_file(name: str, part: str = "TRAIN") -> str:
 
 
 def read(spec: fl.SweepSpec) -> dict:
-    from fastlstm.runner import read_spec_data
+    from fastlstm.api._sweep import read_spec_data
 
     return read_spec_data(spec)[0]
 
@@ -71,7 +71,7 @@ def test_too_few_epochs_is_underfit_with_more_epochs_verified():
 @pytest.mark.parametrize("name, window", [("Airline", 12), ("ShampooSales", 6)])
 def test_an_unscaled_regression_target_is_named_and_scaling_it_verified(name, window):
     """Item 3: a series in raw units (passengers, sales) forecast from its windows."""
-    from fastlstm.runner import read_spec_data
+    from fastlstm.api._sweep import read_spec_data
 
     data = {"path": aeon_file(name, "series"), "window": window}
     spec = fl.SweepSpec.from_dict({"name": "series", **TINY, "epochs": 15, "validation_split": 0.2, "data": data})
@@ -91,7 +91,7 @@ def test_an_unscaled_regression_target_is_named_and_scaling_it_verified(name, wi
 def test_a_class_sorted_file_split_by_its_last_rows_is_label_shift_changed_to_stratified():
     """Item 4: BasicMotions_TRAIN.ts is sorted by class; its last 25% (Keras's split) are all
     'badminton': the check says so plainly, and the change is a stratified split."""
-    from fastlstm.io.readers import read_data
+    from fastlstm.data._readers import read_data
 
     loaded = read_data(aeon_file("BasicMotions")).fit_arguments()
     found = check_data(loaded["x"], loaded["y"], validation_split=0.25)
@@ -108,8 +108,8 @@ def test_a_class_sorted_file_split_by_its_last_rows_is_label_shift_changed_to_st
 def test_the_range_test_budget_is_optimizer_steps_not_epochs(monkeypatch):
     """Item 5: on GunPoint's 50 rows 2 epochs are 4 steps at batch 32; the budget is 100
     steps whatever the size (50 epochs there), 2 epochs of 50 steps on big data."""
-    import fastlstm.runner
-    from fastlstm.analysis.lr_range import RANGE_STEPS, step_budget
+    import fastlstm.api._sweep
+    from fastlstm.analysis._lr_range import RANGE_STEPS, step_budget
 
     seen = {}
 
@@ -117,7 +117,7 @@ def test_the_range_test_budget_is_optimizer_steps_not_epochs(monkeypatch):
         seen.update(spec=spec, rows=len(ds.train))
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(fastlstm.runner, "train", fake_train)
+    monkeypatch.setattr(fastlstm.api._sweep, "train", fake_train)
     rng = np.random.default_rng(0)
     for rows, epochs, trained in ((50, 50, 50), (5000, 2, 1600)):
         x, y = rng.normal(size=(rows, 6, 1)).astype(np.float32), np.arange(rows) % 2
@@ -206,7 +206,7 @@ def test_lr_too_low_is_left_out_where_the_sweep_learnt_at_that_rate():
 
 
 def test_doctor_labels_its_three_progress_bars(tmp_path):
-    from fastlstm.progress import ProgressBar
+    from fastlstm.runtime._progress import ProgressBar
 
     with (tmp_path / "bar.txt").open("w") as handle:
         bar = ProgressBar(console=Console(file=handle), title="range test")
@@ -217,9 +217,9 @@ def test_doctor_labels_its_three_progress_bars(tmp_path):
 
 
 def test_no_verify_names_the_change_and_the_as_given_score_is_printed(tmp_path):
+    from fastlstm.analysis._doctor import Diagnosis
+    from fastlstm.cli._doctor import print_diagnosis
     from fastlstm.diagnose import Finding, Findings
-    from fastlstm.doctor import Diagnosis
-    from fastlstm.doctor_command import print_diagnosis
 
     finding = Finding("train.underfit", "warning", "too short", {}, "train longer", {"epochs": 40})
     before = fake_result(np.tile(np.linspace(0.69, 0.5, 5), (3, 1)), val_accuracy=np.full((3, 5), 0.7))

@@ -22,7 +22,7 @@ from fuzz_helpers import deadline, fuzz_settings
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-import fastlstm.sweep_command
+import fastlstm.cli._sweep
 from fastlstm.cli import main
 
 FLAG_EXAMPLES = 300
@@ -66,7 +66,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
     with (
         deadline(SECONDS),
-        mock.patch.object(fastlstm.sweep_command, "_train", reached),
+        mock.patch.object(fastlstm.cli._sweep, "_train", reached),
         contextlib.redirect_stderr(err),
         contextlib.redirect_stdout(io.StringIO()),
     ):

@@ -1,7 +1,7 @@
 """Fuzzed data: whatever `x`, `y` and their companions are, fastlstm prepares them or says
 which argument is wrong - never an exception from NumPy or JAX, never a hang.
 
-The bulk runs `fastlstm.runner.load_data` (what `fl.sweep` calls before compiling) and
+The bulk runs `fastlstm.api._sweep.load_data` (what `fl.sweep` calls before compiling) and
 `prepare_inputs` (what `predict` calls); a handful of examples run a real one-epoch sweep.
 Example counts: DATA_EXAMPLES + PREDICT_EXAMPLES + SWEEP_EXAMPLES (see fuzz_helpers).
 """
@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fastlstm as fl
-from fastlstm.data import prepare_data, prepare_inputs
-from fastlstm.runner import load_data
+from fastlstm.api._sweep import load_data
+from fastlstm.data._prepare import prepare_data, prepare_inputs
 
 DATA_EXAMPLES = 400
 PREDICT_EXAMPLES = 150
@@ -240,7 +240,7 @@ def test_y_that_cannot_train_is_refused(y, message):
     ],
 )
 def test_huge_whole_labels_are_class_names(y, names):
-    """Labels are names coded 0..k-1 (fastlstm/labels.py): a huge value costs one output, not 2**40."""
+    """Labels are names coded 0..k-1 (fastlstm/data/_labels.py): a huge value costs one output, not 2**40."""
     ds = prepare_data(np.random.default_rng(0).normal(size=(4, 3, 1)), y)
     assert ds.class_names == names and ds.out_dim == (1 if len(names) == 2 else len(names))
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from fastlstm.initializers import orthogonal, orthonormal_columns
+from fastlstm.engine._initializers import orthogonal, orthonormal_columns
 
 
 @pytest.mark.parametrize("shape", [(8, 32), (64, 256), (32, 8), (5, 5)])

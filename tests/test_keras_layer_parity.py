@@ -1,4 +1,4 @@
-"""Forward parity of fastlstm.recurrence with real Keras 3 layers (JAX backend), same weights
+"""Forward parity of fastlstm.engine._recurrence with real Keras 3 layers (JAX backend), same weights
 (`set_weights`/`get_weights`) and masks: LSTM with every option and Bidirectional(LSTM) in
 every merge mode, and the dropout masks applied exactly where Keras's cell applies them."""
 
@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from fastlstm.recurrence import bidirectional_layer, lstm_layer
+from fastlstm.engine._recurrence import bidirectional_layer, lstm_layer
 
 ATOL = 1e-5
 BATCH, TIME, FEATURES, UNITS = 4, 6, 3, 5

@@ -19,9 +19,9 @@ import numpy as np
 import optax
 import pytest
 
-from fastlstm import losses as fl_losses
-from fastlstm.model import KerasLSTM, LSTMModel, head_activation
-from fastlstm.optimizers import OPTIMIZER_DEFAULTS, float32_hparams, learning_rate_at, make_optimizer
+from fastlstm.engine import _losses as fl_losses
+from fastlstm.engine._model import KerasLSTM, LSTMModel, head_activation
+from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS, float32_hparams, learning_rate_at, make_optimizer
 
 FWD_ATOL = 1e-5
 

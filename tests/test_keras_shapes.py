@@ -265,7 +265,7 @@ def test_cli_custom_initializers_need_keras_weights(tmp_path, monkeypatch, capsy
 
 
 def test_the_input_shape_is_kept_and_checked_before_anything_compiles(monkeypatch):
-    import fastlstm.runner as runner
+    import fastlstm.api._sweep as runner
 
     any_length = seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(None, 6))
     fixed = seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(T, 6))

@@ -18,9 +18,9 @@ import pytest
 
 import fastlstm as fl
 from fastlstm.cli import main
-from fastlstm.data import prepare_data
-from fastlstm.input_checks import ZeroPaddingWarning, likely_transposed, zero_padding
-from fastlstm.io.readers import DataFileError, read_data, with_validation_file
+from fastlstm.data._input_checks import ZeroPaddingWarning, likely_transposed, zero_padding
+from fastlstm.data._prepare import prepare_data
+from fastlstm.data._readers import DataFileError, read_data, with_validation_file
 
 datasets = pytest.importorskip("aeon.datasets")
 AEON_DATA = Path(datasets.__file__).parent / "data"
@@ -58,7 +58,7 @@ def padded(sequences):
 
 def never_trained(monkeypatch):
     """Make any training a test failure: refusals must come before anything compiles."""
-    import fastlstm.runner as runner
+    import fastlstm.api._sweep as runner
 
     def fail(*args, **kwargs):
         raise AssertionError("training started; the data should have been refused first")

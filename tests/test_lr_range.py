@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.analysis.lr_range import (
+from fastlstm.analysis._lr_range import (
     PROBE_LEARNING_RATE,
     SAFETY_FACTOR,
     choose_range,
@@ -71,7 +71,7 @@ def test_degenerate_curves_give_none_and_say_why(medians, diverged, start):
 
 
 def test_short_training_set_caps_rows_and_drops_validation(small_data):
-    from fastlstm.data import prepare_data
+    from fastlstm.data._prepare import prepare_data
 
     x, y = small_data
     ds = prepare_data(x, y, validation_split=0.2)
@@ -125,16 +125,16 @@ def test_range_is_one_batched_run_with_the_initial_loss_probe(tiny_range):
     ],
 )
 def test_bad_arguments_are_refused_before_training(small_data, monkeypatch, kwargs, message):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.runner, "train", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("trained"))
     x, y = small_data
     with pytest.raises(ValueError, match=message):
         fl.lr_range(x, y, **kwargs)
 
 
 def test_a_range_read_back_from_a_run_folder_prints(tiny_range, tmp_path):
-    from fastlstm.analysis.lr_range import LRRange
+    from fastlstm.analysis._lr_range import LRRange
 
     tiny_range.result.save(tmp_path / "run")
     loaded = LRRange.from_result(fl.load(tmp_path / "run"))
@@ -144,7 +144,7 @@ def test_a_range_read_back_from_a_run_folder_prints(tiny_range, tmp_path):
 
 
 def test_only_training_rows_are_used_and_big_data_is_capped(small_data, monkeypatch):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
     seen = {}
 
@@ -152,7 +152,7 @@ def test_only_training_rows_are_used_and_big_data_is_capped(small_data, monkeypa
         seen.update(spec=spec, ds=ds)
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(fastlstm.runner, "train", fake_train)
+    monkeypatch.setattr(fastlstm.api._sweep, "train", fake_train)
     x, y = small_data  # 110 rows
     with pytest.raises(RuntimeError, match="stop here"):
         fl.lr_range(x, y, validation_split=0.5, max_steps_per_epoch=None, **TINY)

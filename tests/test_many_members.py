@@ -6,7 +6,7 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-import fastlstm.driver as driver
+import fastlstm.runtime._driver as driver
 
 COMMON = dict(model=fl.ModelSpec(units=5), batch_size=16, epochs=2, verbose=0)
 

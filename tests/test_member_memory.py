@@ -7,8 +7,8 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-import fastlstm.memory as memory
-import fastlstm.runner as runner
+import fastlstm.api._sweep as runner
+import fastlstm.runtime._memory as memory
 from fastlstm.cli import main
 
 MESSAGE = r"one member needs ~[\d.e+-]+ GB, this machine has 0\.0001 GB; lower batch_size/units/timesteps or stream"

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastlstm as fl
-from fastlstm.spec import sweep_spec_from_kwargs
+from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
 
 X, Y = make_data(n=40)
 BASE = dict(seeds=2, epochs=1, batch_size=8, verbose=0, model=fl.ModelSpec(units=4))

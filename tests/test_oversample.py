@@ -12,9 +12,9 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-from fastlstm.plan import OVERSAMPLE_HPARAM
-from fastlstm.program import TrainConfig, TrainProgram, class_labels
-from fastlstm.spec import SpecError, SweepSpec
+from fastlstm.engine._program import TrainConfig, TrainProgram, class_labels
+from fastlstm.spec._plan import OVERSAMPLE_HPARAM
+from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 
 TINY = dict(model=fl.ModelSpec(units=4), seeds=2, epochs=2, batch_size=16, verbose=0)
 
@@ -114,9 +114,9 @@ def test_oversample_in_a_grid_equals_each_member_alone():
 
 
 def test_oversample_is_refused_for_regression_and_multi_label_before_compiling(monkeypatch):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.runner, "train", lambda *a, **k: pytest.fail("reached training"))
+    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("reached training"))
     x = np.zeros((8, 3, 1), np.float32)
     with pytest.raises(ValueError, match=r"oversample: .*not regression"):
         fl.sweep(x, np.linspace(0.1, 2.0, 8), oversample=True, **TINY)

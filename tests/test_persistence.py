@@ -11,9 +11,8 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-import fastlstm.result as result_module
-from fastlstm.io import folders
-from fastlstm.io.folders import (
+import fastlstm.results._result as result_module
+from fastlstm._common.files import (
     MARKER,
     DamagedResultError,
     NotAResultFolderError,
@@ -24,6 +23,7 @@ from fastlstm.io.folders import (
     write_file_atomically,
     write_folder_atomically,
 )
+from fastlstm._common import files as folders
 
 UNWRITABLE = "/proc/fastlstm-test-out"  # /proc refuses new entries, even for root
 

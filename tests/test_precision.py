@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.recurrence import lstm_layer, lstm_layer_reference
+from fastlstm.engine._recurrence import lstm_layer, lstm_layer_reference
 from fastlstm.tasks import early_cue
 
 DEFAULTS = dict(model=fl.ModelSpec(units=32), seeds=8, epochs=15, batch_size=32, validation_split=0.2, verbose=0)

@@ -16,10 +16,10 @@ from conftest import make_data
 
 import fastlstm as fl
 from fastlstm.cli import main
-from fastlstm.data import balanced_class_weights, prepare_data
-from fastlstm.preprocessing import apply_preprocessing, fit_preprocessing
-from fastlstm.program import forward
-from fastlstm.spec import SpecError, SweepSpec
+from fastlstm.data._prepare import balanced_class_weights, prepare_data
+from fastlstm.data._preprocessing import apply_preprocessing, fit_preprocessing
+from fastlstm.engine._program import forward
+from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 
 TINY = dict(model=fl.ModelSpec(units=4), seeds=2, epochs=2, batch_size=16, verbose=0)
 
@@ -222,9 +222,9 @@ def test_the_new_spec_fields_survive_a_toml_round_trip():
 
 @pytest.mark.parametrize("value", ["zscore", 1, True])
 def test_an_unknown_standardize_is_a_value_error_naming_it_before_compiling(value, monkeypatch):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.runner, "train", lambda *a, **k: pytest.fail("reached training"))
+    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("reached training"))
     x, y = _scaled_data()
     with pytest.raises(ValueError, match=r"standardize: unknown .*'feature', 'global', 'min_max' or None"):
         fl.sweep(x, y, standardize=value, **TINY)

@@ -1,4 +1,4 @@
-"""fastlstm.io.readers: every format round-trips, and every bad file is one clear line."""
+"""fastlstm.data._readers: every format round-trips, and every bad file is one clear line."""
 
 import hashlib
 import sys
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.io.readers import DataFileError, LoadedData, read_data
+from fastlstm.data._readers import DataFileError, LoadedData, read_data
 
 
 def one_line_error(path, match, named=None, **kwargs):

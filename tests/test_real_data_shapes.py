@@ -12,8 +12,8 @@ import pytest
 from cli_helpers import cli_error
 
 from fastlstm.cli import main
-from fastlstm.diagnose.data_checks import check_data
-from fastlstm.io.readers import DataFileError, read_data, with_validation_file
+from fastlstm.data._readers import DataFileError, read_data, with_validation_file
+from fastlstm.diagnose._data_checks import check_data
 
 HAVE_PANDAS = importlib.util.find_spec("pandas") is not None
 HAVE_AEON = importlib.util.find_spec("aeon") is not None
@@ -238,7 +238,7 @@ def test_ts_without_aeon_is_one_line_naming_the_package_and_the_extra(tmp_path: 
 
 
 def test_ctrl_c_while_a_resume_reads_its_data_still_says_how_to_resume(tmp_path: Path, monkeypatch, capsys) -> None:
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
     run = tmp_path / "run"
     (run / "checkpoint").mkdir(parents=True)
@@ -249,7 +249,7 @@ def test_ctrl_c_while_a_resume_reads_its_data_still_says_how_to_resume(tmp_path:
     def interrupted(spec):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fastlstm.runner, "read_spec_data", interrupted)
+    monkeypatch.setattr(fastlstm.api._sweep, "read_spec_data", interrupted)
     assert main(["sweep", "--resume", str(run)]) == 130
     assert capsys.readouterr().err == f"fastlstm sweep: interrupted; continue with: fastlstm sweep --resume {run}\n"
 

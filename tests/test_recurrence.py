@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import fastlstm.model as model_module
-from fastlstm.model import LSTMModel
-from fastlstm.recurrence import lstm_layer, lstm_layer_reference
+import fastlstm.engine._model as model_module
+from fastlstm.engine._model import LSTMModel
+from fastlstm.engine._recurrence import lstm_layer, lstm_layer_reference
 
 
 def _inputs(batch=5, time=9, features=3, units=6, seed=0):

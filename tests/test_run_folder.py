@@ -17,10 +17,10 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-from fastlstm.io import read_data
-from fastlstm.io import run_folder as run_folder_module
-from fastlstm.io.folders import MARKER, DamagedResultError, OutputPathError
-from fastlstm.io.run_folder import git_commit, write_run_folder
+from fastlstm._common.files import MARKER, DamagedResultError, OutputPathError
+from fastlstm.data import read_data
+from fastlstm.results import _run_folder as run_folder_module
+from fastlstm.results._run_folder import git_commit, write_run_folder
 
 RUN_FILES = {
     MARKER,
@@ -172,7 +172,7 @@ def test_bad_extra_environment_is_refused_before_writing(result, tmp_path, extra
 
 
 def test_data_that_is_not_loaded_data_is_refused(result, tmp_path):
-    with pytest.raises(ValueError, match=r"data must be a fastlstm\.io\.LoadedData"):
+    with pytest.raises(ValueError, match=r"data must be a fastlstm\.data\.LoadedData"):
         result.save(tmp_path / "run", data="train.npz")
     assert list(tmp_path.iterdir()) == []
 

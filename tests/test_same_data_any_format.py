@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.io import read_data
+from fastlstm.data import read_data
 
 pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("aeon.datasets")

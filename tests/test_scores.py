@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.analysis.scores import score_document
 from fastlstm.cli import main
-from fastlstm.report.scores import score_lines
-from fastlstm.stats.forecast import baseline_forecasts, forecast_baselines, seasonal_period
-from fastlstm.stats.scores import (
+from fastlstm.report._scores import score_lines
+from fastlstm.results._scores import score_document
+from fastlstm.stats._forecast import baseline_forecasts, forecast_baselines, seasonal_period
+from fastlstm.stats._scores import (
     binary_auc,
     classification_scores,
     confusion_matrix,

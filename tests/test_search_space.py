@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import fastlstm as fl
 from fastlstm.cli import main
-from fastlstm.search.space import Choice, LogUniform, RandInt, Uniform, distribution_from_table, draw_configurations
-from fastlstm.spec import SpecError, SweepSpec, sweep_spec_from_kwargs
+from fastlstm.spec._space import Choice, LogUniform, RandInt, Uniform, distribution_from_table, draw_configurations
+from fastlstm.spec._sweep_spec import SpecError, SweepSpec, sweep_spec_from_kwargs
 
 SPACE = {
     "learning_rate": fl.loguniform(1e-4, 1e-1),
@@ -231,7 +231,7 @@ def test_a_random_search_sweep_trains_its_draws_in_compile_groups(tmp_path):
 
 def test_cli_trials_and_set_make_a_random_search():
     from fastlstm.cli import build_parser
-    from fastlstm.sweep_command import spec_from_args
+    from fastlstm.cli._sweep import spec_from_args
 
     args = build_parser().parse_args(
         ["sweep", "--trials", "5", "--search-seed", "2", "--set", "grid.learning_rate={loguniform=[1e-4,1e-1]}"]
@@ -286,7 +286,7 @@ def _no_training(*args, **kwargs):
 )
 def test_cli_bad_search_input_is_one_line_exit_2(tmp_path, monkeypatch, capsys, args, expected):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("fastlstm.runner.train", _no_training)
+    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
     try:
         code = main(["sweep", "--quiet", *args])
     except SystemExit as exit_:
@@ -368,8 +368,8 @@ def test_bad_search_space_in_a_config_file_names_the_key(text, message):
 def test_lr_range_and_doctor_drop_trials_with_the_grid():
     """lr_range runs without the spec's grid, doctor drops the grid keys a fix sets: a
     random search's trials go with its last distribution (else: trials with no distribution)."""
-    from fastlstm.analysis.lr_range import _base_spec
-    from fastlstm.doctor import changed_spec
+    from fastlstm.analysis._doctor import changed_spec
+    from fastlstm.analysis._lr_range import _base_spec
 
     spec = sweep_spec_from_kwargs(grid={"learning_rate": fl.loguniform(1e-4, 0.1), "units": [4, 8]}, trials=3)
     assert _base_spec(spec, {}).trials is None

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastlstm as fl
-from fastlstm.spec import SpecError, SweepSpec, sweep_spec_from_kwargs
+from fastlstm.spec._sweep_spec import SpecError, SweepSpec, sweep_spec_from_kwargs
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 rates = st.sampled_from([1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.1])
@@ -213,7 +213,7 @@ def test_overrides_name_the_assignment_and_reach_into_a_named_optimizer():
 
 
 def test_spec_data_and_checkpoint_errors_are_value_errors():
-    from fastlstm.checkpoint import CheckpointError
+    from fastlstm.runtime._checkpoint import CheckpointError
 
     assert all(issubclass(e, ValueError) for e in (SpecError, fl.DataFileError, CheckpointError))
 

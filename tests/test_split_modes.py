@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
+from fastlstm.analysis._doctor import doctor
 from fastlstm.cli import main
-from fastlstm.data import prepare_data
+from fastlstm.data._prepare import prepare_data
+from fastlstm.data._splits import split_rows
 from fastlstm.diagnose import check_data
-from fastlstm.doctor import doctor
-from fastlstm.splits import split_rows
 
 aeon_datasets = pytest.importorskip("aeon.datasets")
 DATA = Path(aeon_datasets.__file__).parent / "data"
@@ -144,7 +144,7 @@ def test_every_member_is_validated_on_the_same_stratified_rows():
 def test_shuffled_split_seed_changes_the_rows_not_the_members_seeds():
     x, y, _ = ucr("ItalyPowerDemand")
     spec = fl.SweepSpec.from_dict({"validation_split": 0.2, "split": "shuffled", "split_seed": 3, "seeds": 2})
-    from fastlstm.runner import load_data
+    from fastlstm.api._sweep import load_data
 
     one, other = load_data(spec, x, y), load_data(spec.replace(seeds=[5, 6, 7]), x, y)
     np.testing.assert_array_equal(one.val.x, other.val.x)

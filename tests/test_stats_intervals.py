@@ -1,4 +1,4 @@
-"""The intervals of the mean (fastlstm/stats/intervals.py) against scipy and a plain loop, and
+"""The intervals of the mean (fastlstm/stats/_intervals.py) against scipy and a plain loop, and
 the coverage of the interval `describe` prints, by a small seeded simulation (issue 26, item 12).
 
 The full table (4000 sweeps a cell, three spreads, 3-30 seeds) is bench/stats_coverage.py's;
@@ -12,7 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from fastlstm.stats import describe
-from fastlstm.stats.intervals import bca_interval, studentized_interval, t_interval
+from fastlstm.stats._intervals import bca_interval, studentized_interval, t_interval
 
 
 def test_t_interval_equals_scipy():

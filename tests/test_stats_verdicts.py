@@ -22,7 +22,7 @@ from fastlstm.stats import (
     rank_configurations,
     seeds_for_power,
 )
-from fastlstm.stats.multiple import maxt_stepdown
+from fastlstm.stats._multiple import maxt_stepdown
 
 # --- item 8: seeds_for_power where statsmodels' solver returns NaN ---------------------------
 

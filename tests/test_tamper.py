@@ -2,7 +2,7 @@
 clear `DamagedResultError`; nothing ever unpickles or evaluates; a failed write (disk full,
 no permission) leaves the earlier folder byte for byte.
 
-fastlstm/io/folders.py seals a folder: the marker holds the SHA-256 of every file but the
+fastlstm/_common/files.py seals a folder: the marker holds the SHA-256 of every file but the
 analysis documents and report.html. `fl.load` first checks what it can explain (result.json,
 the .npz files, members.csv cell by cell, config.toml's member count), then the seal.
 """
@@ -24,10 +24,10 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-import fastlstm.io.folders as folders
-import fastlstm.io.run_folder as run_folder
+import fastlstm._common.files as folders
+import fastlstm.results._run_folder as run_folder
+from fastlstm._common.files import MARKER, DamagedResultError, OutputPathError
 from fastlstm.cli import main
-from fastlstm.io.folders import MARKER, DamagedResultError, OutputPathError
 
 PACKAGE = Path(fl.__file__).resolve().parent
 

@@ -1,4 +1,4 @@
-"""The task, loss and head guessed from `y`: every rule of fastlstm.targets' table,
+"""The task, loss and head guessed from `y`: every rule of fastlstm.data._targets' table,
 explicit settings winning, the recorded reason, and the warnings on doubtful guesses."""
 
 import warnings
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.data import TaskInferenceWarning, prepare_data
+from fastlstm.data._prepare import TaskInferenceWarning, prepare_data
 
 N = 12
 X = np.random.default_rng(0).normal(size=(N, 5, 2)).astype(np.float32)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.io import read_data
+from fastlstm.data import read_data
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(48, 6, 2)).astype(np.float32)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.analysis.sources import (
+from fastlstm.analysis._sources import (
     BASE_SEED,
     DEFAULT_LEVELS,
     VarianceSources,
@@ -164,9 +164,9 @@ def test_grid_splits_seed_from_hyperparameter_variance(small_data):
 
 
 def test_bad_arguments_are_refused_before_training(small_data, monkeypatch):
-    import fastlstm.runner
+    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.runner, "train", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("trained"))
     x, y = small_data
     with pytest.raises(ValueError, match=r"fixed_streams: variance_sources sets every member's streams"):
         fl.variance_sources(x, y, seeds=2, fixed_streams={"order": 0}, **TINY)

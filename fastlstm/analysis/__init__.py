@@ -7,7 +7,7 @@ one batched run (one `train` call) and leaves a JSON-ready document in
 `result.analysis`, saved with the run folder.
 """
 
-from fastlstm.analysis.lr_range import LRRange, lr_range
-from fastlstm.analysis.sources import VarianceSources, variance_sources
+from fastlstm.analysis._lr_range import LRRange, lr_range
+from fastlstm.analysis._sources import VarianceSources, variance_sources
 
 __all__ = ["LRRange", "VarianceSources", "lr_range", "variance_sources"]

@@ -27,13 +27,13 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from fastlstm._common.files import check_output_file
 from fastlstm.benchmark.checks import check_runs
 from fastlstm.benchmark.machine import machine_info, wait_quiet
 from fastlstm.benchmark.processes import run_timed, worker_command, worker_env
 from fastlstm.benchmark.report import LEGEND, bench_table, summarize, write_json_atomic
 from fastlstm.benchmark.systems import FASTLSTM_SYSTEMS, missing_library, script
 from fastlstm.benchmark.workloads import WORKLOADS, Workload, majority_rate
-from fastlstm.io.folders import check_output_file
 
 ACCURACY_MARGIN = 0.02  # default floor: majority-class rate + this
 

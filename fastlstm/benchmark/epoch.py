@@ -19,7 +19,7 @@ from fastlstm.benchmark.workloads import Workload, epoch_flops, make_data
 class EpochProgram:
     """The compiled epoch of `members` members and the state it carries from call to call."""
 
-    run: Any  # fastlstm.driver.ChunkRun
+    run: Any  # fastlstm.runtime._driver.ChunkRun
     members: int
     flops: float  # model FLOPs of one epoch of all members
 
@@ -33,9 +33,9 @@ class EpochProgram:
 def capture_epoch(w: Workload, members: int) -> EpochProgram:
     """Compile and run one epoch of `members` members of `w` (one chunk), and keep its program."""
     import fastlstm as fl
-    from fastlstm.driver import Driver
-    from fastlstm.runner import load_data, settings_for
-    from fastlstm.spec import sweep_spec_from_kwargs
+    from fastlstm.api._sweep import load_data, settings_for
+    from fastlstm.runtime._driver import Driver
+    from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
 
     if members < 1:
         raise ValueError(f"members: expected a positive integer, got {members}")

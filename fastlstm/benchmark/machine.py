@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from fastlstm.devices import usable_cores
+from fastlstm.runtime._devices import usable_cores
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the fastlstm package
 

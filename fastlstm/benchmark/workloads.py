@@ -1,7 +1,7 @@
 """Reference workloads for the fastlstm / Keras / PyTorch comparison, and their shared data.
 
 Every system trains the same members on the same data: `make_data(w)` is the one
-generator (`fastlstm.tasks.early_cue`, seed 0), `w.members(seeds)` the one member
+generator (`fastlstm.data._tasks.early_cue`, seed 0), `w.members(seeds)` the one member
 list, `model_flops` the one FLOP count. Importing this module imports numpy only:
 when a worker runs by path, `early_cue` is loaded from its file so that the PyTorch
 worker is not charged with importing jax (the `fastlstm` package's `__init__` does).
@@ -68,7 +68,7 @@ PUBLIC_WORKLOADS = tuple(name for name, w in WORKLOADS.items() if not w.hidden)
 
 def _early_cue():
     if __package__:  # imported as fastlstm.benchmark.workloads: the package is loaded already
-        from fastlstm.tasks import early_cue
+        from fastlstm.data._tasks import early_cue
 
         return early_cue
     path = Path(__file__).resolve().parent.parent / "tasks.py"  # numpy only

@@ -4,7 +4,7 @@ Data checks (before training) read `fl.sweep`'s data arguments; training checks 
 `SweepResult`'s histories, member table and meta; `lr.*` findings also come from an
 `lr_range` document. Every finding has a stable id (DESIGN.md §4), a severity, its
 evidence, a recommendation and the spec `change` that `fastlstm doctor` runs to verify
-the fix. See fastlstm/diagnose/data_checks.py, training_checks.py, seed_checks.py and
+the fix. See fastlstm/diagnose/_data_checks.py, training_checks.py, seed_checks.py and
 lr_checks.py for each check's rule and thresholds.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from fastlstm.diagnose.data_checks import check_data
-from fastlstm.diagnose.findings import FINDING_IDS, Finding, Findings, apply_change
-from fastlstm.diagnose.lr_checks import lr_findings
-from fastlstm.diagnose.training_checks import check_training
+from fastlstm.diagnose._data_checks import check_data
+from fastlstm.diagnose._findings import FINDING_IDS, Finding, Findings, apply_change
+from fastlstm.diagnose._lr_checks import lr_findings
+from fastlstm.diagnose._training_checks import check_training
 
 DATA_KEYS = (
     "validation_split",
@@ -50,7 +50,7 @@ def diagnose(
 
     `result_or_data` is a `SweepResult` (training checks; data checks too when `x`/`y` are
     given), or the data alone: an array `x` with `y`, an `(x, y)` tuple, a dict with "x"
-    and "y" (and optionally "validation_data"), or a `fastlstm.io.LoadedData`.
+    and "y" (and optionally "validation_data"), or a `fastlstm.data._prepare.LoadedData`.
     `data_options` are `fl.sweep`'s data arguments (validation_split, split, split_seed,
     validation_data, mask_value, task, loss, num_classes, standardize, standardize_target)
     and `feature_names` (the columns' names, for the findings' words); for a result they
@@ -102,7 +102,7 @@ def _is_result(value: Any) -> bool:
 def _data_arguments(data: Any, y: Any, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """(x, y, options) from the accepted data shapes."""
     options = dict(options)
-    if hasattr(data, "fit_arguments"):  # fastlstm.io.LoadedData
+    if hasattr(data, "fit_arguments"):  # fastlstm.data._prepare.LoadedData
         data = data.fit_arguments()
     if isinstance(data, Mapping):
         if "x" not in data:
@@ -149,7 +149,7 @@ def _confirmed_by_the_sweep(found: list[Finding], result: Any) -> list[Finding]:
     rate: a rate the full sweep learnt at is slow at most, and "the loss barely moves" beside
     a sweep that learnt says the opposite of what happened (a clean 8 seeds x 3 rates
     control, and nearly every clean real data set, were flagged otherwise)."""
-    from fastlstm.diagnose.training_checks import curves_of, plateau_configs
+    from fastlstm.diagnose._training_checks import curves_of, plateau_configs
 
     stuck = {row["learning_rate"] for row in plateau_configs(curves_of(result))}
     return [f for f in found if f.id != "lr.too_low" or f.evidence.get("learning_rate") in stuck]

@@ -4,7 +4,7 @@ Both are built from the same cells (`layout.py`) and fit in 80 columns for the
 usual grid of one or two settings, so a log file reads like the terminal.
 """
 
-from fastlstm.report.layout import metric_blocks, short_number, summary_notes, summary_text
-from fastlstm.report.terminal import summary_table
+from fastlstm.report._terminal import summary_table
+from fastlstm.stats._text import metric_blocks, short_number, summary_notes, summary_text
 
 __all__ = ["metric_blocks", "short_number", "summary_notes", "summary_table", "summary_text"]

@@ -14,7 +14,7 @@ scipy and statsmodels are imported inside the functions that use them: they woul
 about half a second to every `import fastlstm`.
 """
 
-from fastlstm.stats.compare import (
+from fastlstm.stats._compare import (
     Comparison,
     compare_samples,
     exact_mannwhitney_min_p,
@@ -25,7 +25,7 @@ from fastlstm.stats.compare import (
     newcombe_interval,
     probability_of_beating,
 )
-from fastlstm.stats.ranking import (
+from fastlstm.stats._ranking import (
     BestConfiguration,
     Ranking,
     best_configuration,
@@ -36,8 +36,8 @@ from fastlstm.stats.ranking import (
     rank_configurations,
     result_metric_values,
 )
-from fastlstm.stats.seeds import halfwidth_for_seeds, seeds_for_halfwidth, seeds_for_power
-from fastlstm.stats.summary import (
+from fastlstm.stats._seeds import halfwidth_for_seeds, seeds_for_halfwidth, seeds_for_power
+from fastlstm.stats._summary import (
     BOOTSTRAP_RESAMPLES,
     MAJORITY_MARGIN,
     MAJORITY_TOLERANCE,

@@ -1,0 +1,1 @@
+"""Helpers every layer may use: value coercion, "did you mean", atomic files. Private."""

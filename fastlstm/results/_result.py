@@ -1,0 +1,612 @@
+"""What a sweep returns: history, the member table, parameters, and their uses.
+
+Saved as a run folder (fastlstm/results/_run_folder.py) whose machine-readable core - strict
+JSON and `.npz` files, no pickle - is written and read here; the folder is written to a
+temporary name and renamed into place (see fastlstm/_common/files.py), so an existing result
+is never half-overwritten and nothing but an earlier fastlstm folder is ever replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+from fastlstm._common.coerce import to_python
+from fastlstm._common.files import (
+    MARKER,
+    DamagedResultError,
+    NotAResultFolderError,
+    check_seal,
+    marker_kind,
+    read_json_file,
+    read_npz_file,
+)
+from fastlstm.data._loaded import LoadedData
+from fastlstm.data._prepare import metrics_in_target_units, prepare_data, prepare_inputs, scale_target, unscale_target
+from fastlstm.data._preprocessing import apply_preprocessing
+from fastlstm.engine._model import ModelSpec, check_token_ids
+from fastlstm.engine._program import ModelConfig, evaluate_sums, forward, normalized
+from fastlstm.layers import layer_from_config
+from fastlstm.results._leaderboard import Leaderboard
+from fastlstm.results._run_folder import check_views, read_analysis, read_config, write_run_folder
+from fastlstm.stats import (
+    BestConfiguration,
+    Ranking,
+    Summary,
+    best_configuration,
+    final_values,
+    member_pair_keys,
+    rank_configurations,
+    result_metric_values,
+    summarize,
+)
+
+FORMAT_VERSION = 1
+IN_PROGRESS_KIND = "run-in-progress"  # the marker of a run folder claimed before training
+PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
+RESULT_FILE = "result.json"
+HISTORY_FILE = "history.npz"
+NON_FINITE_KEY = "non_finite"  # where the document lists the inf/nan values it wrote as null
+REQUIRED_META = ("task", "loss", "metrics", "out_dim", "num_classes", "mask_value")
+REQUIRED_MEMBER = ("index", "config", "status", "final_epoch")
+
+
+@dataclasses.dataclass
+class GroupParams:
+    """Parameters of the members that share one structure (leading member axis)."""
+
+    members: tuple[int, ...]
+    units: int
+    layers: int
+    params: Any
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """The outcome of `fastlstm.sweep`.
+
+    history: metric -> (members, epochs), NaN after a member stopped or diverged.
+    members: one dict per member (index, seed, config, hyperparameters, status, ...).
+    params: the stacked parameters (leading member axis) when every member has the
+        same structure; with `units`/`layers` in the grid, a list with one stacked
+        tree per group (see `groups`), and `member_params(i)` for one member.
+    """
+
+    history: dict[str, np.ndarray]
+    members: list[dict[str, Any]]
+    groups: list[GroupParams]
+    configs: list[dict[str, Any]]
+    meta: dict[str, Any]  # task, loss, metrics, out_dim, mask_value, ...
+    spec: Any = None  # the fastlstm.SweepSpec it was made from
+    # What was learnt about this run, as JSON-ready documents keyed by ANALYSIS_FILES'
+    # names ("findings", "lr_range", "variance_sources"): saved as <name>.json beside
+    # the core files and read back by `load`; the report draws from them.
+    analysis: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def params(self) -> Any:
+        if len(self.groups) == 1:
+            return self.groups[0].params
+        return [g.params for g in self.groups]
+
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """The input scaling fitted on the training rows (method and numbers; see
+        fastlstm/data/_preprocessing.py), None when the sweep had no `standardize`.
+        `predict` and `evaluate` apply it to raw inputs; it is saved in result.json."""
+        return self.meta.get("preprocessing")
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """What the user called each class (`class_names[code]`: labels 1/2 are codes 0/1
+        named "1" and "2"), None when the targets are not class labels."""
+        names = self.meta.get("class_names")
+        return None if names is None else tuple(names)
+
+    @property
+    def target_scaling(self) -> dict[str, float] | None:
+        """`standardize_target`'s mean and std of the training targets, or None: the
+        members trained on the scaled target; `predict` returns the user's units."""
+        return self.meta.get("target_scaling")
+
+    @property
+    def budget(self) -> dict[str, Any] | None:
+        """What a scheduler (`fl.SuccessiveHalving`, `fl.Hyperband`) spent, None without one:
+        member_epochs executed, full_member_epochs (the whole grid to the end), and per
+        rung its epoch, configurations, members, kept, member_epochs and seconds; also
+        pruned_at (configuration -> rung epoch) and the decisions with their scores."""
+        return self.meta.get("budget")
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.meta["metrics"])
+
+    def member_params(self, i: int) -> Any:
+        for g in self.groups:
+            if i in g.members:
+                row = g.members.index(i)
+                return jax.tree.map(lambda a, row=row: a[row], g.params)
+        raise IndexError(f"member {i} out of range (0..{len(self.members) - 1})")
+
+    def _model_config(self, g: GroupParams) -> ModelConfig:
+        meta = self.meta
+        return ModelConfig(
+            g.units,
+            g.layers,
+            meta["out_dim"],
+            meta["task"],
+            meta["loss"],
+            self.metrics,
+            precision=meta.get("precision", "float32"),
+            architecture=self.architecture,
+        )
+
+    @property
+    def architecture(self) -> tuple | None:
+        """A layer-list model's layer specs (rebuilt from `meta`), None for the shorthand."""
+        configs = self.meta.get("architecture")
+        return None if configs is None else tuple(layer_from_config(c, i) for i, c in enumerate(configs))
+
+    def _input_options(self) -> dict[str, Any]:
+        """How inputs are read: steps first (the trained model's feature check catches a
+        transposed x), masked by Masking's value and, with an Embedding first, mask_zero."""
+        first = (self.meta.get("architecture") or [{}])[0]
+        mask_zero = bool(first.get("mask_zero", False))
+        return {"mask_value": self.meta["mask_value"], "mask_zero": mask_zero, "layout": "steps_first"}
+
+    def _layer_hparams(self, g: GroupParams) -> dict[str, jax.Array] | None:
+        """The group's members' `layers.<i>.<option>` numbers (regularizer strengths), stacked."""
+        if self.architecture is None:
+            return None
+        keys = [k for k in self.members[g.members[0]] if k.startswith("layers.")]
+        return {k: jnp.asarray([self.members[i][k] for i in g.members], jnp.float32) for k in keys}
+
+    def _trained_features(self) -> int | None:
+        """Features per timestep the model was trained on, from the first LSTM kernel.
+
+        Its shape is (members, features, 4 * units), so this works for loaded results
+        too and needs nothing in `meta`. None when the parameters are laid out otherwise.
+        """
+        layer = self.groups[0].params.get("lstm_0", {}) if self.groups else {}
+        return int(np.shape(layer["kernel"])[-2]) if "kernel" in layer else None
+
+    def _check_features(self, xs: np.ndarray) -> None:
+        """A wrong feature count would surface as Flax's ScopeParamShapeError; say it in the user's terms."""
+        expected, got = self._trained_features(), xs.shape[2]
+        if expected is None or got == expected:
+            return
+        message = f"x has {got} feature{'' if got == 1 else 's'} per timestep, but the model was trained on {expected}"
+        if got == 1 and xs.shape[1] == expected:  # a 2-D (timesteps, features) sample read as (samples, timesteps)
+            message += "; if x is one sample of shape (timesteps, features), pass a batch: x[None]"
+        raise ValueError(message)
+
+    def predict_labels(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Every member's predicted class, by the user's names: (members, n) strings.
+
+        The most probable class of a softmax, or the sigmoid's class at 0.5 (one output);
+        labels 1/2 come back as "1"/"2", not as the codes 0/1 the model trained on."""
+        names = self.class_names
+        if names is None:
+            raise ValueError(f"predict_labels: the targets were not class labels (task {self.meta['task']!r})")
+        probs = self.predict(x, batch_size)
+        if probs.shape[-1] == 1:
+            codes = (probs[..., 0] >= 0.5).astype(int)
+        else:
+            codes = probs.argmax(axis=-1)
+        return np.asarray(names)[codes]
+
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Every member's predictions (members, n, out), as Keras's `predict` gives them.
+
+        `batch_size` only bounds memory (rows run through the model at once); None means
+        PREDICT_BATCH. The predictions do not depend on it. With `standardize_target` they
+        are in the target's own units (scaled back). Class probabilities are indexed by
+        code: `class_names[k]` names column k.
+        """
+        return unscale_target(self._predict_trained(x, batch_size), self.target_scaling)
+
+    def _predict_trained(self, x: Any, batch_size: int | None) -> np.ndarray:
+        """The members' outputs in the units they trained on."""
+        xs_np, mask_np = prepare_inputs(x, **self._input_options())
+        self._check_features(xs_np)
+        self._check_inputs(xs_np, mask_np)
+        return self.predict_prepared(apply_preprocessing(xs_np, mask_np, self.preprocessing), mask_np, batch_size)
+
+    def predict_prepared(self, xs: np.ndarray, mask: np.ndarray | None, batch_size: int | None = None) -> np.ndarray:
+        """The members' outputs, in the units they trained on, for inputs already padded and
+        scaled as a `Dataset` holds them (`ds.val.x`, `ds.val.mask`): scoring the validation
+        rows after a sweep needs no second reading of the raw data."""
+        chunk = _predict_batch_size(batch_size)
+        xs = jnp.asarray(xs)
+        mask = None if mask is None else jnp.asarray(mask)
+        steps = (xs.shape[1],) if self.meta.get("sequence_output") else ()
+        result = np.zeros((len(self.members), xs.shape[0], *steps, self.meta["out_dim"]), np.float32)
+        for g in self.groups:
+            fn = jax.jit(jax.vmap(functools.partial(forward, self._model_config(g)), in_axes=(0, None, None)))
+            for start in range(0, xs.shape[0], chunk):
+                xb = xs[start : start + chunk]
+                mb = None if mask is None else mask[start : start + chunk]
+                result[list(g.members), start : start + xb.shape[0]] = np.asarray(fn(g.params, xb, mb))
+        return result
+
+    def evaluate(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, np.ndarray]:
+        """Loss and metrics of every member on (x, y): name -> (members,)."""
+        data = prepare_data(
+            x,
+            y,
+            loss=self.meta["loss"],
+            metrics=self.metrics,
+            num_classes=self.meta["num_classes"],
+            sample_weight=sample_weight,
+            sequence_targets=bool(self.meta.get("sequence_output")),
+            classes=self.class_names,
+            **self._input_options(),
+        )
+        self._check_features(data.train.x)
+        self._check_inputs(data.train.x, data.train.mask)
+        if data.out_dim != self.meta["out_dim"]:
+            raise ValueError(f"y has {data.out_dim} outputs but the model has {self.meta['out_dim']}")
+        split = data.train
+        split.x = apply_preprocessing(split.x, split.mask, self.preprocessing)
+        split.y = scale_target(split.y, self.target_scaling)  # the loss of the units it trained on
+        arrays = [jnp.asarray(a) if a is not None else None for a in (split.x, split.y, split.weight, split.mask)]
+        out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
+        for g in self.groups:
+            cfg = self._model_config(g)
+            hp = self._layer_hparams(g)
+            sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, *arrays, h)))(g.params, hp)
+            for name, v in normalized(cfg, sums, len(split)).items():
+                out[name][list(g.members)] = np.asarray(v)
+        return metrics_in_target_units(out, self.target_scaling)
+
+    def scores(self, x: Any, y: Any, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Balanced accuracy, macro F1, ROC AUC, per-class recall and confusion matrix (or MAE
+        and RMSE in the target's units) of every member on (x, y), with each configuration's
+        mean ± std: `fl.scores` (fastlstm/results/_scores.py), the document `fastlstm sweep`
+        saves as scores.json."""
+        from fastlstm.results._scores import scores
+
+        return scores(self, x, y, forecast)
+
+    def _model_spec(self) -> ModelSpec:
+        """The member's architecture as a ModelSpec (from the spec, or `meta` for a layer list)."""
+        if self.architecture is not None:
+            return ModelSpec(layers=self.architecture, mask_value=self.meta["mask_value"])
+        if self.spec is None:
+            raise ValueError("to_keras: this result has no spec (saved before run folders); cannot rebuild the model")
+        units, layers = self.spec.model.units, self.spec.model.layers
+        return ModelSpec(units=units, layers=layers, mask_value=self.meta["mask_value"])
+
+    def to_keras(self, member: int = 0) -> Any:
+        """An uncompiled `keras.Model` with member `member`'s weights and its own dropout
+        rates and regularizer strengths (needs `fastlstm[keras]`). A `standardize_target`
+        scaling is folded into the linear head, so Keras predicts in the target's units."""
+        from fastlstm.interop._keras import member_layers, to_keras
+
+        params = _head_in_units(jax.tree.map(np.asarray, self.member_params(member)), self.target_scaling)
+        spec, row = self._model_spec(), self.members[member]
+        if spec.layer_list is None:  # units/layers/dropout may be in the grid: the member's own
+            options = {k: row[k] for k in ("units", "layers", "dropout") if k in row}
+            spec = ModelSpec(**options, mask_value=self.meta["mask_value"])
+        else:  # dropout rates and regularizer strengths: the member's own
+            spec = ModelSpec(layers=member_layers(spec.layer_list, row), mask_value=self.meta["mask_value"])
+        return to_keras(spec, params, self.meta["task"], self.preprocessing)
+
+    def save_keras(self, path: str | os.PathLike, member: int = 0) -> Path:
+        """Write member `member` as a `.keras` file (Keras's zip of config and weights)."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"save_keras: path must end in .keras, got {str(path)!r}")
+        self.to_keras(member).save(path)
+        return path
+
+    def _check_inputs(self, x: np.ndarray, mask: np.ndarray | None) -> None:
+        """Token ids in range for an Embedding model (before anything compiles)."""
+        if self.architecture is not None:
+            check_token_ids(ModelSpec(layers=self.architecture, mask_value=self.meta["mask_value"]), x, mask)
+
+    def final_metrics(self) -> dict[str, np.ndarray]:
+        """Each member's metric at the epoch its parameters come from.
+
+        That is the best epoch where EarlyStopping restored best weights, the last
+        epoch it trained otherwise; validation metrics where there is validation data.
+        """
+        epoch_index = np.array([m["final_epoch"] for m in self.members])
+        names = [n for n in self.history if n.startswith("val_")] or [n for n in self.history if n != "learning_rate"]
+        return {n: final_values(self.history[n], epoch_index) for n in names}
+
+    def summary(self) -> Summary:
+        """Per configuration: seeds, mean, std, median, min, max, 95% CI of each final metric.
+
+        Accuracies are compared with the data's majority-class rate (`meta`), so the
+        printout can say when a model may just be answering the most frequent class.
+        """
+        ok = np.array([m["status"] != "diverged" for m in self.members])
+        config = np.array([m["config"] for m in self.members])
+        majority = self.meta.get("majority_class_rate")
+        return summarize(self.final_metrics(), config, self.configs, ok, majority_class_rate=majority)
+
+    def compare(self, metric: str | None = None, *, against: str | int = "best", confidence: float = 0.95) -> Ranking:
+        """Configurations ranked by their mean `metric` over seeds, each tested against the top one.
+
+        Never by the single best seed: Reimers & Gurevych (2017, 2018) found that comparing
+        one score per approach gave up to 26% false conclusions. Each row has the mean,
+        its interval, std and n, then against the reference (`against`: "best" or a
+        configuration index) Welch's t-test - the paired t-test when every configuration
+        ran the same seeds on every RNG stream and none diverged - with `p_adj`: against
+        the best, adjusted for having chosen it (a max-t step-down over all pairs, see
+        `fastlstm.stats._multiple`); against a named reference, Holm over the pairs. Then
+        P(a seed beats one of the reference's), Hedges' g, and a verdict: "best", "not
+        distinguishable from the best" or "worse (p_adj=...)". `metric` defaults to
+        `fastlstm.stats.primary_metric` (val_accuracy, val_loss, accuracy, loss).
+        """
+        name, values = result_metric_values(self, metric)
+        config = np.array([m["config"] for m in self.members])
+        return rank_configurations(
+            values,
+            config,
+            self.configs,
+            metric=name,
+            against=against,
+            pair_keys=member_pair_keys(self.members),
+            confidence=confidence,
+        )
+
+    def best(self, metric: str | None = None) -> BestConfiguration:
+        """The configuration with the best mean `metric` over seeds (not the best single seed).
+
+        Gives its index, settings and statistics, and `member`: the index of its median
+        seed, a typical model to pass to `to_keras(member=...)` or to pick from `predict`;
+        `runner_up`, `significant` and `verdict` say whether it is significantly better
+        than the second best: the runner-up's row of `compare()` over the same
+        configurations, so the two never disagree. With a scheduler
+        only the configurations that trained to the end are ranked, by default by the
+        scheduler's metric.
+        """
+        if metric is None and self.budget is not None:
+            metric = self.budget["scheduler"]["metric"]  # what the rungs ranked by
+        name, values = result_metric_values(self, metric)
+        config = np.array([m["config"] for m in self.members])
+        pruned = {m["config"] for m in self.members if m["status"] == "pruned"}
+        eligible = [c not in pruned for c in range(len(self.configs))]
+        return best_configuration(
+            values, config, self.configs, metric=name, pair_keys=member_pair_keys(self.members), eligible=eligible
+        )
+
+    def __repr__(self) -> str:  # one line: the dataclass repr dumped every array
+        from fastlstm.report._notebook import result_repr
+
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the report's summary tables and learning curves inline."""
+        from fastlstm.report._notebook import result_html
+
+        return result_html(self)
+
+    def leaderboard(self, metric: str | None = None, top: int = 10) -> Leaderboard:
+        """The configurations ranked as a search's user reads them: those that trained to the
+        end by mean `metric` over seeds (± its 95% CI), then the pruned by how long they
+        lasted; `str()` prints it with the best as `--set` assignments to rerun it alone.
+        `metric` defaults to the scheduler's, else `fastlstm.stats.primary_metric`."""
+        from fastlstm.results._leaderboard import leaderboard
+
+        return leaderboard(self, metric, top)
+
+    def save(
+        self,
+        path: str | os.PathLike,
+        overwrite: bool = False,
+        *,
+        data: LoadedData | None = None,
+        extra_environment: Mapping[str, Any] | None = None,
+        report: bool = True,
+    ) -> Path:
+        """Write the result as a run folder (fastlstm/results/_run_folder.py): strict JSON, CSV,
+        TOML and .npz files, no pickle; `fl.load(path)` reads it back.
+
+        The folder is written under a temporary name next to `path` and renamed into place
+        with its `.fastlstm` marker, so an existing result is never half-overwritten and a
+        failed save leaves nothing behind. `overwrite=True` replaces only an earlier
+        fastlstm folder (or an empty one); any other existing path raises `ValueError`
+        (`fastlstm.data.OutputPathError`) before anything is written. `data` is the file the
+        sweep read (recorded with its SHA-256 in environment.json); `extra_environment`
+        adds keys there. The folder holds report.html and plots/*.png (the run for people);
+        `report=False` skips drawing them, which saves matplotlib's time on many small saves.
+        """
+        return write_run_folder(
+            self, path, overwrite=overwrite, data=data, extra_environment=extra_environment, report=report
+        )
+
+    def write_core(self, folder: Path) -> None:
+        """Write the files `load` reads into `folder`: result.json, history.npz, params_k.npz.
+
+        The run folder writer calls this inside its temporary folder; call `save` instead.
+        """
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "members": self.members,
+            "configs": self.configs,
+            "meta": self.meta,
+            "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in self.groups],
+        }
+        (folder / RESULT_FILE).write_text(_strict_json(doc))
+        np.savez(folder / HISTORY_FILE, **self.history)
+        for k, g in enumerate(self.groups):
+            flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
+            np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
+
+
+def _head_in_units(params: Any, scaling: Mapping[str, float] | None) -> Any:
+    """Params whose linear head outputs the user's units: (h K + b) std + mean is
+    h (K std) + (b std + mean), exactly, with no extra layer to convert."""
+    if scaling is None:
+        return params
+    head = params["head"]
+    std, mean = np.float32(scaling["std"]), np.float32(scaling["mean"])
+    return {**params, "head": {**head, "kernel": head["kernel"] * std, "bias": head["bias"] * std + mean}}
+
+
+def _predict_batch_size(batch_size: Any) -> int:
+    """None -> PREDICT_BATCH; a positive int (any NumPy int) as it is; anything else a ValueError.
+
+    -1 used to run no batch and return zeros, 0 a bare range() error.
+    """
+    if batch_size is None:
+        return PREDICT_BATCH
+    value = to_python(batch_size)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    return value
+
+
+def _params_file(k: int) -> str:
+    return f"params_{k}.npz"
+
+
+def _strict_json(doc: dict[str, Any]) -> str:
+    """`doc` as strict JSON (RFC 8259): inf/nan become null, and their places are listed
+    under `non_finite` so `load` puts them back (an infinite clipnorm means "no clipping")."""
+    non_finite: list[list[Any]] = []
+    ready = _json_ready(to_python(doc), [], non_finite)
+    if non_finite:
+        ready[NON_FINITE_KEY] = non_finite
+    return json.dumps(ready, indent=1, allow_nan=False, default=_json_default)
+
+
+def _json_ready(value: Any, where: list[Any], non_finite: list[list[Any]]) -> Any:
+    """Plain JSON values (NumPy scalars already Python ones): non-finite floats as None, recorded."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        non_finite.append([*where, repr(value)])  # 'inf', '-inf' or 'nan'
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v, [*where, k], non_finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v, [*where, i], non_finite) for i, v in enumerate(value)]
+    return value
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot save a {type(o).__name__} in result.json")
+
+
+def load(path: str | os.PathLike) -> SweepResult:
+    """Read a result written by `SweepResult.save` (a run folder, or a result folder saved
+    before run folders: then `spec` is None, as it is when config.toml is absent).
+
+    A folder that holds no result raises `fastlstm.data.NotAResultFolderError`; one whose
+    files are missing, truncated or altered raises `fastlstm.data.DamagedResultError`
+    (both `ValueError`s) naming the folder and the file. Nothing is ever unpickled.
+    """
+    path = Path(path)
+    if not path.is_dir() or not ((path / RESULT_FILE).exists() or (path / MARKER).exists()):
+        raise NotAResultFolderError(f"path {str(path)!r} is not a saved fastlstm result (no {RESULT_FILE})")
+    if marker_kind(path) == IN_PROGRESS_KIND:
+        raise NotAResultFolderError(
+            f"path {str(path)!r} is a run that did not finish (interrupted, or still running); "
+            f"continue it with: fastlstm sweep --resume {path}"
+        )
+    doc = _read_document(path)
+    history = read_npz_file(path, HISTORY_FILE)
+    _check_history(path, history, len(doc["members"]))
+    groups = []
+    for k, g in enumerate(doc["groups"]):
+        arrays = read_npz_file(path, _params_file(k))
+        _check_params(path, _params_file(k), arrays, len(g["members"]))
+        params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
+        groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
+    spec = read_config(path)
+    check_views(path, doc["members"], spec)
+    analysis = read_analysis(path)
+    check_seal(path)  # last: the checks above say what is wrong where they can tell
+    return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=spec, analysis=analysis)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    """result.json, checked for every field `load` and the result's methods rely on."""
+    doc = read_json_file(path, RESULT_FILE)
+    where = f"{str(path)!r}: {RESULT_FILE}"
+    if not isinstance(doc, dict):
+        raise DamagedResultError(f"{where} is damaged (expected a JSON object, got a {type(doc).__name__})")
+    if "format_version" not in doc:
+        raise DamagedResultError(f"{where} is damaged (no 'format_version')")
+    if doc["format_version"] != FORMAT_VERSION:
+        raise ValueError(f"{where}: unsupported format_version {doc['format_version']!r} (expected {FORMAT_VERSION})")
+    for key, kind in (("members", list), ("configs", list), ("meta", dict), ("groups", list)):
+        if not isinstance(doc.get(key), kind):
+            raise DamagedResultError(f"{where} is damaged ({key!r} is missing or not a JSON {kind.__name__})")
+    _require_keys(where, "meta", [doc["meta"]], REQUIRED_META)
+    _require_keys(where, "members", doc["members"], REQUIRED_MEMBER)
+    _require_keys(where, "groups", doc["groups"], ("members", "units", "layers"))
+    listed = sorted(i for g in doc["groups"] for i in _int_list(where, g["members"]))
+    if listed != list(range(len(doc["members"]))):
+        raise DamagedResultError(f"{where} is damaged (the groups do not list each member once)")
+    _restore_non_finite(where, doc)
+    return doc
+
+
+def _require_keys(where: str, field: str, rows: list[Any], keys: tuple[str, ...]) -> None:
+    for row in rows:
+        missing = [k for k in keys if k not in row] if isinstance(row, dict) else list(keys)
+        if missing:
+            raise DamagedResultError(f"{where} is damaged ({field!r} lacks {', '.join(map(repr, missing))})")
+
+
+def _int_list(where: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise DamagedResultError(f"{where} is damaged (a group's 'members' is not a list of integers)")
+    return value
+
+
+def _restore_non_finite(where: str, doc: dict[str, Any]) -> None:
+    """Put back the inf/nan values `_strict_json` wrote as null."""
+    for entry in doc.pop(NON_FINITE_KEY, []):
+        try:
+            *keys, last, text = entry
+            target = doc
+            for key in keys:
+                target = target[key]
+            if target[last] is not None:
+                raise ValueError("not null")
+            target[last] = float(text)
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise DamagedResultError(f"{where} is damaged (bad {NON_FINITE_KEY!r} entry {entry!r})") from None
+
+
+def _check_history(path: Path, history: dict[str, np.ndarray], n_members: int) -> None:
+    if "loss" not in history:
+        raise DamagedResultError(f"{str(path)!r}: {HISTORY_FILE} is damaged (no 'loss' array)")
+    for name, values in history.items():
+        if values.ndim != 2 or values.shape[0] != n_members:
+            raise DamagedResultError(
+                f"{str(path)!r}: {HISTORY_FILE} is damaged ({name!r} has shape {values.shape}, "
+                f"expected ({n_members}, epochs))"
+            )
+
+
+def _check_params(path: Path, file: str, arrays: dict[str, np.ndarray], n_members: int) -> None:
+    if not arrays:
+        raise DamagedResultError(f"{str(path)!r}: {file} is damaged (no arrays)")
+    for name, a in arrays.items():
+        if a.ndim == 0 or a.shape[0] != n_members:
+            raise DamagedResultError(
+                f"{str(path)!r}: {file} is damaged ({name!r} has shape {a.shape}, expected a leading axis of {n_members} members)"
+            )
+
+
+__all__ = ["GroupParams", "SweepResult", "load"]
