@@ -5,6 +5,7 @@ from fastlstm import (
     distributed,  # noqa: F401  (fl.distributed.initialize(...): many processes, one sweep)
     layers,  # noqa: F401  (fl.layers.LSTM, fl.layers.Bidirectional, ...)
 )
+from fastlstm._common.version import __version__ as __version__
 from fastlstm.analysis import LRRange, VarianceSources, lr_range, variance_sources
 from fastlstm.api import run, sweep
 from fastlstm.data import DataFileError, TaskInferenceWarning, ZeroPaddingWarning, read_data
@@ -40,7 +41,6 @@ from fastlstm.spec import (
 
 configure_host_devices()  # before anything starts a JAX backend; see fastlstm/runtime/_devices.py
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Callback",

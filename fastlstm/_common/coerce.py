@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -38,8 +38,19 @@ def to_python(value: Any) -> Any:
     return value
 
 
+class Configurable(Protocol):
+    """A class that reads itself from a config table (callbacks, augmentations, schedulers)."""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Any: ...
+
+
 def object_from_config(
-    config: Any, registry: Mapping[str, type], argument: str, example: str, base: type | None = None
+    config: object,
+    registry: Mapping[str, type[Configurable]],
+    argument: str,
+    example: str,
+    base: type | None = None,
 ) -> Any:
     """The one step every Keras-style config reader shares (callbacks, augmentations,
     schedulers): an object of a registered class (or of `base`, where users may subclass

@@ -16,25 +16,25 @@ from typing import Any
 import numpy as np
 
 from fastlstm._common.coerce import to_python
-from fastlstm.data._prepare import (
+from fastlstm.data._arrays import (
     Dataset,
     Split,
-    _check_arguments,
-    _check_metrics,
-    _from_pydataset,
-    _is_pydataset,
-    _masked,
-    _sequence_items,
-    _split_last_rows,
-    _to_sequences,
-    _weights,
+    check_data_arguments,
+    checked_metrics,
+    checked_weights,
+    from_pydataset,
+    is_pydataset,
+    sequence_items,
+    split_last_rows,
+    step_mask,
+    to_sequences,
 )
 from fastlstm.data._targets import Targets, resolve_targets
 
 
 def _padded_ragged_targets(y: Any, name: str, lengths: np.ndarray, x_name: str) -> np.ndarray:
     """A list of per-sequence target arrays, post-padded; each must match its x sequence's length."""
-    items = _sequence_items(y, name)
+    items = sequence_items(y, name)
     if len(items) != len(lengths):
         raise ValueError(f"{name} has {len(items)} sequences but {x_name} has {len(lengths)}")
     arrays = []
@@ -114,27 +114,27 @@ def prepare_step_data(
     num_classes, output_dim, mask_value, validation_split = (
         to_python(v) for v in (num_classes, output_dim, mask_value, validation_split)
     )
-    _check_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
+    check_data_arguments(loss, num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight)
     if class_weight is not None:
         raise ValueError("class_weight is not supported with per-timestep targets; pass sample_weight per sequence")
-    if y is None and _is_pydataset(x):
-        x, y, sample_weight = _from_pydataset(x)
+    if y is None and is_pydataset(x):
+        x, y, sample_weight = from_pydataset(x)
     if y is None:
         raise ValueError("y is required (or pass a PyDataset-like x that yields (x, y) batches)")
-    xa, ragged = _to_sequences(x, "x", layout)
+    xa, ragged = to_sequences(x, "x", layout)
     ya = step_targets(y, "y", xa, ragged)
-    wa = _weights(sample_weight, "sample_weight", xa.shape[0])
-    train = (xa, ya, wa, _masked(xa, ragged, mask_value, mask_zero))
+    wa = checked_weights(sample_weight, "sample_weight", xa.shape[0])
+    train = (xa, ya, wa, step_mask(xa, ragged, mask_value, mask_zero))
     val = None
     if validation_data is not None:
         val = _step_validation_data(validation_data, xa.shape[2], mask_value, mask_zero, layout)
     elif validation_split > 0:
-        train, val = _split_last_rows(train, validation_split)
+        train, val = split_last_rows(train, validation_split)
     parts = [("y", train)] + ([("validation_data y", val)] if val else [])
     targets = resolve_targets(
         [(name, _valid_rows(p[1], p[3])) for name, p in parts], task, loss, num_classes, output_dim
     )
-    metrics = _check_metrics(metrics, targets)
+    metrics = checked_metrics(metrics, targets)
     splits = [Split(p[0], _encode_steps(p[1], p[3], targets), p[2], p[3]) for _, p in parts]
     return Dataset(
         splits[0],
@@ -153,9 +153,11 @@ def _step_validation_data(
 ) -> tuple:
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
-    xv, rv = _to_sequences(validation_data[0], "validation_data x", layout)
+    xv, rv = to_sequences(validation_data[0], "validation_data x", layout)
     if xv.shape[2] != features:
         raise ValueError(f"validation_data x has {xv.shape[2]} features but x has {features}")
     yv = step_targets(validation_data[1], "validation_data y", xv, rv, "validation_data x")
-    wv = _weights(validation_data[2] if len(validation_data) == 3 else None, "validation_data sample_weight", len(xv))
-    return xv, yv, wv, _masked(xv, rv, mask_value, mask_zero)
+    wv = checked_weights(
+        validation_data[2] if len(validation_data) == 3 else None, "validation_data sample_weight", len(xv)
+    )
+    return xv, yv, wv, step_mask(xv, rv, mask_value, mask_zero)

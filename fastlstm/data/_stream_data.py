@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from fastlstm._common.coerce import to_python
-from fastlstm.data import _prepare as base
+from fastlstm.data import _arrays as base
 from fastlstm.data import _stream_files as stream
 from fastlstm.data._preprocessing import apply_preprocessing
 from fastlstm.data._stream_files import (
@@ -170,7 +170,7 @@ def prepare_stream_data(x: Any, y: Any, **options: Any) -> base.Dataset:
         to_python(options[k]) for k in ("num_classes", "output_dim", "mask_value", "validation_split")
     )
     sample_weight, class_weight = options["sample_weight"], options["class_weight"]
-    base._check_arguments(
+    base.check_data_arguments(
         options["loss"], num_classes, output_dim, mask_value, validation_split, sample_weight, class_weight
     )
     masking = {"mask_value": mask_value, "mask_zero": options["mask_zero"]}
@@ -183,11 +183,11 @@ def prepare_stream_data(x: Any, y: Any, **options: Any) -> base.Dataset:
     targets = resolve_targets(ys, options["task"], options["loss"], num_classes, output_dim)
     table = None
     if class_weight is not None:
-        weights, table = base._class_weights(class_weight, raw_y, targets)
+        weights, table = base.class_weights(class_weight, raw_y, targets)
         train.weight = weights if train.batches is None else train.weight
-    train.y = base._encode(raw_y, targets)
+    train.y = base.encode_targets(raw_y, targets)
     if val is not None:
-        val.y = base._encode(raw_val_y, targets)
+        val.y = base.encode_targets(raw_val_y, targets)
     if train.batches is not None:
         train.encode = _batch_encoder(targets, table)
     preprocessing = _fit_standardize(options["standardize"], train, val)
@@ -196,7 +196,7 @@ def prepare_stream_data(x: Any, y: Any, **options: Any) -> base.Dataset:
         val,
         targets.task,
         targets.loss,
-        base._check_metrics(options["metrics"], targets),
+        base.checked_metrics(options["metrics"], targets),
         targets.out_dim,
         targets.num_classes,
         targets.as_dict(),
@@ -207,7 +207,7 @@ def prepare_stream_data(x: Any, y: Any, **options: Any) -> base.Dataset:
 
 
 def _check_stream_options(options: dict[str, Any]) -> None:
-    base._check_options(
+    base.check_options(
         options["standardize"],
         options["class_weight_grid"],
         options["class_weight"],
@@ -233,8 +233,8 @@ def _row_splits(x: Any, y: Any, options: dict, validation_split: float, masking:
         rows, weight = RowSource.of_array(x), options["sample_weight"]
     if y is None:
         raise ValueError("y is required with a memory-mapped x")
-    y = base._as_targets(y, "y", rows.n)
-    weight = base._weights(weight, "sample_weight", rows.n)
+    y = base.as_targets(y, "y", rows.n)
+    weight = base.checked_weights(weight, "sample_weight", rows.n)
     split_at = rows.n
     if options["validation_data"] is not None:
         val, val_y = _in_memory_validation(options["validation_data"], rows.row_shape, masking)
@@ -257,7 +257,7 @@ def _row_splits(x: Any, y: Any, options: dict, validation_split: float, masking:
 def _in_memory_validation(validation_data: Any, row_shape: tuple, masking: dict) -> tuple[StreamSplit, np.ndarray]:
     """`validation_data` beside streamed training data: read into memory (as Keras) and
     evaluated by the same blocks."""
-    xv, yv, wv, ragged = base._validation_data(validation_data, row_shape[-1])
+    xv, yv, wv, ragged = base.validation_part(validation_data, row_shape[-1])
     split = StreamSplit(yv, wv, tuple(xv.shape[1:]), RowSource.of_array(xv, "validation_data x"), 0, **masking)
     split.ragged_mask = ragged
     return split, yv
@@ -285,9 +285,11 @@ def _batch_source_splits(x: Any, y: Any, options: dict, masking: dict) -> tuple:
     fitted = fit_streamed(checking_pass(), method) if method is not None else collections.deque(checking_pass(), 0)
     if not ys:
         raise ValueError("x: the PyDataset or generator gave no batches")
-    raw_y = base._as_targets(np.concatenate(ys), "y", sum(len(b) for b in ys))
+    raw_y = base.as_targets(np.concatenate(ys), "y", sum(len(b) for b in ys))
     weight = np.concatenate(ws) if ws[0] is not None else np.ones(len(raw_y), np.float32)
-    train = StreamSplit(raw_y, base._weights(weight, "sample_weight", len(raw_y)), source.layout.row_shape, **masking)
+    train = StreamSplit(
+        raw_y, base.checked_weights(weight, "sample_weight", len(raw_y)), source.layout.row_shape, **masking
+    )
     train.batches = source
     train.preprocessing = fitted if method is not None else None
     val, val_y = None, None
@@ -301,10 +303,10 @@ def _batch_encoder(targets: Any, table: dict[int, float] | None) -> Callable:
 
     def encode(y: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if table is not None:
-            w, _ = base._class_weights(table, y, targets)
+            w, _ = base.class_weights(table, y, targets)
         elif w is None:
             w = np.ones(len(y), np.float32)
-        return base._encode(y, targets), np.asarray(w, np.float32)
+        return base.encode_targets(y, targets), np.asarray(w, np.float32)
 
     return encode
 

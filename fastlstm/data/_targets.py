@@ -55,7 +55,6 @@ from typing import Any
 
 import numpy as np
 
-from fastlstm._common.coerce import checked_int
 from fastlstm.data._labels import MANY_CLASSES, SOME_CLASSES, looks_like_quantity
 from fastlstm.engine._losses import canonical_loss
 

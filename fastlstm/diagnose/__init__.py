@@ -19,7 +19,7 @@ import numpy as np
 from fastlstm.diagnose._data_checks import check_data
 from fastlstm.diagnose._findings import FINDING_IDS, Finding, Findings, apply_change
 from fastlstm.diagnose._lr_checks import lr_findings
-from fastlstm.diagnose._training_checks import check_training
+from fastlstm.diagnose._training import check_training
 
 DATA_KEYS = (
     "validation_split",

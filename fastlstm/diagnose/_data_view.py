@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from fastlstm._common.coerce import to_python
+from fastlstm.data._arrays import pad_ragged
 from fastlstm.data._labels import code_labels, is_text, wants_coding
-from fastlstm.data._prepare import _pad_ragged
 from fastlstm.data._splits import split_rows
 from fastlstm.data._targets import resolve_targets
 from fastlstm.engine._losses import canonical_loss
@@ -152,7 +152,7 @@ def _sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     except (ValueError, TypeError):
         arr = None
     if arr is None or arr.dtype == object:
-        arr, ragged = _pad_ragged(x, name)
+        arr, ragged = pad_ragged(x, name)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or 0 in arr.shape:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from fastlstm.diagnose._curves import Curves, curves_of, last_finite
-from fastlstm.diagnose._findings import Finding, Findings
+from fastlstm.diagnose._curves import Curves, last_finite
+from fastlstm.diagnose._findings import Finding
 from fastlstm.stats import at_majority_rate, describe
 
 # A trained model is never worse on its own training data than a uniform guess; 25% above
@@ -45,22 +45,6 @@ UNDERFIT_SHARE = 0.5
 # moving there; ItalyPowerDemand at Adam's 1e-3 and 8 units: 3% in 100 steps, where 200
 # steps reach 0.9 accuracy), and some rate must learn much (curves.WEAK_GAIN).
 RANGE_LEARNT = 0.02
-
-
-def check_training(result: Any, lr_range: Any = None) -> Findings:
-    """Every training check on a `SweepResult` (fl.load'ed ones too); `lr_range` (default:
-    the result's own range test) lets underfit, no_signal and plateau tell a run that was too
-    short, a task with nothing to learn and a learning rate that is too low apart."""
-    curves = curves_of(result, lr_range)
-    found: list[Finding] = []
-    for check in TRAINING_CHECKS:
-        found.extend(check(curves))
-    from fastlstm.diagnose._lr_checks import sweep_lr_findings  # they build on this module's checks
-    from fastlstm.diagnose._seed_checks import check_instability
-
-    found.extend(check_instability(curves))
-    found.extend(sweep_lr_findings(curves))
-    return Findings(found)
 
 
 def blown_up(c: Curves) -> np.ndarray:

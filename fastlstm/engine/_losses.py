@@ -75,8 +75,19 @@ def accuracy(targets: jax.Array, outputs: jax.Array, loss: str) -> jax.Array:
 
 
 METRICS = ("accuracy", "mae", "mse")
-# Which way each monitored quantity improves (Keras's metric `_direction`).
+# Which way each quantity improves - the one table every layer asks (callbacks' `mode="auto"`,
+# ranking, halving's promotions, the report): Keras's metric `_direction` for the metrics
+# fastlstm computes, and for other names (read from a file or a Keras model) the errors by suffix.
 DIRECTION = {"loss": "min", "accuracy": "max", "mae": "min", "mse": "min"}
+LOWER_IS_BETTER = ("loss", "mae", "mse", "rmse", "mape", "crossentropy")
+
+
+def higher_is_better(metric: str) -> bool:
+    """False for losses and errors (loss, mae, mse, val_..., *crossentropy), True otherwise (accuracy)."""
+    base = metric.removeprefix("val_")
+    if base in DIRECTION:
+        return DIRECTION[base] == "max"
+    return not any(base == word or base.endswith(word) for word in LOWER_IS_BETTER)
 
 
 def metric_values(name: str, targets: jax.Array, outputs: jax.Array, loss: str) -> jax.Array:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fastlstm._common.coerce import to_python
+from fastlstm._common.coerce import checked_int, to_python
 from fastlstm._common.suggest import did_you_mean
-from fastlstm._common.coerce import checked_int
 from fastlstm.engine import _cudnn as cudnn
 from fastlstm.engine._initializers import orthogonal
 from fastlstm.engine._recurrence import lstm_layer
@@ -127,7 +126,8 @@ class ModelSpec:
 
     def _set_layer_list(self) -> None:
         """Layer configs -> specs (errors name the position); a first Masking sets mask_value."""
-        layers = tuple(layer_from_config(layer, i) for i, layer in enumerate(self.layers))
+        given = cast("Sequence[Layer | Mapping[str, Any]]", self.layers)  # a list or tuple: see __post_init__
+        layers = tuple(layer_from_config(layer, i) for i, layer in enumerate(given))
         check_architecture(layers)
         object.__setattr__(self, "layers", layers)
         if to_python(self.dropout):
@@ -180,7 +180,7 @@ class ModelSpec:
         """(units, layers) the plan and the memory estimate use: for a layer list the widest
         LSTM and the number of LSTM directions."""
         if self.layer_list is None:
-            return self.units, self.layers
+            return self.units, cast(int, self.layers)  # the shorthand: a number of layers
         recurrent = [layer for layer in self.layer_list if isinstance(layer, (LSTM, Bidirectional))]
         directions = sum(2 if isinstance(layer, Bidirectional) else 1 for layer in recurrent)
         return max(layer.units for layer in recurrent), directions

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import html
 import json
 import math
 import warnings
@@ -30,10 +29,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastlstm._common.html import esc, key_values, section, table
 from fastlstm.report import _plots as plots
 from fastlstm.report._style import CSS
 from fastlstm.stats import metric_bounds
-from fastlstm.stats._text import decimals_for, interval_legend, metric_blocks, short_number, summary_notes
+from fastlstm.stats._text import (
+    config_label,
+    decimals_for,
+    headline_metric,
+    interval_legend,
+    metric_blocks,
+    ranked_configs,
+    short_number,
+    summary_notes,
+)
 
 if TYPE_CHECKING:
     from fastlstm.results._result import SweepResult
@@ -61,10 +70,6 @@ class Report:
     images: dict[str, bytes]
 
 
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def number(value: Any, digits: int = 4) -> str:
     """A number for people: about `digits` significant digits; None/NaN as an en dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -74,11 +79,6 @@ def number(value: Any, digits: int = 4) -> str:
     if isinstance(value, (int, np.integer)):
         return str(value)
     return f"{value:.{digits}g}"
-
-
-def config_label(point: Mapping[str, Any]) -> str:
-    """'learning_rate 1e-3, units 32', as the terminal tables write settings."""
-    return ", ".join(f"{k} {short_number(v)}" for k, v in point.items())
 
 
 class Page:
@@ -104,58 +104,7 @@ def problem(text: str) -> str:
     return f'<p class="problem">{esc(text)}</p>'
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], css: str = "") -> str:
-    """An HTML table from already-escaped cells (a cell may be (html, class))."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _cell(cell: Any) -> str:
-    if isinstance(cell, tuple):
-        text, css = cell
-        return f'<td class="{css}">{text}</td>'
-    return f"<td>{cell}</td>"
-
-
-def key_values(pairs: Sequence[tuple[str, str]]) -> str:
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in pairs)
-    return f'<table class="kv"><tbody>{rows}</tbody></table>'
-
-
-def section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
-
-
 # --- what to show ------------------------------------------------------------------------
-
-
-def headline_metric(summary: Summary) -> str | None:
-    """The metric configurations are ranked by: an accuracy if there is one (validation first)."""
-    metrics = [m for m in summary.metrics if m != "learning_rate"]
-    for m in metrics:
-        if m.removeprefix("val_") == "accuracy":
-            return m
-    return metrics[0] if metrics else None
-
-
-def higher_is_better(metric: str) -> bool:
-    return "accuracy" in metric
-
-
-def ranked_configs(summary: Summary, metric: str | None) -> list[int]:
-    """Configurations best first by mean `metric` over seeds (never by their best seed);
-    configurations without a value last, in their order."""
-    if metric is None:
-        return [row["config"] for row in summary]
-    sign = -1.0 if higher_is_better(metric) else 1.0
-
-    def key(row: Mapping[str, Any]) -> tuple[bool, float, int]:
-        mean = row.get(f"{metric}_mean", math.nan)
-        missing = mean is None or not math.isfinite(mean)
-        return (missing, 0.0 if missing else sign * mean, row["config"])
-
-    return [row["config"] for row in sorted(summary, key=key)]
 
 
 def shown_configs(summary: Summary, metric: str | None, limit: int) -> tuple[list[int], str]:

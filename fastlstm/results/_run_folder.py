@@ -44,6 +44,7 @@ import numpy as np
 
 from fastlstm._common.coerce import to_python
 from fastlstm._common.files import DamagedResultError, read_json_file, write_folder_atomically
+from fastlstm._common.version import __version__
 from fastlstm.data._loaded import LoadedData
 
 if TYPE_CHECKING:
@@ -289,9 +290,7 @@ def environment_record(
 
 def package_versions() -> dict[str, str | None]:
     """Python's and the numerical stack's versions (None for a package that is not installed)."""
-    import fastlstm
-
-    versions: dict[str, str | None] = {"python": platform.python_version(), "fastlstm": fastlstm.__version__}
+    versions: dict[str, str | None] = {"python": platform.python_version(), "fastlstm": __version__}
     for name in VERSIONED_PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)

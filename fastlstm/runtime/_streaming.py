@@ -38,8 +38,8 @@ from fastlstm.engine._program import (
     with_penalty,
     zero_sums,
 )
+from fastlstm.runtime._chunk_run import ChunkRun
 from fastlstm.runtime._devices import by_member, member_mesh, padded_count, replicated
-from fastlstm.runtime._driver import ChunkRun
 from fastlstm.spec._plan import OVERSAMPLE_HPARAM
 
 PREFETCH_DEPTH = 2  # blocks read and on the device ahead of the one being trained on

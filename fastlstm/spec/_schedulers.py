@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fastlstm._common.coerce import object_from_config, to_python
+from fastlstm.engine._losses import higher_is_better
 
 MODES = ("auto", "min", "max")
 
@@ -85,8 +86,6 @@ class _Scheduler:
     def higher_is_better(self) -> bool:
         if self.mode != "auto":
             return self.mode == "max"
-        from fastlstm.stats._ranking import higher_is_better
-
         return higher_is_better(self.metric)
 
     def last_epoch(self, epochs: int) -> int:
@@ -229,7 +228,7 @@ def configuration_scores(
 
 def rung_survivors(
     values: np.ndarray,
-    config_of_member: Sequence[int],
+    config_of_member: Sequence[int] | np.ndarray,
     candidates: Sequence[int],
     eta: int,
     *,
@@ -242,9 +241,8 @@ def rung_survivors(
     with no finite value rank last; ties go to the lower configuration index, so the
     same history always gives the same decision.
     """
-    config_of_member = np.asarray(config_of_member)
     scores = configuration_scores(
-        np.asarray(values, np.float64), config_of_member, candidates, lower_bound=lower_bound, higher=higher_is_better
+        np.asarray(values, np.float64), np.asarray(config_of_member), candidates, lower_bound=lower_bound, higher=higher_is_better
     )
     sign = -1.0 if higher_is_better else 1.0
 

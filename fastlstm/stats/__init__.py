@@ -14,6 +14,7 @@ scipy and statsmodels are imported inside the functions that use them: they woul
 about half a second to every `import fastlstm`.
 """
 
+from fastlstm.stats._bounds import METRIC_BOUNDS, format_bounds, metric_bounds
 from fastlstm.stats._compare import (
     Comparison,
     compare_samples,
@@ -41,18 +42,15 @@ from fastlstm.stats._summary import (
     BOOTSTRAP_RESAMPLES,
     MAJORITY_MARGIN,
     MAJORITY_TOLERANCE,
-    METRIC_BOUNDS,
     STATS,
     Summary,
     at_majority_rate,
     describe,
     final_values,
-    format_bounds,
     interquartile_mean,
     interval_note,
     majority_class_rate,
     mean_interval,
-    metric_bounds,
     summarize,
 )
 

@@ -27,15 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from fastlstm.stats._compare import compare_samples
+from fastlstm.engine._losses import higher_is_better
+from fastlstm.stats._compare import compare_samples, holm
+from fastlstm.stats._multiple import maxt_stepdown
+from fastlstm.stats._notebook import ranking_html, ranking_repr
 from fastlstm.stats._summary import describe, final_values, metric_bounds
+from fastlstm.stats._text import ranking_text
 
 # The metric to rank by when none is named, first present wins (classification and binary;
 # for regression only the losses count). Validation before training: it is the one that
 # says how the model generalises; accuracy before loss: it is what the user reads.
 PRIMARY_ORDER = ("val_accuracy", "val_loss", "accuracy", "loss")
 REGRESSION_ORDER = ("val_loss", "loss")
-LOWER_IS_BETTER = ("loss", "mae", "mse", "rmse", "mape", "crossentropy")
 STREAM_KEYS = ("init_seed", "order_seed", "dropout_seed")
 
 
@@ -50,12 +53,6 @@ def primary_metric(metrics: Sequence[str], task: str | None = None) -> str:
         raise ValueError("metrics: expected at least one metric name, got none")
     order = REGRESSION_ORDER if task == "regression" else PRIMARY_ORDER
     return next((m for m in order if m in names), names[0])
-
-
-def higher_is_better(metric: str) -> bool:
-    """False for losses and errors (loss, mae, mse, ...), True otherwise (accuracy)."""
-    base = metric.removeprefix("val_")
-    return not any(base == word or base.endswith(word) for word in LOWER_IS_BETTER)
 
 
 class Ranking(list):
@@ -105,18 +102,12 @@ class Ranking(list):
         }
 
     def __str__(self) -> str:
-        from fastlstm.stats._text import ranking_text
-
         return ranking_text(self)
 
     def __repr__(self) -> str:  # one line: a notebook showed every row's dict
-        from fastlstm.report._notebook import ranking_repr
-
         return ranking_repr(self)
 
     def _repr_html_(self) -> str:
-        from fastlstm.report._notebook import ranking_html
-
         return ranking_html(self)
 
 
@@ -293,8 +284,6 @@ def _adjusted(
         return {}, "none"
     if len(testable) == 2:
         return {c: float(t.p) for c, t in usable.items()}, "none"
-    from fastlstm.stats._multiple import maxt_stepdown
-
     # unpaired on purpose: the normal-null max-t with pairs measured liberal below 8 seeds (multiple.py)
     matrix = maxt_stepdown([samples.values[c] for c in testable], paired=False, null="normal")
     where = {c: i for i, c in enumerate(testable)}
@@ -312,8 +301,6 @@ def _reference(against: str | int, order: list[int], described: list[dict[str, A
 
 
 def _holm_by_config(tests: Mapping[int, Any]) -> dict[int, float]:
-    from fastlstm.stats._compare import holm
-
     configs = list(tests)
     return dict(zip(configs, holm([tests[c].p for c in configs])))
 

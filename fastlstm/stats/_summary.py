@@ -23,22 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from fastlstm.stats._bounds import format_bounds, metric_bounds
+from fastlstm.stats._notebook import summary_html, summary_repr
+from fastlstm.stats._text import summary_text
+
 BOOTSTRAP_RESAMPLES = 1999  # for callers of fastlstm.stats._intervals' bootstrap intervals, as in the table
-# Where each metric lives; a validation metric ("val_...") has its metric's range.
-METRIC_BOUNDS = {
-    "accuracy": (0.0, 1.0),
-    "balanced_accuracy": (0.0, 1.0),
-    "loss": (0.0, math.inf),
-    "mae": (0.0, math.inf),
-    "mse": (0.0, math.inf),
-}
 MAJORITY_TOLERANCE, MAJORITY_MARGIN = 0.01, 0.02  # see at_majority_rate
 STATS = ("n", "mean", "std", "median", "iqm", "min", "max", "ci_low", "ci_high", "ci_method", "ci_clipped", "note")
-
-
-def metric_bounds(name: str) -> tuple[float, float]:
-    """The range a metric's values can take (unbounded for names not known here)."""
-    return METRIC_BOUNDS.get(name.removeprefix("val_"), (-math.inf, math.inf))
 
 
 def final_values(history: np.ndarray, epoch_index: np.ndarray) -> np.ndarray:
@@ -119,13 +110,6 @@ def interval_note(n: int, clipped: bool, bounds: tuple[float, float]) -> str:
     return "; ".join(parts)
 
 
-def format_bounds(bounds: tuple[float, float]) -> str:
-    low, high = bounds
-    if math.isinf(high):
-        return f">= {low:g}"
-    return f"[{low:g}, {high:g}]"
-
-
 def at_majority_rate(mean: float, std: float, rate: float) -> bool:
     """Whether a mean accuracy is indistinguishable from always answering the most frequent class.
 
@@ -175,18 +159,12 @@ class Summary(list):
         return list(self[0]) if self else []
 
     def __str__(self) -> str:
-        from fastlstm.stats._text import summary_text
-
         return summary_text(self)
 
     def __repr__(self) -> str:  # one line: a notebook showed every row's dict
-        from fastlstm.report._notebook import summary_repr
-
         return summary_repr(self)
 
     def _repr_html_(self) -> str:
-        from fastlstm.report._notebook import summary_html
-
         return summary_html(self)
 
 

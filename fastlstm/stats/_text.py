@@ -12,17 +12,20 @@ digits of the metric's largest value, grid values their shortest form (1e-3,
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fastlstm.stats import format_bounds, metric_bounds
+from fastlstm.engine._losses import higher_is_better
+from fastlstm.stats._bounds import format_bounds, metric_bounds
+from fastlstm.stats._compare import format_p
 
 if TYPE_CHECKING:
-    from fastlstm.stats import Summary
+    from fastlstm.stats._summary import Summary
 
 WIDTH = 80  # rich's width when stdout is not a terminal; also the plain text's
 GAP = 2  # spaces between columns
@@ -254,8 +257,6 @@ def _mean_cells(row: dict[str, Any], places: int) -> list[str]:
 
 
 def _p_cell(p: float) -> str:
-    from fastlstm.stats import format_p
-
     return "" if not math.isfinite(p) else format_p(p)
 
 
@@ -404,8 +405,36 @@ def differences_lines(doc: dict[str, Any], width: int = WIDTH) -> list[str]:
 
 def _setting_text(value: Any) -> str:
     """A setting as the config file writes it; '(not set)' for a key one run lacks."""
-    import json
 
     if value is None:
         return "(not set)"
     return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+
+
+def config_label(point: Mapping[str, Any]) -> str:
+    """'learning_rate 1e-3, units 32', as the terminal tables write settings."""
+    return ", ".join(f"{k} {short_number(v)}" for k, v in point.items())
+
+
+def headline_metric(summary: Summary) -> str | None:
+    """The metric configurations are ranked by: an accuracy if there is one (validation first)."""
+    metrics = [m for m in summary.metrics if m != "learning_rate"]
+    for m in metrics:
+        if m.removeprefix("val_") == "accuracy":
+            return m
+    return metrics[0] if metrics else None
+
+
+def ranked_configs(summary: Summary, metric: str | None) -> list[int]:
+    """Configurations best first by mean `metric` over seeds (never by their best seed);
+    configurations without a value last, in their order."""
+    if metric is None:
+        return [row["config"] for row in summary]
+    sign = -1.0 if higher_is_better(metric) else 1.0
+
+    def key(row: Mapping[str, Any]) -> tuple[bool, float, int]:
+        mean = row.get(f"{metric}_mean", math.nan)
+        missing = mean is None or not math.isfinite(mean)
+        return (missing, 0.0 if missing else sign * mean, row["config"])
+
+    return [row["config"] for row in sorted(summary, key=key)]
