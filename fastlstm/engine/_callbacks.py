@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +49,11 @@ def _check_count(where: str, value: Any) -> None:
         raise ValueError(f"{where} must be an int >= 0, got {value!r}")
 
 
-def _check_finite(where: str, value: Any, allow_none: bool = False) -> float:
+@overload
+def _check_finite(where: str, value: object, allow_none: Literal[False] = False) -> float: ...
+@overload
+def _check_finite(where: str, value: object, allow_none: bool) -> float | None: ...
+def _check_finite(where: str, value: object, allow_none: bool = False) -> float | None:
     """A finite number (NaN or inf would make every comparison false), returned as a float."""
     if allow_none and value is None:
         return value
@@ -84,7 +88,7 @@ class CallbackSignal(NamedTuple):
     save_weights: Any = False
 
 
-CALLBACKS: dict[str, type] = {}
+CALLBACKS: dict[str, type[Callback]] = {}
 
 
 class Callback:
@@ -160,6 +164,8 @@ class EarlyStopping(Callback):
     baseline: float | None = None
     restore_best_weights: bool = False
     start_from_epoch: int = 0
+    if TYPE_CHECKING:  # set by __post_init__ ('min' or 'max'), not a constructor argument
+        direction: str = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         """Check every field now, when the user makes the callback, not inside the compiled program."""
@@ -255,6 +261,8 @@ class ReduceLROnPlateau(Callback):
     min_delta: float = 1e-4
     cooldown: int = 0
     min_lr: float = 0.0
+    if TYPE_CHECKING:  # set by __post_init__ ('min' or 'max'), not a constructor argument
+        direction: str = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         """Check every field now, when the user makes the callback, not inside the compiled program."""

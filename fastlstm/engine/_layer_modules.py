@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import flax.linen as nn
 import jax
@@ -185,7 +185,7 @@ class SequentialModel(nn.Module):
         prefix = f"layers.{i}."
         features, batch = h.shape[-1], h.shape[1]
         train = hp is not None
-        common = {"need_input_grad": not input_is_data, "compute_dtype": self.compute_dtype}
+        common: _CommonOptions = {"need_input_grad": not input_is_data, "compute_dtype": self.compute_dtype}
         if isinstance(layer, Bidirectional):
             spec = layer.layer
             directions = BidirectionalWeights(spec, name=name)(features)
@@ -216,7 +216,7 @@ class SequentialModel(nn.Module):
         )
         if self.recurrent_impl == "cudnn":
             return self._through_cudnn(h, mask_t, layer, weights, [(in_mask, rec_mask)])
-        options = {}
+        options: _LSTMOptions = {}
         if layer.go_backwards:
             options["go_backwards"] = True
         if in_mask is not None:
@@ -237,7 +237,21 @@ class SequentialModel(nn.Module):
             return cudnn.bidirectional_layer(h, weights[0], weights[1], merge, layer.layer.return_sequences, drops)
         in_mask = masks[0][0]
         x = h if in_mask is None else h * in_mask[None].astype(h.dtype)
-        return cudnn.lstm_layer(x, *weights, layer.return_sequences, go_backwards=layer.go_backwards)
+        kernel, recurrent_kernel, bias = weights
+        return cudnn.lstm_layer(
+            x, kernel, recurrent_kernel, bias, layer.return_sequences, go_backwards=layer.go_backwards
+        )
+
+
+class _CommonOptions(TypedDict):
+    need_input_grad: bool
+    compute_dtype: str | None
+
+
+class _LSTMOptions(TypedDict, total=False):
+    go_backwards: bool
+    input_dropout_mask: jax.Array
+    recurrent_dropout_mask: jax.Array
 
 
 def _penalty(reg: Any, w: jax.Array, hp: Mapping[str, Any], key: str) -> jax.Array:

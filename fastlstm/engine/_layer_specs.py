@@ -20,7 +20,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from fastlstm._common.coerce import to_python
 
@@ -101,10 +101,12 @@ class Layer:
     type: ClassVar[str] = ""
     UNSUPPORTED: ClassVar[tuple[str, ...]] = ()
     REGULARIZERS: ClassVar[tuple[str, ...]] = ()
+    if TYPE_CHECKING:  # every concrete layer is a dataclass
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def get_config(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, (Regularizer, Layer)):
                 value = value.get_config()
@@ -219,7 +221,7 @@ class Bidirectional(Layer):
     UNSUPPORTED: ClassVar[tuple[str, ...]] = ("backward_layer",)
 
     def __post_init__(self) -> None:
-        inner = self.layer
+        inner: object = self.layer
         if isinstance(inner, Mapping):
             inner = layer_from_config(inner)
         if not isinstance(inner, LSTM):
@@ -289,7 +291,9 @@ class Dense(Layer):
             object.__setattr__(self, name, Regularizer.coerce(getattr(self, name), f"Dense: {name}"))
 
 
-LAYER_TYPES: dict[str, type] = {cls.type: cls for cls in (Masking, Embedding, LSTM, Bidirectional, Dropout, Dense)}
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.type: cls for cls in (Masking, Embedding, LSTM, Bidirectional, Dropout, Dense)
+}
 
 
 def layer_from_config(config: Mapping[str, Any] | Layer, index: int | None = None) -> Layer:
@@ -335,7 +339,7 @@ def check_architecture(layers: tuple[Layer, ...]) -> None:
         if isinstance(layer, (Masking, Embedding)) and i != 0:
             raise ValueError(f"layers[{i}] {layer.type}: must be the first layer")
     for before, after in itertools.pairwise(recurrent):
-        if not layers[before].return_sequences:
+        if not cast("LSTM | Bidirectional", layers[before]).return_sequences:
             raise ValueError(
                 f"layers[{after}] {layers[after].type}: needs sequences; set return_sequences=True on layers[{before}]"
             )
@@ -343,5 +347,5 @@ def check_architecture(layers: tuple[Layer, ...]) -> None:
 
 def sequence_output(layers: tuple[Layer, ...]) -> bool:
     """Whether the model outputs one prediction per timestep (the last recurrent layer returns sequences)."""
-    last = [layer for layer in layers if layer.recurrent][-1]
+    last = cast("LSTM | Bidirectional", [layer for layer in layers if layer.recurrent][-1])
     return bool(last.return_sequences)

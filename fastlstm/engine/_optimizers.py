@@ -63,7 +63,7 @@ def float32_hparams(hp: Mapping[str, float]) -> dict[str, np.ndarray]:
 
 
 class ScaleByKerasAdamState(NamedTuple):
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # optax's state field name; it shadows tuple.count
     m: Any
     v: Any
 

@@ -19,13 +19,14 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
 
 import jax
 import jax.numpy as jnp
 
 from fastlstm.engine._augment import augment_batch
 from fastlstm.engine._callbacks import Callback, CallbackSignal
+from fastlstm.engine._layer_specs import Layer
 from fastlstm.engine._losses import LOSSES, metric_values
 from fastlstm.engine._model import LSTMModel, head_activation
 from fastlstm.engine._optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
@@ -34,10 +35,17 @@ from fastlstm.spec._plan import BALANCED_HPARAM, OVERSAMPLE_HPARAM
 
 STEPS_KEY = "_valid_steps"  # per-timestep targets: how many steps the sums are over
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
+
+
+class _ImplOption(TypedDict, total=False):
+    recurrent_impl: str
+
+
 # The init program runs once and does little (random draws, a QR), but LLVM's optimiser
 # spends ~0.6 s of every CPU sweep on its threefry kernels; unoptimised it compiles in a
 # quarter of the time, on the critical path while the epoch program compiles beside it.
-INIT_COMPILER_OPTIONS = {"cpu": {"xla_backend_optimization_level": 0}}
+# XLA takes numbers as option values, though jax's stubs say str | bool
+INIT_COMPILER_OPTIONS: dict[str, dict[str, Any]] = {"cpu": {"xla_backend_optimization_level": 0}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +61,7 @@ class ModelConfig:
     precision: str = dataclasses.field(default="float32", kw_only=True)
     # A layer-list model (fastlstm.layers specs) instead of the units x layers shorthand,
     # and which of its `layers.<i>.<option>` numbers are non-zero for some member.
-    architecture: tuple | None = dataclasses.field(default=None, kw_only=True)
+    architecture: tuple[Layer, ...] | None = dataclasses.field(default=None, kw_only=True)
     live: frozenset = dataclasses.field(default=frozenset(), kw_only=True)
     # "cudnn": the LSTMs run through cuDNN and the program is compiled for exactly one
     # member, without vmap (fastlstm/engine/_cudnn.py); "scan": the hand-written batched layer.
@@ -62,7 +70,7 @@ class ModelConfig:
     @property
     def model(self) -> LSTMModel | SequentialModel:
         dtype = None if self.precision == "float32" else self.precision
-        impl = {"recurrent_impl": "cudnn"} if self.recurrent_impl == "cudnn" else {}
+        impl: _ImplOption = {"recurrent_impl": "cudnn"} if self.recurrent_impl == "cudnn" else {}
         if self.architecture is not None:
             return SequentialModel(self.architecture, self.out_dim, compute_dtype=dtype, live=self.live, **impl)
         return LSTMModel(units=self.units, layers=self.layers, out_dim=self.out_dim, compute_dtype=dtype, **impl)
@@ -78,7 +86,7 @@ class ModelConfig:
 
     def penalty(self, params: Any, hp: Mapping[str, jax.Array]) -> jax.Array:
         """Keras's regularization losses (0 when the model declares none)."""
-        if not self.regularized:
+        if self.architecture is None or not self.regularized:
             return jnp.zeros([], jnp.float32)
         return regularization_penalty(self.architecture, params, hp)
 
@@ -205,7 +213,9 @@ def forward(
 ) -> jax.Array:
     """Model outputs after the head activation (what Keras's `predict` returns)."""
     rngs = None if dropout_rate is None or key is None else {"dropout": key}
-    raw = cfg.model.apply({"params": params}, x, mask, dropout_rate, rngs=rngs)
+    raw = cast(
+        jax.Array, cfg.model.apply({"params": params}, x, mask, dropout_rate, rngs=rngs)
+    )  # not mutable: outputs only
     return head_activation(cfg.task, raw)
 
 
@@ -267,7 +277,8 @@ def chunk_sums(cfg: ModelConfig, params: Any, xb, yb, wb, mb, vb) -> dict[str, j
 def with_penalty(cfg: ModelConfig, sums: dict, params: Any, hp: Mapping[str, jax.Array] | None, n: int) -> dict:
     """Keras's evaluate adds the regularization losses to every batch's loss."""
     if cfg.regularized:
-        sums["loss"] = sums["loss"] + cfg.penalty(params, hp) * (sums[STEPS_KEY] if cfg.sequence else n)
+        strengths = cast("Mapping[str, jax.Array]", hp)  # a regularized program always passes them
+        sums["loss"] = sums["loss"] + cfg.penalty(params, strengths) * (sums[STEPS_KEY] if cfg.sequence else n)
     return sums
 
 
@@ -376,7 +387,8 @@ class TrainProgram:
     @staticmethod
     def member_weights(data: Data, idx: jax.Array, hp: Mapping[str, jax.Array]) -> jax.Array:
         """A grid over class_weight: this member's rows weighted "balanced" or as given."""
-        return jnp.where(hp[BALANCED_HPARAM] > 0.5, data.w_balanced[idx], data.w[idx])
+        w_balanced = cast(jax.Array, data.w_balanced)  # set whenever a member grids class_weight
+        return jnp.where(hp[BALANCED_HPARAM] > 0.5, w_balanced[idx], data.w[idx])
 
     def train_step(self, carry, batch, *, hp, data: Data, tx: Any, epoch_key: jax.Array, augment_key=None):
         """One optimizer step on the batch of rows `idx` of the device-resident data."""
@@ -417,12 +429,14 @@ class TrainProgram:
         new_sums = {"loss": loss * count}
         for name in self.cfg.metrics:
             if self.cfg.sequence:  # Keras weighs metrics by the output mask
-                values = per_step(functools.partial(metric_values, name), yb, out, self.cfg.loss) * steps
+                values = per_step(functools.partial(metric_values, name), yb, out, self.cfg.loss) * cast(
+                    jax.Array, steps
+                )
                 new_sums[name] = jnp.sum(values)
             else:
                 new_sums[name] = jnp.sum(metric_values(name, yb, out, self.cfg.loss) * ok_rows)
         if self.cfg.sequence:
-            new_sums[STEPS_KEY] = jnp.sum(steps)
+            new_sums[STEPS_KEY] = jnp.sum(cast(jax.Array, steps))
         sums = jax.tree.map(lambda acc, v: acc + jnp.where(training, v, 0.0), sums, new_sums)
         return (st, sums), None
 
@@ -451,6 +465,7 @@ class TrainProgram:
         (state, sums), _ = jax.lax.scan(step, (state, zero_sums(cfg)), (order, valid, jnp.arange(cfg.steps_per_epoch)))
         val = None
         if cfg.n_val:
+            assert data.x_val is not None and data.y_val is not None and data.w_val is not None  # n_val > 0
             val = evaluate_sums(cfg, state.params, data.x_val, data.y_val, data.w_val, data.mask_val, hp)
         return self.end_epoch(state, hp, sums, val, was_active)
 
@@ -556,7 +571,7 @@ def _only_member(a: jax.Array) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_program(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
+def compiled_program(cfg: TrainConfig) -> tuple[jax.stages.Wrapped, jax.stages.Wrapped, jax.stages.Wrapped]:
     """jit(vmap(...)) of (init, epoch, finish), cached per static config so that a
     second sweep with the same shapes reuses the compiled programs. With
     `recurrent_impl="cudnn"` the programs are for one member (`single_member_map`)."""

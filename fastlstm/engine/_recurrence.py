@@ -41,6 +41,7 @@ Keras's options (issue 16), all inside the same hand-written backward pass:
 from __future__ import annotations
 
 import functools
+from typing import TypedDict
 
 import jax
 import jax.numpy as jnp
@@ -332,7 +333,9 @@ def lstm_layer(
         return_sequences,
         zero_out,
     )
-    if zero_out and not return_sequences:  # Keras returns the last processed step's (zeroed) output
+    if (
+        zero_out and mask_t is not None and not return_sequences
+    ):  # Keras returns the last processed step's (zeroed) output
         out = jnp.where(mask_t[-1][:, None], out, 0.0)
     return out
 
@@ -404,6 +407,18 @@ def merge_directions(forward: jax.Array, backward: jax.Array, merge_mode: str) -
     raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
 
 
+class _LayerOptions(TypedDict):
+    """The `lstm_layer` options both directions of a Bidirectional layer share."""
+
+    need_input_grad: bool
+    compute_dtype: str | None
+    return_sequences: bool
+    zero_output_for_mask: bool
+
+
+_Params = tuple[jax.Array, jax.Array, jax.Array]  # (kernel, recurrent_kernel, bias)
+
+
 def bidirectional_layer(
     x_t: jax.Array,
     forward_params: tuple[jax.Array, jax.Array, jax.Array],
@@ -430,7 +445,7 @@ def bidirectional_layer(
     batch, features, units = x_t.shape[1], x_t.shape[2], forward_params[1].shape[0]
     input_masks = _stack_directions(input_dropout_masks, batch, features, "input_dropout_masks", x_t.dtype)
     rec_masks = _stack_directions(recurrent_dropout_masks, batch, units, "recurrent_dropout_masks", x_t.dtype)
-    layer_options = {
+    layer_options: _LayerOptions = {
         "need_input_grad": need_input_grad,
         "compute_dtype": compute_dtype,
         "return_sequences": return_sequences,
@@ -457,11 +472,19 @@ def _stack_directions(masks, batch: int, width: int, name: str, dtype) -> jax.Ar
     return jnp.stack([jnp.ones(shape, dtype) if m is None else jnp.broadcast_to(m, shape).astype(dtype) for m in masks])
 
 
-def _directions_in_one_scan(x_t, forward_params, backward_params, mask_t, input_masks, rec_masks, layer_options):
+def _directions_in_one_scan(
+    x_t: jax.Array,
+    forward_params: _Params,
+    backward_params: _Params,
+    mask_t: jax.Array | None,
+    input_masks: jax.Array | None,
+    rec_masks: jax.Array | None,
+    layer_options: _LayerOptions,
+) -> tuple[jax.Array, jax.Array]:
     """Both directions as one `lstm_layer` vmapped over a leading direction axis: the
     backward one reads x and the mask flipped in time, and each step is one batched
     matmul for the two directions (one scan loop, half the per-step overhead)."""
-    params = [jnp.stack([f, b]) for f, b in zip(forward_params, backward_params)]
+    kernels, recurrent_kernels, biases = (jnp.stack([f, b]) for f, b in zip(forward_params, backward_params))
     xs = jnp.stack([x_t, x_t[::-1]])
     masks = None if mask_t is None else jnp.stack([mask_t, mask_t[::-1]])
 
@@ -477,11 +500,19 @@ def _directions_in_one_scan(x_t, forward_params, backward_params, mask_t, input_
             **layer_options,
         )
 
-    out = jax.vmap(one_direction)(xs, *params, masks, input_masks, rec_masks)
+    out = jax.vmap(one_direction)(xs, kernels, recurrent_kernels, biases, masks, input_masks, rec_masks)
     return out[0], out[1]
 
 
-def _directions_in_two_scans(x_t, forward_params, backward_params, mask_t, input_masks, rec_masks, layer_options):
+def _directions_in_two_scans(
+    x_t: jax.Array,
+    forward_params: _Params,
+    backward_params: _Params,
+    mask_t: jax.Array | None,
+    input_masks: jax.Array | None,
+    rec_masks: jax.Array | None,
+    layer_options: _LayerOptions,
+) -> tuple[jax.Array, jax.Array]:
     """Both directions as two `lstm_layer` calls, the second with go_backwards."""
     outs = []
     for direction, (params, backwards) in enumerate(((forward_params, False), (backward_params, True))):
