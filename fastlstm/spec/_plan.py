@@ -20,10 +20,18 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from fastlstm.engine._optimizers import CLIP_KEYS, OPTIMIZER_DEFAULTS, OPTIMIZER_FLAGS, SCHEDULE_DEFAULTS, WARMUP_KEYS
-from fastlstm.spec._space import Choice, Distribution, RandInt, draw_configurations, is_distribution
+from fastlstm.spec._space import (
+    Choice,
+    Distribution,
+    LogUniform,
+    RandInt,
+    Uniform,
+    draw_configurations,
+    is_distribution,
+)
 
 STRUCTURAL_KEYS = ("units", "layers", "batch_size", "epochs", "optimizer")
 NUMERIC_KEYS = (
@@ -166,7 +174,8 @@ def member_streams(
                 "set each stream's seed in the design instead"
             )
         return [(i, dict(streams)) for i, streams in enumerate(seeds)]
-    return [(seed, {s: int(fixed_streams.get(s, seed)) for s in STREAMS}) for seed in seeds]
+    plain = cast("list[int]", seeds)  # not a stream design: one int per member
+    return [(seed, {s: int(fixed_streams.get(s, seed)) for s in STREAMS}) for seed in plain]
 
 
 def _reject_repeats(where: str, values: Sequence[Any]) -> None:
@@ -233,7 +242,8 @@ def _check_distribution(key: str, dist: Distribution) -> None:
         raise ValueError(f"{where}: {key} takes names; draw them with fl.choice([...])")
     if key in STRUCTURAL_KEYS and not isinstance(dist, RandInt):
         raise ValueError(f"{where}: {key} takes integers; draw them with fl.randint(lo, hi) or fl.choice([...])")
-    lo, hi = (dist.lo, dist.hi - 1) if isinstance(dist, RandInt) else (dist.lo, dist.hi)
+    bounded = cast("RandInt | Uniform | LogUniform", dist)  # every distribution but Choice has lo and hi
+    lo, hi = (bounded.lo, bounded.hi - 1) if isinstance(bounded, RandInt) else (bounded.lo, bounded.hi)
     for end in (lo, hi):
         _check_value(where, key, end)
 
@@ -251,14 +261,15 @@ def _configurations(
                 f"grid[{drawn[0]!r}] is a distribution ({grid[drawn[0]]!r}): give trials=N, "
                 "the number of configurations to draw"
             )
-        return [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
+        lists = cast("Mapping[str, list[Any]]", grid)  # no distribution in it
+        return [dict(zip(lists, values)) for values in itertools.product(*lists.values())] or [{}]
     trials = _positive_int("trials", trials)
     if not drawn:
         raise ValueError(
             f"trials={trials} draws configurations from distributions in grid, but grid has none: give one "
             "(fl.loguniform, fl.uniform, fl.randint, fl.choice) or drop trials to run the lists as a full grid"
         )
-    space = {key: values if is_distribution(values) else Choice(values) for key, values in grid.items()}
+    space = {key: values if isinstance(values, Distribution) else Choice(values) for key, values in grid.items()}
     return draw_configurations(space, trials, search_seed)
 
 
@@ -477,7 +488,7 @@ def make_plan(
         structure = {**base_structure, "optimizer": opt_name}
         structure.update({k: v for k, v in point.items() if k in STRUCTURAL_KEYS})
         numbers = _numbers_of(
-            structure["optimizer"],
+            cast(str, structure["optimizer"]),
             point,
             given,
             grid,

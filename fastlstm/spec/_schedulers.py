@@ -242,7 +242,11 @@ def rung_survivors(
     same history always gives the same decision.
     """
     scores = configuration_scores(
-        np.asarray(values, np.float64), np.asarray(config_of_member), candidates, lower_bound=lower_bound, higher=higher_is_better
+        np.asarray(values, np.float64),
+        np.asarray(config_of_member),
+        candidates,
+        lower_bound=lower_bound,
+        higher=higher_is_better,
     )
     sign = -1.0 if higher_is_better else 1.0
 

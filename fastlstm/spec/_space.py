@@ -25,7 +25,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 import numpy as np
 
@@ -37,6 +37,8 @@ class Distribution:
 
     name: ClassVar[str]
     discrete: ClassVar[bool] = False
+    if TYPE_CHECKING:  # every concrete distribution is a dataclass
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def get_config(self) -> dict[str, Any]:
         return {f.name: _config_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -85,7 +87,7 @@ def _ordered(where: str, lo: Any, hi: Any) -> None:
         raise ValueError(f"{where}: lo must be < hi, got lo={lo!r}, hi={hi!r}")
 
 
-def _float_bounds(dist: Distribution) -> str:
+def _float_bounds(dist: Uniform | LogUniform) -> str:
     """Coerce a continuous distribution's lo and hi to finite floats with lo < hi; returns
     the name its errors use."""
     where = f"{dist.name}(lo={dist.lo!r}, hi={dist.hi!r})"
@@ -158,7 +160,7 @@ class RandInt(Distribution):
 class Choice(Distribution):
     """One of `values`, each equally likely (numbers, names or None)."""
 
-    values: tuple[Any, ...]
+    values: Sequence[Any]  # a tuple once made (__post_init__)
     name: ClassVar[str] = "choice"
     discrete: ClassVar[bool] = True
 
@@ -229,7 +231,7 @@ def distribution_from_table(table: Mapping[str, Any]) -> Distribution:
     return DISTRIBUTIONS[name](*arguments)
 
 
-def is_distribution(value: Any) -> bool:
+def is_distribution(value: object) -> TypeGuard[Distribution]:
     return isinstance(value, Distribution)
 
 
