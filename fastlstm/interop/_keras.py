@@ -27,7 +27,7 @@ import itertools
 import os
 import re
 import sys
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -239,8 +239,8 @@ def _convert_layer(layer: Any) -> tuple[Layer, Any]:
         for option in ("embeddings_regularizer", "embeddings_constraint", "activity_regularizer"):
             if getattr(layer, option, None) is not None:
                 raise _unsupported(layer, option, getattr(layer, option))
-        spec = Embedding(int(layer.input_dim), int(layer.output_dim), bool(layer.mask_zero))
-        return spec, {"embeddings": np.asarray(layer.get_weights()[0], np.float32)}
+        embedding = Embedding(int(layer.input_dim), int(layer.output_dim), bool(layer.mask_zero))
+        return embedding, {"embeddings": np.asarray(layer.get_weights()[0], np.float32)}
     if kind == "LSTM":
         return _lstm_spec(layer), _lstm_weights(layer)
     if kind == "Bidirectional":
@@ -490,7 +490,7 @@ def compile_settings(model: Any) -> str | None:
     optimizer = getattr(model, "optimizer", None)
     parts = []
     if optimizer is not None:
-        rate = getattr(optimizer, "learning_rate", None)
+        rate: Any = getattr(optimizer, "learning_rate", None)  # a number, a schedule or a Keras variable
         try:
             rate_text = f" (learning_rate {float(rate):.3g})"
         except (TypeError, ValueError):  # a schedule
@@ -518,8 +518,9 @@ def layers_and_names(spec: ModelSpec) -> list[tuple[Layer, str]]:
     out: list[tuple[Layer, str]] = []
     if spec.mask_value is not None:
         out.append((Masking(spec.mask_value), "masking"))
-    for k in range(spec.layers):
-        out.append((LSTM(spec.units, return_sequences=k < spec.layers - 1, dropout=spec.dropout), f"lstm_{k}"))
+    depth = cast(int, spec.layers)  # the shorthand: a number of layers
+    for k in range(depth):
+        out.append((LSTM(spec.units, return_sequences=k < depth - 1, dropout=spec.dropout), f"lstm_{k}"))
     return out
 
 
@@ -554,6 +555,7 @@ def _keras_layer(keras: Any, layer: Layer) -> Any:
         return keras.layers.Bidirectional(_keras_lstm(keras, layer.layer), merge_mode=layer.merge_mode)
     if isinstance(layer, Dropout):
         return keras.layers.Dropout(layer.rate)
+    layer = cast(Dense, layer)  # the one layer type left
     return keras.layers.Dense(
         layer.units,
         activation=layer.activation,
@@ -630,7 +632,7 @@ def to_keras(spec: ModelSpec, params: Any, task: str, preprocessing: dict[str, A
 def _with_options(layer: Layer, options: dict[str, float]) -> Layer:
     """`layer` with its numeric options set to one member's values (`option` or `reg.l2`)."""
     if isinstance(layer, Bidirectional):
-        return dataclasses.replace(layer, layer=_with_options(layer.layer, options))
+        return dataclasses.replace(layer, layer=cast(LSTM, _with_options(layer.layer, options)))
     changes: dict[str, Any] = {}
     for key, value in options.items():
         name, _, factor = key.partition(".")
