@@ -40,7 +40,8 @@ def matmul_peak(n: int | None = None, repeats: int = 5) -> dict[str, Any]:
     return {
         "n": n,
         "dtype": "float32",
-        "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
+        # jax.config's flags are attributes set at run time, unknown to its stubs
+        "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),  # type: ignore[attr-defined]
         "seconds": times,
         "best_s": best,
         "gflops": 2.0 * n**3 / best / 1e9,

@@ -16,10 +16,11 @@ runner splits them), final train accuracy is `history["accuracy"][:, -1]`.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 T0 = time.perf_counter()
 
-if __package__:  # python -m fastlstm.benchmark.run_fastlstm
+if TYPE_CHECKING or __package__:  # python -m fastlstm.benchmark.run_fastlstm
     from fastlstm.benchmark.worker import (
         fastlstm_sweep_kwargs,
         jax_device,

@@ -15,10 +15,11 @@ one JSON object (see `worker.report`); final train accuracy is
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 T0 = time.perf_counter()
 
-if __package__:  # python -m fastlstm.benchmark.run_fastlstm_sequential
+if TYPE_CHECKING or __package__:  # python -m fastlstm.benchmark.run_fastlstm_sequential
     from fastlstm.benchmark.worker import fastlstm_sweep_kwargs, jax_device, parse_args, report
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 T0 = time.perf_counter()
 os.environ["KERAS_BACKEND"] = "jax"
 
 import keras  # noqa: E402
 
-if __package__:  # python -m fastlstm.benchmark.run_keras
+if TYPE_CHECKING or __package__:  # python -m fastlstm.benchmark.run_keras
     from fastlstm.benchmark.worker import jax_device, parse_args, report
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does

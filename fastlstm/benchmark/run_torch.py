@@ -19,13 +19,14 @@ accuracy (the running accuracy over the last epoch, like Keras's
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 T0 = time.perf_counter()
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-if __package__:  # python -m fastlstm.benchmark.run_torch
+if TYPE_CHECKING or __package__:  # python -m fastlstm.benchmark.run_torch
     from fastlstm.benchmark.worker import parse_args, report, usable_cores
     from fastlstm.benchmark.workloads import data_digest, make_data
 else:  # started by path, as `fastlstm bench` does: keeps jax out of this process

@@ -14,10 +14,10 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-if __package__:  # python -m fastlstm.benchmark.run_...
+if TYPE_CHECKING or __package__:  # python -m fastlstm.benchmark.run_...
     from fastlstm.benchmark.workloads import WORKLOADS, Workload
 else:  # started by path, as `fastlstm bench` does
     from workloads import WORKLOADS, Workload
@@ -119,7 +119,7 @@ def report(
     t0: float,
     import_s: float,
     members: Sequence[tuple[float, int]],
-    final_train_accuracy: Sequence[float],
+    final_train_accuracy: Iterable[float],
     epoch_seconds: Sequence[float] | None,
     epoch_members: int,
     data_digest: str,
@@ -168,6 +168,7 @@ def steady_over_chunks(clocks: Sequence[dict[str, Any]]) -> tuple[float | None, 
     sum of the chunks' steady epochs; None when a chunk has fewer than 2 epochs.
     """
     steady = [steady_epoch(c["epoch_s"]) for c in clocks]
-    if not steady or any(s is None for s in steady):
+    known = [s for s in steady if s is not None]
+    if not steady or len(known) < len(steady):
         return None, sum(c["members"] for c in clocks)
-    return float(sum(steady)), sum(c["members"] for c in clocks)
+    return float(sum(known)), sum(c["members"] for c in clocks)

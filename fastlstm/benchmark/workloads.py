@@ -73,6 +73,7 @@ def _early_cue():
         return early_cue
     path = Path(__file__).resolve().parent.parent / "tasks.py"  # numpy only
     spec = importlib.util.spec_from_file_location("_fastlstm_tasks", path)
+    assert spec is not None and spec.loader is not None  # a .py path always has a source loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.early_cue
