@@ -35,6 +35,7 @@ import numpy as np
 
 from fastlstm.spec._plan import STREAMS
 from fastlstm.stats import primary_metric
+from fastlstm.stats._text import percent, share_phrase
 
 if TYPE_CHECKING:
     from fastlstm.results._result import SweepResult
@@ -592,7 +593,7 @@ def sources_text(doc: Mapping[str, Any]) -> str:
     if grid:
         lines.append(
             f"grid: seed variance {_num(grid['seed_variance'])}, hyperparameter variance "
-            f"{_num(grid['hyperparameter_variance'])} ({_percent(grid['hyperparameter_share'])} of the total)"
+            f"{_num(grid['hyperparameter_variance'])} ({percent(grid['hyperparameter_share'])} of the total)"
         )
     lines += [f"note: {n}" for n in doc.get("notes", [])]
     return "\n".join(lines)
@@ -605,32 +606,12 @@ def crossed_lines(crossed: Mapping[str, Any]) -> list[str]:
     k = crossed["levels"]
     intervals = crossed.get("share_interval")
     if not intervals:
-        parts = ", ".join(
-            f"{t} {_num(crossed['variance'][t])} ({_percent(crossed['share'][t])})" for t in CROSSED_TERMS
-        )
+        parts = ", ".join(f"{t} {_num(crossed['variance'][t])} ({percent(crossed['share'][t])})" for t in CROSSED_TERMS)
         return [f"crossed init x order ({k} x {k}) variance: {parts}"]
     lines = [f"crossed init x order ({k} x {k}): variance, share [95% interval], F test"]
     for t in CROSSED_TERMS:
         lines.append(f"  {t:<12}{_num(crossed['variance'][t]):>10}  {share_phrase(crossed, t)}")
     return lines
-
-
-def share_phrase(crossed: Mapping[str, Any], term: str) -> str:
-    """'12% [0%, 41%], p = 0.31: indistinguishable from zero' for one crossed term."""
-    low, high = crossed["share_interval"][term]
-    text = f"{_percent(crossed['share'][term])} [{_percent(low)}, {_percent(high)}]"
-    p = crossed.get("p", {}).get(term)
-    if p is not None and math.isfinite(p):
-        text += f", p = {p:.2g}"
-    elif term == "interaction":
-        text += ", no test (one member per cell: it is the residual)"
-    if crossed.get("indistinguishable_from_zero", {}).get(term):
-        text += ": indistinguishable from zero"
-    return text
-
-
-def _percent(share: Any) -> str:
-    return "-" if share is None or not math.isfinite(share) else f"{100 * share:.0f}%"
 
 
 __all__ = [

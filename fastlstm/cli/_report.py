@@ -28,7 +28,7 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace, console: Console) -> int:
-    from fastlstm.report._html import rebuild_report
+    from fastlstm.results import rebuild_report
 
     folder = args.run_dir
     if not folder.is_dir():

@@ -326,7 +326,7 @@ def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
 
 def _not_resumable(run: Path) -> str | None:
     """Why `run` cannot be resumed, in the user's terms, or None when it can."""
-    from fastlstm.results._result import IN_PROGRESS_KIND
+    from fastlstm.results._run_folder import IN_PROGRESS_KIND
 
     if not run.is_dir():
         return "no such folder" if not run.exists() else "is not a folder"
@@ -427,7 +427,7 @@ def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
     run that --overwrite replaces never holds this run's config beside its own results;
     the finished run replaces this folder whole in turn."""
     from fastlstm._common.files import write_file_atomically, write_folder_atomically
-    from fastlstm.results._result import IN_PROGRESS_KIND
+    from fastlstm.results._run_folder import IN_PROGRESS_KIND
 
     with write_folder_atomically(
         out, overwrite, kind=IN_PROGRESS_KIND, name="--out", overwrite_hint=OUT_OVERWRITE_HINT

@@ -31,7 +31,9 @@ import numpy as np
 
 from fastlstm._common.html import esc, key_values, section, table
 from fastlstm.report import _plots as plots
+from fastlstm.report._scores import scores_body
 from fastlstm.report._style import CSS
+from fastlstm.spec._config_file import config_toml
 from fastlstm.stats import metric_bounds
 from fastlstm.stats._text import (
     config_label,
@@ -40,6 +42,7 @@ from fastlstm.stats._text import (
     interval_legend,
     metric_blocks,
     ranked_configs,
+    share_phrase,
     short_number,
     summary_notes,
 )
@@ -185,8 +188,6 @@ def contents(result: SweepResult) -> str:
 
 
 def configuration_section(result: SweepResult, environment: Mapping[str, Any] | None) -> str:
-    from fastlstm.results._run_folder import config_toml
-
     text, missing = config_toml(result)
     if text is None:
         config = f"<p class='note'>No config.toml: {esc(missing)}.</p>"
@@ -466,8 +467,6 @@ def variance_body(page: Page, doc: Mapping[str, Any]) -> str:
     facts = []
     crossed = doc.get("crossed") or {}
     if crossed.get("share_interval"):  # issue 26 item 14: each share with its interval and test
-        from fastlstm.analysis._sources import share_phrase
-
         shares = "; ".join(f"{t} {share_phrase(crossed, t)}" for t in crossed["share_interval"])
         facts.append(
             ("crossed init × order", esc(f"{crossed.get('levels', '?')} levels each; share [95% interval]: {shares}"))
@@ -619,8 +618,6 @@ def build_report(
         sections.insert(2, budget_section(result))
     analysis = result.analysis
     if "scores" in analysis:
-        from fastlstm.report._scores import scores_body
-
         sections.append(guarded("scores", "Validation scores", analysis["scores"], scores_body, page))
     if "lr_range" in analysis:
         sections.append(guarded("lr-range", "Learning-rate range test", analysis["lr_range"], lr_range_body, page))
@@ -647,35 +644,3 @@ def write_report_files(folder: Path, report: Report) -> None:
     for name, png in report.images.items():
         (folder / PLOTS_FOLDER / name).write_bytes(png)
     (folder / REPORT_FILE).write_text(report.html, encoding="utf-8")
-
-
-def write_report(result: SweepResult, folder: str | Path, environment: Mapping[str, Any] | None = None) -> Path:
-    """Rewrite report.html and plots/*.png in an existing run folder, each file under a
-    temporary name renamed over the old one, the page last; no other file is touched.
-    `environment` None means the folder's environment.json, when it has one. Figures a
-    new page no longer draws (say, lr_range.png) are removed. Returns the page's path."""
-    from fastlstm._common.files import read_json_file, write_file_atomically
-    from fastlstm.results._run_folder import ENVIRONMENT_FILE
-
-    folder = Path(folder)
-    if environment is None and (folder / ENVIRONMENT_FILE).exists():
-        environment = read_json_file(folder, ENVIRONMENT_FILE)
-    report = build_report(result, environment)
-    plots_folder = folder / PLOTS_FOLDER
-    plots_folder.mkdir(exist_ok=True)
-    for name, png in report.images.items():
-        write_file_atomically(plots_folder / name, png)
-    for name in set(PLOT_FILES) - set(report.images):
-        (plots_folder / name).unlink(missing_ok=True)
-    return write_file_atomically(folder / REPORT_FILE, report.html)
-
-
-def rebuild_report(folder: str | Path) -> Path:
-    """report.html and its figures again, from the run folder alone (`fl.load` and environment.json).
-
-    A folder that holds no finished run raises `fastlstm.data.NotAResultFolderError`, a damaged
-    one `DamagedResultError` (both `ValueError`s), before anything is written.
-    """
-    from fastlstm.results._result import load
-
-    return write_report(load(folder), folder)

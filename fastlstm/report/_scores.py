@@ -98,7 +98,7 @@ def baseline_line(baselines: Mapping[str, Any], units: str = "") -> str:
 def scores_body(page: Any, doc: Mapping[str, Any]) -> str:
     """The report section: the configurations' mean ± std table, the baselines, and the
     best configuration's per-class recall and confusion matrix."""
-    from fastlstm.report._html import esc, key_values, table
+    from fastlstm._common.html import esc, key_values, table
 
     if not doc.get("scored"):
         return "".join(f"<p class='note'>{esc(n)}</p>" for n in doc.get("notes") or [])

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,18 +18,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import traverse_util
 
 from fastlstm._common.coerce import to_python
-from fastlstm._common.files import (
-    MARKER,
-    DamagedResultError,
-    NotAResultFolderError,
-    check_seal,
-    marker_kind,
-    read_json_file,
-    read_npz_file,
-)
 from fastlstm.data._loaded import LoadedData
 from fastlstm.data._prepare import metrics_in_target_units, prepare_data, prepare_inputs, scale_target, unscale_target
 from fastlstm.data._preprocessing import apply_preprocessing
@@ -39,7 +27,13 @@ from fastlstm.engine._model import ModelSpec, check_token_ids
 from fastlstm.engine._program import ModelConfig, evaluate_sums, forward, normalized
 from fastlstm.layers import layer_from_config
 from fastlstm.results._leaderboard import Leaderboard
-from fastlstm.results._run_folder import check_views, read_analysis, read_config, write_run_folder
+from fastlstm.results._run_folder import (
+    GroupParams,
+    read_result,
+    write_report,
+    write_result_core,
+    write_run_folder,
+)
 from fastlstm.stats import (
     BestConfiguration,
     Ranking,
@@ -52,24 +46,7 @@ from fastlstm.stats import (
     summarize,
 )
 
-FORMAT_VERSION = 1
-IN_PROGRESS_KIND = "run-in-progress"  # the marker of a run folder claimed before training
 PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
-RESULT_FILE = "result.json"
-HISTORY_FILE = "history.npz"
-NON_FINITE_KEY = "non_finite"  # where the document lists the inf/nan values it wrote as null
-REQUIRED_META = ("task", "loss", "metrics", "out_dim", "num_classes", "mask_value")
-REQUIRED_MEMBER = ("index", "config", "status", "final_epoch")
-
-
-@dataclasses.dataclass
-class GroupParams:
-    """Parameters of the members that share one structure (leading member axis)."""
-
-    members: tuple[int, ...]
-    units: int
-    layers: int
-    params: Any
 
 
 @dataclasses.dataclass
@@ -434,18 +411,7 @@ class SweepResult:
 
         The run folder writer calls this inside its temporary folder; call `save` instead.
         """
-        doc = {
-            "format_version": FORMAT_VERSION,
-            "members": self.members,
-            "configs": self.configs,
-            "meta": self.meta,
-            "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in self.groups],
-        }
-        (folder / RESULT_FILE).write_text(_strict_json(doc))
-        np.savez(folder / HISTORY_FILE, **self.history)
-        for k, g in enumerate(self.groups):
-            flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
-            np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
+        write_result_core(self, folder)
 
 
 def _head_in_units(params: Any, scaling: Mapping[str, float] | None) -> Any:
@@ -471,40 +437,6 @@ def _predict_batch_size(batch_size: Any) -> int:
     return value
 
 
-def _params_file(k: int) -> str:
-    return f"params_{k}.npz"
-
-
-def _strict_json(doc: dict[str, Any]) -> str:
-    """`doc` as strict JSON (RFC 8259): inf/nan become null, and their places are listed
-    under `non_finite` so `load` puts them back (an infinite clipnorm means "no clipping")."""
-    non_finite: list[list[Any]] = []
-    ready = _json_ready(to_python(doc), [], non_finite)
-    if non_finite:
-        ready[NON_FINITE_KEY] = non_finite
-    return json.dumps(ready, indent=1, allow_nan=False, default=_json_default)
-
-
-def _json_ready(value: Any, where: list[Any], non_finite: list[list[Any]]) -> Any:
-    """Plain JSON values (NumPy scalars already Python ones): non-finite floats as None, recorded."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        non_finite.append([*where, repr(value)])  # 'inf', '-inf' or 'nan'
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v, [*where, k], non_finite) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v, [*where, i], non_finite) for i, v in enumerate(value)]
-    return value
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot save a {type(o).__name__} in result.json")
-
-
 def load(path: str | os.PathLike) -> SweepResult:
     """Read a result written by `SweepResult.save` (a run folder, or a result folder saved
     before run folders: then `spec` is None, as it is when config.toml is absent).
@@ -513,100 +445,16 @@ def load(path: str | os.PathLike) -> SweepResult:
     files are missing, truncated or altered raises `fastlstm.data.DamagedResultError`
     (both `ValueError`s) naming the folder and the file. Nothing is ever unpickled.
     """
-    path = Path(path)
-    if not path.is_dir() or not ((path / RESULT_FILE).exists() or (path / MARKER).exists()):
-        raise NotAResultFolderError(f"path {str(path)!r} is not a saved fastlstm result (no {RESULT_FILE})")
-    if marker_kind(path) == IN_PROGRESS_KIND:
-        raise NotAResultFolderError(
-            f"path {str(path)!r} is a run that did not finish (interrupted, or still running); "
-            f"continue it with: fastlstm sweep --resume {path}"
-        )
-    doc = _read_document(path)
-    history = read_npz_file(path, HISTORY_FILE)
-    _check_history(path, history, len(doc["members"]))
-    groups = []
-    for k, g in enumerate(doc["groups"]):
-        arrays = read_npz_file(path, _params_file(k))
-        _check_params(path, _params_file(k), arrays, len(g["members"]))
-        params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
-        groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
-    spec = read_config(path)
-    check_views(path, doc["members"], spec)
-    analysis = read_analysis(path)
-    check_seal(path)  # last: the checks above say what is wrong where they can tell
-    return SweepResult(history, doc["members"], groups, doc["configs"], doc["meta"], spec=spec, analysis=analysis)
+    return SweepResult(**read_result(Path(path)))
 
 
-def _read_document(path: Path) -> dict[str, Any]:
-    """result.json, checked for every field `load` and the result's methods rely on."""
-    doc = read_json_file(path, RESULT_FILE)
-    where = f"{str(path)!r}: {RESULT_FILE}"
-    if not isinstance(doc, dict):
-        raise DamagedResultError(f"{where} is damaged (expected a JSON object, got a {type(doc).__name__})")
-    if "format_version" not in doc:
-        raise DamagedResultError(f"{where} is damaged (no 'format_version')")
-    if doc["format_version"] != FORMAT_VERSION:
-        raise ValueError(f"{where}: unsupported format_version {doc['format_version']!r} (expected {FORMAT_VERSION})")
-    for key, kind in (("members", list), ("configs", list), ("meta", dict), ("groups", list)):
-        if not isinstance(doc.get(key), kind):
-            raise DamagedResultError(f"{where} is damaged ({key!r} is missing or not a JSON {kind.__name__})")
-    _require_keys(where, "meta", [doc["meta"]], REQUIRED_META)
-    _require_keys(where, "members", doc["members"], REQUIRED_MEMBER)
-    _require_keys(where, "groups", doc["groups"], ("members", "units", "layers"))
-    listed = sorted(i for g in doc["groups"] for i in _int_list(where, g["members"]))
-    if listed != list(range(len(doc["members"]))):
-        raise DamagedResultError(f"{where} is damaged (the groups do not list each member once)")
-    _restore_non_finite(where, doc)
-    return doc
+def rebuild_report(folder: str | Path) -> Path:
+    """report.html and its figures again, from the run folder alone (`fl.load` and environment.json).
 
-
-def _require_keys(where: str, field: str, rows: list[Any], keys: tuple[str, ...]) -> None:
-    for row in rows:
-        missing = [k for k in keys if k not in row] if isinstance(row, dict) else list(keys)
-        if missing:
-            raise DamagedResultError(f"{where} is damaged ({field!r} lacks {', '.join(map(repr, missing))})")
-
-
-def _int_list(where: str, value: Any) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
-        raise DamagedResultError(f"{where} is damaged (a group's 'members' is not a list of integers)")
-    return value
-
-
-def _restore_non_finite(where: str, doc: dict[str, Any]) -> None:
-    """Put back the inf/nan values `_strict_json` wrote as null."""
-    for entry in doc.pop(NON_FINITE_KEY, []):
-        try:
-            *keys, last, text = entry
-            target = doc
-            for key in keys:
-                target = target[key]
-            if target[last] is not None:
-                raise ValueError("not null")
-            target[last] = float(text)
-        except (TypeError, ValueError, KeyError, IndexError):
-            raise DamagedResultError(f"{where} is damaged (bad {NON_FINITE_KEY!r} entry {entry!r})") from None
-
-
-def _check_history(path: Path, history: dict[str, np.ndarray], n_members: int) -> None:
-    if "loss" not in history:
-        raise DamagedResultError(f"{str(path)!r}: {HISTORY_FILE} is damaged (no 'loss' array)")
-    for name, values in history.items():
-        if values.ndim != 2 or values.shape[0] != n_members:
-            raise DamagedResultError(
-                f"{str(path)!r}: {HISTORY_FILE} is damaged ({name!r} has shape {values.shape}, "
-                f"expected ({n_members}, epochs))"
-            )
-
-
-def _check_params(path: Path, file: str, arrays: dict[str, np.ndarray], n_members: int) -> None:
-    if not arrays:
-        raise DamagedResultError(f"{str(path)!r}: {file} is damaged (no arrays)")
-    for name, a in arrays.items():
-        if a.ndim == 0 or a.shape[0] != n_members:
-            raise DamagedResultError(
-                f"{str(path)!r}: {file} is damaged ({name!r} has shape {a.shape}, expected a leading axis of {n_members} members)"
-            )
+    A folder that holds no finished run raises `fastlstm.data.NotAResultFolderError`, a damaged
+    one `DamagedResultError` (both `ValueError`s), before anything is written.
+    """
+    return write_report(load(folder), folder)
 
 
 __all__ = ["GroupParams", "SweepResult", "load"]

@@ -28,6 +28,7 @@ environment.json and report.html) was edited or truncated since: a tampered fold
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import importlib.metadata
 import io
@@ -40,12 +41,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 from fastlstm._common.coerce import to_python
-from fastlstm._common.files import DamagedResultError, read_json_file, write_folder_atomically
+from fastlstm._common.files import (
+    MARKER,
+    DamagedResultError,
+    NotAResultFolderError,
+    check_seal,
+    marker_kind,
+    read_json_file,
+    read_npz_file,
+    write_folder_atomically,
+)
 from fastlstm._common.version import __version__
 from fastlstm.data._loaded import LoadedData
+from fastlstm.report._html import PLOT_FILES, PLOTS_FOLDER, REPORT_FILE, build_report, write_report_files
+from fastlstm.spec._config_file import config_toml
+from fastlstm.stats import (
+    Summary,
+)
 
 if TYPE_CHECKING:
     from fastlstm.results._result import SweepResult
@@ -139,8 +157,6 @@ def write_run_folder(
 def write_report_into(folder: Path, result: SweepResult, environment_json: str, summary: Summary) -> None:
     """report.html and plots/ in the folder being written, from the environment as saved
     (read back from its JSON, so a later `fastlstm report` draws the very same page)."""
-    from fastlstm.report._html import build_report, write_report_files  # matplotlib only when a report is written
-
     write_report_files(folder, build_report(result, json.loads(environment_json), summary=summary))
 
 
@@ -186,27 +202,6 @@ def _checked_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 # --- the files ---------------------------------------------------------------------------
-
-
-def config_toml(result: SweepResult) -> tuple[str | None, str | None]:
-    """(config.toml's text, None), or (None, why it is not written).
-
-    The text is `result.spec.to_toml()` behind a comment; a result without a spec (made
-    by hand, or loaded from a folder without config.toml) has none, and a spec that
-    TOML cannot hold (a grid value None, "no clipping": TOML has no null) is left out
-    rather than written as something that would run a different sweep.
-    """
-    spec = result.spec
-    if spec is None:
-        return None, "the result carries no spec"
-    try:
-        text = spec.to_toml()
-    except (TypeError, ValueError) as err:
-        return None, f"the spec has no TOML form ({err})"
-    header = "# The resolved spec of this run; run it again with: fastlstm sweep config.toml\n"
-    if spec.data is None:
-        header += "# Its data were arrays passed to fl.sweep: add a [data] table to run it from the command line.\n"
-    return header + text, None
 
 
 def members_csv(members: list[dict[str, Any]]) -> str:
@@ -460,3 +455,210 @@ __all__ = [
     "strict_json",
     "write_run_folder",
 ]
+
+
+def write_report(result: SweepResult, folder: str | Path, environment: Mapping[str, Any] | None = None) -> Path:
+    """Rewrite report.html and plots/*.png in an existing run folder, each file under a
+    temporary name renamed over the old one, the page last; no other file is touched.
+    `environment` None means the folder's environment.json, when it has one. Figures a
+    new page no longer draws (say, lr_range.png) are removed. Returns the page's path."""
+    from fastlstm._common.files import read_json_file, write_file_atomically
+
+    folder = Path(folder)
+    if environment is None and (folder / ENVIRONMENT_FILE).exists():
+        environment = read_json_file(folder, ENVIRONMENT_FILE)
+    report = build_report(result, environment)
+    plots_folder = folder / PLOTS_FOLDER
+    plots_folder.mkdir(exist_ok=True)
+    for name, png in report.images.items():
+        write_file_atomically(plots_folder / name, png)
+    for name in set(PLOT_FILES) - set(report.images):
+        (plots_folder / name).unlink(missing_ok=True)
+    return write_file_atomically(folder / REPORT_FILE, report.html)
+
+
+FORMAT_VERSION = 1
+
+
+IN_PROGRESS_KIND = "run-in-progress"  # the marker of a run folder claimed before training
+
+
+RESULT_FILE = "result.json"
+
+
+HISTORY_FILE = "history.npz"
+
+
+NON_FINITE_KEY = "non_finite"  # where the document lists the inf/nan values it wrote as null
+
+
+REQUIRED_META = ("task", "loss", "metrics", "out_dim", "num_classes", "mask_value")
+
+
+REQUIRED_MEMBER = ("index", "config", "status", "final_epoch")
+
+
+@dataclasses.dataclass
+class GroupParams:
+    """Parameters of the members that share one structure (leading member axis)."""
+
+    members: tuple[int, ...]
+    units: int
+    layers: int
+    params: Any
+
+
+def _params_file(k: int) -> str:
+    return f"params_{k}.npz"
+
+
+def _strict_json(doc: dict[str, Any]) -> str:
+    """`doc` as strict JSON (RFC 8259): inf/nan become null, and their places are listed
+    under `non_finite` so `load` puts them back (an infinite clipnorm means "no clipping")."""
+    non_finite: list[list[Any]] = []
+    ready = _json_ready(to_python(doc), [], non_finite)
+    if non_finite:
+        ready[NON_FINITE_KEY] = non_finite
+    return json.dumps(ready, indent=1, allow_nan=False, default=_json_default)
+
+
+def _json_ready(value: Any, where: list[Any], non_finite: list[list[Any]]) -> Any:
+    """Plain JSON values (NumPy scalars already Python ones): non-finite floats as None, recorded."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        non_finite.append([*where, repr(value)])  # 'inf', '-inf' or 'nan'
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v, [*where, k], non_finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v, [*where, i], non_finite) for i, v in enumerate(value)]
+    return value
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot save a {type(o).__name__} in result.json")
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    """result.json, checked for every field `load` and the result's methods rely on."""
+    doc = read_json_file(path, RESULT_FILE)
+    where = f"{str(path)!r}: {RESULT_FILE}"
+    if not isinstance(doc, dict):
+        raise DamagedResultError(f"{where} is damaged (expected a JSON object, got a {type(doc).__name__})")
+    if "format_version" not in doc:
+        raise DamagedResultError(f"{where} is damaged (no 'format_version')")
+    if doc["format_version"] != FORMAT_VERSION:
+        raise ValueError(f"{where}: unsupported format_version {doc['format_version']!r} (expected {FORMAT_VERSION})")
+    for key, kind in (("members", list), ("configs", list), ("meta", dict), ("groups", list)):
+        if not isinstance(doc.get(key), kind):
+            raise DamagedResultError(f"{where} is damaged ({key!r} is missing or not a JSON {kind.__name__})")
+    _require_keys(where, "meta", [doc["meta"]], REQUIRED_META)
+    _require_keys(where, "members", doc["members"], REQUIRED_MEMBER)
+    _require_keys(where, "groups", doc["groups"], ("members", "units", "layers"))
+    listed = sorted(i for g in doc["groups"] for i in _int_list(where, g["members"]))
+    if listed != list(range(len(doc["members"]))):
+        raise DamagedResultError(f"{where} is damaged (the groups do not list each member once)")
+    _restore_non_finite(where, doc)
+    return doc
+
+
+def _require_keys(where: str, field: str, rows: list[Any], keys: tuple[str, ...]) -> None:
+    for row in rows:
+        missing = [k for k in keys if k not in row] if isinstance(row, dict) else list(keys)
+        if missing:
+            raise DamagedResultError(f"{where} is damaged ({field!r} lacks {', '.join(map(repr, missing))})")
+
+
+def _int_list(where: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise DamagedResultError(f"{where} is damaged (a group's 'members' is not a list of integers)")
+    return value
+
+
+def _restore_non_finite(where: str, doc: dict[str, Any]) -> None:
+    """Put back the inf/nan values `_strict_json` wrote as null."""
+    for entry in doc.pop(NON_FINITE_KEY, []):
+        try:
+            *keys, last, text = entry
+            target = doc
+            for key in keys:
+                target = target[key]
+            if target[last] is not None:
+                raise ValueError("not null")
+            target[last] = float(text)
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise DamagedResultError(f"{where} is damaged (bad {NON_FINITE_KEY!r} entry {entry!r})") from None
+
+
+def _check_history(path: Path, history: dict[str, np.ndarray], n_members: int) -> None:
+    if "loss" not in history:
+        raise DamagedResultError(f"{str(path)!r}: {HISTORY_FILE} is damaged (no 'loss' array)")
+    for name, values in history.items():
+        if values.ndim != 2 or values.shape[0] != n_members:
+            raise DamagedResultError(
+                f"{str(path)!r}: {HISTORY_FILE} is damaged ({name!r} has shape {values.shape}, "
+                f"expected ({n_members}, epochs))"
+            )
+
+
+def _check_params(path: Path, file: str, arrays: dict[str, np.ndarray], n_members: int) -> None:
+    if not arrays:
+        raise DamagedResultError(f"{str(path)!r}: {file} is damaged (no arrays)")
+    for name, a in arrays.items():
+        if a.ndim == 0 or a.shape[0] != n_members:
+            raise DamagedResultError(
+                f"{str(path)!r}: {file} is damaged ({name!r} has shape {a.shape}, expected a leading axis of {n_members} members)"
+            )
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """The fields of a `SweepResult` from its folder (`fl.load` builds the result from them),
+    every file checked against the others and the seal."""
+    if not path.is_dir() or not ((path / RESULT_FILE).exists() or (path / MARKER).exists()):
+        raise NotAResultFolderError(f"path {str(path)!r} is not a saved fastlstm result (no {RESULT_FILE})")
+    if marker_kind(path) == IN_PROGRESS_KIND:
+        raise NotAResultFolderError(
+            f"path {str(path)!r} is a run that did not finish (interrupted, or still running); "
+            f"continue it with: fastlstm sweep --resume {path}"
+        )
+    doc = _read_document(path)
+    history = read_npz_file(path, HISTORY_FILE)
+    _check_history(path, history, len(doc["members"]))
+    groups = []
+    for k, g in enumerate(doc["groups"]):
+        arrays = read_npz_file(path, _params_file(k))
+        _check_params(path, _params_file(k), arrays, len(g["members"]))
+        params = traverse_util.unflatten_dict({name: jnp.asarray(a) for name, a in arrays.items()}, sep="/")
+        groups.append(GroupParams(tuple(g["members"]), g["units"], g["layers"], params))
+    spec = read_config(path)
+    check_views(path, doc["members"], spec)
+    analysis = read_analysis(path)
+    check_seal(path)  # last: the checks above say what is wrong where they can tell
+    return {
+        "history": history,
+        "members": doc["members"],
+        "groups": groups,
+        "configs": doc["configs"],
+        "meta": doc["meta"],
+        "spec": spec,
+        "analysis": analysis,
+    }
+
+
+def write_result_core(result: SweepResult, folder: Path) -> None:
+    """result.json, history.npz and params_k.npz: the files `read_result` reads."""
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "members": result.members,
+        "configs": result.configs,
+        "meta": result.meta,
+        "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in result.groups],
+    }
+    (folder / RESULT_FILE).write_text(_strict_json(doc))
+    np.savez(folder / HISTORY_FILE, **result.history)
+    for k, g in enumerate(result.groups):
+        flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
+        np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})

@@ -373,9 +373,9 @@ def run_comparison_text(doc: dict[str, Any], width: int = WIDTH) -> str:
     names = _shorten_labels(side, tests) if max(side.width(), tests.width()) > width else []
     lines = [f"A: {doc['runs']['a']['path']}", f"B: {doc['runs']['b']['path']}", ""]
     lines += [*_plain_table(side), *names, "", *_plain_table(tests), ""]
-    tests = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds, same data)"}
+    test_names = {"welch": "Welch's t-test", "paired t": "paired t-test (same seeds, same data)"}
     used = " or ".join(
-        tests[k] for k in sorted({("paired t" if c["test"]["paired"] else "welch") for c in doc["comparisons"]})
+        test_names[k] for k in sorted({("paired t" if c["test"]["paired"] else "welch") for c in doc["comparisons"]})
     )
     count = len(doc["comparisons"])
     holm_text = f"adjusted over the {count} comparisons" if count > 1 else "the same as p with one comparison"
@@ -438,3 +438,21 @@ def ranked_configs(summary: Summary, metric: str | None) -> list[int]:
         return (missing, 0.0 if missing else sign * mean, row["config"])
 
     return [row["config"] for row in sorted(summary, key=key)]
+
+
+def share_phrase(crossed: Mapping[str, Any], term: str) -> str:
+    """'12% [0%, 41%], p = 0.31: indistinguishable from zero' for one crossed term."""
+    low, high = crossed["share_interval"][term]
+    text = f"{percent(crossed['share'][term])} [{percent(low)}, {percent(high)}]"
+    p = crossed.get("p", {}).get(term)
+    if p is not None and math.isfinite(p):
+        text += f", p = {p:.2g}"
+    elif term == "interaction":
+        text += ", no test (one member per cell: it is the residual)"
+    if crossed.get("indistinguishable_from_zero", {}).get(term):
+        text += ": indistinguishable from zero"
+    return text
+
+
+def percent(share: Any) -> str:
+    return "-" if share is None or not math.isfinite(share) else f"{100 * share:.0f}%"
