@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -295,8 +295,8 @@ def split_last_rows(train: Part, validation_split: float) -> tuple[Part, Part]:
         raise ValueError(
             f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"
         )
-    head = tuple(None if a is None else a[:split_at] for a in train)
-    tail = tuple(None if a is None else a[split_at:] for a in train)
+    head = cast(Part, tuple(None if a is None else a[:split_at] for a in train))
+    tail = cast(Part, tuple(None if a is None else a[split_at:] for a in train))
     return head, tail
 
 
@@ -367,7 +367,11 @@ def class_weights(
             f"class_weight='balanced' needs one class per sample, but y is multi-label ({y.shape[1]} binary outputs)"
         )
     labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.round(y.reshape(-1)).astype(int)
-    table = balanced_class_weights(labels) if is_balanced(class_weight) else class_weight_table(class_weight)
+    table = (
+        balanced_class_weights(labels)
+        if is_balanced(class_weight)
+        else class_weight_table(cast("Mapping[int, float]", class_weight))  # a table unless 'balanced'
+    )
     missing = sorted(set(np.unique(labels).tolist()) - set(table))
     if missing:
         raise ValueError(f"class_weight has no weight for classes {missing}; expected a weight for every class in y")

@@ -56,7 +56,7 @@ def label_name(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
-        return str(int(value)) if abs(value) < 2**53 else str(float(value))  # 2.0 -> "2"; 1e38 -> "1e+38"
+        return str(int(value)) if abs(float(value)) < 2**53 else str(float(value))  # 2.0 -> "2"; 1e38 -> "1e+38"
     return str(value)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -316,8 +316,10 @@ def _standardized(
     numbers fitted before (a Keras model's Normalization): applied as they are."""
     if standardize is None:
         return None
-    fixed = isinstance(standardize, Mapping)
-    fitted = dict(standardize) if fixed else fit_preprocessing(train.x, train.mask, standardize)
+    if isinstance(standardize, Mapping):
+        fitted = dict(standardize)
+    else:
+        fitted = fit_preprocessing(train.x, train.mask, standardize)
     for split in (train, val):
         if split is not None:
             split.x = apply_preprocessing(split.x, split.mask, fitted)
@@ -346,6 +348,6 @@ def _split_by_mode(train: Part, validation_split: float, split: SplitMode, split
     if split == "last":
         return split_last_rows(train, validation_split)
     keep, held = split_rows(train[0].shape[0], validation_split, split, split_seed, train[1])
-    head = tuple(None if a is None else a[keep] for a in train)
-    tail = tuple(None if a is None else a[held] for a in train)
+    head = cast(Part, tuple(None if a is None else a[keep] for a in train))
+    tail = cast(Part, tuple(None if a is None else a[held] for a in train))
     return head, tail

@@ -62,7 +62,12 @@ def fit_preprocessing(x: np.ndarray, mask: np.ndarray | None, method: str) -> di
 def _shift_and_scale(doc: dict[str, Any], features: int) -> tuple[np.ndarray, np.ndarray]:
     """(shift, scale) float64 arrays of shape (features,) from a fitted dict, checked."""
     method = doc.get("method") if isinstance(doc, dict) else None
-    keys = {"feature": ("mean", "std"), "global": ("mean", "std"), "min_max": ("min", "range")}.get(method)
+    known: dict[object, tuple[str, str]] = {
+        "feature": ("mean", "std"),
+        "global": ("mean", "std"),
+        "min_max": ("min", "range"),
+    }
+    keys = known.get(method)
     if keys is None:
         raise ValueError(f"preprocessing: unknown method {method!r}; expected one of {METHODS}")
     try:

@@ -27,8 +27,9 @@ import dataclasses
 import hashlib
 import os
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
@@ -66,6 +67,14 @@ SUFFIXES: dict[str, DataFormat] = {
 ARRAY_FORMATS = ("npz", "npy")  # the formats whose x has a layout to choose
 
 
+class _Roles(TypedDict):
+    """The column roles `read_data` passes on to the table readers."""
+
+    time_column: str | None
+    features: Sequence[str] | None
+    drop_columns: Sequence[str] | None
+
+
 def read_data(
     path: str | os.PathLike[str],
     *,
@@ -95,7 +104,7 @@ def read_data(
     which column of a table is what; left None they are found by their usual names
     (`fastlstm.data._roles`), and the description says what was chosen. `layout` is the
     axis order of an .npz/.npy x ("channels_first": aeon's); x comes back steps first."""
-    roles = {"time_column": time_column, "features": features, "drop_columns": drop_columns}
+    roles: _Roles = {"time_column": time_column, "features": features, "drop_columns": drop_columns}
     if is_dataframe(path):
         if labels is not None or format is not None:
             raise ValueError("labels/format: a DataFrame is read as a table; name its label column with label_columns=")
@@ -141,7 +150,7 @@ def _read_dataframe(
     validation_split: float,
     id_column: str | None,
     label_columns: Any,
-    roles: dict[str, Any],
+    roles: _Roles,
 ) -> LoadedData:
     """A DataFrame through the same table code as the CSV it would be saved as."""
     _check_arguments("csv", None, window, horizon, target, validation_split)
@@ -387,8 +396,8 @@ def with_validation_file(
             "validation labels (--validation-labels): a .npy validation x takes its labels' .npy file, "
             f"{'and none was given' if fmt == 'npy' else f'a {fmt} file has its labels inside'}"
         )
-    labels = {} if validation_labels is None else {"labels": _existing_file(validation_labels, "validation labels")}
-    val = read_data(source, format=fmt, **labels, **options)
+    labels = None if validation_labels is None else _existing_file(validation_labels, "validation labels")
+    val = read_data(source, format=fmt, labels=labels, **options)
     if val.validation_data is not None:
         raise DataFileError(source, "holds validation data itself (x_val/y_val); as a validation file it needs x and y")
     y_val = _codes_of(train, val)
@@ -411,7 +420,8 @@ def _codes_of(train: LoadedData, val: LoadedData) -> np.ndarray:
         )
     if train.class_names is None or val.class_names == train.class_names:
         return val.y
-    names = [val.class_names[int(code)] for code in np.asarray(val.y).ravel()]
+    val_names = cast("tuple[str, ...]", val.class_names)  # names in both files (checked above)
+    names = [val_names[int(code)] for code in np.asarray(val.y).ravel()]
     try:
         return encode_labels(names, train.class_names)[0]
     except ValueError as err:

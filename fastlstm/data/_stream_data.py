@@ -17,7 +17,7 @@ import hashlib
 import math
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from fastlstm.data import _arrays as base
 from fastlstm.data import _stream_files as stream
 from fastlstm.data._preprocessing import apply_preprocessing
 from fastlstm.data._stream_files import (
+    BatchLayout,
     BatchSource,
     RowSource,
     fit_streamed,
@@ -36,6 +37,8 @@ from fastlstm.data._stream_files import (
 from fastlstm.data._targets import resolve_targets
 
 Block = tuple  # (x, y, weight, mask or None, real rows, step index) per batch of a block
+# A batch source's (raw y, raw weight or None) -> (encoded y, float32 weights).
+Encoder = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclasses.dataclass
@@ -48,7 +51,7 @@ class StreamSplit:
     rows: RowSource | None = None  # x as rows (memory-mapped, shards or in memory) ...
     start: int = 0  # ... from this row on
     batches: BatchSource | None = None  # ... or as a PyDataset's / generator's batches
-    encode: Callable | None = None  # batch source: (raw y, raw weight) -> (y, weight)
+    encode: Encoder | None = None  # batch source: (raw y, raw weight) -> (y, weight)
     ragged_mask: np.ndarray | None = None  # an in-memory validation_data's padding mask
     mask_value: float | None = None
     mask_zero: bool = False
@@ -70,7 +73,7 @@ class StreamSplit:
 
     def raw_rows(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Rows [lo, hi) of this split, unscaled, with their mask; NaN/inf refused."""
-        x = self.rows.read(self.start + lo, self.start + hi)
+        x = cast(RowSource, self.rows).read(self.start + lo, self.start + hi)  # a split read by rows
         if not np.all(np.isfinite(x)):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
             raise ValueError(f"x contains NaN or inf values (first at index {(bad[0] + self.start + lo, *bad[1:])})")
@@ -107,11 +110,12 @@ class StreamSplit:
 
     def _batch_source_blocks(self, batch_size: int, per_block: int) -> Iterator[Block]:
         group: list[Block] = []
-        for step, (x, y, w) in enumerate(self.batches.batches()):
+        source, encode = cast(BatchSource, self.batches), cast(Encoder, self.encode)  # set together
+        for step, (x, y, w) in enumerate(source.batches()):
             if x.shape[0] > batch_size:
                 raise ValueError(f"x: batch {step} has {x.shape[0]} rows, more than batch_size={batch_size}")
             mask = self.block_mask(x, None)
-            y, w = self.encode(y, w)
+            y, w = encode(y, w)
             group.append(pack(self.scaled(x, mask), y, w, mask, batch_size, step))
             if len(group) == per_block:
                 yield stacked(group)
@@ -282,23 +286,26 @@ def _batch_source_splits(x: Any, y: Any, options: dict, masking: dict) -> tuple:
             yield xb, real_steps(xb, None, masking["mask_value"], masking["mask_zero"])
 
     method = options["standardize"]  # fitted in the same pass: every batch is a training batch
-    fitted = fit_streamed(checking_pass(), method) if method is not None else collections.deque(checking_pass(), 0)
+    if method is not None:
+        fitted = fit_streamed(checking_pass(), method)
+    else:
+        collections.deque(checking_pass(), 0)  # the checking pass alone
+        fitted = None
     if not ys:
         raise ValueError("x: the PyDataset or generator gave no batches")
+    row_shape = cast(BatchLayout, source.layout).row_shape  # set by the first batch
     raw_y = base.as_targets(np.concatenate(ys), "y", sum(len(b) for b in ys))
     weight = np.concatenate(ws) if ws[0] is not None else np.ones(len(raw_y), np.float32)
-    train = StreamSplit(
-        raw_y, base.checked_weights(weight, "sample_weight", len(raw_y)), source.layout.row_shape, **masking
-    )
+    train = StreamSplit(raw_y, base.checked_weights(weight, "sample_weight", len(raw_y)), row_shape, **masking)
     train.batches = source
-    train.preprocessing = fitted if method is not None else None
+    train.preprocessing = fitted
     val, val_y = None, None
     if options["validation_data"] is not None:
-        val, val_y = _in_memory_validation(options["validation_data"], source.layout.row_shape, masking)
+        val, val_y = _in_memory_validation(options["validation_data"], row_shape, masking)
     return train, val, raw_y, val_y
 
 
-def _batch_encoder(targets: Any, table: dict[int, float] | None) -> Callable:
+def _batch_encoder(targets: Any, table: dict[int, float] | None) -> Encoder:
     """(raw y, raw weight or None) of one batch -> (encoded y, float32 weights)."""
 
     def encode(y: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +337,8 @@ def _fit_standardize(method: str | None, train: StreamSplit, val: StreamSplit | 
 def fingerprint(ds: base.Dataset) -> str:
     """SHA-256 of a streamed dataset's identity (see `fastlstm.api._sweep.stream_digest`)."""
     digest = hashlib.sha256()
-    for split in (ds.train, ds.val):
+    streamed = cast("tuple[StreamSplit, StreamSplit | None]", (ds.train, ds.val))
+    for split in streamed:
         if split is None:
             continue
         digest.update(repr((len(split), split.row_shape, split.start, split.masked)).encode())

@@ -45,7 +45,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def _read_tsv(pd: Any, source: Path) -> Any:
     archive's layout, read as columns label, t1, t2, ... with the labels as class names
     (as a .ts file's are: FordA's -1 and 1 become classes 0 and 1)."""
     frame = pd.read_csv(source, sep="\t", header=None, dtype={0: str})
-    first = frame.iloc[0, 1] if frame.shape[0] and frame.shape[1] > 1 else None
+    first: Any = frame.iloc[0, 1] if frame.shape[0] and frame.shape[1] > 1 else None  # a cell, or None
     try:
         float(first)
     except (TypeError, ValueError):
@@ -263,7 +263,7 @@ def _read_long(source: Path, fmt: DataFormat, frame: Any, roles: ColumnRoles, sh
     starts = np.flatnonzero(np.diff(frame[SEQUENCE].to_numpy(), prepend=-1))
     values = frame[roles.features].to_numpy(dtype=np.float32)
     x = stack_if_equal(np.split(values, starts[1:]))
-    y, class_names = _sequence_labels(source, frame, roles.labels, starts, roles.id)
+    y, class_names = _sequence_labels(source, frame, roles.labels, starts, cast(str, roles.id))  # checked by the caller
     description = f"{source.name}: {describe_inputs(x)}{describe_classes(class_names)}; {roles.describe(order)}"
     names = tuple(str(c) for c in roles.features)
     return LoadedData(x, y, None, None, str(source), fmt, sha, description, class_names, feature_names=names)

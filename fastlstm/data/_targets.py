@@ -51,6 +51,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -316,7 +317,8 @@ def _regression(facts: _Facts, s: _Settings, source: str) -> Targets:
 def _warn(message: str) -> None:
     """Warn with the location of the first caller outside fastlstm (the user's line)."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(), 1
+    frame: FrameType | None = sys._getframe()
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, TaskInferenceWarning, stacklevel=level)

@@ -20,12 +20,13 @@ GunPoint_TRAIN.arff and GunPoint_TRAIN.ts give identical x, codes and class name
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from fastlstm.data._loaded import (
     DataFileError,
+    Inputs,
     LoadedData,
     describe_classes,
     describe_inputs,
@@ -82,10 +83,11 @@ def _arff_classes(source: Path) -> list[str] | None:
     return [name.strip().strip("'\"").lower() for name in inside.split(",") if name.strip()]
 
 
-def _loaded(source: Path, fmt: str, data: Any, y: Any, meta: dict[str, Any]) -> LoadedData:
+def _loaded(source: Path, fmt: Literal["ts", "arff"], data: Any, y: Any, meta: dict[str, Any]) -> LoadedData:
     """aeon's (cases, channels, length) as fastlstm's (cases, length, channels), labels coded."""
     if len(data) == 0:
         raise DataFileError(source, "has no series: expected a header, then @data, then one row per series")
+    x: Inputs
     if isinstance(data, np.ndarray):
         x = np.ascontiguousarray(np.asarray(data, np.float32).transpose(0, 2, 1))
     else:
