@@ -32,7 +32,7 @@ import mmap
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def release_pages(a: np.ndarray) -> None:
             m.madvise(mmap.MADV_DONTNEED)
 
 
-def _libc_trim() -> Callable[[], Any]:
+def _libc_trim() -> Callable[[int], object]:
     """glibc's `malloc_trim(0)`, or a no-op elsewhere."""
     try:
         return ctypes.CDLL("libc.so.6").malloc_trim
@@ -144,7 +144,9 @@ def open_shards(directory: str | os.PathLike[str]) -> tuple[RowSource, np.ndarra
     xs = sorted(folder.glob("x_*.npy"))
     if not xs:
         raise ValueError(f"x: {folder} holds no x_*.npy shards (expected x_000.npy, y_000.npy, ...)")
-    parts, ys, ws = [], [], []
+    parts: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    ws: list[np.ndarray] = []
     for file in xs:
         suffix = file.name[2:]
         y_file, w_file = folder / f"y_{suffix}", folder / f"w_{suffix}"
@@ -169,7 +171,7 @@ def open_shards(directory: str | os.PathLike[str]) -> tuple[RowSource, np.ndarra
     return RowSource(parts, [f.name for f in xs]), np.concatenate(ys), (np.concatenate(ws) if ws else None)
 
 
-def _load_shard(file: Path, mmap_mode: str | None = None) -> np.ndarray:
+def _load_shard(file: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:
     try:
         return np.load(file, mmap_mode=mmap_mode, allow_pickle=False)
     except (OSError, ValueError) as err:
@@ -264,9 +266,11 @@ class RunningMoments:
     """Chan et al.'s parallel mean/variance (and min/max), merged block by block in float64."""
 
     def __init__(self):
-        self.count, self.mean, self.m2 = 0, 0.0, 0.0
-        self.low: Any = np.inf
-        self.high: Any = -np.inf
+        self.count = 0
+        self.mean: np.ndarray | float = 0.0  # per column once a block is added
+        self.m2: np.ndarray | float = 0.0
+        self.low: np.ndarray | float = np.inf
+        self.high: np.ndarray | float = -np.inf
 
     def add(self, values: np.ndarray) -> None:
         """`values` (rows, columns) float64: one more block of observations per column."""
@@ -298,10 +302,11 @@ def fit_streamed(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]], method:
         raise ValueError("standardize: the training rows have no real (unmasked) steps to fit on")
     fitted_on = {"rows": int(rows), "steps": int(steps)}
     if method == "min_max":
-        low, high = moments.low, moments.high
+    # steps > 0: a block was added, so the moments are per-column arrays
+        low, high = cast(np.ndarray, moments.low), cast(np.ndarray, moments.high)
         scale = _safe_scale(high - low, high)
         return {"method": method, "min": low.tolist(), "range": scale.tolist(), "fitted_on": fitted_on}
-    mean, std = moments.mean, np.sqrt(moments.m2 / moments.count)
+    mean, std = cast(np.ndarray, moments.mean), np.sqrt(cast(np.ndarray, moments.m2) / moments.count)
     if method == "global":
         mean, std = mean[0], std[0]
     std = _safe_scale(std, mean)
