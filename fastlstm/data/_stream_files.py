@@ -301,8 +301,8 @@ def fit_streamed(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]], method:
     if steps == 0:
         raise ValueError("standardize: the training rows have no real (unmasked) steps to fit on")
     fitted_on = {"rows": int(rows), "steps": int(steps)}
-    if method == "min_max":
     # steps > 0: a block was added, so the moments are per-column arrays
+    if method == "min_max":
         low, high = cast(np.ndarray, moments.low), cast(np.ndarray, moments.high)
         scale = _safe_scale(high - low, high)
         return {"method": method, "min": low.tolist(), "range": scale.tolist(), "fitted_on": fitted_on}
