@@ -79,7 +79,7 @@ def object_from_config(
         raise ValueError(f"{argument}: {kind}: {err}") from None
 
 
-def checked_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+def checked_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     """`value` as an int >= minimum (and <= maximum; NumPy integers accepted; bools and floats not)."""
     if isinstance(value, np.integer):
         value = int(value)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def esc(value: Any) -> str:
+def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 

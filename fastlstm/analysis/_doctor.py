@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -190,17 +190,18 @@ def verify_change(
     primary metric: each run's best configuration by mean over seeds, paired by seed."""
     from fastlstm.api._sweep import load_data, train
 
-    after_spec = changed_spec(spec, finding.change)
+    change = cast("dict[str, Any]", finding.change)  # only a finding with a change is verified
+    after_spec = changed_spec(spec, change)
     ds = load_data(after_spec, x, y, validation_data, sample_weight)
     after = train(after_spec, ds, **_shown("with the fix", verbose))
     values = None
-    if finding.id in JUDGED_BY_BALANCED_ACCURACY and "split" not in finding.change:  # a split moves the rows
+    if finding.id in JUDGED_BY_BALANCED_ACCURACY and "split" not in change:  # a split moves the rows
         values = balanced_accuracy_values(before, after, x, y, spec, validation_data)
     verification = before_after(finding, before, after, values)
-    if "split" in finding.change:  # say it: the numbers are not over the same rows
+    if "split" in change:  # say it: the numbers are not over the same rows
         verification["note"] = (
-            f"split={finding.change['split']!r} holds out other rows: before and after are scored on different "
-            f"validation rows (before: the spec's {spec.split!r} split; after: a {finding.change['split']} draw)"
+            f"split={change['split']!r} holds out other rows: before and after are scored on different "
+            f"validation rows (before: the spec's {spec.split!r} split; after: a {change['split']} draw)"
         )
     return after, verification
 
@@ -225,7 +226,8 @@ def balanced_accuracy_values(
         return None  # multi-label: one balanced accuracy per output, no single number to compare
     part = view.val
     x_val = part.x if part.real.all() else [row[real] for row, real in zip(part.x, part.real)]
-    truth = part.y[:, 0].astype(np.int64) if part.y.shape[1] == 1 else np.argmax(part.y, axis=1)
+    y_val = cast(np.ndarray, part.y)  # checked above
+    truth = y_val[:, 0].astype(np.int64) if y_val.shape[1] == 1 else np.argmax(y_val, axis=1)
     scores = [_balanced_accuracy(result.predict(x_val), truth) for result in (before, after)]
     return "val_balanced_accuracy", scores[0], scores[1]
 

@@ -47,7 +47,7 @@ def is_text(y: np.ndarray) -> bool:
     return all(isinstance(v, (str, bytes)) for v in y.ravel()[:1000].tolist())
 
 
-def label_name(value: Any) -> str:
+def label_name(value: object) -> str:
     """A label's name: `2.0` and `2` are both "2"; strings stay as they are."""
     if isinstance(value, bytes):
         return value.decode()

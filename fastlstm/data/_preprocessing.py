@@ -24,7 +24,7 @@ METHODS = ("feature", "global", "min_max")
 CONSTANT_TOLERANCE = 10 * np.finfo(np.float64).eps
 
 
-def check_standardize(value: Any) -> str | None:
+def check_standardize(value: object) -> str | None:
     """The method name, or None; anything else is a ValueError naming the argument."""
     if value is None or (isinstance(value, str) and value in METHODS):
         return value

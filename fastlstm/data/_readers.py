@@ -134,7 +134,7 @@ def read_data(
     return read_long_table(source, fmt, id_column=id_column, label_columns=label_columns, **roles)
 
 
-def is_dataframe(value: Any) -> bool:
+def is_dataframe(value: object) -> bool:
     """A pandas DataFrame, without importing pandas when it was never imported."""
     import sys
 

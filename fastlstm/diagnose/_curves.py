@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS
+
+if TYPE_CHECKING:
+    from fastlstm.results._result import SweepResult
 
 NOISE_SES, MIN_MARGIN = 3.0, 0.02
 WEAK_GAIN = 0.25  # a range test whose best rate lowers the loss less than this share learns nothing much
@@ -87,7 +90,7 @@ class Curves:
         return float(OPTIMIZER_DEFAULTS.get(name, OPTIMIZER_DEFAULTS["adam"])["learning_rate"])
 
 
-def curves_of(result: Any, range_doc: dict[str, Any] | None = None) -> Curves:
+def curves_of(result: SweepResult, range_doc: dict[str, Any] | None = None) -> Curves:
     """The `Curves` of a `SweepResult` (loaded ones too: only history, members, meta), with
     the range test's document when there is one (`range_doc`, else the result's own)."""
     h, meta, members = result.history, result.meta, result.members
@@ -121,7 +124,7 @@ def curves_of(result: Any, range_doc: dict[str, Any] | None = None) -> Curves:
     )
 
 
-def _float(value: Any) -> float:
+def _float(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 

@@ -188,7 +188,7 @@ def _task_of(
     parts = [("y", train.y)] + ([("validation_data y", val.y)] if val is not None and val.y is not None else [])
     if train.y is None:
         return None, None
-    finite = [(name, y[np.isfinite(y).all(axis=1)]) for name, y in parts]
+    finite = [(name, y[np.isfinite(y).all(axis=1)]) for name, y in parts if y is not None]  # all are (train.y checked)
     if any(len(y) == 0 for _, y in finite):
         return None, None
     with warnings.catch_warnings():

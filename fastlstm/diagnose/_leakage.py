@@ -34,7 +34,9 @@ def row_hashes(x: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """(n, t) uint64 hash of each timestep row, and (n, t) whether the row counts
     (a real step, every value finite). Rows equal as float32 get equal hashes."""
     bits = (x.astype(np.float32) + np.float32(0.0)).view(np.uint32)  # + 0.0: -0.0 hashes as 0.0
-    multipliers = np.random.default_rng(0).integers(1, 2**63, size=x.shape[-1], dtype=np.uint64) * np.uint64(2) + 1
+    # numpy's stubs type integers(..., size=n, dtype=np.uint64) as a scalar; it is an (n,) array
+    draws = np.random.default_rng(0).integers(1, 2**63, size=x.shape[-1], dtype=np.uint64)
+    multipliers: np.ndarray = draws * np.uint64(2) + 1  # type: ignore[assignment]
     h = np.zeros(x.shape[:2], np.uint64)
     with np.errstate(over="ignore"):
         for j, multiplier in enumerate(multipliers):  # one feature at a time: no (n, t, f) uint64 copy

@@ -36,7 +36,7 @@ def _split_rows(c: Curves) -> list[dict[str, Any]]:
         failed = bad[idx] | ~np.isfinite(acc) | (acc <= c.majority_rate + margin)
         succeeded = ~bad[idx] & (acc >= c.majority_rate + SUCCESS_MARGINS * margin)
         if failed.any() and succeeded.any():
-            row = {"config": k, "learning_rate": c.lr_of_config(k), "failed": int(failed.sum())}
+            row: dict[str, object] = {"config": k, "learning_rate": c.lr_of_config(k), "failed": int(failed.sum())}
             row.update({"succeeded": int(succeeded.sum()), "seeds": int(idx.size)})
             row["accuracies"] = [float(v) for v in acc]
             rows.append(row)

@@ -45,14 +45,14 @@ from fastlstm._common.coerce import object_from_config, to_python
 MIN_SPEED = 0.01  # TimeWarp: the slowest a warped clock may run (keeps the warp monotone)
 
 
-def _strength(cls_name: str, name: str, value: Any) -> float:
+def _strength(cls_name: str, name: str, value: object) -> float:
     value = to_python(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"augment: {cls_name}.{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
-def _knots(cls_name: str, value: Any) -> int:
+def _knots(cls_name: str, value: object) -> int:
     value = to_python(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"augment: {cls_name}.knots must be an int >= 1, got {value!r}")

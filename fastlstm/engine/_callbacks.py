@@ -43,7 +43,7 @@ def _plain_fields(callback: Any) -> None:
         object.__setattr__(callback, field.name, to_python(getattr(callback, field.name)))
 
 
-def _check_count(where: str, value: Any) -> None:
+def _check_count(where: str, value: object) -> None:
     """patience, cooldown, start_from_epoch, verbose: ints, as Keras's counters are (not 2.5 or "3")."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{where} must be an int >= 0, got {value!r}")

@@ -168,7 +168,7 @@ def _architecture_problems(architecture: tuple, layer_hparams: Sequence[dict[str
     return problems
 
 
-def check_recurrent_impl(value: Any) -> str:
+def check_recurrent_impl(value: object) -> str:
     """The setting's value, or ValueError naming `recurrent_impl`."""
     if not isinstance(value, str) or value not in RECURRENT_IMPLS:
         raise ValueError(f"recurrent_impl must be one of {list(RECURRENT_IMPLS)}, got {value!r}")

@@ -43,14 +43,14 @@ def _number(where: str, name: str, value: Any, low: float = 0.0, high: float | N
     return float(value)
 
 
-def _integer(where: str, name: str, value: Any, low: int = 1) -> int:
+def _integer(where: str, name: str, value: object, low: int = 1) -> int:
     value = to_python(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{where}: {name} must be an int >= {low}, got {value!r}")
     return value
 
 
-def _flag(where: str, name: str, value: Any) -> bool:
+def _flag(where: str, name: str, value: object) -> bool:
     value = to_python(value)
     if not isinstance(value, bool):
         raise ValueError(f"{where}: {name} must be True or False, got {value!r}")
@@ -66,7 +66,7 @@ class Regularizer:
     l2: float = 0.0
 
     @classmethod
-    def coerce(cls, value: Any, where: str) -> Regularizer | None:
+    def coerce(cls, value: object, where: str) -> Regularizer | None:
         """None, a name ('l2', 'L1L2'), a dict {'type': 'L2', 'l2': 0.001} or a Regularizer."""
         if value is None or isinstance(value, Regularizer):
             return value

@@ -26,8 +26,9 @@ def enable_compilation_cache() -> Path | None:
     setting = os.environ.get("FASTLSTM_CACHE_DIR", "")
     if setting.lower() in ("off", "0", "none", "false"):
         return None
-    if jax.config.jax_compilation_cache_dir:
-        return Path(jax.config.jax_compilation_cache_dir)
+    given = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # flags are set at run time, unknown to jax's stubs
+    if given:
+        return Path(given)
     if _done:
         return None
     _done = True

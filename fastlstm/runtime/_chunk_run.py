@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal, overload
 
 import jax
 import numpy as np
@@ -123,6 +123,10 @@ class ChunkRun:
             jax.tree.map(lambda a: spec(a, shared), data),
         )
 
+    @overload
+    def step(self, fetch: Literal[True] = True) -> dict[str, np.ndarray]: ...
+    @overload
+    def step(self, fetch: bool) -> dict[str, np.ndarray] | None: ...
     def step(self, fetch: bool = True) -> dict[str, np.ndarray] | None:
         """Train every member for one epoch; its logs on the host (or None, not waiting)."""
         self.state, logs = self._epoch(self.state, self.hp, self.data)  # state is donated
@@ -155,7 +159,8 @@ class ChunkRun:
         host = host._replace(
             active=host.active & ~now,
             stopped=host.stopped | now,
-            stopped_epoch=np.where(now, self.epoch - 1, host.stopped_epoch).astype(np.int32),
+            # a host copy: its fields are NumPy arrays, not the jax.Array the class names
+            stopped_epoch=np.where(now, self.epoch - 1, host.stopped_epoch).astype(np.int32),  # type: ignore[arg-type]
         )
         self.load_state(host, self.epoch)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -163,7 +163,8 @@ def member_keys(plan: Plan, indices: Sequence[int]) -> np.ndarray:
         raise ValueError(f"seeds: expected seeds below 2**63, got {max(max(row) for row in seeds)}")
     # PRNGKey(seed) reads a Python int as an int64 (x64 on) or as its low 32 bits (x64 off).
     wide = np.asarray(seeds, np.uint64).reshape(-1)
-    as_jax_reads = wide.astype(np.int64) if jax.config.jax_enable_x64 else (wide & 0xFFFFFFFF).astype(np.uint32)
+    x64 = jax.config.jax_enable_x64  # type: ignore[attr-defined]  # flags are set at run time, unknown to jax's stubs
+    as_jax_reads = wide.astype(np.int64) if x64 else (wide & 0xFFFFFFFF).astype(np.uint32)
     streams = np.tile(np.arange(len(names), dtype=np.uint32), len(seeds))
     return np.asarray(_stream_keys(as_jax_reads, streams), np.uint32).reshape(len(seeds), len(names), -1)
 
@@ -176,7 +177,7 @@ def _stream_keys(seeds: jax.Array, streams: jax.Array) -> jax.Array:
 def device_data(ds: Dataset) -> Data:
     """The dataset as the program's `Data` (host arrays; the chunk puts them on its mesh)."""
     val = ds.val
-    return Data(
+    arrays = (
         ds.train.x,
         ds.train.y,
         ds.train.weight,
@@ -187,6 +188,7 @@ def device_data(ds: Dataset) -> Data:
         val.mask if val else None,
         ds.balanced_weight,
     )
+    return Data(*arrays)  # type: ignore[arg-type]  # NumPy arrays here; the program sees them as jax.Arrays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,7 +310,7 @@ class Driver:
             cfg,
             keys,
             hp,
-            self.data,
+            cast(Data, self.data),  # in memory: set in __init__
             self.settings.initial_params,
             self.slots(info.group),
             self.settings.devices,

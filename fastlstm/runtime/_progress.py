@@ -4,6 +4,7 @@ diverged, the best and mean validation metric, and the time left."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -74,6 +75,6 @@ class ProgressBar(Controller):
         if self.progress is not None:
             self.progress.stop()
 
-    def _update(self, **fields: object) -> None:
+    def _update(self, **fields: Any) -> None:  # rich's task fields
         if self.progress is not None:
             self.progress.update(self.task, **fields)

@@ -19,15 +19,20 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jax
 import numpy as np
 
 from fastlstm.engine._optimizers import float32_hparams
+from fastlstm.engine._program import Data
 from fastlstm.runtime._controllers import ChunkInfo, ChunkOutcome, Controller, EpochEnd, SweepInfo, Timer
 from fastlstm.runtime._driver import ChunkRun, Driver, SweepHalted
 from fastlstm.spec._schedulers import Bracket, rung_survivors, rung_values
+
+if TYPE_CHECKING:
+    from fastlstm.engine._program import MemberState
+    from fastlstm.spec._schedulers import Hyperband, SuccessiveHalving
 
 
 @dataclasses.dataclass
@@ -129,7 +134,7 @@ class RungDriver:
     def __init__(
         self,
         driver: Driver,
-        scheduler: Any,
+        scheduler: SuccessiveHalving | Hyperband,
         resume: RungProgress | None = None,
         save: Any = None,
     ):
@@ -223,7 +228,7 @@ class RungDriver:
             return d.chunk_run(info)  # the first segment: as the plain driver builds its chunks
         hp = member_hparams(d, piece.members)
         run = ChunkRun.from_state(
-            d.config(piece.group), piece.state, hp, d.data, piece.epoch, piece.slots, d.settings.devices
+            d.config(piece.group), piece.state, hp, cast(Data, d.data), piece.epoch, piece.slots, d.settings.devices
         )
         return reuse_compiled(run, d._programs)
 
@@ -250,7 +255,8 @@ class RungDriver:
                 c.on_epoch_applied(event)
             if any(d.halt for d in decisions):
                 piece.state, piece.epoch = run.host_state(), run.epoch
-                p.open_segment["seconds"] += time.perf_counter() - clock
+                segment = cast("dict[str, Any]", p.open_segment)  # open while _segment trains the pieces
+                segment["seconds"] += time.perf_counter() - clock
                 for c in controllers:
                     c.on_halt(event)
                 if self.save is not None:
@@ -318,7 +324,7 @@ class RungDriver:
             p.pieces = [q for q in p.pieces if q.group != g] + fresh
         p.pieces.sort(key=lambda q: (q.group, q.members))
 
-    def _finish(self, group: int, state: Any, members: list[int], end: int) -> Piece:
+    def _finish(self, group: int, state: MemberState, members: list[int], end: int) -> Piece:
         """Callbacks' end of training (restoring best weights) for pruned members."""
         d = self.driver
         slots = next(s for s in chunk_sizes(self.most[group], self.devices) if s >= min(len(members), self.most[group]))
@@ -328,7 +334,9 @@ class RungDriver:
             part = jax.tree.map(lambda a, k=k: a[k : k + most], state)
             rows = {n: v[k : k + most] for n, v in hp.items()}
             parts.append(
-                ChunkRun.from_state(d.config(group), part, rows, d.data, end, slots, d.settings.devices).finish()
+                ChunkRun.from_state(
+                    d.config(group), part, rows, cast(Data, d.data), end, slots, d.settings.devices
+                ).finish()
             )
         return Piece(group, tuple(members), slots, jax.tree.map(lambda *a: np.concatenate(a), *parts), end)
 

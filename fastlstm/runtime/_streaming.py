@@ -19,7 +19,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +41,11 @@ from fastlstm.engine._program import (
 from fastlstm.runtime._chunk_run import ChunkRun
 from fastlstm.runtime._devices import by_member, member_mesh, padded_count, replicated
 from fastlstm.spec._plan import OVERSAMPLE_HPARAM
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from fastlstm.spec._plan import Plan
 
 PREFETCH_DEPTH = 2  # blocks read and on the device ahead of the one being trained on
 
@@ -64,15 +69,15 @@ class StreamProgram:
     def begin(self, state: MemberState) -> EpochCarry:
         return EpochCarry(state, zero_sums(self.cfg), zero_sums(self.cfg), state.active)
 
-    def block(self, carry: EpochCarry, hp: Any, batches: tuple) -> EpochCarry:
+    def block(self, carry: EpochCarry, hp: Mapping[str, jax.Array], batches: tuple) -> EpochCarry:
         """Train on K batches: (x, y, weight, mask, real rows, step number), each (K, batch, ...)."""
         p = self.program
-        keys = {"epoch_key": p.epoch_key(carry.state), "augment_key": p.augment_key(carry.state)}
-        step = functools.partial(p.batch_step, hp=hp, tx=p.optimizer(hp), **keys)
+        epoch_key, augment_key = p.epoch_key(carry.state), p.augment_key(carry.state)
+        step = functools.partial(p.batch_step, hp=hp, tx=p.optimizer(hp), epoch_key=epoch_key, augment_key=augment_key)
         (state, sums), _ = jax.lax.scan(step, (carry.state, carry.sums), batches)
         return carry._replace(state=state, sums=sums)
 
-    def val_block(self, carry: EpochCarry, hp: Any, chunks: tuple) -> EpochCarry:
+    def val_block(self, carry: EpochCarry, hp: Mapping[str, jax.Array], chunks: tuple) -> EpochCarry:
         """Add K validation chunks' sums (`evaluate_sums`'s chunks, in the same order)."""
         params = carry.state.params
 
@@ -82,7 +87,7 @@ class StreamProgram:
         val, _ = jax.lax.scan(body, carry.val, chunks)
         return carry._replace(val=val)
 
-    def end(self, carry: EpochCarry, hp: Any) -> tuple[MemberState, dict]:
+    def end(self, carry: EpochCarry, hp: Mapping[str, jax.Array]) -> tuple[MemberState, dict]:
         val = (
             with_penalty(self.cfg, dict(carry.val), carry.state.params, hp, self.cfg.n_val) if self.cfg.n_val else None
         )
@@ -191,6 +196,10 @@ class StreamChunkRun(ChunkRun):
             self._feed = Prefetcher(blocks, lambda block: jax.device_put(block, shared))
         return self._feed
 
+    @overload
+    def step(self, fetch: Literal[True] = True) -> dict[str, np.ndarray]: ...
+    @overload
+    def step(self, fetch: bool) -> dict[str, np.ndarray] | None: ...
     def step(self, fetch: bool = True) -> dict[str, np.ndarray] | None:
         """Train every member for one epoch, block by block; its logs on the host."""
         try:
@@ -256,7 +265,7 @@ def sample_inputs(ds: Any, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
     return x, (np.ones(x.shape[:2], bool) if ds.train.masked else None)
 
 
-def check_stream_plan(ds: Any, plan: Any) -> None:
+def check_stream_plan(ds: Any, plan: Plan) -> None:
     """A PyDataset's or generator's batches are its steps: every group's batch_size must be
     the rows of its batches; class-balanced sampling draws rows from the whole training set,
     which a stream does not hold (checked before anything compiles)."""

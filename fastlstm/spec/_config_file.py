@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastlstm.results._result import SweepResult
 
 
-def config_toml(result: Any) -> tuple[str | None, str | None]:
+def config_toml(result: SweepResult) -> tuple[str | None, str | None]:
     """(config.toml's text, None), or (None, why it is not written).
 
     The text is `result.spec.to_toml()` behind a comment; a result without a spec (made

@@ -40,7 +40,7 @@ class Bracket:
     rungs: tuple[int, ...]
 
 
-def _int_at_least(name: str, value: Any, low: int) -> int:
+def _int_at_least(name: str, value: object, low: int) -> int:
     value = to_python(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

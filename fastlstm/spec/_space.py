@@ -75,7 +75,7 @@ def _config_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _number(where: str, what: str, value: Any) -> float:
+def _number(where: str, what: str, value: object) -> float:
     value = to_python(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{where}: {what} must be a finite number, got {value!r}")

@@ -19,9 +19,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 EFFECT_SIZE = "hedges_g"
 # Mann-Whitney with ties: an exact permutation p while the splits of the pooled seeds number
@@ -126,14 +129,14 @@ def p_phrase(p: float | None) -> str:
     return f"p {text}" if text.startswith(("<", "n/a")) else f"p = {text}"
 
 
-def _finite(values: Sequence[float]) -> np.ndarray:
+def _finite(values: npt.ArrayLike) -> np.ndarray:
     v = np.asarray(values, np.float64).reshape(-1)
     return v[np.isfinite(v)]
 
 
 def compare_samples(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
     *,
     paired: bool = False,
     higher_is_better: bool = True,

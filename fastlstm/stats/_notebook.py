@@ -6,10 +6,14 @@ One line for `__repr__` (what it is and its headline), the report's tables for
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastlstm._common.html import esc, table
 from fastlstm.stats._text import config_label, headline_metric, ranked_configs
+
+if TYPE_CHECKING:
+    from fastlstm.stats._ranking import Ranking
+    from fastlstm.stats._summary import Summary
 
 STYLE = "<style>.fastlstm td,.fastlstm th{text-align:left;padding:0 .6em}</style>"
 
@@ -18,7 +22,7 @@ def count_of(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
 
-def fmt_number(value: Any) -> str:
+def fmt_number(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
 
 
@@ -26,7 +30,7 @@ def titled_div(title: str, body: str) -> str:
     return f'<div class="fastlstm">{STYLE}<p><b>{esc(title)}</b></p>{body}</div>'
 
 
-def summary_repr(summary: Any) -> str:
+def summary_repr(summary: Summary) -> str:
     """'<Summary: 9 configurations x 8 seeds, metrics ...; best mean val_accuracy 0.94 (learning_rate 0.018)>'."""
     if not summary:
         return "<Summary: no configurations>"
@@ -40,7 +44,7 @@ def summary_repr(summary: Any) -> str:
     return f"{head}; best mean {metric} {fmt_number(row.get(f'{metric}_mean'))} ({label}); print() for the tables>"
 
 
-def summary_html(summary: Any) -> str:
+def summary_html(summary: Summary) -> str:
     """One table per metric: settings, seeds, mean ± std, 95% CI of the mean, min … max."""
     if not summary:
         return titled_div("Summary", "<p>(no configurations)</p>")
@@ -62,7 +66,7 @@ def summary_html(summary: Any) -> str:
     return titled_div("Spread across seeds", "".join(tables))
 
 
-def ranking_repr(ranking: Any) -> str:
+def ranking_repr(ranking: Ranking) -> str:
     """'<Ranking by val_loss (lower is better), 9 configurations: best 3 (...) 0.19; 2 not distinguishable>'."""
     if not ranking:
         return "<Ranking: no configurations>"
@@ -77,11 +81,11 @@ def ranking_repr(ranking: Any) -> str:
     )
 
 
-def _ranking_label(ranking: Any, row: dict[str, Any]) -> str:
+def _ranking_label(ranking: Ranking, row: dict[str, Any]) -> str:
     return config_label({k: row[k] for k in ranking.grid_keys if k in row}) or "(one configuration)"
 
 
-def ranking_html(ranking: Any) -> str:
+def ranking_html(ranking: Ranking) -> str:
     """The ranking's rows: configuration, seeds, mean and its CI, adjusted p, verdict."""
     rows = [
         [

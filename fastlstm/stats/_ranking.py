@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -33,6 +33,12 @@ from fastlstm.stats._multiple import maxt_stepdown
 from fastlstm.stats._notebook import ranking_html, ranking_repr
 from fastlstm.stats._summary import describe, final_values, metric_bounds
 from fastlstm.stats._text import ranking_text
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from fastlstm.results._result import SweepResult
+    from fastlstm.stats._compare import Comparison
 
 # The metric to rank by when none is named, first present wins (classification and binary;
 # for regression only the losses count). Validation before training: it is the one that
@@ -157,8 +163,8 @@ def paired_order(keys_a: Sequence[Hashable | None], keys_b: Sequence[Hashable | 
 
 
 def compare_groups(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
     keys_a: Sequence[Hashable | None] | None = None,
     keys_b: Sequence[Hashable | None] | None = None,
     *,
@@ -171,7 +177,7 @@ def compare_groups(
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     complete = bool(np.isfinite(a).all() and np.isfinite(b).all())
     can_pair = complete and keys_a is not None and keys_b is not None
-    order = paired_order(list(keys_a), list(keys_b)) if can_pair else None
+    order = paired_order(list(keys_a), list(keys_b)) if can_pair and keys_a is not None and keys_b is not None else None
     if order is not None:
         a, b = a[order[0]], b[order[1]]
     return compare_samples(a, b, paired=order is not None, higher_is_better=higher_is_better, confidence=confidence)
@@ -184,8 +190,8 @@ def _sort_key(d: Mapping[str, Any], better_high: bool) -> tuple[int, float]:
 
 
 def rank_configurations(
-    values: Sequence[float],
-    config_of_member: Sequence[int],
+    values: npt.ArrayLike,
+    config_of_member: npt.ArrayLike,
     configs: Sequence[Mapping[str, Any]],
     *,
     metric: str,
@@ -257,10 +263,11 @@ def _family_samples(
     orders = {c: paired_order(first, [keys[i] for i in members[c]]) for c in present}
     if any(o is None for o in orders.values()):
         return _Samples(finite, False)
-    return _Samples({c: values[members[c]][orders[c][1]] for c in present}, True)
+    paired = cast("dict[int, tuple[list[int], list[int]]]", orders)  # none is None (checked above)
+    return _Samples({c: values[members[c]][paired[c][1]] for c in present}, True)
 
 
-def _family_test(samples: _Samples, c: int, reference: int, better_high: bool, confidence: float) -> Any:
+def _family_test(samples: _Samples, c: int, reference: int, better_high: bool, confidence: float) -> Comparison:
     a = samples.values.get(c, np.empty(0))
     b = samples.values.get(reference, np.empty(0))
     paired = samples.paired and a.size == b.size and a.size > 0
@@ -332,7 +339,7 @@ def _row(
     return row
 
 
-def _verdict(d: Mapping[str, Any], test: Any, p_adj: float | None, is_reference: bool, against: str | int) -> str:
+def _verdict(d: Mapping[str, Any], test: Comparison | None, p_adj: float | None, is_reference: bool, against: str | int) -> str:
     """'best', 'not distinguishable from the best', 'worse (p_adj=0.003)', ... in words; the
     direction is the test's own (its difference of means), never the ranking's."""
     target = "the best" if against == "best" else "the reference"
@@ -367,8 +374,8 @@ def _ranking_notes(tests: Mapping[int, Any], count: int, samples: _Samples) -> l
 
 
 def best_configuration(
-    values: Sequence[float],
-    config_of_member: Sequence[int],
+    values: npt.ArrayLike,
+    config_of_member: npt.ArrayLike,
     configs: Sequence[Mapping[str, Any]],
     *,
     metric: str,
@@ -428,7 +435,7 @@ def _against_runner_up(ranking: Ranking) -> dict[str, Any]:
     return {"runner_up": second, "significant": significant, "comparison": row["comparison"], "verdict": verdict}
 
 
-def result_metric_values(result: Any, metric: str | None = None) -> tuple[str, np.ndarray]:
+def result_metric_values(result: SweepResult, metric: str | None = None) -> tuple[str, np.ndarray]:
     """(metric, each member's final value of it) of a `SweepResult`; NaN for members that diverged.
 
     None means `primary_metric` of the metrics `summary()` reports (`final_metrics()`);

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-CLASSIFICATION_SCORES = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
-REGRESSION_SCORES = ("mae", "rmse")
+CLASSIFICATION_SCORES: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
+REGRESSION_SCORES: tuple[str, ...] = ("mae", "rmse")
 BINARY_THRESHOLD = 0.5  # a sigmoid's class 1 from 0.5 up, as `SweepResult.predict_labels`
 
 

@@ -18,7 +18,7 @@ uninformative; 1 seed gets none.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ def final_values(history: np.ndarray, epoch_index: np.ndarray) -> np.ndarray:
 
 
 def describe(
-    values: Sequence[float],
+    values: Iterable[float],  # a list or a 1-D array
     confidence: float = 0.95,
     bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> dict[str, Any]:

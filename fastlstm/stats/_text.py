@@ -25,6 +25,7 @@ from fastlstm.stats._bounds import format_bounds, metric_bounds
 from fastlstm.stats._compare import format_p
 
 if TYPE_CHECKING:
+    from fastlstm.stats._ranking import Ranking
     from fastlstm.stats._summary import Summary
 
 WIDTH = 80  # rich's width when stdout is not a terminal; also the plain text's
@@ -52,7 +53,7 @@ class Block:
         return sum(self.widths()) + GAP * (len(self.headers) - 1)
 
 
-def short_number(value: Any) -> str:
+def short_number(value: object) -> str:
     """A grid value as short as it reads: 1e-3, 3e-4, 0.5, 32, 'adam'; at most four
     significant digits, so a drawn learning rate reads 2.886e-4, not 2.8859822597932514e-4."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, np.floating)):
@@ -260,7 +261,7 @@ def _p_cell(p: float) -> str:
     return "" if not math.isfinite(p) else format_p(p)
 
 
-def ranking_block(ranking: Any, width: int = WIDTH) -> tuple[Block, list[str]]:
+def ranking_block(ranking: Ranking, width: int = WIDTH) -> tuple[Block, list[str]]:
     """The ranking table, and the lines that name each configuration when its settings do not fit."""
     places = decimals_for([row[s] for row in ranking for s in ("mean", "ci_low", "ci_high")])
     settings = list(ranking.grid_keys)
@@ -283,7 +284,7 @@ def ranking_block(ranking: Any, width: int = WIDTH) -> tuple[Block, list[str]]:
     return block, names
 
 
-def ranking_legend(ranking: Any) -> list[str]:
+def ranking_legend(ranking: Ranking) -> list[str]:
     """What p (adj.), P(beats) and the verdicts mean, then the comparisons' notes."""
     if len(ranking) < 2:
         return list(ranking.notes)
@@ -307,7 +308,7 @@ def ranking_legend(ranking: Any) -> list[str]:
     return [text, *ranking.notes]
 
 
-def ranking_text(ranking: Any, width: int = WIDTH) -> str:
+def ranking_text(ranking: Ranking, width: int = WIDTH) -> str:
     """A ranking as plain text: the table, which configuration is which, and the legend."""
     if not ranking:
         return "(no configurations)"
@@ -403,7 +404,7 @@ def differences_lines(doc: dict[str, Any], width: int = WIDTH) -> list[str]:
     return lines
 
 
-def _setting_text(value: Any) -> str:
+def _setting_text(value: object) -> str:
     """A setting as the config file writes it; '(not set)' for a key one run lacks."""
 
     if value is None:
