@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,13 +39,14 @@ from fastlstm._common.coerce import to_python
 from fastlstm._common.suggest import did_you_mean
 from fastlstm.data._preprocessing import check_standardize
 from fastlstm.data._splits import SplitMode
-from fastlstm.engine._augment import WARPS, augmentation_to_config, check_augment
-from fastlstm.engine._callbacks import callback_from_config, callback_to_config
+from fastlstm.engine._augment import WARPS, Augmentation, augmentation_to_config, check_augment
+from fastlstm.engine._callbacks import Callback, callback_from_config, callback_to_config
 from fastlstm.engine._model import ModelSpec
 from fastlstm.engine._optimizers import CLIP_KEYS
+from fastlstm.spec._options import AS_GIVEN, PLAN_CHECKED, Bounds, Option, declared, default_of
 from fastlstm.spec._plan import Plan, make_plan
-from fastlstm.spec._schedulers import scheduler_from_config
-from fastlstm.spec._space import Choice, distribution_from_table, is_distribution
+from fastlstm.spec._schedulers import Hyperband, SuccessiveHalving, scheduler_from_config
+from fastlstm.spec._space import Choice, Distribution, distribution_from_table, is_distribution
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,6 +60,10 @@ DataFormat = Literal["npz", "npy", "csv", "parquet", "ts", "arff", "series"]
 # keys that are a name or a table with a "name" ("adam" or {name = "adam", beta_1 = 0.8})
 NAMED_TABLES = ("optimizer", "schedule")
 HPARAM_KEYS = ("learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue")
+# One value of a grid key: a number, a name, a flag, None, or a class_weight table.
+GridValue = float | int | str | bool | dict[int, float] | None
+# An optimizer's or a schedule's table: {name = "adam", beta_1 = 0.8}
+Table = dict[str, float | int | str | bool | None]
 
 
 class SpecError(ValueError):
@@ -89,7 +95,7 @@ def _model_from(value: Any) -> ModelSpec:
         raise ValueError(str(err)) from None
 
 
-def _callbacks_from(value: Any) -> list[Any]:
+def _callbacks_from(value: Any) -> list[Callback]:
     if value is None:
         return []
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
@@ -119,7 +125,7 @@ def _scheduler_from(value: Any) -> Any:
 
 
 SchedulerField = Annotated[
-    Any,
+    SuccessiveHalving | Hyperband | None,
     BeforeValidator(_scheduler_from),
     PlainSerializer(lambda s: None if s is None else s.get_config(), return_type=Any),
 ]
@@ -127,12 +133,12 @@ ModelField = Annotated[
     ModelSpec, BeforeValidator(_model_from), PlainSerializer(lambda m: m.to_dict(), return_type=dict)
 ]
 AugmentField = Annotated[
-    list[Any],
+    list[Augmentation],
     BeforeValidator(lambda value: list(check_augment(value))),
     PlainSerializer(lambda augs: [augmentation_to_config(a) for a in augs], return_type=list),
 ]
 CallbacksField = Annotated[
-    list[Any],
+    list[Callback],
     BeforeValidator(_callbacks_from),
     PlainSerializer(lambda cbs: [callback_to_config(cb) for cb in cbs], return_type=list),
 ]
@@ -166,25 +172,61 @@ class DataSpec(_Strict):
     `features` and `drop_columns` name the columns' roles; None finds them by name.
     """
 
-    path: str | None = None
-    labels: str | None = None
-    validation_path: str | None = None  # a second file as validation_data (a UCR/UEA TEST file)
-    validation_labels: str | None = None  # with a .npy validation_path: the labels' .npy file
-    # x's axis order in an .npz/.npy file: "channels_first" is aeon's (samples, channels, length);
-    # None refuses a likely channels-first shape, "steps_first" takes any shape as it is.
-    layout: Literal["steps_first", "channels_first"] | None = None
-    format: DataFormat | None = None
-    window: int | None = Field(default=None, ge=1)
-    horizon: int | None = Field(default=None, ge=1)
-    target: str | None = None
+    path: Annotated[
+        str | None,
+        Option(
+            "data file: .npz, .npy (with labels), .csv/.tsv (long or wide), .parquet, .ts or .arff; "
+            "none: the built-in early-cue task",
+            flag="--data",
+        ),
+    ] = None
+    labels: Annotated[str | None, Option("with a .npy data file: the labels' .npy file", flag=True)] = None
+    validation_path: Annotated[
+        str | None,
+        Option(
+            "a second data file as the validation set (e.g. a UCR/UEA problem's _TEST.ts); overrides the split",
+            flag="--validation-data",
+            metavar="FILE",
+        ),
+    ] = None
+    validation_labels: Annotated[
+        str | None,
+        Option("with a .npy validation file: the validation labels' .npy", flag=True, metavar="FILE"),
+    ] = None
+    layout: Annotated[
+        Literal["steps_first", "channels_first"] | None,
+        Option(
+            "axis order of an .npz/.npy x: channels_first is aeon/sktime's (samples, channels, length); "
+            "steps_first takes a shape as it is (none: refuse one that looks channels first)",
+            flag=True,
+        ),
+    ] = None
+    format: Annotated[
+        DataFormat | None,
+        Option('the file\'s format, overriding its suffix; "series": one series cut into windows', flag=True),
+    ] = None
+    window: Annotated[
+        int | None, Field(ge=1), Option("forecasting: steps per input window (a single-series CSV)", flag=True)
+    ] = None
+    horizon: Annotated[
+        int | None, Field(ge=1), Option("forecasting: values to predict after each window (with window: 1)", flag=True)
+    ] = None
+    target: Annotated[str | None, Option("forecasting: the column to predict", flag=True)] = None
     # Which column is what (None: found by the usual names, fastlstm/data/_roles.py).
-    id_column: str | None = None
-    time_column: str | None = None
-    label_columns: ColumnNames = None
-    features: ColumnNames = None  # only these columns are features
-    drop_columns: ColumnNames = None
-    samples: int = Field(default=2048, ge=1)
-    timesteps: int = Field(default=24, ge=1)
+    id_column: Annotated[
+        str | None, Option("table: the column naming each sequence (id, series_id ...)", flag=True, metavar="COL")
+    ] = None
+    time_column: Annotated[
+        str | None, Option("table: the column ordering the steps (step, time, date ...)", flag=True, metavar="COL")
+    ] = None
+    label_columns: Annotated[
+        ColumnNames,
+        Option("table: the label column(s) (label, target, class ...)", flag="--label-column", metavar="COL"),
+    ] = None
+    features: Annotated[ColumnNames, Option("table: only these columns are features", flag=True, metavar="COL")] = None
+    drop_columns: Annotated[ColumnNames, Option("table: columns to ignore", flag=True, metavar="COL")] = None
+    samples: Annotated[int, Field(ge=1), Option("built-in task: number of sequences", flag=True)] = 2048
+    timesteps: Annotated[int, Field(ge=1), Option("built-in task: sequence length", flag=True)] = 24
 
     @model_validator(mode="after")
     def _window_and_horizon_together(self) -> DataSpec:
@@ -215,39 +257,183 @@ class SweepSpec(_Strict):
     `initial_params`) are not part of the spec: they come with the data.
     """
 
-    name: str = "sweep"
-    data: DataSpec | None = None
-    model: ModelField = Field(default_factory=ModelSpec)
-    seeds: Any = 8
-    grid: Any = Field(default_factory=dict)  # checked by make_plan (messages name the key)
-    trials: Any = None  # with distributions in grid: how many configurations to draw
-    search_seed: Any = 0  # the seed of the search stream that draws them
-    optimizer: Any = "adam"
-    learning_rate: float | None = None
-    schedule: Any = None
-    weight_decay: float | None = None
-    clipnorm: float | None = None
-    global_clipnorm: float | None = None
-    clipvalue: float | None = None
-    loss: str | None = None
-    metrics: Annotated[list[str] | None, BeforeValidator(_metrics_from)] = None
-    batch_size: Any = 32
-    epochs: Any = 10
-    validation_split: float = 0.0
-    split: SplitMode = "last"  # which rows validation_split holds out: fastlstm/data/_splits.py
-    split_seed: int = 0  # the one seed of a "shuffled"/"stratified" split, the same for every member
-    shuffle: bool = True
-    class_weight: Annotated[dict[int, float] | Literal["balanced"] | None, BeforeValidator(_class_weight_from)] = None
-    standardize: Annotated[Standardize | None, BeforeValidator(check_standardize)] = None
-    standardize_target: bool = False
-    oversample: bool = False
-    augment: AugmentField = Field(default_factory=list)
-    callbacks: CallbacksField = Field(default_factory=list)
-    fixed_streams: Any = Field(default_factory=dict)
-    members_per_chunk: Any = None
-    precision: Precision = "float32"
-    recurrent_impl: RecurrentImpl = "auto"  # the LSTM layer: fastlstm/engine/_cudnn.py
-    scheduler: SchedulerField = None  # fl.SuccessiveHalving / fl.Hyperband (fastlstm/spec/_schedulers.py)
+    name: Annotated[str, Option("the run's name: the CLI writes its run folder as runs/NAME-TIME", keyword=False)] = (
+        "sweep"
+    )
+    data: Annotated[
+        DataSpec | None,
+        Option("where the command line reads the data: a [data] table (the data.* keys below)", keyword=False),
+    ] = None
+    model: Annotated[
+        ModelField,
+        Option("the model: a table of ModelSpec keys (units, layers, dropout ...) or a list of layers; a keras.Model"),
+    ] = Field(default_factory=ModelSpec)
+    seeds: Annotated[
+        int | list[int] | list[dict[str, int]],
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option(
+            "number of seeds, the seeds themselves, or one table of stream seeds per member",
+            flag=True,
+            bounds=Bounds(1, says="a positive int", integer=True, plan=True),
+        ),
+    ] = 8
+    grid: Annotated[
+        dict[str, list[GridValue] | Distribution],
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option("key -> values (or a distribution): members are every combination x seeds"),
+    ] = Field(default_factory=dict)
+    trials: Annotated[
+        int | None,
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option(
+            "random search: draw this many configurations from the grid's distributions",
+            flag=True,
+            metavar="N",
+            bounds=Bounds(1, says="a positive int", integer=True, optional=True, plan=True),
+        ),
+    ] = None
+    search_seed: Annotated[
+        int,
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option(
+            "random search: the seed of the draws (same seed, same configurations)",
+            flag=True,
+            metavar="S",
+            bounds=Bounds(0, says="a non-negative int", integer=True, plan=True),
+        ),
+    ] = 0
+    optimizer: Annotated[
+        str | Table,
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option(
+            "the optimizer: adam, adamw, sgd or rmsprop (a table adds its settings: optimizer.momentum=0.9)", flag=True
+        ),
+    ] = "adam"
+    learning_rate: Annotated[
+        float | None, Option("the optimizer's learning rate (none: the optimizer's own, Adam's 1e-3)", flag=True)
+    ] = None
+    schedule: Annotated[
+        str | Table | None, PLAN_CHECKED, AS_GIVEN, Option("a learning-rate schedule: a name or a table with a name")
+    ] = None
+    weight_decay: Annotated[float | None, Option("decoupled weight decay (AdamW's)")] = None
+    clipnorm: Annotated[float | None, Option("clip each gradient to this norm")] = None
+    global_clipnorm: Annotated[float | None, Option("clip all gradients together to this norm")] = None
+    clipvalue: Annotated[float | None, Option("clip each gradient value to [-clipvalue, clipvalue]")] = None
+    loss: Annotated[str | None, Option("the loss (none: inferred from the targets)")] = None
+    metrics: Annotated[
+        list[str] | None,
+        BeforeValidator(_metrics_from),
+        Option("metric names to log (none: accuracy, or mae for regression)"),
+    ] = None
+    batch_size: Annotated[
+        int,
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option("batch size, as Keras", flag=True, bounds=Bounds(1, says="a positive int", integer=True, plan=True)),
+    ] = 32
+    epochs: Annotated[
+        int,
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option("epochs", flag=True, bounds=Bounds(1, says="a positive int", integer=True, plan=True)),
+    ] = 10
+    validation_split: Annotated[
+        float,
+        Option(
+            "fraction of the rows held out for validation; split says which",
+            flag=True,
+            bounds=Bounds(0.0, 1.0, says="a float in [0, 1)"),
+        ),
+    ] = 0.0
+    split: Annotated[  # fastlstm/data/_splits.py
+        SplitMode,
+        Option(
+            "which rows validation_split holds out: the last (as Keras), a shuffled draw, or one stratified "
+            "by class (the same rows for every member, drawn from split_seed)",
+            flag=True,
+            omit_at_default=True,
+        ),
+    ] = "last"
+    split_seed: Annotated[
+        int,
+        Option(
+            'the one seed of a "shuffled" or "stratified" split, the same for every member',
+            bounds=Bounds(0, says="an int >= 0", integer=True),
+        ),
+    ] = 0
+    shuffle: Annotated[bool, Option("shuffle the training rows every epoch (the member's data-order stream)")] = True
+    class_weight: Annotated[
+        dict[int, float] | Literal["balanced"] | None,
+        BeforeValidator(_class_weight_from),
+        Option(
+            '{class: weight}, or "balanced": n_samples / (n_classes * count) over the training rows',
+            setting_or_grid=True,
+        ),
+    ] = None
+    standardize: Annotated[
+        Standardize | None,
+        BeforeValidator(check_standardize),
+        Option("scale the inputs with statistics of the training rows only", flag=True),
+    ] = None
+    standardize_target: Annotated[
+        bool,
+        Option(
+            "regression/forecasting: train on the target scaled by the training rows' mean and std "
+            "(predictions and errors are reported in its own units)",
+            flag=True,
+        ),
+    ] = False
+    oversample: Annotated[
+        bool,
+        Option(
+            "draw each epoch's rows class-balanced, with replacement, instead of a permutation",
+            omit_at_default=True,
+            setting_or_grid=True,
+        ),
+    ] = False
+    augment: Annotated[
+        AugmentField,
+        Option("augmentations of every training batch (fl.Jitter, fl.Scaling ...)", omit_at_default=True),
+    ] = Field(default_factory=list)
+    callbacks: Annotated[
+        CallbacksField, Option("EarlyStopping, ReduceLROnPlateau ...: one [[callbacks]] table each")
+    ] = Field(default_factory=list)
+    fixed_streams: Annotated[
+        dict[str, int],
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option('RNG streams held at one seed for every member ("init", "order", "dropout", "augment")'),
+    ] = Field(default_factory=dict)
+    members_per_chunk: Annotated[
+        int | None,
+        PLAN_CHECKED,
+        AS_GIVEN,
+        Option(
+            "train at most this many members at once (none: as many as fit in half the free memory)",
+            flag=True,
+            bounds=Bounds(1, says="a positive integer or None", integer=True, optional=True),
+        ),
+    ] = None
+    precision: Annotated[
+        Precision, Option("matmul precision; bfloat16 keeps float32 accumulation and parameters", flag=True)
+    ] = "float32"
+    recurrent_impl: Annotated[  # fastlstm/engine/_cudnn.py
+        RecurrentImpl,
+        Option(
+            "the LSTM layer: cuDNN for one-member chunks on a CUDA GPU where it can run (auto), "
+            "the batched scan, or cuDNN (an error where it cannot run)",
+            flag=True,
+            omit_at_default=True,
+        ),
+    ] = "auto"
+    scheduler: Annotated[  # fastlstm/spec/_schedulers.py
+        SchedulerField, Option("successive halving or Hyperband: stop the losing configurations early")
+    ] = None
 
     @field_validator("name")
     @classmethod
@@ -266,37 +452,22 @@ class SweepSpec(_Strict):
             return {k: _grid_value(k, vs) for k, vs in grid.items()}
         return grid
 
-    @field_validator("members_per_chunk")
+    @field_validator("*")
     @classmethod
-    def _chunk_is_a_positive_int(cls, value: Any) -> int | None:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"members_per_chunk must be a positive integer or None, got {value!r}")
-        return value
-
-    @field_validator("split_seed")
-    @classmethod
-    def _split_seed_is_not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError(f"split_seed must be an int >= 0, got {value!r}")
-        return value
-
-    @field_validator("validation_split")
-    @classmethod
-    def _split_is_a_fraction(cls, value: float) -> float:
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"validation_split must be a float in [0, 1), got {value!r}")
+    def _within_declared_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        """A setting against its declared bounds (those make_plan does not check itself)."""
+        key = info.field_name or ""
+        bounds = _declared_here(cls).get(key)
+        if bounds is not None:
+            bounds.check(key, value)
         return value
 
     @model_validator(mode="after")
-    def _class_weight_once(self) -> SweepSpec:
-        if isinstance(self.grid, dict) and "class_weight" in self.grid and self.class_weight is not None:
-            raise ValueError("class_weight: give it as a setting or as a grid key (grid.class_weight), not both")
-        return self
-
-    @model_validator(mode="after")
-    def _oversample_once(self) -> SweepSpec:
-        if isinstance(self.grid, dict) and "oversample" in self.grid and self.oversample:
-            raise ValueError("oversample: give it as a setting or as a grid key (grid.oversample), not both")
+    def _setting_or_grid_key(self) -> SweepSpec:
+        grid = self.grid if isinstance(self.grid, dict) else {}
+        for key, (info, option) in declared(type(self)).items():
+            if option.setting_or_grid and key in grid and getattr(self, key) != info.default:
+                raise ValueError(f"{key}: give it as a setting or as a grid key (grid.{key}), not both")
         return self
 
     @model_validator(mode="after")
@@ -383,14 +554,11 @@ class SweepSpec(_Strict):
         values["grid"] = {k: _grid_value_in_toml(k, vs) for k, vs in self.grid.items()}
         if self.trials is None and self.search_seed == 0:  # no random search: nothing to say
             values.pop("search_seed")
-        for key in ("augment", "oversample"):  # off: left out, so a plain sweep's spec (and the
-            if not values.get(key):  # identity its checkpoint is resumed by) reads as it did before
-                values.pop(key, None)
-        if values.get("recurrent_impl") == "auto":  # the default, left out for the same reason
-            values.pop("recurrent_impl")
-        if values.get("split") == "last":  # Keras's split, the default: no seed to record either
-            values.pop("split")
+        if self.split == "last":  # Keras's split, the default: no seed to record
             values.pop("split_seed", None)
+        for key, (info, option) in declared(type(self)).items():  # keys added after specs were
+            if option.omit_at_default and getattr(self, key) == default_of(info):  # first written
+                values.pop(key, None)
         if isinstance(values.get("class_weight"), dict):  # TOML keys are strings
             values["class_weight"] = {str(k): v for k, v in values["class_weight"].items()}
         return _without_none(values)
@@ -724,19 +892,55 @@ def _line_of(source: str, loc: list[str]) -> int | None:
     return None
 
 
-def sweep_spec_from_kwargs(**kwargs: Any) -> SweepSpec:
-    """`fl.sweep`'s spec keyword arguments -> a validated `SweepSpec`.
+def _declared_here(model: type[BaseModel]) -> dict[str, Bounds]:
+    """key -> the bounds `SweepSpec` checks itself (make_plan checks the others)."""
+    return {
+        key: option.bounds
+        for key, (_, option) in declared(model).items()
+        if option.bounds is not None and not option.bounds.plan
+    }
 
-    None means "the default" where the key has no value of its own (learning_rate,
-    grid, callbacks, ...); elsewhere (precision=None, epochs=None) it is an error.
+
+def _keyword_default(info: Any) -> Any:
+    """`fl.sweep`'s default for a spec keyword: the field's, None for a table or list made
+    fresh per spec (model, grid, augment, callbacks, fixed_streams)."""
+    return None if info.default_factory is not None else info.default
+
+
+# fl.sweep's keyword arguments that are spec keys, and their defaults: every declared key
+# but the run's name and the CLI's data table (`Option(keyword=False)`).
+SPEC_DEFAULTS: dict[str, Any] = {
+    key: _keyword_default(info) for key, (info, option) in declared(SweepSpec).items() if option.keyword
+}
+_KEY_DEFAULTS = {key: _keyword_default(info) for key, info in SweepSpec.model_fields.items()}  # name, data too
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    return value is default or (type(value) is type(default) and value == default)
+
+
+def with_keywords(spec: SweepSpec | None, keywords: Mapping[str, Any]) -> SweepSpec:
+    """`fl.sweep`'s spec keyword arguments merged into `spec` - the one place that does it
+    (`fl.sweep`, `fl.run`, `fl.lr_range`).
+
+    Without a spec, the keywords build one: None means "the default" where the key has no
+    value of its own (learning_rate, grid, callbacks, ...); elsewhere (precision=None,
+    epochs=None) it is an error. Beside a spec, a keyword left at `fl.sweep`'s default
+    (`SPEC_DEFAULTS`) keeps the spec's key; any other value overrides it.
     """
-    fields = SweepSpec.model_fields
+    unknown = sorted(set(keywords) - set(_KEY_DEFAULTS))
+    if unknown:
+        raise TypeError(f"not spec keys: {unknown}")
+    if spec is None:
+        given = {k: v for k, v in keywords.items() if not (v is None and _KEY_DEFAULTS[k] is None)}
+        return SweepSpec.from_dict(_to_config(given))
+    changed = {k: v for k, v in keywords.items() if not _is_default(v, _KEY_DEFAULTS[k])}
+    return spec.replace(**changed) if changed else spec
 
-    def optional(key: str) -> bool:
-        return fields[key].default is None or fields[key].default_factory is not None
 
-    given = {k: v for k, v in kwargs.items() if not (v is None and optional(k))}
-    return SweepSpec.from_dict(_to_config(given))
+def sweep_spec_from_kwargs(**kwargs: Any) -> SweepSpec:
+    """`fl.sweep`'s spec keyword arguments -> a validated `SweepSpec` (`with_keywords(None, ...)`)."""
+    return with_keywords(None, kwargs)
 
 
-__all__ = ["DataSpec", "SpecError", "SweepSpec", "sweep_spec_from_kwargs"]
+__all__ = ["SPEC_DEFAULTS", "DataSpec", "SpecError", "SweepSpec", "sweep_spec_from_kwargs", "with_keywords"]
