@@ -4,6 +4,11 @@
 file (or the built-in task), `--data FILE` and its reading options, the model and fit
 flags, `--set key=value` - so they share these definitions; `sweep_command.spec_from_args`
 turns them into a spec. Each command adds its own flags (seeds, epochs, output) beside.
+
+A flag that sets one spec key is made from that key's declaration (its `SweepSpec` or
+`DataSpec` field, fastlstm/spec/_options.py): the flag's name, its choices or number
+type, and its help with the default - the spec's, which is what a config file that leaves
+the key out gets, and the built-in task's where that differs (`BUILTIN`).
 """
 
 from __future__ import annotations
@@ -12,91 +17,114 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-DATA_FORMATS = ["npz", "npy", "csv", "parquet", "ts", "arff", "series"]
-OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop"]
+from pydantic.fields import FieldInfo
+
+from fastlstm.engine._model import ModelSpec
+from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS
+from fastlstm.spec._options import Option, bounds_of, choices_of, declared, default_of, flag_of, has_type
+from fastlstm.spec._sweep_spec import DataSpec, SweepSpec
+
+# The built-in task's spec: `fastlstm sweep` with no arguments trains this.
+BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validation_split": 0.2, "seeds": 8}
+# Spec keys whose flag each command adds itself, or not at all (doctor's and lr-range's
+# --seeds and --epochs are their own; --learning-rate takes several values for a grid).
+COMMAND_KEYS = ("seeds", "trials", "search_seed", "learning_rate", "epochs")
+# The model's flags (ModelSpec's keys; its defaults are ModelSpec's).
+MODEL_FLAGS = {"units": "LSTM units", "layers": "stacked LSTM layers"}
+
+
+def spec_flags() -> dict[str, tuple[str, str, FieldInfo, Option]]:
+    """dest -> (flag, spec key, field, Option) for every declared key with a flag, data.* included."""
+    out = {}
+    for prefix, model in (("", SweepSpec), ("data.", DataSpec)):
+        for key, (info, option) in declared(model).items():
+            flag = flag_of(key, option)
+            if flag is not None:
+                out[flag[2:].replace("-", "_")] = (flag, prefix + key, info, option)
+    return out
+
+
+def flag_keys() -> dict[str, str]:
+    """argparse dest -> the spec key its flag sets, for the flags that set one key each
+    (learning_rate is `spec_from_args`'s: several values make a grid)."""
+    keys = {dest: key for dest, (_, key, _, _) in spec_flags().items() if key != "learning_rate"}
+    return {**keys, **{name: f"model.{name}" for name in MODEL_FLAGS}}
+
+
+def default_text(key: str, default: Any) -> str:
+    """ "default X" for a flag's help: the spec's default (a config file that leaves the key
+    out), and the built-in task's where it differs. "" for a default that is no value."""
+    if default is None or isinstance(default, bool) or default == [] or default == {}:
+        return ""
+    text = f"default {_shown(default)}"
+    builtin: Any = BUILTIN
+    for part in key.split("."):
+        builtin = builtin.get(part) if isinstance(builtin, dict) else None
+    if builtin is not None and builtin != default:
+        text += f"; the built-in task {_shown(builtin)}"
+    return text
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add_spec_flag(
+    parser: argparse.ArgumentParser, dest: str, number_types: dict[str, Any], **overrides: Any
+) -> argparse.Action:
+    """The flag of one declared spec key (`spec_flags()[dest]`); `overrides` replace argparse
+    settings (nargs, type; `help` replaces the declared help, the default still said after it)."""
+    flag, key, info, option = spec_flags()[dest]
+    annotation = info.annotation
+    settings: dict[str, Any] = {"dest": dest}
+    choices = choices_of(annotation)
+    bounds = bounds_of(info, option)
+    if key == "optimizer":
+        choices = list(OPTIMIZER_DEFAULTS)
+    if choices is not None:
+        settings["choices"] = choices
+    elif has_type(annotation, bool):
+        settings.update(action="store_true", default=None)
+    elif has_type(annotation, int):
+        settings["type"] = number_types["positive"] if bounds is not None and bounds.low == 1 else int
+    elif has_type(annotation, float):
+        settings["type"] = number_types["finite"]
+    if has_type(annotation, list) and choices is None and not has_type(annotation, int):
+        settings["nargs"] = "+"
+    if option.metavar is not None:
+        settings["metavar"] = option.metavar
+    said = default_text(key, default_of(info))
+    settings["help"] = overrides.pop("help", option.help) + (f" ({said})" if said else "")
+    settings.update(overrides)
+    return parser.add_argument(flag, **settings)
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
     """CONFIG, the data options, the model and fit flags and --set (not seeds, epochs or output)."""
-    positive, finite = number_types["positive"], number_types["finite"]
     parser.add_argument("config", nargs="?", type=Path, help="a TOML config file (see configs/)")
+    flags = spec_flags()
+    for dest, (_, key, _, _) in flags.items():
+        if key.startswith("data."):
+            add_spec_flag(parser, dest, number_types)
+    unflagged = [key for key, (_, option) in declared(SweepSpec).items() if flag_of(key, option) is None]
     parser.add_argument(
-        "--data", help="data file: .npz, .npy (with --labels), .csv/.tsv (long or wide), .parquet, .ts or .arff"
-    )
-    parser.add_argument("--labels", help="with --data x.npy: the labels' .npy file")
-    parser.add_argument(
-        "--validation-data",
-        metavar="FILE",
-        help="a second data file as the validation set (e.g. a UCR/UEA problem's _TEST.ts); overrides the split",
-    )
-    parser.add_argument(
-        "--validation-labels", metavar="FILE", help="with --validation-data x_test.npy: the validation labels' .npy"
-    )
-    parser.add_argument("--format", choices=DATA_FORMATS, help="override the suffix")
-    parser.add_argument(
-        "--layout",
-        choices=["steps_first", "channels_first"],
-        help="axis order of an .npz/.npy x: channels_first is aeon/sktime's (samples, channels, length); "
-        "steps_first takes a shape as it is (default: refuse one that looks channels first)",
-    )
-    parser.add_argument("--window", type=positive, help="forecasting: steps per input window (a single-series CSV)")
-    parser.add_argument("--horizon", type=positive, help="forecasting: values to predict after each window")
-    parser.add_argument("--target", help="forecasting: the column to predict")
-    add_column_arguments(parser)
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.units=64"
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. model.units=64 (a flag left out keeps the config file's value); "
+        f"keys without a flag of their own: {', '.join(unflagged)}",
     )
     parser.add_argument(
         "--keras-model", type=Path, metavar="FILE", help="a .keras model: its architecture (needs fastlstm[keras])"
     )
-    parser.add_argument("--units", type=positive, help="LSTM units (default 32)")
-    parser.add_argument("--layers", type=positive, help="stacked LSTM layers (default 1)")
-    parser.add_argument("--batch-size", type=positive, help="batch size (default 32, as Keras)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument(
-        "--validation-split", type=finite, help="fraction of rows held out (default 0.2; which rows: --split)"
-    )
-    parser.add_argument(
-        "--split",
-        choices=["last", "shuffled", "stratified"],
-        help="which rows --validation-split holds out: the last (as Keras, default), a shuffled draw, or one "
-        "stratified by class (same rows for every member; seed: --set split_seed=N)",
-    )
-    parser.add_argument("--samples", type=positive, help="built-in task: number of sequences (default 2048)")
-    parser.add_argument("--timesteps", type=positive, help="built-in task: sequence length (default 24)")
-    parser.add_argument("--precision", choices=["float32", "bfloat16"], help="matmul precision (default float32)")
-    parser.add_argument("--members-per-chunk", type=positive, help="train at most this many members at once")
-    parser.add_argument(
-        "--recurrent-impl",
-        choices=["auto", "scan", "cudnn"],
-        help="the LSTM layer: cuDNN for one-member chunks on a CUDA GPU where it can run (auto, default), "
-        "the batched scan, or cuDNN (an error where it cannot run)",
-    )
-    parser.add_argument(
-        "--standardize",
-        choices=["feature", "global", "min_max"],
-        help="scale inputs with statistics of the training rows only (class weights: --set class_weight=balanced)",
-    )
-    parser.add_argument(
-        "--standardize-target",
-        action="store_true",
-        default=None,
-        help="regression/forecasting: train on the target scaled by the training rows' mean and std "
-        "(predictions and errors are reported in its own units)",
-    )
-
-
-def add_column_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which column of a table is what; left out, the usual names are found (the header line says which)."""
-    parser.add_argument("--id-column", metavar="COL", help="table: the column naming each sequence (id, series_id ...)")
-    parser.add_argument(
-        "--time-column", metavar="COL", help="table: the column ordering the steps (step, time, date ...)"
-    )
-    parser.add_argument(
-        "--label-column", nargs="+", metavar="COL", help="table: the label column(s) (label, target, class ...)"
-    )
-    parser.add_argument("--features", nargs="+", metavar="COL", help="table: only these columns are features")
-    parser.add_argument("--drop-columns", nargs="+", metavar="COL", help="table: columns to ignore")
+    model = ModelSpec()
+    for name, text in MODEL_FLAGS.items():
+        said = default_text(f"model.{name}", getattr(model, name))
+        parser.add_argument(f"--{name}", type=number_types["positive"], help=f"{text} ({said})")
+    for dest, (_, key, _, _) in flags.items():
+        if not key.startswith("data.") and key not in COMMAND_KEYS:
+            add_spec_flag(parser, dest, number_types)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
@@ -108,29 +136,25 @@ def add_output_arguments(parser: argparse.ArgumentParser, out_help: str) -> None
 
 
 def learning_rate_argument(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
-    parser.add_argument(
-        "--learning-rate",
+    add_spec_flag(
+        parser,
+        "learning_rate",
+        number_types,
         type=number_types["positive_float"],
         nargs="+",
-        help="one value, or several for a grid (default: the optimizer's, Adam's 1e-3)",
+        help=spec_flags()["learning_rate"][3].help + "; several values make a grid",
     )
 
 
 def search_arguments(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
     """--trials and --search-seed: random search over the distributions in the grid."""
-    parser.add_argument(
-        "--trials",
-        type=number_types["positive"],
-        metavar="N",
-        help="random search: draw N configurations from the grid's distributions "
-        "(--set grid.learning_rate={loguniform=[1e-4,1e-1]})",
+    add_spec_flag(
+        parser,
+        "trials",
+        number_types,
+        help=spec_flags()["trials"][3].help + " (--set grid.learning_rate={loguniform=[1e-4,1e-1]})",
     )
-    parser.add_argument(
-        "--search-seed",
-        type=int,  # the spec says what a seed must be
-        metavar="S",
-        help="random search: the seed of the draws (default 0; same seed, same configurations)",
-    )
+    add_spec_flag(parser, "search_seed", number_types)  # type int: the spec says what a seed must be
 
 
 def add_device_arguments(parser: argparse.ArgumentParser, number_types: dict[str, Any]) -> None:
