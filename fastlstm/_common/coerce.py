@@ -42,7 +42,7 @@ class Configurable(Protocol):
     """A class that reads itself from a config table (callbacks, augmentations, schedulers)."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Any: ...
+    def from_config(cls, config: Mapping[str, object]) -> Any: ...
 
 
 def object_from_config(

@@ -127,7 +127,7 @@ def _shown(title: str, verbose: int | str) -> dict[str, Any]:
     return {"verbose": 0, "controllers": [ProgressBar(title=title)] if show else []}
 
 
-def _seed_count(seeds: Any) -> int:
+def _seed_count(seeds: object) -> int:
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
         raise ValueError(f"seeds must be an int >= 2 (a spread needs two seeds), got {seeds!r}")
     return seeds
@@ -162,7 +162,7 @@ def _not_verified(finding: Finding, why: str) -> dict[str, Any]:
     return {"finding": finding.id, "change": None, "skipped": why, "text": f"not verified: {why}"}
 
 
-def changed_spec(spec: SweepSpec, change: Mapping[str, Any]) -> SweepSpec:
+def changed_spec(spec: SweepSpec, change: Mapping[str, object]) -> SweepSpec:
     """`spec` with a finding's change applied; a grid key the change sets is dropped from
     the grid (the grid's values would otherwise override the change)."""
     from fastlstm.diagnose import apply_change
@@ -179,11 +179,11 @@ def verify_change(
     finding: Finding,
     spec: SweepSpec,
     before: SweepResult,
-    x: Any,
-    y: Any = None,
+    x: object,
+    y: object = None,
     *,
-    validation_data: Any = None,
-    sample_weight: Any = None,
+    validation_data: object = None,
+    sample_weight: object = None,
     verbose: int | str = 0,
 ) -> tuple[SweepResult, dict[str, Any]]:
     """Train `spec` with `finding.change` (same seeds) and compare it with `before` on the
@@ -207,7 +207,7 @@ def verify_change(
 
 
 def balanced_accuracy_values(
-    before: SweepResult, after: SweepResult, x: Any, y: Any, spec: SweepSpec, validation_data: Any = None
+    before: SweepResult, after: SweepResult, x: object, y: object, spec: SweepSpec, validation_data: object = None
 ) -> tuple[str, np.ndarray, np.ndarray] | None:
     """("val_balanced_accuracy", per member before, per member after): the mean recall over
     classes on the validation rows, or None without validation rows or for another task.
@@ -332,13 +332,17 @@ def _best_by_seed(result: SweepResult, values: np.ndarray, metric: str) -> dict[
 
 
 def verification_text(
-    metric: str, before: Mapping[str, Any], after: Mapping[str, Any], test: Any, seeds: Mapping[str, Any] | None = None
+    metric: str,
+    before: Mapping[str, object],
+    after: Mapping[str, object],
+    test: Any,
+    seeds: Mapping[str, Any] | None = None,
 ) -> str:
     """'val_accuracy 0.52 ± 0.02 → 0.81 ± 0.03, 8 seeds each, p < 0.001 (better)' (mean ±
     std over seeds), saying how many seeds the change lost; never "better" when it lost any."""
     from fastlstm.stats._compare import format_p
 
-    def cell(d: Mapping[str, Any]) -> str:
+    def cell(d: Mapping[str, object]) -> str:
         return f"{d['mean']:.3g} ± {d['std']:.2g}"
 
     n_b, n_a = before["n"], after["n"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def source_design(seeds: int, levels: int | None = None, augment: bool = False) 
     return SourceDesign(n, k, tuple(streams), tuple(blocks), tuple(cells), single)
 
 
-def _count(name: str, value: Any) -> int:
+def _count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
         raise ValueError(f"{name} must be an int >= 2 (a spread needs two members), got {value!r}")
     return int(value)
@@ -115,7 +115,7 @@ def _count(name: str, value: Any) -> int:
 # --- the decompositions (plain numbers in, plain numbers out) ---------------------------
 
 
-def mean_squares(values: Any) -> np.ndarray:
+def mean_squares(values: object) -> np.ndarray:
     """(..., 3) MS_init, MS_order, MS_res of k x k tables (..., k, k), one value per cell.
 
     Two-way layout without replication: MS_init = k sum (row mean - grand)^2 / (k - 1),
@@ -154,7 +154,7 @@ def clipped_shares(comps: np.ndarray) -> np.ndarray:
         return np.where(total > 0, positive / np.where(total > 0, total, 1.0), np.nan)
 
 
-def crossed_decomposition(values: Any) -> dict[str, Any]:
+def crossed_decomposition(values: object) -> dict[str, Any]:
     """Method-of-moments variance components of one k x k init x order table.
 
     See `components`. A negative estimate (sampling noise) is set to 0 and listed in
@@ -261,8 +261,9 @@ def crossed_components(tables: Sequence[Any], seed: int = GPQ_SEED) -> dict[str,
     low, high = share_interval(gpq_shares(ms, df, k, GPQ_DRAWS, np.random.default_rng(seed)))
     pvalue = f_pvalues(ms, df)
     low, high = agree_with_tests(low, high, pvalue)
-    p = {"init": float(pvalue[0]), "order": float(pvalue[1]), "interaction": None}
-    zero = {t: not (p[t] < ALPHA) for t in ("init", "order")}
+    p_init, p_order = float(pvalue[0]), float(pvalue[1])
+    p = {"init": p_init, "order": p_order, "interaction": None}
+    zero = {"init": not (p_init < ALPHA), "order": not (p_order < ALPHA)}
     zero["interaction"] = bool(ms[2] <= 0)
     variance = {t: max(0.0, float(v)) for t, v in zip(CROSSED_TERMS, raw, strict=True)}
     return {
@@ -391,7 +392,7 @@ def crossed_summary(table: np.ndarray, design: SourceDesign) -> tuple[dict[str, 
     for row in table:
         cells = np.full((k, k), np.nan)
         for pos in design.positions("crossed"):
-            i, j = design.cells[pos]
+            i, j = cast("tuple[int, int]", design.cells[pos])  # a crossed position has its cell
             cells[i, j] = row[pos]
         matrices.append(cells)
     complete = [c for c in matrices if np.isfinite(c).all()]
@@ -518,8 +519,8 @@ def additivity_note(adds: Mapping[str, float], single: Mapping[str, float], seed
 
 
 def variance_sources(
-    x: Any,
-    y: Any = None,
+    x: object,
+    y: object = None,
     *,
     seeds: int = 8,
     levels: int | None = None,
@@ -573,7 +574,7 @@ class VarianceSources:
         return sources_text(self.document)
 
 
-def _num(value: Any) -> str:
+def _num(value: object) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 

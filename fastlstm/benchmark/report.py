@@ -171,7 +171,7 @@ LEGEND = (
 )
 
 
-def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
+def write_json_atomic(path: Path, payload: Mapping[str, object]) -> None:
     """Write `payload` to `path` through a temporary file in the same folder and os.replace:
     a reader never sees a half-written file, and an interrupted run leaves the old one."""
     path = Path(path)

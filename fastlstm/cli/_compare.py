@@ -13,11 +13,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from fastlstm.results._run_folder import ENVIRONMENT_FILE
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fastlstm.results._result import SweepResult
 
 
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +64,9 @@ def _load(name: str, path: Path) -> Any:
         raise ValueError(f"{name}: {err}") from None
 
 
-def compare_runs(a: Any, b: Any, *, metric: str | None = None, paths: tuple[str, str] = ("A", "B")) -> dict[str, Any]:
+def compare_runs(
+    a: SweepResult, b: SweepResult, *, metric: str | None = None, paths: tuple[str, str] = ("A", "B")
+) -> dict[str, Any]:
     """The comparison document of two `SweepResult`s (what `--json` prints)."""
     from fastlstm.stats import higher_is_better, holm, result_metric_values
 
@@ -87,7 +94,7 @@ def compare_runs(a: Any, b: Any, *, metric: str | None = None, paths: tuple[str,
     }
 
 
-def _problem(run: Any) -> dict[str, Any]:
+def _problem(run: SweepResult) -> dict[str, Any]:
     """What a run's numbers are numbers of: its task, outputs, classes and input features."""
     meta = run.meta
     classes = meta.get("class_names")
@@ -107,7 +114,7 @@ def _describe_problem(problem: dict[str, Any]) -> str:
     return f"a {problem['task']} task ({', '.join(parts)})"
 
 
-def check_comparable(a: Any, b: Any) -> None:
+def check_comparable(a: SweepResult, b: SweepResult) -> None:
     """Refuse two runs of different problems (task, classes or outputs, input features):
     their metrics measure different things, so any p-value between them is meaningless
     (a 9-class JapaneseVowels run against a binary ItalyPowerDemand one was "B better")."""
@@ -120,7 +127,7 @@ def check_comparable(a: Any, b: Any) -> None:
         )
 
 
-def check_same_loss(a: Any, b: Any, metric: str) -> None:
+def check_same_loss(a: SweepResult, b: SweepResult, metric: str) -> None:
     """A loss metric of runs that minimised different losses (mse against mae) is not one measure."""
     if metric not in ("loss", "val_loss") or a.meta.get("loss") == b.meta.get("loss"):
         return
@@ -130,7 +137,7 @@ def check_same_loss(a: Any, b: Any, metric: str) -> None:
     )
 
 
-def setting_differences(a: Any, b: Any) -> list[dict[str, Any]]:
+def setting_differences(a: SweepResult, b: SweepResult) -> list[dict[str, Any]]:
     """Every spec key whose value differs between the runs ({"key", "a", "b"}; a missing key is
     None): what changed between A and B, so a difference in the numbers can be read against it."""
     from fastlstm._common.coerce import to_python
@@ -179,7 +186,7 @@ def different_data(paths: tuple[str, str]) -> str | None:
     )
 
 
-def _common_metric(a: Any, b: Any, metric: str | None) -> str:
+def _common_metric(a: SweepResult, b: SweepResult, metric: str | None) -> str:
     """`metric` if both runs have it, else the primary metric of those both report."""
     from fastlstm.stats import primary_metric
 
@@ -202,7 +209,9 @@ def _settings_label(settings: dict[str, Any]) -> str:
     return config_label(settings) or "(one configuration)"
 
 
-def _matching_configs(a: Any, b: Any, values: list[Any], metric: str) -> tuple[list[tuple[int, int]], str]:
+def _matching_configs(
+    a: SweepResult, b: SweepResult, values: list[Any], metric: str
+) -> tuple[list[tuple[int, int]], str]:
     """Pairs (config of A, config of B) with equal settings, else each run's best: ([...], "settings"|"best")."""
     from fastlstm._common.coerce import to_python
 
@@ -215,7 +224,7 @@ def _matching_configs(a: Any, b: Any, values: list[Any], metric: str) -> tuple[l
     return [(_best_config(a, values[0], metric), _best_config(b, values[1], metric))], "best"
 
 
-def _best_config(run: Any, values: Any, metric: str) -> int:
+def _best_config(run: SweepResult, values: np.ndarray, metric: str) -> int:
     import numpy as np
 
     from fastlstm.stats import best_configuration
@@ -227,7 +236,7 @@ def _best_config(run: Any, values: Any, metric: str) -> int:
         return 0
 
 
-def _members_of(run: Any, c: int) -> list[int]:
+def _members_of(run: SweepResult, c: int) -> list[int]:
     return [i for i, m in enumerate(run.members) if m["config"] == c]
 
 
@@ -264,7 +273,7 @@ def _verdict(test: dict[str, Any], p_holm: float) -> str:
     return f"{'A' if a_better else 'B'} better (p_holm={p_holm:.2g})"
 
 
-def _run_doc(run: Any, values: Any, metric: str, path: str) -> dict[str, Any]:
+def _run_doc(run: SweepResult, values: np.ndarray, metric: str, path: str) -> dict[str, Any]:
     """One run's configurations with the metric's statistics (the side-by-side table's rows)."""
     from fastlstm.stats import describe, metric_bounds
 
@@ -289,7 +298,9 @@ def _same_data(paths: tuple[str, str]) -> bool:
     return digests[0] is not None and digests[0] == digests[1]
 
 
-def _notes(a: Any, b: Any, comparisons: list[dict[str, Any]], matched_by: str, keyed: bool) -> list[str]:
+def _notes(
+    a: SweepResult, b: SweepResult, comparisons: list[dict[str, Any]], matched_by: str, keyed: bool
+) -> list[str]:
     notes = []
     if matched_by == "best":
         c = comparisons[0]

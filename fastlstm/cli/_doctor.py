@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.text import Text
@@ -22,6 +22,9 @@ from rich.text import Text
 from fastlstm._common.files import check_output_folder
 from fastlstm.cli._args import add_output_arguments, add_spec_arguments, learning_rate_argument
 from fastlstm.cli._sweep import OUT_OVERWRITE_HINT, save_run_folder, spec_without
+
+if TYPE_CHECKING:
+    from fastlstm.analysis._doctor import Diagnosis
 
 
 def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
@@ -71,7 +74,7 @@ def run_doctor(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def print_diagnosis(found: Any, console: Console, verified: bool = True) -> None:
+def print_diagnosis(found: Diagnosis, console: Console, verified: bool = True) -> None:
     """The range test's choice, the as-given sweep's score, the findings, and the
     verification's before/after (or, with --no-verify, the change it would train)."""
     if found.lr_range is not None:
@@ -91,13 +94,14 @@ def print_diagnosis(found: Any, console: Console, verified: bool = True) -> None
     _print_verification(found, console, verified)
 
 
-def _print_verification(found: Any, console: Console, verified: bool) -> None:
+def _print_verification(found: Diagnosis, console: Console, verified: bool) -> None:
     verification, top = found.verification, found.top()
     if verification is None and found.before is not None:
         if top is None:
             console.print("nothing to verify: no warning or error names a change to try")
         elif not verified:
-            change = ", ".join(f"{k}={v}" for k, v in top.change.items())
+            changes = cast("dict[str, Any]", top.change)  # top() picks a finding with a change
+            change = ", ".join(f"{k}={v}" for k, v in changes.items())
             console.print(f"not verified (--no-verify): {top.id}'s change would be {change}", highlight=False)
     if verification is not None and verification.get("skipped"):
         console.print(Text(f"{verification['finding']}: {verification['text']}", style="bold"))
@@ -109,5 +113,5 @@ def _print_verification(found: Any, console: Console, verified: bool) -> None:
             console.print(f"note: {verification['note']}", highlight=False, markup=False, soft_wrap=True)
 
 
-def _lr(value: Any) -> str:
+def _lr(value: object) -> str:
     return "none" if value is None else f"{value:.3g}"

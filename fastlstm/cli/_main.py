@@ -20,7 +20,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
 
@@ -36,7 +36,10 @@ OUT_OVERWRITE_HINT = "pass --overwrite"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
-def _number(text: str, kind: type, expected: str) -> int | float:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(text: str, kind: Callable[[str], _Number], expected: str) -> _Number:
     """`text` as an int or a finite float: inf and nan would only fail later, after compiling."""
     try:
         value = kind(text)

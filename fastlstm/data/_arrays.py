@@ -82,7 +82,7 @@ class Dataset:
         return not isinstance(self.train, Split)
 
 
-def is_pydataset(x: Any) -> bool:
+def is_pydataset(x: object) -> bool:
     return hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end")
 
 
@@ -102,7 +102,7 @@ def from_pydataset(ds: Any) -> tuple[Any, Any, Any]:
     return np.concatenate(xs), np.concatenate(ys), (np.concatenate(ws) if ws else None)
 
 
-def to_sequences(x: Any, name: str, layout: Layout | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def to_sequences(x: object, name: str, layout: Layout | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """x as a float32 (n, timesteps, features) array and a padding mask (or None).
 
     `layout="channels_first"` reads (n, channels, length) arrays and sequences (aeon's);
@@ -136,7 +136,7 @@ def to_sequences(x: Any, name: str, layout: Layout | None = None) -> tuple[np.nd
 BEYOND_FLOAT32 = ", or numbers beyond float32's range (|value| > 3.4e38)"
 
 
-def float32_or_none(x: Any, name: str) -> np.ndarray | None:
+def float32_or_none(x: object, name: str) -> np.ndarray | None:
     """`x` as a float32 array, or None when it is not one rectangular array (ragged
     sequences, objects: `pad_ragged` decides). Text and complex numbers are refused rather
     than parsed or cut to their real part, as `np.asarray(x, np.float32)` would."""
@@ -163,7 +163,7 @@ def check_real_dtype(dtype: np.dtype, name: str) -> None:
         raise ValueError(f"{name} must hold real numbers, got dtype {dtype} ({what})")
 
 
-def sequence_items(x: Any, name: str) -> list[Any]:
+def sequence_items(x: object, name: str) -> list[Any]:
     """The sequences of a ragged collection: a list or tuple, a NumPy object array
     (what aeon and `pandas.Series.to_numpy()` give), or any other sized iterable."""
     if isinstance(x, np.ndarray) and x.dtype == object:
@@ -180,7 +180,7 @@ def sequence_items(x: Any, name: str) -> list[Any]:
     raise ValueError(f"{name} must be an array of shape (samples, timesteps, features) or a list of sequences")
 
 
-def pad_ragged(x: Any, name: str, layout: Layout | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pad_ragged(x: object, name: str, layout: Layout | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Post-pad a collection of (timesteps_i, features) sequences - (channels, length_i)
     ones with layout="channels_first" - and mask the padding."""
     items = sequence_items(x, name)
@@ -215,7 +215,7 @@ def pad_ragged(x: Any, name: str, layout: Layout | None = None) -> tuple[np.ndar
     return out, mask
 
 
-def checked_weights(sample_weight: Any, name: str, n: int) -> np.ndarray:
+def checked_weights(sample_weight: object, name: str, n: int) -> np.ndarray:
     if sample_weight is None:
         return np.ones(n, np.float32)
     try:
@@ -232,7 +232,7 @@ def checked_weights(sample_weight: Any, name: str, n: int) -> np.ndarray:
     return w
 
 
-def is_balanced(class_weight: Any) -> bool:
+def is_balanced(class_weight: object) -> bool:
     return isinstance(class_weight, str) and class_weight == "balanced"
 
 
@@ -250,12 +250,12 @@ def step_mask(
 
 def check_data_arguments(
     loss: Any,
-    num_classes: Any,
-    output_dim: Any,
-    mask_value: Any,
-    validation_split: Any,
-    sample_weight: Any,
-    class_weight: Any,
+    num_classes: object,
+    output_dim: object,
+    mask_value: object,
+    validation_split: object,
+    sample_weight: object,
+    class_weight: object,
 ) -> None:
     """The settings that do not depend on the data (NumPy scalars already converted)."""
     if loss is not None and (not isinstance(loss, str) or canonical_loss(loss) not in LOSSES):
@@ -288,7 +288,7 @@ Part = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]  # x, y, w
 
 
 def split_last_rows(train: Part, validation_split: float) -> tuple[Part, Part]:
-    """Keras's `validation_split`: the last rows, before any shuffling."""
+    """Keras's `validation_split`: the last rows, before any shuffling (as many as every mode holds out)."""
     n = train[0].shape[0]
     split_at = math.floor(n * (1.0 - validation_split))
     if split_at == 0 or split_at == n:
@@ -318,7 +318,7 @@ def checked_metrics(metrics: str | Sequence[str] | None, targets: Targets) -> tu
     return tuple(metrics)
 
 
-def as_targets(y: Any, name: str, n: int) -> np.ndarray:
+def as_targets(y: object, name: str, n: int) -> np.ndarray:
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
     try:
@@ -402,8 +402,8 @@ def class_weight_table(class_weight: Mapping[Any, Any]) -> dict[int, float]:
 def check_options(
     standardize: str | Mapping[str, Any] | None,
     class_weight_grid: bool,
-    class_weight: Any,
-    sample_weight: Any,
+    class_weight: object,
+    sample_weight: object,
     mask_zero: bool,
     sequence_targets: bool,
 ) -> None:
@@ -420,7 +420,7 @@ def check_options(
         )
 
 
-def validation_part(validation_data: Any, features: int, layout: Layout | None = None) -> Part:
+def validation_part(validation_data: object, features: int, layout: Layout | None = None) -> Part:
     """Keras's `validation_data`: (x, y) or (x, y, sample_weight).
 
     Its sequences need not have the training length (shorter or longer): validation

@@ -15,7 +15,7 @@ wrong problem, so they are caught where arrays enter (`fastlstm.data._prepare`):
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class ZeroPaddingWarning(UserWarning):
     rows) but nothing marks the padding, so the model trains on it."""
 
 
-def check_layout(layout: Any, name: str = "layout") -> Layout | None:
+def check_layout(layout: object, name: str = "layout") -> Layout | None:
     """The layout option as given (None, "steps_first" or "channels_first"), else a ValueError."""
     if layout is not None and (not isinstance(layout, str) or layout not in LAYOUTS):
         raise ValueError(f"{name} must be one of {list(LAYOUTS)} or None, got {layout!r}")

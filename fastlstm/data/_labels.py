@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -90,7 +89,9 @@ def _whole_column(y: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
 
 
-def wants_coding(ys: Sequence[np.ndarray], task: str, loss: str | None, num_classes: Any, output_dim: Any) -> bool:
+def wants_coding(
+    ys: Sequence[np.ndarray], task: str, loss: str | None, num_classes: object, output_dim: object
+) -> bool:
     """Whether these targets are class labels to code (see the module docstring)."""
     if any(is_text(y) for y in ys):
         return True

@@ -75,7 +75,7 @@ STEP_OPTIONS = (
 
 
 def prepare_inputs(
-    x: Any,
+    x: object,
     mask_value: float | None = None,
     name: str = "x",
     mask_zero: bool = False,
@@ -91,8 +91,8 @@ def prepare_inputs(
 
 
 def prepare_data(
-    x: Any,
-    y: Any,
+    x: object,
+    y: object,
     *,
     task: str = "auto",
     loss: str | None = None,
@@ -101,8 +101,8 @@ def prepare_data(
     output_dim: int | None = None,
     mask_value: float | None = None,
     validation_split: float = 0.0,
-    validation_data: Any = None,
-    sample_weight: Any = None,
+    validation_data: object = None,
+    sample_weight: object = None,
     class_weight: Mapping[int, float] | str | None = None,
     standardize: str | Mapping[str, Any] | None = None,
     class_weight_grid: bool = False,
@@ -185,7 +185,7 @@ def _row_weights(
 
 
 def _coded_classes(
-    train: Part, val: Part | None, task: str, loss: str | None, num_classes: Any, output_dim: Any, classes: Any
+    train: Part, val: Part | None, task: str, loss: str | None, num_classes: object, output_dim: object, classes: Any
 ) -> tuple[Part, Part | None, tuple[str, ...] | None]:
     """Train and validation parts with their class labels coded 0..k-1 (fastlstm/data/_labels.py),
     and the class names; the parts as they were when the targets are not class labels."""
@@ -233,7 +233,7 @@ def _scaled_targets(
     return train, val, scaling
 
 
-def scale_target(y: Any, scaling: Mapping[str, float] | None) -> Any:
+def scale_target(y: object, scaling: Mapping[str, float] | None) -> Any:
     """y in the units the model trains on (standardized), or as it is without scaling."""
     if scaling is None:
         return y
@@ -264,7 +264,7 @@ def unscale_target(y: np.ndarray, scaling: Mapping[str, float] | None) -> np.nda
     return (np.asarray(y, np.float64) * scaling["std"] + scaling["mean"]).astype(np.float32)
 
 
-def _in_memory_xy(x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+def _in_memory_xy(x: object, y: object, sample_weight: object) -> tuple[Any, Any, Any]:
     """(x, y, sample_weight) as arrays or lists: a PyDataset is read whole; a shard
     directory is refused here (only a sweep streams it)."""
     if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
@@ -285,10 +285,10 @@ def _split(x: np.ndarray, y: Any, w: Any, ragged: Any, targets: Any, mask_value:
 
 
 def _train_and_validation(
-    x: Any,
-    y: Any,
-    sample_weight: Any,
-    validation_data: Any,
+    x: object,
+    y: object,
+    sample_weight: object,
+    validation_data: object,
     validation_split: float,
     layout: Layout | None = None,
     *,
@@ -327,7 +327,7 @@ def _standardized(
 
 
 def _check_split_mode(
-    split: Any, split_seed: Any, validation_split: Any, validation_data: Any, sequence_targets: bool
+    split: object, split_seed: object, validation_split: object, validation_data: object, sequence_targets: bool
 ) -> None:
     """`split` and `split_seed` before anything is read: a known mode, and one that has rows
     to choose (a validation_split, per-sequence targets); `validation_data` overrides both."""

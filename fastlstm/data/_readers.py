@@ -198,7 +198,7 @@ def _resolve_format(source: Path, format: str | None) -> DataFormat:
 
 def _check_arguments(
     fmt: DataFormat,
-    labels: Any,
+    labels: object,
     window: int | None,
     horizon: int | None,
     target: str | None,
@@ -233,7 +233,7 @@ def _check_arguments(
         )
 
 
-def _check_layout(fmt: DataFormat, layout: Any) -> None:
+def _check_layout(fmt: DataFormat, layout: object) -> None:
     """`layout` is a known one, and "channels_first" only for arrays: a table or a .ts file
     says which values are steps itself (and .ts/.arff are read steps first already)."""
     check_layout(layout)

@@ -248,7 +248,7 @@ def time_keys(source: Path, column: Any, name: str) -> tuple[np.ndarray, str]:
     )
 
 
-def _date_keys(values: Any) -> np.ndarray:
+def _date_keys(values: object) -> np.ndarray:
     import pandas as pd
 
     return pd.DatetimeIndex(values).asi8.astype(np.float64)

@@ -22,9 +22,12 @@ modes are refused there.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fastlstm.data._arrays import Dataset
 
 SplitMode = Literal["last", "shuffled", "stratified"]
 SPLIT_MODES: tuple[str, ...] = get_args(SplitMode)
@@ -41,7 +44,7 @@ __all__ = [
 ]
 
 
-def check_split(split: Any, split_seed: Any) -> None:
+def check_split(split: object, split_seed: object) -> None:
     """Refuse an unknown mode or a seed that is not a non-negative int, naming the argument."""
     if not isinstance(split, str) or split not in SPLIT_MODES:
         raise ValueError(f"split must be one of {', '.join(SPLIT_MODES)}; got {split!r}")
@@ -186,7 +189,7 @@ def describe_split(validation: dict[str, Any] | None) -> str:
     return f"{mode} {share}, split seed {validation['split_seed']}"
 
 
-def one_class_validation(ds: Any) -> str | None:
+def one_class_validation(ds: Dataset) -> str | None:
     """One plain line when a classifier's validation rows hold a single class (while training
     has several), else None. Why: every validation score then measures one class - a file
     sorted by class under Keras's last-rows split (BasicMotions_TRAIN.ts) - and the summary's
@@ -208,7 +211,7 @@ def one_class_validation(ds: Any) -> str | None:
     return f"warning: {rows}: validate on rows of every class"
 
 
-def _scored_classes(ds: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _scored_classes(ds: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
     """(training class, validation class) of each row for one-label classification, else None."""
     if ds.val is None or ds.streaming or ds.task not in ("classification", "binary"):
         return None

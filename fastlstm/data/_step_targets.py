@@ -32,7 +32,7 @@ from fastlstm.data._arrays import (
 from fastlstm.data._targets import Targets, resolve_targets
 
 
-def _padded_ragged_targets(y: Any, name: str, lengths: np.ndarray, x_name: str) -> np.ndarray:
+def _padded_ragged_targets(y: object, name: str, lengths: np.ndarray, x_name: str) -> np.ndarray:
     """A list of per-sequence target arrays, post-padded; each must match its x sequence's length."""
     items = sequence_items(y, name)
     if len(items) != len(lengths):
@@ -53,7 +53,7 @@ def _padded_ragged_targets(y: Any, name: str, lengths: np.ndarray, x_name: str) 
     return out
 
 
-def step_targets(y: Any, name: str, x: np.ndarray, ragged: np.ndarray | None, x_name: str = "x") -> np.ndarray:
+def step_targets(y: object, name: str, x: np.ndarray, ragged: np.ndarray | None, x_name: str = "x") -> np.ndarray:
     """y as (n, T) or (n, T, k), checked against x (n, T, features)."""
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
@@ -94,8 +94,8 @@ def _encode_steps(y: np.ndarray, mask: np.ndarray | None, targets: Targets) -> n
 
 
 def prepare_step_data(
-    x: Any,
-    y: Any,
+    x: object,
+    y: object,
     *,
     task: str = "auto",
     loss: str | None = None,
@@ -104,8 +104,8 @@ def prepare_step_data(
     output_dim: int | None = None,
     mask_value: float | None = None,
     validation_split: float = 0.0,
-    validation_data: Any = None,
-    sample_weight: Any = None,
+    validation_data: object = None,
+    sample_weight: object = None,
     class_weight: Mapping[int, float] | None = None,
     mask_zero: bool = False,
     layout: Any = None,
@@ -149,7 +149,7 @@ def prepare_step_data(
 
 
 def _step_validation_data(
-    validation_data: Any, features: int, mask_value: Any, mask_zero: bool, layout: Any = None
+    validation_data: object, features: int, mask_value: Any, mask_zero: bool, layout: Any = None
 ) -> tuple:
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")

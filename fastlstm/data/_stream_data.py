@@ -167,7 +167,7 @@ def stacked(blocks: list[Block]) -> Block:
     return tuple(None if parts[0] is None else np.concatenate(parts) for parts in zip(*blocks))
 
 
-def prepare_stream_data(x: Any, y: Any, **options: Any) -> base.Dataset:
+def prepare_stream_data(x: object, y: object, **options: Any) -> base.Dataset:
     """`fastlstm.data._prepare.prepare_data`'s arguments and checks, for a streamed `x`."""
     _check_stream_options(options)
     num_classes, output_dim, mask_value, validation_split = (
@@ -258,7 +258,7 @@ def _row_splits(x: Any, y: Any, options: dict, validation_split: float, masking:
     return train, val, y[:split_at], val_y
 
 
-def _in_memory_validation(validation_data: Any, row_shape: tuple, masking: dict) -> tuple[StreamSplit, np.ndarray]:
+def _in_memory_validation(validation_data: object, row_shape: tuple, masking: dict) -> tuple[StreamSplit, np.ndarray]:
     """`validation_data` beside streamed training data: read into memory (as Keras) and
     evaluated by the same blocks."""
     xv, yv, wv, ragged = base.validation_part(validation_data, row_shape[-1])
@@ -267,7 +267,7 @@ def _in_memory_validation(validation_data: Any, row_shape: tuple, masking: dict)
     return split, yv
 
 
-def _batch_source_splits(x: Any, y: Any, options: dict, masking: dict) -> tuple:
+def _batch_source_splits(x: object, y: object, options: dict, masking: dict) -> tuple:
     """A PyDataset or generator: one checked pass collects its labels (and weights)."""
     if y is not None:
         raise ValueError("y: a PyDataset or generator yields its own (x, y) batches; pass y=None")

@@ -42,7 +42,7 @@ STREAM_THRESHOLD_BYTES = 1 << 30
 BLOCK_BYTES = 4 << 20
 
 
-def is_batch_source(x: Any) -> bool:
+def is_batch_source(x: object) -> bool:
     """A Keras PyDataset(-like) object or a generator factory: streamed batch by batch."""
     if isinstance(x, np.ndarray):
         return False
@@ -50,11 +50,11 @@ def is_batch_source(x: Any) -> bool:
     return pydataset or callable(x)
 
 
-def is_shard_directory(x: Any) -> bool:
+def is_shard_directory(x: object) -> bool:
     return isinstance(x, (str, os.PathLike)) and Path(x).is_dir()
 
 
-def wants_stream(x: Any, stream: bool | None) -> bool:
+def wants_stream(x: object, stream: bool | None) -> bool:
     """Whether `x` is streamed: `stream=True/False` decides; None (the default) streams a
     PyDataset, a generator factory, a shard directory, and a memory-mapped array of at
     least `STREAM_THRESHOLD_BYTES`. Small in-memory arrays keep the device-resident path."""
@@ -126,7 +126,7 @@ def return_freed_memory() -> None:
     _MALLOC_TRIM(0)
 
 
-def check_rows_array(x: Any, name: str) -> None:
+def check_rows_array(x: object, name: str) -> None:
     """A streamable array: (samples, timesteps[, features]) of real numbers."""
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise ValueError(f"{name}: expected an array of shape (samples, timesteps, features), got {type(x).__name__}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from fastlstm.diagnose._data_checks import check_data
 from fastlstm.diagnose._findings import FINDING_IDS, Finding, Findings, apply_change
 from fastlstm.diagnose._lr_checks import lr_findings
 from fastlstm.diagnose._training import check_training
+
+if TYPE_CHECKING:
+    from fastlstm.results._result import SweepResult
 
 DATA_KEYS = (
     "validation_split",
@@ -38,9 +41,9 @@ DATA_KEYS = (
 
 def diagnose(
     result_or_data: Any = None,
-    y: Any = None,
+    y: object = None,
     *,
-    x: Any = None,
+    x: object = None,
     lr_range: Mapping[str, Any] | None = None,
     learning_rate: float | None = None,
     attach: bool = False,
@@ -85,7 +88,7 @@ def diagnose(
     return findings
 
 
-def attach_findings(result: Any, findings: Findings) -> None:
+def attach_findings(result: SweepResult, findings: Findings) -> None:
     """Store `findings` as `result.analysis["findings"]` (saved as findings.json by
     `result.save()`; a verification already there is kept when the findings are the same)."""
     doc = findings.to_dict()
@@ -95,11 +98,11 @@ def attach_findings(result: Any, findings: Findings) -> None:
     result.analysis["findings"] = doc
 
 
-def _is_result(value: Any) -> bool:
+def _is_result(value: object) -> bool:
     return all(hasattr(value, name) for name in ("history", "members", "meta", "analysis"))
 
 
-def _data_arguments(data: Any, y: Any, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+def _data_arguments(data: object, y: object, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """(x, y, options) from the accepted data shapes."""
     options = dict(options)
     if hasattr(data, "fit_arguments"):  # fastlstm.data._prepare.LoadedData
@@ -122,7 +125,7 @@ def _data_arguments(data: Any, y: Any, options: dict[str, Any]) -> tuple[Any, An
     )
 
 
-def _spec_data_options(result: Any) -> dict[str, Any]:
+def _spec_data_options(result: SweepResult | None) -> dict[str, Any]:
     """A result's data settings (validation_split, split, mask_value, task, loss, num_classes)."""
     spec = getattr(result, "spec", None)
     if spec is None:
@@ -134,7 +137,9 @@ def _spec_data_options(result: Any) -> dict[str, Any]:
     return {**options, "loss": spec.loss, "num_classes": model.num_classes}
 
 
-def _lr_doc_findings(doc: Mapping[str, Any], result: Any, learning_rate: float | None) -> list[Finding]:
+def _lr_doc_findings(
+    doc: Mapping[str, object], result: SweepResult | None, learning_rate: float | None
+) -> list[Finding]:
     """The range test's verdict on the given learning rate, or on each of the sweep's."""
     if learning_rate is not None or result is None:
         return list(lr_findings(doc, learning_rate))
@@ -144,7 +149,7 @@ def _lr_doc_findings(doc: Mapping[str, Any], result: Any, learning_rate: float |
     return _confirmed_by_the_sweep(found, result)
 
 
-def _confirmed_by_the_sweep(found: list[Finding], result: Any) -> list[Finding]:
+def _confirmed_by_the_sweep(found: list[Finding], result: SweepResult) -> list[Finding]:
     """A range test's lr.too_low is kept only where the sweep's own loss stood still at that
     rate: a rate the full sweep learnt at is slow at most, and "the loss barely moves" beside
     a sweep that learnt says the opposite of what happened (a clean 8 seeds x 3 rates

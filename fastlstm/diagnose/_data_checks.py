@@ -8,12 +8,12 @@ constant says why it has its value.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from fastlstm.diagnose._data_view import DataView, Part, data_view, label_columns
-from fastlstm.diagnose._findings import Finding, Findings
+from fastlstm.diagnose._findings import Finding, Findings, Severity
 from fastlstm.diagnose._leakage import label_features, leakage_counts
 
 # data.unscaled: an LSTM's gates are sigmoids/tanh of x @ W with Glorot W, so inputs far
@@ -40,7 +40,7 @@ MIN_STEPS, SHORT_SHARE = 3, 0.10
 PADDING_WARNING, PADDING_INFO, RAGGED_RATIO = 0.75, 0.50, 4.0
 
 
-def check_data(x: Any, y: Any = None, **kwargs: Any) -> Findings:
+def check_data(x: object, y: object = None, **kwargs: Any) -> Findings:
     """Every data check on `fl.sweep`'s data arguments (x, y, validation_split, split,
     split_seed, validation_data, mask_value, task, loss, num_classes)."""
     return run_data_checks(data_view(x, y, **kwargs))
@@ -170,7 +170,7 @@ def check_unscaled(view: DataView) -> list[Finding]:
             "Scale the target with the training rows' mean and std (standardize_target=True, --standardize-target): "
             "predictions and mae/mse stay in the target's units, the loss is of the scaled target."
         )
-    severity = "warning" if target or any(not _only_small(f) for f in features) else "info"
+    severity: Severity = "warning" if target or any(not _only_small(f) for f in features) else "info"
     title = "far from standardised: " + "; ".join(said)
     return [Finding("data.unscaled", severity, title, evidence, " ".join(advice), change)]
 
@@ -255,7 +255,7 @@ def check_imbalance(view: DataView) -> list[Finding]:
     if ratio < IMBALANCE_INFO:
         return []
     baseline = float(np.mean([c.max() / c.sum() for c in columns]))
-    severity = "warning" if ratio >= IMBALANCE_WARNING else "info"
+    severity: Severity = "warning" if ratio >= IMBALANCE_WARNING else "info"
     multi_label = len(columns) > 1
     evidence: dict[str, Any] = {"counts": [int(c) for c in counts], "ratio": ratio, "majority_class_rate": baseline}
     evidence.update({"minority_share": float(counts.min() / counts.sum()), "task": view.task})
@@ -280,9 +280,17 @@ def _empty_classes(view: DataView, counts: np.ndarray) -> Finding | None:
     nothing; the cause is either labels that skip codes (1..k instead of 0..k-1) or a file
     sorted by class whose last rows became the validation split."""
     empty = [int(k) for k in np.flatnonzero(counts == 0)]
-    val = label_columns(view.val.y, view.task, view.num_classes) if view.val is not None else None
+    val = (
+        label_columns(cast(np.ndarray, view.val.y), view.task, view.num_classes)  # a validation set has labels
+        if view.val is not None
+        else None
+    )
     in_val = [k for k in empty if val and k < len(val[0]) and val[0][k] > 0]
-    evidence = {"counts": [int(c) for c in counts], "empty_classes": empty, "in_validation_only": in_val}
+    evidence: dict[str, object] = {
+        "counts": [int(c) for c in counts],
+        "empty_classes": empty,
+        "in_validation_only": in_val,
+    }
     evidence.update({"majority_class_rate": float(counts.max() / counts.sum()), "task": view.task})
     if in_val:
         title = f"classes {in_val} have validation rows but no training rows (training counts {evidence['counts']})"
@@ -326,7 +334,10 @@ def check_label_shift(view: DataView) -> list[Finding]:
     severity = _shift_severity(tvd, p * len(tests))  # Bonferroni over outputs
     if severity is None:
         return []
-    evidence = {"train": _distribution(train_cols[worst]), "validation": _distribution(val_cols[worst])}
+    evidence: dict[str, object] = {
+        "train": _distribution(train_cols[worst]),
+        "validation": _distribution(val_cols[worst]),
+    }
     evidence.update({"tvd": tvd, "chi2": chi2, "p": p, "outputs_tested": len(tests), "split": view.val_source})
     evidence["split_mode"] = view.split
     title = f"label distribution differs (TVD {tvd:.2f}, p = {p:.2g})"
@@ -358,7 +369,7 @@ def _lost_classes(view: DataView, train: np.ndarray, val: np.ndarray) -> tuple[s
     return said, {"validation_classes": held, "without_training_rows": untrained, "training_counts": train.tolist()}
 
 
-def _shift_severity(effect: float, p: float) -> str | None:
+def _shift_severity(effect: float, p: float) -> Severity | None:
     if effect >= SHIFT_WARNING[0] and p < SHIFT_WARNING[1]:
         return "warning"
     if effect >= SHIFT_INFO[0] and p < SHIFT_INFO[1]:
@@ -388,7 +399,7 @@ def _regression_shift(view: DataView) -> list[Finding]:
 
 
 def _class_shift_finding(
-    severity: str, title: str, evidence: dict[str, Any], view: DataView, one_label: bool
+    severity: Severity, title: str, evidence: dict[str, Any], view: DataView, one_label: bool
 ) -> Finding:
     """data.label_shift for class labels. Where validation_split chose the rows, the change
     is a split that keeps each class's share in both parts (split="stratified"; several
@@ -447,7 +458,7 @@ def check_leakage(view: DataView) -> list[Finding]:
     excess = counts["fraction"] - counts["chance_fraction"]
     if counts["affected"] == 0 or excess <= 0:
         return []
-    severity = "error" if excess >= LEAK_ERROR else "warning" if excess >= LEAK_WARNING else "info"
+    severity: Severity = "error" if excess >= LEAK_ERROR else "warning" if excess >= LEAK_WARNING else "info"
     return [
         Finding(
             "data.leakage",
@@ -495,7 +506,7 @@ def check_lengths(view: DataView) -> list[Finding]:
     short = float(np.mean(lengths < MIN_STEPS))
     median = float(np.median(lengths))
     ratio = float(lengths.max() / max(1, lengths.min()))
-    severity = None
+    severity: Severity | None = None
     if short >= SHORT_SHARE or padding >= PADDING_WARNING:
         severity = "warning"
     elif short > 0 or padding >= PADDING_INFO or ratio >= RAGGED_RATIO:

@@ -135,7 +135,7 @@ def _classes_coded(
     return coded[0], (validation_data[0], coded[1], *validation_data[2:]), names
 
 
-def _part(x: Any, y: Any, x_name: str, y_name: str, mask_value: float | None) -> Part:
+def _part(x: object, y: object, x_name: str, y_name: str, mask_value: float | None) -> Part:
     xs, ragged = _sequences(x, x_name)
     real = np.ones(xs.shape[:2], bool) if ragged is None else ragged
     if mask_value is not None:
@@ -143,7 +143,7 @@ def _part(x: Any, y: Any, x_name: str, y_name: str, mask_value: float | None) ->
     return Part(xs, real, None if y is None else _targets(y, y_name, xs.shape[0]))
 
 
-def _sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _sequences(x: object, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """x as float32 (n, t, f) and the ragged padding mask (or None), NaN kept."""
     if hasattr(x, "to_numpy"):
         x = x.to_numpy()
@@ -160,7 +160,7 @@ def _sequences(x: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     return arr, ragged
 
 
-def _targets(y: Any, name: str, n: int) -> np.ndarray:
+def _targets(y: object, name: str, n: int) -> np.ndarray:
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
     arr = np.asarray(y)

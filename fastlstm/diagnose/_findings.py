@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastlstm._common.coerce import to_python
+
+if TYPE_CHECKING:
+    from fastlstm.spec._sweep_spec import SweepSpec
 
 Severity = Literal["info", "warning", "error"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")  # the order findings are listed in
@@ -153,7 +156,7 @@ def _finding_text(f: Finding) -> str:
     return "\n".join(lines)
 
 
-def _short(value: Any, limit: int = 160) -> str:
+def _short(value: object, limit: int = 160) -> str:
     """A value as a reader sees it: floats to 4 significant digits, long lists cut."""
     if isinstance(value, float):
         text = f"{value:.4g}"
@@ -178,7 +181,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def apply_change(spec: Any, change: Mapping[str, Any]) -> Any:
+def apply_change(spec: SweepSpec, change: Mapping[str, object]) -> SweepSpec:
     """`spec` (a fastlstm.SweepSpec) with a finding's `change` applied, validated again.
 
     Top-level keys replace the spec's key; a dotted key ("model.dropout") sets one key of

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from fastlstm.diagnose._curves import Curves
-from fastlstm.diagnose._findings import Finding, Findings
+from fastlstm.diagnose._findings import Finding, Findings, Severity
 from fastlstm.diagnose._training_checks import plateau_configs, raised_lr, stable_lr_below, unstable_configs
 from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS
 
@@ -31,13 +31,13 @@ from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS
 FAR_BELOW = 3.0
 
 
-def _checked_doc(doc: Any) -> Mapping[str, Any]:
+def _checked_doc(doc: object) -> Mapping[str, Any]:
     if not isinstance(doc, Mapping) or doc.get("kind") != "lr_range" or not doc.get("learning_rates"):
         raise ValueError("lr_range_doc must be an lr_range document (a dict with kind 'lr_range' and learning_rates)")
     return doc
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
@@ -50,7 +50,7 @@ def _at(doc: Mapping[str, Any], key: str, lr: float) -> Any:
 
 
 def lr_findings(
-    lr_range_doc: Mapping[str, Any], learning_rate: float | None = None, optimizer: str = "adam"
+    lr_range_doc: Mapping[str, object], learning_rate: float | None = None, optimizer: str = "adam"
 ) -> Findings:
     """lr.too_high / lr.too_low for `learning_rate` (None: the optimizer's default) from an
     `lr_range` document; empty when the learning rate is inside the recommended range."""
@@ -104,12 +104,12 @@ def _all_diverged(doc: Mapping[str, Any]) -> bool:
     return bool(diverged) and all(isinstance(d, (int, float)) and d >= seeds for d in diverged)
 
 
-def _too_high(severity: str, title: str, evidence: dict[str, Any], change: dict[str, Any] | None) -> Finding:
+def _too_high(severity: Severity, title: str, evidence: dict[str, Any], change: dict[str, Any] | None) -> Finding:
     advice = "Lower the learning rate to the recommended one; above the largest stable rate losses spike or diverge."
     return Finding("lr.too_high", severity, title, evidence, advice, change)
 
 
-def _too_low(severity: str, title: str, evidence: dict[str, Any], change: dict[str, Any] | None) -> Finding:
+def _too_low(severity: Severity, title: str, evidence: dict[str, Any], change: dict[str, Any] | None) -> Finding:
     advice = (
         "Raise the learning rate to the recommended one: below the range, training spends its epochs barely moving."
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastlstm.diagnose._curves import Curves, last_finite
-from fastlstm.diagnose._findings import Finding
+from fastlstm.diagnose._findings import Finding, Severity
 from fastlstm.stats import at_majority_rate, describe
 
 # A trained model is never worse on its own training data than a uniform guess; 25% above
@@ -105,14 +105,18 @@ def check_divergence(c: Curves) -> list[Finding]:
     bad = blown_up(c)
     if not bad.any():
         return []
-    severity = "error" if c.diverged.any() or unstable_configs(c) else "warning"
+    severity: Severity = "error" if c.diverged.any() or unstable_configs(c) else "warning"
     recovered = bad & ~still_blown_up(c)
     if severity == "warning" and recovered[bad].all():
         severity = "info"  # a few members spiked and learnt again (Adam's spikes): worth knowing, not a fault
     configs = unstable_configs(c, any_member=True)
     lrs = [row["learning_rate"] for row in configs if math.isfinite(row["learning_rate"])]
     change = {"learning_rate": stable_lr_below(c, min(lrs))} if lrs else {"global_clipnorm": 1.0}
-    evidence = {"members": int(bad.sum()), "of_members": int(bad.size), "diverged": int(c.diverged.sum())}
+    evidence: dict[str, object] = {
+        "members": int(bad.sum()),
+        "of_members": int(bad.size),
+        "diverged": int(c.diverged.sum()),
+    }
     evidence.update({"reference_loss": c.reference_loss, "blowup_factor": BLOWUP, "configs": configs})
     evidence["recovered"] = int(recovered.sum())
     return [
@@ -299,7 +303,7 @@ def underfit_rows(c: Curves) -> list[dict[str, Any]]:
     return rows
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -381,7 +385,7 @@ def check_overfit(c: Curves) -> list[Finding]:
     already restored the best weights."""
     if c.val_loss is None:
         return []
-    rows = []
+    rows: list[dict[str, object]] = []
     for k in range(len(c.configs)):
         idx = c.members_of(k)
         best = [overfit_member(c.loss[i], c.val_loss[i]) for i in idx]
@@ -395,7 +399,7 @@ def check_overfit(c: Curves) -> list[Finding]:
     if not rows:
         return []
     best_epoch = int(np.median([r["best_epoch"] for r in rows]))  # 1-based, as everywhere in the finding
-    severity = "info" if all(r["restored"] for r in rows) else "warning"
+    severity: Severity = "info" if all(r["restored"] for r in rows) else "warning"
     return [
         Finding(
             "train.overfit",

@@ -74,7 +74,7 @@ class Augmentation:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Augmentation:
+    def from_config(cls, config: Mapping[str, object]) -> Augmentation:
         return cls(**config)
 
     def apply(self, x: jax.Array, mask: jax.Array | None, strength: jax.Array, key: jax.Array) -> jax.Array:
@@ -258,7 +258,7 @@ def augmentation_to_config(aug: Augmentation) -> dict[str, Any]:
     return {"type": type(aug).__name__, **aug.get_config()}
 
 
-def augmentation_from_config(config: Any) -> Augmentation:
+def augmentation_from_config(config: object) -> Augmentation:
     """An augmentation from `augmentation_to_config`'s dict (an augmentation is returned as it is)."""
     return object_from_config(config, AUGMENTATIONS, "augment", "an augmentation like fl.Jitter(0.03)")
 

@@ -144,7 +144,7 @@ class Callback:
         raise NotImplementedError(f"{type(self).__name__} must define get_config() (or be a dataclass)")
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Callback:
+    def from_config(cls, config: Mapping[str, object]) -> Callback:
         return cls(**config)
 
 
@@ -337,6 +337,6 @@ def callback_to_config(callback: Callback) -> dict[str, Any]:
     return {"type": type(callback).__name__, **callback.get_config()}
 
 
-def callback_from_config(config: Any) -> Callback:
+def callback_from_config(config: object) -> Callback:
     """A callback from `callback_to_config`'s dict (a callback is returned as it is)."""
     return object_from_config(config, CALLBACKS, "callbacks", "a fastlstm.Callback", base=Callback)

@@ -266,7 +266,7 @@ def _penalty(reg: Any, w: jax.Array, hp: Mapping[str, Any], key: str) -> jax.Arr
 _WEIGHT_OF = {"kernel_regularizer": "kernel", "recurrent_regularizer": "recurrent_kernel", "bias_regularizer": "bias"}
 
 
-def regularization_penalty(architecture: tuple[Layer, ...], params: Any, hp: Mapping[str, Any]) -> jax.Array:
+def regularization_penalty(architecture: tuple[Layer, ...], params: Any, hp: Mapping[str, object]) -> jax.Array:
     """Keras's regularization losses of the stack (added in full to each batch's mean loss).
 
     A Bidirectional layer's regularizers apply to both directions (Keras copies the layer).

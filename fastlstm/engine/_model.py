@@ -233,7 +233,7 @@ def check_token_ids(model: ModelSpec, x: np.ndarray, mask: np.ndarray | None, na
         )
 
 
-def _checked_normalization(value: Any) -> dict[str, list[float]] | None:
+def _checked_normalization(value: object) -> dict[str, list[float]] | None:
     """`ModelSpec.normalization` as {"mean": [...], "std": [...]} of finite numbers (std > 0),
     of one length or one of them a single number; None as it is."""
     if value is None:
@@ -257,7 +257,7 @@ def _checked_texts(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -188,7 +188,7 @@ def clip_by_norm_per_variable(clipnorm: Any) -> optax.GradientTransformation:
 
 
 def make_optimizer(
-    name: str, hp: Mapping[str, Any], flags: Mapping[str, bool]
+    name: str, hp: Mapping[str, object], flags: Mapping[str, bool]
 ) -> optax.GradientTransformationExtraArgs:
     """The Keras optimizer `name` with (possibly traced) hyperparameters `hp`.
 

@@ -93,7 +93,7 @@ def is_keras_model(obj: Any) -> bool:
     return hasattr(obj, "layers") and hasattr(obj, "get_weights") and hasattr(obj, "get_config")
 
 
-def _unsupported(layer: Any, option: str, value: Any, hint: str = "") -> ValueError:
+def _unsupported(layer: Any, option: str, value: object, hint: str = "") -> ValueError:
     if not isinstance(value, (str, int, float, bool, tuple, list, dict, type(None))):
         value = type(value).__name__  # a Keras object (regularizer, constraint): its class, not its repr
     return ValueError(

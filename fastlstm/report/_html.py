@@ -25,7 +25,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class Report:
     images: dict[str, bytes]
 
 
-def number(value: Any, digits: int = 4) -> str:
+def number(value: object, digits: int = 4) -> str:
     """A number for people: about `digits` significant digits; None/NaN as an en dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -292,7 +292,7 @@ def budget_section(result: SweepResult) -> str:
     whether the best of those that trained to the end beats the runner-up."""
     from fastlstm.spec._schedulers import budget_headline, rung_table
 
-    budget = result.budget
+    budget = cast("dict[str, Any]", result.budget)  # a scheduled sweep's: the caller checked
     headers, rows = rung_table(budget)
     body = f"<p>{esc(budget_headline(budget))}</p>" + table(
         [esc(h) for h in headers], [[esc(c) for c in r] for r in rows]
@@ -333,7 +333,7 @@ def readable_notes(summary: Summary) -> list[str]:
     return [n for n in notes if n not in majority] + [line]
 
 
-def majority_class(row: Mapping[str, Any], metric: str) -> str:
+def majority_class(row: Mapping[str, object], metric: str) -> str:
     """The cells' class when an accuracy is no better than answering the most frequent class."""
     if row.get(f"{metric}_at_majority_rate"):
         return "at-majority"
@@ -421,7 +421,7 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def guarded(anchor: str, title: str, doc: Any, build: Callable[[Page, Any], str], page: Page) -> str:
+def guarded(anchor: str, title: str, doc: object, build: Callable[[Page, Any], str], page: Page) -> str:
     """An analysis section; a document this page cannot read (another version, made by hand)
     is shown as its JSON with the reason, so saving the run never fails on it."""
     try:
@@ -527,7 +527,7 @@ def finding_card(finding: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def evidence_value(value: Any) -> str:
+def evidence_value(value: object) -> str:
     """A number with 4 significant digits, a long list cut to its first items."""
     if isinstance(value, list):
         shown = ", ".join(evidence_value(v) for v in value[:MAX_LIST_ITEMS])
@@ -539,7 +539,7 @@ def evidence_value(value: Any) -> str:
     return number(value)
 
 
-def change_text(change: Mapping[str, Any]) -> str:
+def change_text(change: Mapping[str, object]) -> str:
     return ", ".join(f"{k} = {json.dumps(v)}" for k, v in change.items())
 
 
@@ -568,7 +568,7 @@ def p_value(p: Any) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
-def comparison_rows(test: Mapping[str, Any]) -> list[tuple[str, str]]:
+def comparison_rows(test: Mapping[str, object]) -> list[tuple[str, str]]:
     """The comparison (fastlstm.stats.Comparison.to_dict(), after = A, before = B) as the few
     lines a reader needs; a document of another shape is shown key by key."""
     if not {"difference", "p", "p_beats", "hedges_g"} <= set(test):

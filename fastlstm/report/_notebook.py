@@ -11,15 +11,18 @@ only two-line delegations, so the wording lives in one place beside report.html'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastlstm.report._html import esc
 from fastlstm.stats._notebook import STYLE, count_of, summary_html, titled_div
 
+if TYPE_CHECKING:
+    from fastlstm.results._result import SweepResult
+
 # --- SweepResult ------------------------------------------------------------------------------
 
 
-def result_repr(result: Any) -> str:
+def result_repr(result: SweepResult) -> str:
     """'<SweepResult: 72 members = 9 configurations x 8 seeds, binary, 15 epochs; 48 pruned>'."""
     members, configs = len(result.members), max(len(result.configs), 1)
     epochs = next(iter(result.history.values())).shape[1] if result.history else 0
@@ -35,7 +38,7 @@ def result_repr(result: Any) -> str:
     return head + (f"; {unusual}" if unusual else "") + ">"
 
 
-def result_html(result: Any) -> str:
+def result_html(result: SweepResult) -> str:
     """The report's header, summary table and learning curves (no run-folder facts)."""
     from fastlstm.report import _html as html
 

@@ -287,7 +287,7 @@ def variance_bars(doc: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
-def before_after(before: Mapping[str, Any], after: Mapping[str, Any], metric: str) -> bytes:
+def before_after(before: Mapping[str, object], after: Mapping[str, object], metric: str) -> bytes:
     """The verification's two stats rows: min..max (thin), the 95% CI of the mean (thick), the mean (dot)."""
     fig, axes = _figure(6.5, 1.7)
     ax = axes[0, 0]

@@ -32,7 +32,7 @@ def _decimals(value: float, digits: int = 3) -> int:
     return max(0, digits - 1 - math.floor(math.log10(abs(value))))
 
 
-def fmt(value: Any, decimals: int | None = None) -> str:
+def fmt(value: object, decimals: int | None = None) -> str:
     """A score for people (three significant figures unless `decimals`), "n/a" when missing."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "n/a"

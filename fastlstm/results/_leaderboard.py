@@ -16,9 +16,12 @@ import html
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fastlstm.results._result import SweepResult
 
 TOP = 10
 
@@ -77,7 +80,7 @@ class Leaderboard:
         return f"<div><p><b>{title}</b></p><table><tr>{head}</tr>{body}</table>{rerun}</div>"
 
 
-def _toml(value: Any) -> str:
+def _toml(value: object) -> str:
     """A setting as `--set` reads it (a TOML value): 0.001, "adamw", [1, 2]."""
     return json.dumps(value.item() if isinstance(value, np.generic) else value)
 
@@ -96,11 +99,11 @@ def _mean_ci(row: Mapping[str, Any]) -> str:
     return f"{row['mean']:.4g}" + (f" ± {half:.2g}" if math.isfinite(half) else " (1 seed, no CI)")
 
 
-def _reached(row: Mapping[str, Any], epochs: int) -> str:
+def _reached(row: Mapping[str, object], epochs: int) -> str:
     return f"end ({epochs} epochs)" if row["reached"] == "end" else f"pruned at epoch {row['reached']}"
 
 
-def leaderboard(result: Any, metric: str | None = None, top: int = TOP) -> Leaderboard:
+def leaderboard(result: SweepResult, metric: str | None = None, top: int = TOP) -> Leaderboard:
     """The ranked configurations of `result` by `metric` (default: the scheduler's, else the
     primary metric), the `top` best shown. Finalists first by mean, then the pruned by how
     long they lasted and their mean at that rung; a configuration with no finite value last."""

@@ -168,7 +168,7 @@ class SweepResult:
             message += "; if x is one sample of shape (timesteps, features), pass a batch: x[None]"
         raise ValueError(message)
 
-    def predict_labels(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+    def predict_labels(self, x: object, batch_size: int | None = None) -> np.ndarray:
         """Every member's predicted class, by the user's names: (members, n) strings.
 
         The most probable class of a softmax, or the sigmoid's class at 0.5 (one output);
@@ -183,7 +183,7 @@ class SweepResult:
             codes = probs.argmax(axis=-1)
         return np.asarray(names)[codes]
 
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, x: object, batch_size: int | None = None) -> np.ndarray:
         """Every member's predictions (members, n, out), as Keras's `predict` gives them.
 
         `batch_size` only bounds memory (rows run through the model at once); None means
@@ -193,14 +193,16 @@ class SweepResult:
         """
         return unscale_target(self._predict_trained(x, batch_size), self.target_scaling)
 
-    def _predict_trained(self, x: Any, batch_size: int | None) -> np.ndarray:
+    def _predict_trained(self, x: object, batch_size: int | None) -> np.ndarray:
         """The members' outputs in the units they trained on."""
         xs_np, mask_np = prepare_inputs(x, **self._input_options())
         self._check_features(xs_np)
         self._check_inputs(xs_np, mask_np)
         return self.predict_prepared(apply_preprocessing(xs_np, mask_np, self.preprocessing), mask_np, batch_size)
 
-    def predict_prepared(self, xs: np.ndarray, mask: np.ndarray | None, batch_size: int | None = None) -> np.ndarray:
+    def predict_prepared(
+        self, xs: np.ndarray | jax.Array, mask: np.ndarray | jax.Array | None, batch_size: int | None = None
+    ) -> np.ndarray:
         """The members' outputs, in the units they trained on, for inputs already padded and
         scaled as a `Dataset` holds them (`ds.val.x`, `ds.val.mask`): scoring the validation
         rows after a sweep needs no second reading of the raw data."""
@@ -217,7 +219,7 @@ class SweepResult:
                 result[list(g.members), start : start + xb.shape[0]] = np.asarray(fn(g.params, xb, mb))
         return result
 
-    def evaluate(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, np.ndarray]:
+    def evaluate(self, x: object, y: object, sample_weight: object = None) -> dict[str, np.ndarray]:
         """Loss and metrics of every member on (x, y): name -> (members,)."""
         data = prepare_data(
             x,
@@ -237,17 +239,20 @@ class SweepResult:
         split = data.train
         split.x = apply_preprocessing(split.x, split.mask, self.preprocessing)
         split.y = scale_target(split.y, self.target_scaling)  # the loss of the units it trained on
-        arrays = [jnp.asarray(a) if a is not None else None for a in (split.x, split.y, split.weight, split.mask)]
+        x_dev, y_dev, w_dev = jnp.asarray(split.x), jnp.asarray(split.y), jnp.asarray(split.weight)
+        mask_dev = jnp.asarray(split.mask) if split.mask is not None else None
         out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
         for g in self.groups:
             cfg = self._model_config(g)
             hp = self._layer_hparams(g)
-            sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, *arrays, h)))(g.params, hp)
+            sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, x_dev, y_dev, w_dev, mask_dev, h)))(
+                g.params, hp
+            )
             for name, v in normalized(cfg, sums, len(split)).items():
                 out[name][list(g.members)] = np.asarray(v)
         return metrics_in_target_units(out, self.target_scaling)
 
-    def scores(self, x: Any, y: Any, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def scores(self, x: object, y: object, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Balanced accuracy, macro F1, ROC AUC, per-class recall and confusion matrix (or MAE
         and RMSE in the target's units) of every member on (x, y), with each configuration's
         mean ± std: `fl.scores` (fastlstm/results/_scores.py), the document `fastlstm sweep`

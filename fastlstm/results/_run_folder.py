@@ -61,6 +61,7 @@ from fastlstm._common.version import __version__
 from fastlstm.data._loaded import LoadedData
 from fastlstm.report._html import PLOT_FILES, PLOTS_FOLDER, REPORT_FILE, build_report, write_report_files
 from fastlstm.spec._config_file import config_toml
+from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 from fastlstm.stats import (
     Summary,
 )
@@ -160,7 +161,7 @@ def write_report_into(folder: Path, result: SweepResult, environment_json: str, 
     write_report_files(folder, build_report(result, json.loads(environment_json), summary=summary))
 
 
-def _checked_analysis(analysis: Mapping[str, Any]) -> dict[str, Any]:
+def _checked_analysis(analysis: Mapping[str, object]) -> dict[str, Any]:
     """result.analysis, checked before anything is written: known keys, JSON-ready documents."""
     unknown = sorted(set(analysis) - set(ANALYSIS_FILES))
     if unknown:
@@ -216,7 +217,7 @@ def members_csv(members: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_cell(value: object) -> str:
     value = to_python(value)
     if value is None:
         return ""
@@ -371,7 +372,6 @@ def git_commit(package_dir: Path | None = None) -> str | None:
 def read_config(folder: Path) -> SweepSpec | None:
     """The spec in `folder/config.toml`, or None without one; a damaged file is a
     `DamagedResultError` naming it (its data path is kept as written, not re-resolved)."""
-    from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 
     file = folder / CONFIG_FILE
     if not file.exists():
@@ -424,7 +424,7 @@ def _check_members_csv(folder: Path, members: list[dict[str, Any]]) -> None:
 # --- strict JSON -------------------------------------------------------------------------
 
 
-def strict_json(value: Any, indent: int | None = 1) -> str:
+def strict_json(value: object, indent: int | None = 1) -> str:
     """RFC 8259 JSON: NaN and infinities become null (a report, read by people and tools)."""
     return json.dumps(_finite_or_null(to_python(value)), indent=indent, allow_nan=False)
 
@@ -572,7 +572,7 @@ def _require_keys(where: str, field: str, rows: list[Any], keys: tuple[str, ...]
             raise DamagedResultError(f"{where} is damaged ({field!r} lacks {', '.join(map(repr, missing))})")
 
 
-def _int_list(where: str, value: Any) -> list[int]:
+def _int_list(where: str, value: object) -> list[int]:
     if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
         raise DamagedResultError(f"{where} is damaged (a group's 'members' is not a list of integers)")
     return value
@@ -658,7 +658,8 @@ def write_result_core(result: SweepResult, folder: Path) -> None:
         "groups": [{"members": list(g.members), "units": g.units, "layers": g.layers} for g in result.groups],
     }
     (folder / RESULT_FILE).write_text(_strict_json(doc))
-    np.savez(folder / HISTORY_FILE, **result.history)
+    # numpy's stubs let **arrays fill savez's allow_pickle: bool; these names never do
+    np.savez(folder / HISTORY_FILE, **result.history)  # type: ignore[arg-type]
     for k, g in enumerate(result.groups):
         flat = traverse_util.flatten_dict(jax.device_get(g.params), sep="/")
-        np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})
+        np.savez(folder / _params_file(k), **{name: np.asarray(v) for name, v in flat.items()})  # type: ignore[arg-type]

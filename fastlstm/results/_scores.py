@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-def scores(result: SweepResult, x: Any, y: Any, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def scores(result: SweepResult, x: object, y: object, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Every member's scores on (x, y) - labels as the user holds them (names or numbers),
     targets in the user's units - as the document `fastlstm sweep` saves (scores.json).
     `forecast` (`LoadedData.forecast`) adds the naive and seasonal-naive baselines when
@@ -196,7 +196,7 @@ def _best(
     return best
 
 
-def _baselines(forecast: Mapping[str, Any], rows: int, notes: list[str]) -> dict[str, Any] | None:
+def _baselines(forecast: Mapping[str, object], rows: int, notes: list[str]) -> dict[str, Any] | None:
     """The forecast baselines on the same windows, or None (with a note) when the scored
     rows are not the series' validation windows (say, a separate validation file)."""
     windows = validation_windows(forecast)

@@ -27,7 +27,7 @@ import json
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
@@ -36,6 +36,10 @@ from fastlstm._common.files import write_file_atomically
 from fastlstm.runtime._controllers import ChunkOutcome, Controller, EpochEnd, SweepInfo
 from fastlstm.runtime._distributed import is_primary
 from fastlstm.runtime._driver import Resume
+
+if TYPE_CHECKING:
+    from fastlstm.data._arrays import Dataset
+    from fastlstm.engine._program import MemberState
 
 PROGRESS_FILE = "progress.json"
 FORMAT = 1
@@ -172,7 +176,7 @@ class Checkpointer(Controller):
     def on_sweep_end(self) -> None:
         self._flush()
 
-    def _save_current(self, event: EpochEnd, state: Any) -> None:
+    def _save_current(self, event: EpochEnd, state: MemberState) -> None:
         number = self._number(event.chunk.group, event.chunk.members)
         name = f"current-{number}-epoch-{event.epoch + 1}"
         current = {"chunk": number, "epochs_done": event.epoch + 1, "path": name}
@@ -228,7 +232,7 @@ def _read_progress(folder: Path) -> dict[str, Any]:
     return progress
 
 
-def _check_same_sweep(folder: Path, progress: dict[str, Any], digest: str, spec: Any) -> None:
+def _check_same_sweep(folder: Path, progress: dict[str, Any], digest: str, spec: dict[str, object] | None) -> None:
     """A checkpoint resumes only the sweep that made it: the same spec and the same data."""
     if spec is not None and progress.get("spec") != spec:
         raise CheckpointError(f"{folder}: the checkpoint was made by a different sweep (its spec differs)")
@@ -238,7 +242,7 @@ def _check_same_sweep(folder: Path, progress: dict[str, Any], digest: str, spec:
         )
 
 
-def load_resume(folder: str | Path, digest: str, spec: Any = None) -> Resume:
+def load_resume(folder: str | Path, digest: str, spec: dict[str, object] | None = None) -> Resume:
     """The driver's `Resume` from a checkpoint folder; refuses other data or another spec."""
     folder = Path(folder)
     progress = _read_progress(folder)
@@ -255,7 +259,7 @@ def load_resume(folder: str | Path, digest: str, spec: Any = None) -> Resume:
     return Resume(layout, done, current)
 
 
-def dataset_digest(ds: Any) -> str:
+def dataset_digest(ds: Dataset) -> str:
     """SHA-256 of the arrays a sweep trains and validates on (what resume must see again)."""
     import hashlib
 
@@ -308,7 +312,7 @@ class RungCheckpoint:
         name = f"rungs-{self.count}"
         (self.folder / name).mkdir(parents=True, exist_ok=True)
         saver = _checkpointer()
-        docs = {}
+        docs: dict[str, list[dict[str, Any]]] = {}
         for kind in ("pieces", "finished"):
             docs[kind] = []
             for j, piece in enumerate(getattr(progress, kind)):
@@ -337,7 +341,7 @@ def _read_rung_progress(folder: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and doc.get("format") == RUNG_FORMAT else None
 
 
-def load_rung_resume(folder: str | Path, digest: str, spec: Any = None) -> Any:
+def load_rung_resume(folder: str | Path, digest: str, spec: dict[str, object] | None = None) -> Any:
     """The rung driver's `RungProgress` from a checkpoint folder (same data and spec only)."""
     from fastlstm.runtime._rung_driver import Piece, RungProgress
 

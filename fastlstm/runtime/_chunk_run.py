@@ -104,7 +104,7 @@ class ChunkRun:
         run.load_state(state, epoch)
         return run
 
-    def _pad(self, a: Any) -> np.ndarray:
+    def _pad(self, a: object) -> np.ndarray:
         a = np.asarray(a)
         extra = self.padded - self.n_members
         return np.concatenate([a, np.repeat(a[-1:], extra, axis=0)]) if extra else a

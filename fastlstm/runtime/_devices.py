@@ -127,7 +127,7 @@ def place(tree: Any, sharding: NamedSharding) -> Any:
     if jax.process_count() == 1:
         return jax.device_put(tree, sharding)
 
-    def local_shards(a: Any) -> jax.Array:
+    def local_shards(a: object) -> jax.Array:
         a = np.asarray(a)
         return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
 

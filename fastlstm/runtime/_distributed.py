@@ -87,7 +87,7 @@ def _check_arguments(coordinator: Any, num_processes: Any, process_id: Any, time
         raise DistributedError(f"timeout_s: expected a positive int of seconds, got {timeout_s!r}")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 

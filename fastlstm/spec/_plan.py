@@ -20,7 +20,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from fastlstm.engine._optimizers import CLIP_KEYS, OPTIMIZER_DEFAULTS, OPTIMIZER_FLAGS, SCHEDULE_DEFAULTS, WARMUP_KEYS
 from fastlstm.spec._space import (
@@ -98,7 +98,7 @@ class Plan:
     augment: tuple = ()  # the sweep's augmentations (fastlstm.engine._augment), in `augment.<i>` order
 
 
-def _positive_int(name: str, value: Any) -> int:
+def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
@@ -121,7 +121,7 @@ def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
     )
 
 
-def is_stream_design(seeds: Any) -> bool:
+def is_stream_design(seeds: object) -> TypeGuard[Sequence[object]]:
     """True when `seeds` lists per-stream seeds ({"init": .., "order": .., "dropout": ..} each)."""
     return isinstance(seeds, Sequence) and not isinstance(seeds, str) and any(isinstance(s, Mapping) for s in seeds)
 
@@ -249,7 +249,7 @@ def _check_distribution(key: str, dist: Distribution) -> None:
 
 
 def _configurations(
-    grid: Mapping[str, list[Any] | Distribution], trials: Any, search_seed: Any
+    grid: Mapping[str, list[Any] | Distribution], trials: object, search_seed: object
 ) -> list[dict[str, Any]]:
     """The grid points: the product of the lists, or `trials` draws from a search space."""
     if isinstance(search_seed, bool) or not isinstance(search_seed, int) or search_seed < 0:
@@ -310,14 +310,14 @@ def _name_and_options(what: str, value: str | Mapping[str, Any]) -> tuple[str, d
     raise ValueError(f"{what} must be a name or a dict with a 'name', got {value!r}")
 
 
-def _flag(where: str, key: str, value: Any) -> bool:
+def _flag(where: str, key: str, value: object) -> bool:
     """An on/off option (nesterov, centered, staircase): a bool, since bool("no") is True."""
     if not isinstance(value, bool):
         raise ValueError(f"{where}: {key!r} must be True or False, got {value!r}")
     return value
 
 
-def _finite_numbers(where: str, values: Any) -> tuple[float, ...]:
+def _finite_numbers(where: str, values: object) -> tuple[float, ...]:
     """A list of finite numbers (piecewise boundaries or values) as floats."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise ValueError(f"{where} must be a list of finite numbers, got {values!r}")
@@ -390,9 +390,9 @@ def _check_fixed_streams(fixed_streams: Mapping[str, int] | None) -> dict[str, i
 
 def _numbers_of(
     name: str,
-    point: Mapping[str, Any],
-    given: Mapping[str, Any],
-    grid: Mapping[str, Any],
+    point: Mapping[str, object],
+    given: Mapping[str, object],
+    grid: Mapping[str, object],
     optimizer: tuple[str, Mapping[str, Any]],
     schedule: tuple[str, Mapping[str, float]],
     layer_hparams: Mapping[str, float] | None = None,
@@ -434,7 +434,7 @@ def _numbers_of(
 
 def make_plan(
     *,
-    seeds: int | Sequence[int],
+    seeds: int | Sequence[int] | Sequence[Mapping[str, int]],  # plain seeds or a stream design
     grid: Mapping[str, Sequence[Any] | Distribution] | None,
     units: int,
     layers: int,
@@ -442,7 +442,7 @@ def make_plan(
     epochs: int,
     optimizer: str | Mapping[str, Any],
     schedule: str | Mapping[str, Any] | None,
-    hparams: Mapping[str, Any],
+    hparams: Mapping[str, object],
     fixed_streams: Mapping[str, int] | None = None,
     layer_hparams: Mapping[str, float] | None = None,
     trials: int | None = None,
@@ -504,7 +504,7 @@ def make_plan(
     return Plan(tuple(members), plan_groups, tuple(keys), tuple(configs), sched_name, sched_static, flags, augment)
 
 
-def _given_hparams(hparams: Mapping[str, Any], grid: Mapping[str, Any], schedule: str) -> dict[str, Any]:
+def _given_hparams(hparams: Mapping[str, object], grid: Mapping[str, object], schedule: str) -> dict[str, Any]:
     """The numeric settings given directly (None dropped), each checked."""
     if schedule == "piecewise_constant" and ("learning_rate" in grid or hparams.get("learning_rate") is not None):
         raise ValueError(

@@ -185,7 +185,7 @@ def _split(n: int, shares: Sequence[int]) -> list[int]:
 SCHEDULERS = {"successive_halving": SuccessiveHalving, "hyperband": Hyperband}
 
 
-def scheduler_from_config(config: Any) -> SuccessiveHalving | Hyperband | None:
+def scheduler_from_config(config: object) -> SuccessiveHalving | Hyperband | None:
     """A scheduler from itself, None, or its `get_config()` table (`type` names the kind)."""
     if config is None:
         return None

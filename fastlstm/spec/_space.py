@@ -44,7 +44,7 @@ class Distribution:
         return {f.name: _config_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Distribution:
+    def from_config(cls, config: Mapping[str, object]) -> Distribution:
         return cls(**config)
 
     def to_table(self) -> dict[str, list[Any]]:

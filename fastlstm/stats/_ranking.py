@@ -339,7 +339,9 @@ def _row(
     return row
 
 
-def _verdict(d: Mapping[str, Any], test: Comparison | None, p_adj: float | None, is_reference: bool, against: str | int) -> str:
+def _verdict(
+    d: Mapping[str, object], test: Comparison | None, p_adj: float | None, is_reference: bool, against: str | int
+) -> str:
     """'best', 'not distinguishable from the best', 'worse (p_adj=0.003)', ... in words; the
     direction is the test's own (its difference of means), never the ranking's."""
     target = "the best" if against == "best" else "the reference"

@@ -412,7 +412,7 @@ def _setting_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
 
 
-def config_label(point: Mapping[str, Any]) -> str:
+def config_label(point: Mapping[str, object]) -> str:
     """'learning_rate 1e-3, units 32', as the terminal tables write settings."""
     return ", ".join(f"{k} {short_number(v)}" for k, v in point.items())
 
