@@ -4,7 +4,6 @@ data shares (in memory, per-timestep targets, streamed): sequences, padding, wei
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -14,6 +13,7 @@ from fastlstm._common.coerce import checked_int, to_python
 from fastlstm.data._input_checks import Layout, apply_layout
 from fastlstm.data._labels import is_text
 from fastlstm.data._preprocessing import check_standardize
+from fastlstm.data._splits import check_validation_split, validation_count
 from fastlstm.data._targets import MAX_OUTPUTS, Targets
 from fastlstm.engine._losses import LOSSES, METRICS, canonical_loss
 
@@ -276,12 +276,7 @@ def check_data_arguments(
             if isinstance(class_weight, str)
             else f"class_weight must be a dict {{class: weight}} or 'balanced', got {type(class_weight).__name__}"
         )
-    if (
-        isinstance(validation_split, bool)
-        or not isinstance(validation_split, (int, float))
-        or not 0.0 <= validation_split < 1.0
-    ):
-        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+    check_validation_split(validation_split)
 
 
 Part = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]  # x, y, weight, ragged mask
@@ -290,11 +285,7 @@ Part = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]  # x, y, w
 def split_last_rows(train: Part, validation_split: float) -> tuple[Part, Part]:
     """Keras's `validation_split`: the last rows, before any shuffling (as many as every mode holds out)."""
     n = train[0].shape[0]
-    split_at = math.floor(n * (1.0 - validation_split))
-    if split_at == 0 or split_at == n:
-        raise ValueError(
-            f"validation_split={validation_split} leaves an empty training or validation set with {n} samples"
-        )
+    split_at = n - validation_count(n, validation_split)
     head = cast(Part, tuple(None if a is None else a[:split_at] for a in train))
     tail = cast(Part, tuple(None if a is None else a[split_at:] for a in train))
     return head, tail

@@ -37,6 +37,7 @@ __all__ = [
     "SplitMode",
     "check_split",
     "check_stratified",
+    "check_validation_split",
     "class_codes",
     "describe_split",
     "one_class_validation",
@@ -52,6 +53,16 @@ def check_split(split: object, split_seed: object) -> None:
         split_seed = int(split_seed)
     if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
         raise ValueError(f"split_seed must be an int >= 0, got {split_seed!r}")
+
+
+def check_validation_split(validation_split: object) -> None:
+    """`validation_split` is a fraction in [0, 1): checked here for in-memory and streamed data alike."""
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not 0.0 <= validation_split < 1.0
+    ):
+        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
 
 
 def validation_count(n: int, validation_split: float) -> int:

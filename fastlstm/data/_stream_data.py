@@ -25,6 +25,7 @@ from fastlstm._common.coerce import to_python
 from fastlstm.data import _arrays as base
 from fastlstm.data import _stream_files as stream
 from fastlstm.data._preprocessing import apply_preprocessing
+from fastlstm.data._splits import validation_count
 from fastlstm.data._stream_files import (
     BatchLayout,
     BatchSource,
@@ -243,11 +244,7 @@ def _row_splits(x: Any, y: Any, options: dict, validation_split: float, masking:
     if options["validation_data"] is not None:
         val, val_y = _in_memory_validation(options["validation_data"], rows.row_shape, masking)
     elif validation_split > 0:
-        split_at = math.floor(rows.n * (1.0 - validation_split))
-        if split_at in (0, rows.n):
-            raise ValueError(
-                f"validation_split={validation_split} leaves an empty training or validation set with {rows.n} samples"
-            )
+        split_at = rows.n - validation_count(rows.n, validation_split)  # the last rows, as Keras
         val, val_y = (
             StreamSplit(y[split_at:], weight[split_at:], rows.row_shape, rows, split_at, **masking),
             y[split_at:],
