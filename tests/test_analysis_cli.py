@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.cli import main
@@ -10,6 +11,7 @@ from fastlstm.cli import main
 TINY_TASK = ["--samples", "64", "--timesteps", "5", "--units", "4", "--batch-size", "16", "--quiet"]
 
 
+@pytest.mark.slow
 def test_lr_range_prints_the_curve_and_writes_a_run_folder(tmp_path, capsys):
     out = tmp_path / "range"
     assert main(["lr-range", *TINY_TASK, "--seeds", "2", "--epochs", "1", "--out", str(out), "--json"]) == 0
@@ -78,12 +80,11 @@ def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, caps
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
-    import fastlstm.api._sweep
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notrun").mkdir()
     (tmp_path / "notrun" / "notes.txt").write_text("mine")
-    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("trained"))
+    patch_train(monkeypatch, lambda *a, **k: pytest.fail("trained"))
     try:
         code = main(argv)
     except SystemExit as exit_:  # argparse's own errors

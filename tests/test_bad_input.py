@@ -18,12 +18,14 @@ def _sweep(**overrides):
 @pytest.fixture(autouse=True)
 def no_compile(monkeypatch):
     """Fail the test if validation lets bad input reach the engine."""
+    import fastlstm.runtime._chunk_run as chunk_run
     import fastlstm.runtime._driver as driver
 
     def boom(*args, **kwargs):
         raise AssertionError("bad input reached the engine")
 
     monkeypatch.setattr(driver, "compiled_program", boom)
+    monkeypatch.setattr(chunk_run, "compiled_program", boom)
 
 
 def _nan_x():

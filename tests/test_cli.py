@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.benchmark import compare
@@ -89,7 +90,15 @@ def test_cli_reports_bad_arguments(capsys):
     assert "validation_split" in capsys.readouterr().err
 
 
-def test_cli_precision_and_chunks_reach_the_sweep(tmp_path, capsys):
+def test_cli_precision_and_chunks_reach_the_sweep(tmp_path, capsys, monkeypatch):
+    chunks = []  # the members of each chunk the sweep starts, seen by the CLI's own controller
+    start = fl.controllers.StopOnSignal.on_chunk_start
+
+    def record(self, chunk):
+        chunks.append(chunk.members)
+        start(self, chunk)
+
+    monkeypatch.setattr(fl.controllers.StopOnSignal, "on_chunk_start", record)
     out = tmp_path / "run"
     args = ["sweep", "--seeds", "3", "--epochs", "1", "--samples", "48", "--timesteps", "5", "--units", "4"]
     code = main([*args, "--precision", "bfloat16", "--members-per-chunk", "2", "--out", str(out), "--quiet"])
@@ -98,6 +107,7 @@ def test_cli_precision_and_chunks_reach_the_sweep(tmp_path, capsys):
     result = fl.load(out)
     assert result.meta["precision"] == "bfloat16"
     assert len(result.members) == 3
+    assert chunks == [(0, 1), (2,)]  # the sweep trained them two at a time
     with pytest.raises(SystemExit):
         main([*args, "--precision", "float16"])
 
@@ -131,7 +141,7 @@ def test_cli_overwrite_never_deletes_a_folder_it_did_not_write(tmp_path, monkeyp
     project = tmp_path / "proj"
     (project / "data").mkdir(parents=True)
     (project / "data" / "train.csv").write_text("x\n")
-    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
+    patch_train(monkeypatch, _no_training)
     assert main(["sweep", "--out", str(project), "--overwrite", *TINY]) == 2
     _one_error_line(capsys, "--out", "not a fastlstm result folder")
     assert (project / "data" / "train.csv").read_text() == "x\n"
@@ -146,14 +156,14 @@ def test_cli_out_dot_is_refused_and_kept(tmp_path, monkeypatch, capsys):
     (tmp_path / ".fastlstm").write_text('{"kind": "result", "format_version": 1}')
     (tmp_path / "keep.txt").write_text("keep")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
+    patch_train(monkeypatch, _no_training)
     assert main(["sweep", "--out", ".", "--overwrite", *TINY]) == 2
     _one_error_line(capsys, "current folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".fastlstm", "keep.txt"]
 
 
 def test_cli_unwritable_out_is_refused_before_training(monkeypatch, capsys):
-    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
+    patch_train(monkeypatch, _no_training)
     assert main(["sweep", "--out", "/proc/fastlstm-test-out", *TINY]) == 2
     _one_error_line(capsys, "--out '/proc/fastlstm-test-out'", "cannot write")
 
@@ -189,7 +199,7 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fastlstm.api._sweep.train", interrupted)
+    patch_train(monkeypatch, interrupted)
     assert main(["sweep", *TINY[:-1], "--samples", "3"]) == 130
     captured = capsys.readouterr()
     *warned, last = captured.err.splitlines()  # 3 samples lack some classes: a one-line warning says so
@@ -198,8 +208,9 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     assert present < 4 and f"{present} classes" in captured.out
 
 
+@pytest.mark.slow
 def test_cli_sigint_in_a_real_process_prints_one_line(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "FASTLSTM_CACHE_DIR": "off"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # the session's cache folder
     cmd = [sys.executable, "-m", "fastlstm.cli", "sweep", "--seeds", "2", "--epochs", "100000"]
     proc = subprocess.Popen(
         [*cmd, "--samples", "64", "--timesteps", "4", "--units", "2", "--quiet"],

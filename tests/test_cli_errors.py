@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.cli import main
@@ -200,7 +201,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(workdir, monkeypatch, c
     if setup is _reads_the_checkpoint:
         monkeypatch.setattr("fastlstm.api._sweep.Driver", _no_training)
     else:
-        monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
+        patch_train(monkeypatch, _no_training)
         if setup is not None:
             setup(monkeypatch)
     before = snapshot(workdir)
@@ -224,7 +225,7 @@ def interrupted_run(monkeypatch, capsys, *extra: str) -> Path:
     """`fastlstm sweep tiny.toml --out run --checkpoint-every 1`, halted after one epoch."""
     Path("tiny.toml").write_text(TINY_CONFIG)
     with monkeypatch.context() as patch:
-        patch.setattr("fastlstm.runtime._controllers.StopOnSignal", HaltAfterFirstEpoch)
+        patch.setattr("fastlstm.cli._sweep.StopOnSignal", HaltAfterFirstEpoch)
         assert run_cli("tiny.toml", "--out", "run", "--checkpoint-every", "1", "--quiet", *extra) == 130
     assert "continue with: fastlstm sweep --resume run" in capsys.readouterr().err
     assert (Path("run") / "checkpoint" / "progress.json").is_file()

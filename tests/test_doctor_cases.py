@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from guards import patch_train
 from rich.console import Console
 
 import fastlstm as fl
@@ -108,7 +109,6 @@ def test_a_class_sorted_file_split_by_its_last_rows_is_label_shift_changed_to_st
 def test_the_range_test_budget_is_optimizer_steps_not_epochs(monkeypatch):
     """Item 5: on GunPoint's 50 rows 2 epochs are 4 steps at batch 32; the budget is 100
     steps whatever the size (50 epochs there), 2 epochs of 50 steps on big data."""
-    import fastlstm.api._sweep
     from fastlstm.analysis._lr_range import RANGE_STEPS, step_budget
 
     seen = {}
@@ -117,7 +117,7 @@ def test_the_range_test_budget_is_optimizer_steps_not_epochs(monkeypatch):
         seen.update(spec=spec, rows=len(ds.train))
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(fastlstm.api._sweep, "train", fake_train)
+    patch_train(monkeypatch, fake_train)
     rng = np.random.default_rng(0)
     for rows, epochs, trained in ((50, 50, 50), (5000, 2, 1600)):
         x, y = rng.normal(size=(rows, 6, 1)).astype(np.float32), np.arange(rows) % 2

@@ -12,6 +12,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras
 import numpy as np
 import pytest
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.cli import main
@@ -233,6 +234,7 @@ def test_one_epoch_matches_keras_fit(name):
 # --------------------------------------------------------------------------- command line
 
 
+@pytest.mark.slow
 def test_cli_custom_initializers_need_keras_weights(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     model = seq(L.LSTM(4, kernel_initializer="he_normal", name="rnn"), L.Dense(1, activation="sigmoid"))
@@ -265,7 +267,6 @@ def test_cli_custom_initializers_need_keras_weights(tmp_path, monkeypatch, capsy
 
 
 def test_the_input_shape_is_kept_and_checked_before_anything_compiles(monkeypatch):
-    import fastlstm.api._sweep as runner
 
     any_length = seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(None, 6))
     fixed = seq(L.LSTM(4), L.Dense(1, activation="sigmoid"), shape=(T, 6))
@@ -274,7 +275,7 @@ def test_the_input_shape_is_kept_and_checked_before_anything_compiles(monkeypatc
     assert fl.SweepSpec.from_toml(spec.to_toml()).model.input_features == 6  # kept in config.toml (resume)
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, N)
-    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("trained on data the model does not take"))
+    patch_train(monkeypatch, lambda *a, **k: pytest.fail("trained on data the model does not take"))
     cases = [
         (
             any_length,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.cli import main
@@ -58,12 +59,11 @@ def padded(sequences):
 
 def never_trained(monkeypatch):
     """Make any training a test failure: refusals must come before anything compiles."""
-    import fastlstm.api._sweep as runner
 
     def fail(*args, **kwargs):
         raise AssertionError("training started; the data should have been refused first")
 
-    monkeypatch.setattr(runner, "train", fail)
+    patch_train(monkeypatch, fail)
 
 
 # --------------------------------------------------------------------------- item 7: layouts
@@ -183,6 +183,7 @@ def test_real_data_and_sparse_data_do_not_look_padded(gunpoint, basic_motions):
     assert zero_padding(pre) == "leading"
 
 
+@pytest.mark.slow
 def test_cli_prints_the_zero_padding_warning(vowels, tmp_path):
     x, y = vowels
     path = tmp_path / "vowels.npz"

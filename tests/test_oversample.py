@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import make_data
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.engine._program import TrainConfig, TrainProgram, class_labels
@@ -99,6 +100,7 @@ def test_binary_targets_are_read_as_classes():
     np.testing.assert_array_equal(np.asarray(class_labels(jnp.asarray(y), _config(len(y)))), LABELS)
 
 
+@pytest.mark.slow
 def test_oversample_in_a_grid_equals_each_member_alone():
     x, y = make_data(n=60, timesteps=4, features=2, classes=3)
     y[:40] = 0  # imbalanced
@@ -114,9 +116,8 @@ def test_oversample_in_a_grid_equals_each_member_alone():
 
 
 def test_oversample_is_refused_for_regression_and_multi_label_before_compiling(monkeypatch):
-    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("reached training"))
+    patch_train(monkeypatch, lambda *a, **k: pytest.fail("reached training"))
     x = np.zeros((8, 3, 1), np.float32)
     with pytest.raises(ValueError, match=r"oversample: .*not regression"):
         fl.sweep(x, np.linspace(0.1, 2.0, 8), oversample=True, **TINY)

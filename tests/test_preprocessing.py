@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pytest
 from conftest import make_data
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.cli import main
@@ -222,9 +223,8 @@ def test_the_new_spec_fields_survive_a_toml_round_trip():
 
 @pytest.mark.parametrize("value", ["zscore", 1, True])
 def test_an_unknown_standardize_is_a_value_error_naming_it_before_compiling(value, monkeypatch):
-    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("reached training"))
+    patch_train(monkeypatch, lambda *a, **k: pytest.fail("reached training"))
     x, y = _scaled_data()
     with pytest.raises(ValueError, match=r"standardize: unknown .*'feature', 'global', 'min_max' or None"):
         fl.sweep(x, y, standardize=value, **TINY)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats
 from conftest import make_data
+from guards import patch_train
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -286,7 +287,7 @@ def _no_training(*args, **kwargs):
 )
 def test_cli_bad_search_input_is_one_line_exit_2(tmp_path, monkeypatch, capsys, args, expected):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("fastlstm.api._sweep.train", _no_training)
+    patch_train(monkeypatch, _no_training)
     try:
         code = main(["sweep", "--quiet", *args])
     except SystemExit as exit_:

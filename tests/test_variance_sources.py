@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.analysis._sources import (
@@ -164,9 +165,8 @@ def test_grid_splits_seed_from_hyperparameter_variance(small_data):
 
 
 def test_bad_arguments_are_refused_before_training(small_data, monkeypatch):
-    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("trained"))
+    patch_train(monkeypatch, lambda *a, **k: pytest.fail("trained"))
     x, y = small_data
     with pytest.raises(ValueError, match=r"fixed_streams: variance_sources sets every member's streams"):
         fl.variance_sources(x, y, seeds=2, fixed_streams={"order": 0}, **TINY)

@@ -19,11 +19,22 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from fastlstm.analysis._lr_range import lr_range
+from fastlstm.api._sweep import load_data, train
+from fastlstm.diagnose import Findings, apply_change, check_data, diagnose
+from fastlstm.diagnose._data_view import data_view
+from fastlstm.runtime._progress import ProgressBar
+from fastlstm.spec._space import is_distribution
+from fastlstm.stats import compare_samples, describe, metric_bounds
+from fastlstm.stats._compare import format_p
+from fastlstm.stats._ranking import best_configuration, higher_is_better, result_metric_values
+
 if TYPE_CHECKING:
     from fastlstm.analysis._lr_range import LRRange
     from fastlstm.diagnose import Finding, Findings
     from fastlstm.results._result import SweepResult
     from fastlstm.spec._sweep_spec import SweepSpec
+    from fastlstm.stats._compare import Comparison
 
 DOCTOR_SEEDS = 8  # seeds per sweep: a t-interval of useful width, 80% power for ~1.5 std effects
 RANGE_SEEDS = 3  # the range test's seeds: one diverged seed leaves the median finite
@@ -54,7 +65,6 @@ class Diagnosis:
         std over seeds ('val_accuracy 0.61 ± 0.12 over 8 seeds'), None without a sweep."""
         if self.before is None:
             return None
-        from fastlstm.stats._ranking import result_metric_values
 
         metric, values = result_metric_values(self.before)
         finite = list(_best_by_seed(self.before, values, metric).values())
@@ -95,9 +105,6 @@ def doctor(
     verification) and `analysis["lr_range"]`, so `diagnosis.before.save(path)` writes a
     run folder whose report shows all of it.
     """
-    from fastlstm.analysis._lr_range import lr_range
-    from fastlstm.api._sweep import load_data, train
-    from fastlstm.diagnose import check_data, diagnose
 
     fit = {"validation_data": validation_data, "sample_weight": sample_weight}
     data_options = {**_data_options(spec, validation_data), "feature_names": feature_names}
@@ -121,7 +128,6 @@ def doctor(
 def _shown(title: str, verbose: int | str) -> dict[str, Any]:
     """The run arguments that show a progress bar named `title` ("range test", "as given",
     "with the fix": doctor runs three, and three bars all called "training" say nothing)."""
-    from fastlstm.runtime._progress import ProgressBar
 
     show = sys.stderr.isatty() if verbose == "auto" else bool(verbose)
     return {"verbose": 0, "controllers": [ProgressBar(title=title)] if show else []}
@@ -153,7 +159,6 @@ def _data_options(spec: SweepSpec, validation_data: Any) -> dict[str, Any]:
 
 
 def _findings(found: list[Finding]) -> Findings:
-    from fastlstm.diagnose import Findings
 
     return Findings(found)
 
@@ -165,8 +170,6 @@ def _not_verified(finding: Finding, why: str) -> dict[str, Any]:
 def changed_spec(spec: SweepSpec, change: Mapping[str, object]) -> SweepSpec:
     """`spec` with a finding's change applied; a grid key the change sets is dropped from
     the grid (the grid's values would otherwise override the change)."""
-    from fastlstm.diagnose import apply_change
-    from fastlstm.spec._space import is_distribution
 
     grid = {k: v for k, v in spec.grid.items() if k not in change}
     if grid == spec.grid:
@@ -188,7 +191,6 @@ def verify_change(
 ) -> tuple[SweepResult, dict[str, Any]]:
     """Train `spec` with `finding.change` (same seeds) and compare it with `before` on the
     primary metric: each run's best configuration by mean over seeds, paired by seed."""
-    from fastlstm.api._sweep import load_data, train
 
     change = cast("dict[str, Any]", finding.change)  # only a finding with a change is verified
     after_spec = changed_spec(spec, change)
@@ -217,7 +219,6 @@ def balanced_accuracy_values(
     Balanced accuracy (scikit-learn's `balanced_accuracy_score`) scores always-the-majority
     at 1/k whatever the imbalance, which is the question the finding asks.
     """
-    from fastlstm.diagnose._data_view import data_view
 
     view = data_view(x, y, **_data_options(spec, validation_data))
     if view.val is None or view.val.y is None or view.task not in ("classification", "binary"):
@@ -256,8 +257,6 @@ def before_after(
     same seeds), and seeds that diverged or are missing after the change (not before)
     count against it: never "better" then.
     """
-    from fastlstm.stats import compare_samples, describe, metric_bounds
-    from fastlstm.stats._ranking import higher_is_better
 
     if values is None:
         metric = verification_metric(before, after)
@@ -302,7 +301,6 @@ def verification_metric(before: SweepResult, after: SweepResult) -> str:
     """The primary metric, except when the change scales the target: a loss of the scaled
     target is not a loss of the raw one, so compare the mean absolute error in the target's
     units (val_mae, else mae) - which standardize_target logs in those units."""
-    from fastlstm.stats._ranking import result_metric_values
 
     metric, _ = result_metric_values(before)
     scaled = [bool(r.meta.get("target_scaling")) for r in (before, after)]
@@ -313,7 +311,6 @@ def verification_metric(before: SweepResult, after: SweepResult) -> str:
 
 
 def _metric_values(result: SweepResult, metric: str) -> np.ndarray:
-    from fastlstm.stats._ranking import result_metric_values
 
     return result_metric_values(result, metric)[1]
 
@@ -321,7 +318,6 @@ def _metric_values(result: SweepResult, metric: str) -> np.ndarray:
 def _best_by_seed(result: SweepResult, values: np.ndarray, metric: str) -> dict[int, float]:
     """{seed: value} of the result's best configuration (by mean over its finite seeds; a
     run where every member diverged keeps its first configuration), NaN where diverged."""
-    from fastlstm.stats._ranking import best_configuration
 
     config = [m["config"] for m in result.members]
     if np.isfinite(values).any():
@@ -335,12 +331,11 @@ def verification_text(
     metric: str,
     before: Mapping[str, object],
     after: Mapping[str, object],
-    test: Any,
+    test: Comparison | None,
     seeds: Mapping[str, Any] | None = None,
 ) -> str:
     """'val_accuracy 0.52 ± 0.02 → 0.81 ± 0.03, 8 seeds each, p < 0.001 (better)' (mean ±
     std over seeds), saying how many seeds the change lost; never "better" when it lost any."""
-    from fastlstm.stats._compare import format_p
 
     def cell(d: Mapping[str, object]) -> str:
         return f"{d['mean']:.3g} ± {d['std']:.2g}"

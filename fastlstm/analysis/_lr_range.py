@@ -45,7 +45,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastlstm.api._sweep import SPEC_DEFAULTS, load_data, train
+from fastlstm.data._prepare import Split
 from fastlstm.spec._plan import resolve_seeds
+from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
 
 if TYPE_CHECKING:
     from fastlstm.data._prepare import Dataset
@@ -245,7 +248,6 @@ def lr_range(
     left out: the range test runs its base configuration at a constant learning rate.
     The rule is in this module's docstring and in `to_dict()["rule"]`.
     """
-    from fastlstm.api._sweep import SPEC_DEFAULTS, load_data, train
 
     rates, seed_list = _checked_rates(learning_rates), resolve_seeds(seeds)
     epochs = None if epochs is None else _positive("epochs", epochs)
@@ -307,8 +309,6 @@ def step_budget(rows: int, batch: int, steps: int, cap: int | None = None) -> tu
 
 def _base_spec(spec: SweepSpec | None, given: dict[str, Any]) -> SweepSpec:
     """The configuration to test: `spec` (or fl.sweep's defaults) with the arguments given, without its grid."""
-    from fastlstm.api._sweep import SPEC_DEFAULTS
-    from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
 
     if spec is None:
         spec = sweep_spec_from_kwargs(**given)
@@ -327,7 +327,6 @@ def _is_default(value: Any, default: Any) -> bool:
 def short_training_set(ds: Dataset, max_rows: int | None) -> Dataset:
     """The training rows only (no validation pass), at most `max_rows` of them: a random
     subset (fixed seed, kept in order), so a big data set costs no more than a short run."""
-    from fastlstm.data._prepare import Split
 
     train = ds.train
     if max_rows is not None and len(train) > max_rows:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from fastlstm.api._sweep import sweep
 from fastlstm.spec._plan import STREAMS
 from fastlstm.stats import primary_metric
 from fastlstm.stats._text import percent, share_phrase
@@ -541,7 +542,6 @@ def variance_sources(
     from hyperparameter variance. `fixed_streams` does not apply (this sets every
     stream itself); a `spec`'s is dropped. Print `VarianceSources.from_result(result)`.
     """
-    from fastlstm.api._sweep import sweep
 
     augmented = bool(sweep_kwargs.get("augment")) or (spec is not None and bool(spec.augment))
     design = source_design(seeds, levels, augment=augmented)

@@ -22,19 +22,31 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.data._prepare import Dataset, metrics_in_target_units, prepare_data
+from fastlstm.data._readers import is_dataframe, read_data, with_validation_file
 from fastlstm.data._splits import SplitMode
+from fastlstm.data._stream_data import fingerprint
 from fastlstm.data._stream_files import wants_stream
+from fastlstm.data._tasks import early_cue
 from fastlstm.engine._cudnn import eligibility_problems
+from fastlstm.engine._layer_modules import SequentialModel
 from fastlstm.engine._model import LSTMModel, ModelSpec, check_input_shape, check_token_ids
-from fastlstm.layers import SequentialModel
+from fastlstm.interop._keras import (
+    check_fresh_init,
+    compile_settings,
+    from_keras,
+    is_keras_model,
+    normalization_preprocessing,
+)
 from fastlstm.results._result import GroupParams, SweepResult
 from fastlstm.runtime._cache import enable_compilation_cache
-from fastlstm.runtime._checkpoint import Checkpointer, dataset_digest, load_resume
+from fastlstm.runtime._checkpoint import Checkpointer, RungCheckpoint, dataset_digest, load_resume, load_rung_resume
 from fastlstm.runtime._controllers import ChunkOutcome, Controller
 from fastlstm.runtime._devices import select_devices
 from fastlstm.runtime._distributed import check_same_everywhere
 from fastlstm.runtime._driver import Driver, Settings, check_members_fit
 from fastlstm.runtime._progress import ProgressBar
+from fastlstm.runtime._rung_driver import RungDriver
+from fastlstm.runtime._streaming import check_stream_plan
 from fastlstm.spec._plan import Plan
 from fastlstm.spec._space import Distribution
 from fastlstm.spec._sweep_spec import DataSpec, SweepSpec, sweep_spec_from_kwargs
@@ -114,8 +126,6 @@ def load_data(
     prepare = prepare_data
     layout_option = {"layout": data_layout(spec, layout)}
     if wants_stream(x, stream):
-        from fastlstm.data._stream_data import prepare_stream_data as prepare
-
         if model.embedding is not None:
             raise ValueError("x: streamed data does not support an Embedding model (token ids) yet")
         if layout_option.pop("layout") == "channels_first":
@@ -171,7 +181,6 @@ def input_scaling(spec: SweepSpec, streamed: bool = False) -> str | dict[str, An
     own fixed `normalization` (a Keras Normalization layer), applied as its numbers say.
     Both at once would scale twice (Keras's model would not refit its layer), so that is
     refused, as are the cases the fixed numbers do not reach yet."""
-    from fastlstm.interop._keras import normalization_preprocessing
 
     model = spec.model
     fixed = normalization_preprocessing(model)
@@ -364,7 +373,6 @@ def _pruned_members(plan: Plan, budget: Mapping[str, Any] | None) -> dict[int, i
 def stream_digest(ds: Dataset) -> str:
     """What resume checks of streamed data: the files (names, sizes, modification times),
     shapes, labels and weights; not x's bytes, which would cost a read of everything."""
-    from fastlstm.data._stream_data import fingerprint
 
     return fingerprint(ds)
 
@@ -462,8 +470,6 @@ def train(
     """
     plan = spec.plan()
     if ds.streaming:
-        from fastlstm.runtime._streaming import check_stream_plan
-
         check_stream_plan(ds, plan)
     impl = resolve_recurrent_impl(spec, ds, plan)
     settings = settings_for(spec, initial_params, devices, impl)  # checks `devices` before anything compiles
@@ -515,8 +521,6 @@ def _train_with_scheduler(
 ) -> SweepResult:
     """The rung-synchronous driver (fastlstm/runtime/_rung_driver.py); its checkpoint is
     written at every rung and on a halt (checkpoint_every does not apply)."""
-    from fastlstm.runtime._checkpoint import RungCheckpoint, load_rung_resume
-    from fastlstm.runtime._rung_driver import RungDriver
 
     resumed, save = None, None
     if checkpoint is not None:
@@ -540,8 +544,6 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
     would leak) and comes back as `validation_data`, which overrides `validation_split`
     as in Keras.
     """
-    from fastlstm.data._readers import read_data, with_validation_file
-    from fastlstm.data._tasks import early_cue
 
     source = spec.data or DataSpec()
     if source.path is None:
@@ -738,8 +740,6 @@ def sweep(
         changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
         spec = spec.replace(**changed) if changed else spec
     if initial_params is None and resume is None:  # the same judgement whichever way the model came
-        from fastlstm.interop._keras import check_fresh_init
-
         check_fresh_init(spec.model)
     ds = load_data(spec, x, y, validation_data, sample_weight, stream, layout)
     return train(
@@ -759,7 +759,6 @@ def _tables_read(x: Any, y: Any, validation_data: Any) -> tuple[Any, Any, Any]:
     """`fl.sweep(df)` or `fl.sweep(df, "label")`: a pandas DataFrame in long or wide layout is
     read as its CSV would be (`fl.read_data(df)`: roles from the usual column names, steps in
     order, labels coded), `y` naming the label column when it is not a usual name."""
-    from fastlstm.data._readers import is_dataframe, read_data
 
     if not is_dataframe(x):
         return x, y, validation_data
@@ -782,13 +781,11 @@ def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
     """
     if init not in (None, "seed", "keras_weights"):
         raise ValueError(f"init must be None (a fresh init per seed) or 'keras_weights', got {init!r}")
-    from fastlstm.interop._keras import is_keras_model
 
     if not is_keras_model(model):
         if init == "keras_weights":
             raise ValueError("init='keras_weights' needs model=<a keras.Model>")
         return model, None
-    from fastlstm.interop._keras import from_keras
 
     converted = from_keras(model)
     _warn_compile_not_read(model)
@@ -798,7 +795,6 @@ def _keras_model(model: Any, init: str | None) -> tuple[Any, Any]:
 def _warn_compile_not_read(model: Any) -> None:
     """A compiled Keras model's optimizer, loss and metrics are not what the sweep trains
     with (those are `fl.sweep`'s own arguments): say so rather than leave it silent."""
-    from fastlstm.interop._keras import compile_settings
 
     settings = compile_settings(model)
     if settings is not None:

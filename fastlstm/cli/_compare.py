@@ -17,7 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from fastlstm.results._run_folder import ENVIRONMENT_FILE
+from fastlstm._common.coerce import to_python
+from fastlstm.report._html import config_label
+from fastlstm.results._result import load
+from fastlstm.results._run_folder import ENVIRONMENT_FILE, strict_json
+from fastlstm.stats import (
+    best_configuration,
+    compare_groups,
+    describe,
+    higher_is_better,
+    holm,
+    member_pair_keys,
+    metric_bounds,
+    primary_metric,
+    result_metric_values,
+)
+from fastlstm.stats._text import run_comparison_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,8 +56,6 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_compare(args: argparse.Namespace, console: Console) -> int:
     """Load both runs, compare them, print text or JSON. Errors are ValueErrors (exit 2 in cli.main)."""
-    from fastlstm.results._run_folder import strict_json
-    from fastlstm.stats._text import run_comparison_text
 
     runs = [_load(name, path) for name, path in (("RUN_A", args.run_a), ("RUN_B", args.run_b))]
     doc = compare_runs(*runs, metric=args.metric, paths=(str(args.run_a), str(args.run_b)))
@@ -55,8 +68,7 @@ def run_compare(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _load(name: str, path: Path) -> Any:
-    from fastlstm.results._result import load
+def _load(name: str, path: Path) -> SweepResult:
 
     try:
         return load(path)
@@ -68,7 +80,6 @@ def compare_runs(
     a: SweepResult, b: SweepResult, *, metric: str | None = None, paths: tuple[str, str] = ("A", "B")
 ) -> dict[str, Any]:
     """The comparison document of two `SweepResult`s (what `--json` prints)."""
-    from fastlstm.stats import higher_is_better, holm, result_metric_values
 
     check_comparable(a, b)
     name = _common_metric(a, b, metric)
@@ -140,7 +151,6 @@ def check_same_loss(a: SweepResult, b: SweepResult, metric: str) -> None:
 def setting_differences(a: SweepResult, b: SweepResult) -> list[dict[str, Any]]:
     """Every spec key whose value differs between the runs ({"key", "a", "b"}; a missing key is
     None): what changed between A and B, so a difference in the numbers can be read against it."""
-    from fastlstm._common.coerce import to_python
 
     flat = [_flatten(run.spec.to_dict()) if run.spec is not None else {} for run in (a, b)]
     flat = [{k: v for k, v in f.items() if k != "name"} for f in flat]  # the run's name is not a setting
@@ -188,7 +198,6 @@ def different_data(paths: tuple[str, str]) -> str | None:
 
 def _common_metric(a: SweepResult, b: SweepResult, metric: str | None) -> str:
     """`metric` if both runs have it, else the primary metric of those both report."""
-    from fastlstm.stats import primary_metric
 
     if metric is not None:
         both = [m for m in a.history if m in b.history and m != "learning_rate"]
@@ -204,7 +213,6 @@ def _common_metric(a: SweepResult, b: SweepResult, metric: str | None) -> str:
 
 
 def _settings_label(settings: dict[str, Any]) -> str:
-    from fastlstm.report._html import config_label
 
     return config_label(settings) or "(one configuration)"
 
@@ -213,7 +221,6 @@ def _matching_configs(
     a: SweepResult, b: SweepResult, values: list[Any], metric: str
 ) -> tuple[list[tuple[int, int]], str]:
     """Pairs (config of A, config of B) with equal settings, else each run's best: ([...], "settings"|"best")."""
-    from fastlstm._common.coerce import to_python
 
     settings_b = [to_python(dict(s)) for s in b.configs]
     pairs = [
@@ -227,8 +234,6 @@ def _matching_configs(
 def _best_config(run: SweepResult, values: np.ndarray, metric: str) -> int:
     import numpy as np
 
-    from fastlstm.stats import best_configuration
-
     config = np.array([m["config"] for m in run.members])
     try:
         return best_configuration(values, config, run.configs, metric=metric).config
@@ -240,8 +245,9 @@ def _members_of(run: SweepResult, c: int) -> list[int]:
     return [i for i, m in enumerate(run.members) if m["config"] == c]
 
 
-def _compare_pair(a: Any, b: Any, values: list[Any], metric: str, ca: int, cb: int, keyed: bool) -> dict[str, Any]:
-    from fastlstm.stats import compare_groups, describe, higher_is_better, member_pair_keys, metric_bounds
+def _compare_pair(
+    a: SweepResult, b: SweepResult, values: list[Any], metric: str, ca: int, cb: int, keyed: bool
+) -> dict[str, Any]:
 
     ia, ib = _members_of(a, ca), _members_of(b, cb)
     keys_a = [member_pair_keys(a.members)[i] for i in ia] if keyed else None
@@ -275,7 +281,6 @@ def _verdict(test: dict[str, Any], p_holm: float) -> str:
 
 def _run_doc(run: SweepResult, values: np.ndarray, metric: str, path: str) -> dict[str, Any]:
     """One run's configurations with the metric's statistics (the side-by-side table's rows)."""
-    from fastlstm.stats import describe, metric_bounds
 
     rows = []
     for c, settings in enumerate(run.configs):

@@ -20,15 +20,17 @@ from rich.console import Console
 from rich.text import Text
 
 from fastlstm._common.files import check_output_folder
+from fastlstm.analysis._doctor import DOCTOR_SEEDS, doctor
+from fastlstm.api._sweep import read_spec_data
 from fastlstm.cli._args import add_output_arguments, add_spec_arguments, learning_rate_argument
 from fastlstm.cli._sweep import OUT_OVERWRITE_HINT, save_run_folder, spec_without
+from fastlstm.results._run_folder import strict_json
 
 if TYPE_CHECKING:
     from fastlstm.analysis._doctor import Diagnosis
 
 
 def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
-    from fastlstm.analysis._doctor import DOCTOR_SEEDS
 
     doc = sub.add_parser(
         "doctor",
@@ -49,9 +51,6 @@ def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, A
 
 def run_doctor(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, check --out, diagnose, print, write."""
-    from fastlstm.analysis._doctor import doctor
-    from fastlstm.api._sweep import read_spec_data
-    from fastlstm.results._run_folder import strict_json
 
     spec = spec_without(args, own=("seeds",))
     if args.seeds < 2:

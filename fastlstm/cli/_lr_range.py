@@ -21,9 +21,11 @@ from rich.console import Console
 from rich.text import Text
 
 from fastlstm._common.files import check_output_folder
-from fastlstm.analysis._lr_range import RANGE_STEPS
+from fastlstm.analysis._lr_range import RANGE_STEPS, lr_range
+from fastlstm.api._sweep import read_spec_data
 from fastlstm.cli._args import add_output_arguments, add_spec_arguments
 from fastlstm.cli._sweep import OUT_OVERWRITE_HINT, save_run_folder, spec_without
+from fastlstm.results._run_folder import strict_json
 
 DEFAULT_SEEDS = 3
 
@@ -54,9 +56,6 @@ def add_lr_range_parser(sub: argparse._SubParsersAction, number_types: dict[str,
 
 def run_lr_range(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, check --out, run the test, print, write."""
-    from fastlstm.analysis._lr_range import lr_range
-    from fastlstm.api._sweep import read_spec_data
-    from fastlstm.results._run_folder import strict_json
 
     spec = spec_without(args, own=("seeds", "epochs", "steps", "learning_rate"))
     if args.out is not None:

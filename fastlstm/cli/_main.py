@@ -24,6 +24,10 @@ from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
 
+from fastlstm._common.suggest import did_you_mean
+from fastlstm.benchmark import compare
+from fastlstm.benchmark.systems import SYSTEMS
+from fastlstm.benchmark.workloads import PUBLIC_WORKLOADS, WORKLOADS
 from fastlstm.cli._compare import add_compare_parser, run_compare
 from fastlstm.cli._doctor import add_doctor_parser, run_doctor
 from fastlstm.cli._lr_range import add_lr_range_parser, run_lr_range
@@ -83,7 +87,6 @@ def _non_negative_float(text: str) -> float:
 
 
 def _workload(text: str) -> str:
-    from fastlstm.benchmark.workloads import PUBLIC_WORKLOADS, WORKLOADS
 
     if text not in WORKLOADS:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(PUBLIC_WORKLOADS)}, got {text!r}")
@@ -91,7 +94,6 @@ def _workload(text: str) -> str:
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    from fastlstm.benchmark.systems import SYSTEMS
 
     bench = sub.add_parser(
         "bench",
@@ -190,7 +192,6 @@ def _any_case(choices: Sequence[str]) -> Callable[[str], str]:
 
 def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
     """' (did you mean '--epochs'?)' for an unrecognized flag or an invalid choice."""
-    from fastlstm._common.suggest import did_you_mean
 
     choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
     if choice:
@@ -234,7 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_bench(args: argparse.Namespace, console: Console) -> int:
-    from fastlstm.benchmark import compare
 
     args.systems = list(dict.fromkeys(args.systems))  # each once, in the order given
     args.members = list(dict.fromkeys(args.members))

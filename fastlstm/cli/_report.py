@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from fastlstm._common.files import MARKER, NotAResultFolderError, is_fastlstm_folder
+from fastlstm.results import rebuild_report
 
 
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,6 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace, console: Console) -> int:
-    from fastlstm.results import rebuild_report
 
     folder = args.run_dir
     if not folder.is_dir():

@@ -22,7 +22,17 @@ from typing import Any
 
 from rich.console import Console
 
-from fastlstm._common.files import MARKER, OutputPathError, check_output_folder, marker_kind
+from fastlstm._common.files import (
+    MARKER,
+    OutputPathError,
+    check_output_folder,
+    marker_kind,
+    write_file_atomically,
+    write_folder_atomically,
+)
+from fastlstm._common.version import __version__
+from fastlstm.analysis._sources import VarianceSources, source_design, variance_sources
+from fastlstm.api._sweep import load_data, read_spec_data, train
 from fastlstm.cli._args import (
     add_device_arguments,
     add_output_arguments,
@@ -30,6 +40,19 @@ from fastlstm.cli._args import (
     learning_rate_argument,
     search_arguments,
 )
+from fastlstm.data._splits import describe_split, one_class_validation
+from fastlstm.interop._keras import check_fresh_init, from_keras, require_keras
+from fastlstm.report import summary_table
+from fastlstm.report._html import REPORT_FILE
+from fastlstm.report._scores import score_lines
+from fastlstm.results._run_folder import IN_PROGRESS_KIND, strict_json
+from fastlstm.results._scores import validation_scores
+from fastlstm.runtime import _distributed as distributed
+from fastlstm.runtime._controllers import StopOnSignal
+from fastlstm.runtime._distributed import barrier, is_primary
+from fastlstm.runtime._driver import SweepHalted
+from fastlstm.spec._schedulers import budget_headline, pruned_lines, rung_table
+from fastlstm.spec._sweep_spec import SweepSpec
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
 RUN_CONFIG = "config.toml"
@@ -112,7 +135,6 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
 
 def spec_from_args(args: argparse.Namespace) -> Any:
     """The resolved spec: config file (or the built-in task), then flags, then --set."""
-    from fastlstm.spec._sweep_spec import SweepSpec
 
     spec = SweepSpec.load(args.config) if args.config is not None else SweepSpec.from_dict(_builtin_for(args.data))
     for flag in ("data", "labels", "validation_data", "validation_labels"):  # relative to where the command runs
@@ -134,8 +156,6 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     elif args.keras_weights:
         raise ValueError("--keras-weights needs --keras-model FILE")
     if not args.keras_weights:  # a model from --keras-model or a config file, judged alike
-        from fastlstm.interop._keras import check_fresh_init
-
         check_fresh_init(spec.model)
     return spec
 
@@ -155,7 +175,6 @@ def keras_file(args: argparse.Namespace) -> Any:
     cached = getattr(args, "_keras_converted", None)
     if cached is not None:
         return cached
-    from fastlstm.interop._keras import from_keras, require_keras
 
     keras = require_keras()
     path = Path(args.keras_model).expanduser()
@@ -189,9 +208,6 @@ def default_out(spec: Any) -> Path:
 
 def run_sweep(args: argparse.Namespace, console: Console) -> int:
     """Resolve the spec, read the data, claim the run folder, train, report, write (report.html included)."""
-    from fastlstm.api._sweep import load_data, read_spec_data
-    from fastlstm.report._html import REPORT_FILE
-    from fastlstm.runtime._distributed import barrier, is_primary
 
     if args.levels is not None and not args.sources:
         raise ValueError("--levels sizes the crossed block of --sources; pass --sources too, or drop --levels")
@@ -244,7 +260,6 @@ def join_processes(args: argparse.Namespace) -> bool:
     """Join a multi-process sweep when asked (--coordinator, --num-processes, --process-id,
     --distributed, JAX_COORDINATOR_ADDRESS) or launched by srun, mpirun or on a TPU pod,
     before anything runs on JAX; True on the process that writes (process 0, or alone)."""
-    from fastlstm.runtime import _distributed as distributed
 
     flags = {"--coordinator": args.coordinator, "--num-processes": args.num_processes, "--process-id": args.process_id}
     given = [flag for flag, value in flags.items() if value is not None]
@@ -263,11 +278,6 @@ def run_sources(args: argparse.Namespace, console: Console) -> int:
     """`fastlstm sweep --sources`: the variance-sources experiment on the sweep's data and
     configuration (`--seeds` members per source), a table of sources, the run folder."""
     from rich.text import Text
-
-    from fastlstm.analysis._sources import VarianceSources, source_design, variance_sources
-    from fastlstm.api._sweep import read_spec_data
-    from fastlstm.results._run_folder import strict_json
-    from fastlstm.runtime._distributed import is_primary
 
     given = [flag for flag in ("resume", "checkpoint_every") if getattr(args, flag) is not None]
     if given:
@@ -307,7 +317,6 @@ def save_run_folder(result: Any, out: Path, overwrite: bool, loaded: Any, log: C
 
 def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
     """--resume RUN_DIR: the run's own config.toml; other settings would make another sweep."""
-    from fastlstm.spec._sweep_spec import SweepSpec
 
     given = [
         f"--{flag.replace('_', '-')}"
@@ -326,7 +335,6 @@ def _resumed_spec(args: argparse.Namespace) -> tuple[Any, Path]:
 
 def _not_resumable(run: Path) -> str | None:
     """Why `run` cannot be resumed, in the user's terms, or None when it can."""
-    from fastlstm.results._run_folder import IN_PROGRESS_KIND
 
     if not run.is_dir():
         return "no such folder" if not run.exists() else "is not a folder"
@@ -350,13 +358,10 @@ def _count(n: int, noun: str) -> str:
 def _header(log: Console, spec: Any, ds: Any, description: str) -> None:
     import jax
 
-    import fastlstm as fl
-    from fastlstm.data._splits import describe_split
-
     plan = spec.plan()
     configs, seeds = len(plan.configs), len(plan.members) // len(plan.configs)
     log.print(
-        f"fastlstm {fl.__version__} on {jax.default_backend()} ({jax.device_count()} devices, {spec.precision}): "
+        f"fastlstm {__version__} on {jax.default_backend()} ({jax.device_count()} devices, {spec.precision}): "
         f"{description}; {ds.inference['reason']}; validation: {describe_split(ds.validation)}; "
         f"{_count(len(plan.members), 'member')} "
         f"({_count(configs, 'configuration')} x {_count(seeds, 'seed')})",
@@ -380,7 +385,6 @@ def _clipped_batch_sizes(plan: Any, n_train: int) -> str | None:
 
 def _one_class_warning(log: Console, ds: Any) -> None:
     """Say plainly when the validation rows are one class (fastlstm/data/_splits.py), the fix named."""
-    from fastlstm.data._splits import one_class_validation
 
     line = one_class_validation(ds)
     if line is not None:
@@ -426,8 +430,6 @@ def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
     in-progress marker, swapped into place whole (fastlstm/_common/files.py), so an earlier
     run that --overwrite replaces never holds this run's config beside its own results;
     the finished run replaces this folder whole in turn."""
-    from fastlstm._common.files import write_file_atomically, write_folder_atomically
-    from fastlstm.results._run_folder import IN_PROGRESS_KIND
 
     with write_folder_atomically(
         out, overwrite, kind=IN_PROGRESS_KIND, name="--out", overwrite_hint=OUT_OVERWRITE_HINT
@@ -437,10 +439,6 @@ def start_run_folder(out: Path, spec: Any, overwrite: bool = False) -> None:
 
 def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console) -> Any:
     """Train with a checkpoint in the run folder; Ctrl-C saves it and says how to resume."""
-    from fastlstm.api._sweep import train
-    from fastlstm.runtime._controllers import StopOnSignal
-    from fastlstm.runtime._distributed import is_primary
-    from fastlstm.runtime._driver import SweepHalted
 
     checkpoint = out / "checkpoint"
     try:
@@ -469,8 +467,6 @@ def _train(spec: Any, ds: Any, out: Path, args: argparse.Namespace, log: Console
 
 
 def _report(result: Any, elapsed: float, console: Console, as_json: bool) -> None:
-    from fastlstm.report import summary_table
-    from fastlstm.results._run_folder import strict_json
 
     summary = result.summary()  # once: from 10 seeds on its intervals are bootstrapped
     console.print(summary_table(summary))
@@ -504,8 +500,6 @@ def _leaderboard(result: Any, spec: Any, console: Console) -> None:
 def _scores(result: Any, ds: Any, loaded: Any, console: Console) -> None:
     """Score the validation rows as a scikit-learn user would (fastlstm/results/_scores.py),
     keep the document in result.analysis (scores.json) and print its few lines."""
-    from fastlstm.report._scores import score_lines
-    from fastlstm.results._scores import validation_scores
 
     doc = validation_scores(result, ds, getattr(loaded, "forecast", None))
     if doc is None:
@@ -519,8 +513,6 @@ def _budget(result: Any, console: Console) -> None:
     """A scheduler's account: member-epochs spent and saved, the rungs, who was pruned where,
     and whether the best configuration beats the runner-up."""
     from rich.table import Table
-
-    from fastlstm.spec._schedulers import budget_headline, pruned_lines, rung_table
 
     budget = result.budget
     console.print(budget_headline(budget), highlight=False, markup=False)

@@ -15,7 +15,7 @@ wrong problem, so they are caught where arrays enter (`fastlstm.data._prepare`):
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -42,7 +42,7 @@ def check_layout(layout: object, name: str = "layout") -> Layout | None:
     """The layout option as given (None, "steps_first" or "channels_first"), else a ValueError."""
     if layout is not None and (not isinstance(layout, str) or layout not in LAYOUTS):
         raise ValueError(f"{name} must be one of {list(LAYOUTS)} or None, got {layout!r}")
-    return layout  # type: ignore[return-value]
+    return cast("Layout | None", layout)  # None or one of LAYOUTS (checked)
 
 
 def likely_transposed(shape: tuple[int, ...]) -> bool:

@@ -186,7 +186,7 @@ def _resolve_format(source: Path, format: str | None) -> DataFormat:
     if format is not None:
         if format not in FORMATS:
             raise ValueError(f"format: unknown {format!r}; expected one of {list(FORMATS)}")
-        return format  # type: ignore[return-value]
+        return cast(DataFormat, format)  # one of FORMATS (checked)
     name = source.name.lower()
     for suffix, fmt in sorted(SUFFIXES.items(), key=lambda item: -len(item[0])):
         if name.endswith(suffix):

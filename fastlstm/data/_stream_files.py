@@ -36,6 +36,8 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
+from fastlstm.data._preprocessing import _safe_scale
+
 # memory-mapped x at least this large streams by default (`stream=None`)
 STREAM_THRESHOLD_BYTES = 1 << 30
 # host bytes of x per block of batches (the block program's input)
@@ -290,7 +292,6 @@ class RunningMoments:
 
 def fit_streamed(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]], method: str) -> dict[str, Any]:
     """`fastlstm.data._preprocessing.fit_preprocessing` over blocks of (x, mask), in one pass."""
-    from fastlstm.data._preprocessing import _safe_scale
 
     moments, steps, rows = RunningMoments(), 0, 0
     for x, mask in blocks:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastlstm.diagnose._curves import curves_of
 from fastlstm.diagnose._data_checks import check_data
 from fastlstm.diagnose._findings import FINDING_IDS, Finding, Findings, apply_change
 from fastlstm.diagnose._lr_checks import lr_findings
 from fastlstm.diagnose._training import check_training
+from fastlstm.diagnose._training_checks import plateau_configs
 
 if TYPE_CHECKING:
     from fastlstm.results._result import SweepResult
@@ -154,7 +156,6 @@ def _confirmed_by_the_sweep(found: list[Finding], result: SweepResult) -> list[F
     rate: a rate the full sweep learnt at is slow at most, and "the loss barely moves" beside
     a sweep that learnt says the opposite of what happened (a clean 8 seeds x 3 rates
     control, and nearly every clean real data set, were flagged otherwise)."""
-    from fastlstm.diagnose._training_checks import curves_of, plateau_configs
 
     stuck = {row["learning_rate"] for row in plateau_configs(curves_of(result))}
     return [f for f in found if f.id != "lr.too_low" or f.evidence.get("learning_rate") in stuck]

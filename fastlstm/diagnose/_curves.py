@@ -20,6 +20,7 @@ from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS
 
 if TYPE_CHECKING:
     from fastlstm.results._result import SweepResult
+    from fastlstm.spec._sweep_spec import SweepSpec
 
 NOISE_SES, MIN_MARGIN = 3.0, 0.02
 WEAK_GAIN = 0.25  # a range test whose best rate lowers the loss less than this share learns nothing much
@@ -41,7 +42,7 @@ class Curves:
     epochs: int
     configs: list[dict[str, Any]]
     meta: dict[str, Any]
-    spec: Any
+    spec: SweepSpec | None
     range_doc: dict[str, Any] | None = None  # the range test's document, when one ran (fastlstm/analysis/_lr_range.py)
 
     @property

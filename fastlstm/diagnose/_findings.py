@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastlstm._common.coerce import to_python
+from fastlstm.report._notebook import findings_html, findings_repr
 
 if TYPE_CHECKING:
     from fastlstm.spec._sweep_spec import SweepSpec
@@ -136,12 +137,10 @@ class Findings(list):
         return "\n\n".join(_finding_text(f) for f in self)
 
     def __repr__(self) -> str:  # one line; print() gives the listing
-        from fastlstm.report._notebook import findings_repr
 
         return findings_repr(self)
 
     def _repr_html_(self) -> str:
-        from fastlstm.report._notebook import findings_html
 
         return findings_html(self)
 

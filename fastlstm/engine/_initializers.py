@@ -17,11 +17,16 @@ the QR route gives, up to float32 rounding (about 1e-6, tested).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from jax.typing import DTypeLike
 
 
 def orthonormal_columns(z: jax.Array) -> jax.Array:
@@ -40,10 +45,10 @@ def orthonormal_columns(z: jax.Array) -> jax.Array:
     return lax.fori_loop(0, z.shape[1], add_column, jnp.zeros_like(z))
 
 
-def orthogonal(scale: float = 1.0) -> Any:
+def orthogonal(scale: float = 1.0) -> Callable[[jax.Array, tuple[int, ...], DTypeLike], jax.Array]:
     """A Flax initialiser for a 2-D (rows, cols) orthogonal matrix, as Keras's `Orthogonal`."""
 
-    def init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+    def init(key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         if len(shape) != 2:
             raise ValueError(f"the orthogonal initialiser takes a 2-D shape, got {shape}")
         rows, cols = shape

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import flax.linen as nn
 import jax
@@ -28,14 +28,17 @@ from fastlstm.engine._initializers import orthogonal
 from fastlstm.engine._layer_specs import LSTM, Bidirectional, Dense, Dropout, Embedding, Layer, Masking, sequence_output
 from fastlstm.engine._recurrence import bidirectional_layer, lstm_layer, merge_directions
 
+if TYPE_CHECKING:
+    from jax.typing import DTypeLike
 
-def embedding_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+
+def embedding_init(key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
     """Keras's Embedding default: uniform(-0.05, 0.05)."""
     return jax.random.uniform(key, shape, dtype, -0.05, 0.05)
 
 
 def lstm_bias_init(unit_forget_bias: bool):
-    def init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+    def init(key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
         del key
         units = shape[0] // 4
         bias = jnp.zeros(shape, dtype)

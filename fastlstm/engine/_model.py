@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import flax.linen as nn
 import jax
@@ -22,12 +22,24 @@ from fastlstm._common.coerce import checked_int, to_python
 from fastlstm._common.suggest import did_you_mean
 from fastlstm.engine import _cudnn as cudnn
 from fastlstm.engine._initializers import orthogonal
+from fastlstm.engine._layer_specs import LSTM, Bidirectional, Layer, Masking, check_architecture, layer_from_config
+from fastlstm.engine._layer_specs import hparam_defaults as layer_hparam_defaults
+from fastlstm.engine._layer_specs import sequence_output as layers_sequence_output
 from fastlstm.engine._recurrence import lstm_layer
-from fastlstm.layers import LSTM, Bidirectional, Layer, Masking, check_architecture, layer_from_config
-from fastlstm.layers import hparam_defaults as layer_hparam_defaults
-from fastlstm.layers import sequence_output as layers_sequence_output
+
+if TYPE_CHECKING:
+    from jax.typing import DTypeLike
+
+    from fastlstm.engine._layer_specs import Embedding
 
 TASKS = ("auto", "classification", "binary", "regression")
+
+
+class DataOptions(TypedDict):
+    """What `prepare_data` needs to know about the model beyond the head."""
+
+    sequence_targets: bool
+    mask_zero: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,16 +165,16 @@ class ModelSpec:
         return self.layer_list is not None and layers_sequence_output(self.layer_list)
 
     @property
-    def embedding(self) -> Any:
+    def embedding(self) -> Embedding | None:
         """The first layer when it is an Embedding (the input is token ids), else None."""
         first = self.layer_list[0] if self.layer_list else None
-        return first if first is not None and first.type == "Embedding" else None
+        return cast("Embedding | None", first if first is not None and first.type == "Embedding" else None)
 
     def hparam_defaults(self) -> dict[str, float] | None:
         """The layers' numeric options (`layers.<i>.<option>` -> value), None for the shorthand."""
         return None if self.layer_list is None else layer_hparam_defaults(self.layer_list)
 
-    def data_options(self) -> dict[str, bool]:
+    def data_options(self) -> DataOptions:
         """What `prepare_data` needs to know about the model beyond the head."""
         embedding = self.embedding
         return {"sequence_targets": self.sequence_output, "mask_zero": bool(embedding and embedding.mask_zero)}
@@ -261,7 +273,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
     """Zero bias with ones on the forget-gate slice (Keras `unit_forget_bias=True`)."""
     del key
     units = shape[0] // 4

@@ -26,12 +26,17 @@ import jax.numpy as jnp
 
 from fastlstm.engine._augment import augment_batch
 from fastlstm.engine._callbacks import Callback, CallbackSignal
-from fastlstm.engine._layer_specs import Layer
+from fastlstm.engine._layer_modules import SequentialModel, has_regularizers, regularization_penalty
+from fastlstm.engine._layer_specs import Layer, sequence_output
 from fastlstm.engine._losses import LOSSES, metric_values
 from fastlstm.engine._model import LSTMModel, head_activation
 from fastlstm.engine._optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_optimizer
-from fastlstm.layers import SequentialModel, has_regularizers, regularization_penalty, sequence_output
-from fastlstm.spec._plan import BALANCED_HPARAM, OVERSAMPLE_HPARAM
+
+# Per-member numbers the plan (spec/_plan.py) derives from grid keys, read by the program:
+# class_weight in {None, "balanced"} -> 0/1 (which sample weights), oversample -> 0/1
+# (class-balanced rows instead of a permutation). Both keep one compiled program per shape.
+BALANCED_HPARAM = "class_weight_balanced"
+OVERSAMPLE_HPARAM = "oversample"
 
 STEPS_KEY = "_valid_steps"  # per-timestep targets: how many steps the sums are over
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)

@@ -33,9 +33,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fastlstm.engine._layer_specs import ACTIVATIONS
+from fastlstm.data._prepare import prepare_inputs
+from fastlstm.data._preprocessing import _shift_and_scale, apply_preprocessing
+from fastlstm.engine._layer_modules import layer_name
+from fastlstm.engine._layer_specs import (
+    ACTIVATIONS,
+    LSTM,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    Layer,
+    Masking,
+    Regularizer,
+)
 from fastlstm.engine._model import ModelSpec, check_token_ids
-from fastlstm.layers import LSTM, Bidirectional, Dense, Dropout, Embedding, Layer, Masking, Regularizer, layer_name
+from fastlstm.engine._program import ModelConfig, forward
 
 EXTRA_HINT = "pip install 'fastlstm[keras]'"
 HEAD_TASKS = {"softmax": "classification", "sigmoid": "binary", "linear": "regression"}
@@ -440,10 +453,7 @@ class KerasConverted:
     def out_dim(self) -> int:
         return int(np.shape(self.params["head"]["bias"])[0])
 
-    def predict(self, x: Any) -> np.ndarray:
-        from fastlstm.data._prepare import prepare_inputs
-        from fastlstm.data._preprocessing import apply_preprocessing
-        from fastlstm.engine._program import ModelConfig, forward
+    def predict(self, x: object) -> np.ndarray:
 
         embedding = self.spec.embedding
         mask_zero = bool(embedding and embedding.mask_zero)
@@ -589,7 +599,6 @@ def keras_normalization(keras: Any, preprocessing: dict[str, Any], features: int
     """The fitted input scaling (`result.preprocessing`) as a Keras `Normalization` layer
     with the same numbers: (x - mean) / sqrt(variance), with mean = the shift (mean, or
     min for "min_max") and variance = the scale squared (std, or the range)."""
-    from fastlstm.data._preprocessing import _shift_and_scale
 
     shift, scale = _shift_and_scale(preprocessing, features)
     return keras.layers.Normalization(axis=-1, mean=shift.tolist(), variance=(scale**2).tolist())

@@ -34,7 +34,8 @@ from fastlstm.report import _plots as plots
 from fastlstm.report._scores import scores_body
 from fastlstm.report._style import CSS
 from fastlstm.spec._config_file import config_toml
-from fastlstm.stats import metric_bounds
+from fastlstm.spec._schedulers import budget_headline, rung_table
+from fastlstm.stats import format_p, metric_bounds
 from fastlstm.stats._text import (
     config_label,
     decimals_for,
@@ -290,7 +291,6 @@ def summary_section(result: SweepResult, summary: Summary, shown: Sequence[int])
 def budget_section(result: SweepResult) -> str:
     """What a scheduler spent and saved, per rung, where each configuration was pruned, and
     whether the best of those that trained to the end beats the runner-up."""
-    from fastlstm.spec._schedulers import budget_headline, rung_table
 
     budget = cast("dict[str, Any]", result.budget)  # a scheduled sweep's: the caller checked
     headers, rows = rung_table(budget)
@@ -560,7 +560,6 @@ def verification_block(page: Page, verification: Mapping[str, Any]) -> str:
 
 
 def p_value(p: Any) -> str:
-    from fastlstm.stats import format_p
 
     text = format_p(p if isinstance(p, (int, float)) else None)
     if text == "n/a":

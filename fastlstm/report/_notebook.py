@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastlstm.report._html import esc
+from fastlstm.report import _html as html
+from fastlstm.report._html import esc, finding_card
 from fastlstm.stats._notebook import STYLE, count_of, summary_html, titled_div
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ def result_repr(result: SweepResult) -> str:
 
 def result_html(result: SweepResult) -> str:
     """The report's header, summary table and learning curves (no run-folder facts)."""
-    from fastlstm.report import _html as html
 
     summary = result.summary()
     metric = html.headline_metric(summary)
@@ -77,7 +77,6 @@ def findings_repr(findings: Sequence[Any]) -> str:
 
 def findings_html(findings: Sequence[Any]) -> str:
     """The report's finding cards: id, severity, evidence, recommendation, change."""
-    from fastlstm.report._html import finding_card
 
     if not findings:
         return titled_div("Findings", "<p>No findings: nothing in the checks looked wrong.</p>")

@@ -19,9 +19,12 @@ import io
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 DPI = 100
 WIDTH_IN = 11.0  # about the page's content width at 100 dpi
@@ -72,7 +75,7 @@ def _robust_limits(values: np.ndarray, bounds: tuple[float, float]) -> tuple[flo
     return max(low - pad, bounds[0]), min(high + pad, bounds[1])
 
 
-def _draw_curve(ax: Any, values: np.ndarray, color: str, label: str, dashed: bool, seed_lines: int) -> None:
+def _draw_curve(ax: Axes, values: np.ndarray, color: str, label: str, dashed: bool, seed_lines: int) -> None:
     """Faint per-seed lines (thinned), then the mean over seeds with a ±1 std band."""
     epochs = np.arange(values.shape[1])
     style = "--" if dashed else "-"
@@ -217,7 +220,7 @@ def lr_range_curve(doc: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
-def _mark_recommendation(ax: Any, doc: Mapping[str, Any]) -> None:
+def _mark_recommendation(ax: Axes, doc: Mapping[str, Any]) -> None:
     span = doc.get("range")
     if span and None not in span:
         ax.axvspan(float(span[0]), float(span[1]), color="#2ca02c", alpha=0.15, label="recommended range")

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from fastlstm._common.html import esc, key_values, table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 LABELS = {
     "accuracy": "accuracy",
@@ -98,7 +103,6 @@ def baseline_line(baselines: Mapping[str, Any], units: str = "") -> str:
 def scores_body(page: Any, doc: Mapping[str, Any]) -> str:
     """The report section: the configurations' mean ± std table, the baselines, and the
     best configuration's per-class recall and confusion matrix."""
-    from fastlstm._common.html import esc, key_values, table
 
     if not doc.get("scored"):
         return "".join(f"<p class='note'>{esc(n)}</p>" for n in doc.get("notes") or [])
@@ -117,7 +121,9 @@ def scores_body(page: Any, doc: Mapping[str, Any]) -> str:
     return body + "".join(f"<p class='note'>{esc(n)}</p>" for n in doc.get("notes") or [])
 
 
-def _baseline_rows(baselines: Mapping[str, Any] | None, keys: Sequence[str], esc: Any) -> list[list[str]]:
+def _baseline_rows(
+    baselines: Mapping[str, Any] | None, keys: Sequence[str], esc: Callable[[object], str]
+) -> list[list[str]]:
     """The naive forecasts as rows beside the configurations: the errors a model must beat."""
     if not baselines:
         return []
@@ -127,7 +133,7 @@ def _baseline_rows(baselines: Mapping[str, Any] | None, keys: Sequence[str], esc
     return [[esc(name), "-", *(esc(fmt(errors.get(k))) for k in keys)] for name, errors in named]
 
 
-def _confusion_html(best: Mapping[str, Any], esc: Any, table: Any) -> str:
+def _confusion_html(best: Mapping[str, Any], esc: Callable[[object], str], table: Any) -> str:
     """The best configuration's confusion matrix (rows true) with each class's recall."""
     names: Sequence[str] = best["labels"]
     headers = ["true \\ predicted", *(esc(n) for n in names), "recall"]

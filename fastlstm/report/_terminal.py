@@ -8,7 +8,7 @@ or setting is cut to "learning…".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -43,7 +43,7 @@ class SummaryTables:
 
 def summary_table(result: SweepResult | Summary) -> SummaryTables:
     """The spread across seeds of a sweep (or of its `summary()`), ready for `console.print`."""
-    summary: Any = result.summary() if hasattr(result, "summary") else result
+    summary: Summary = result.summary() if hasattr(result, "summary") else result
     return SummaryTables(summary)
 
 

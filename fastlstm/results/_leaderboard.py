@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastlstm.stats import describe, higher_is_better, metric_bounds, result_metric_values
+from fastlstm.stats._text import short_number
+
 if TYPE_CHECKING:
     from fastlstm.results._result import SweepResult
 
@@ -86,7 +89,6 @@ def _toml(value: object) -> str:
 
 
 def _label(row: Mapping[str, Any]) -> str:
-    from fastlstm.stats._text import short_number
 
     settings = ", ".join(f"{k} {short_number(v)}" for k, v in row["settings"].items()) or "(one configuration)"
     return f"{row['config']}: {settings}"
@@ -107,7 +109,6 @@ def leaderboard(result: SweepResult, metric: str | None = None, top: int = TOP) 
     """The ranked configurations of `result` by `metric` (default: the scheduler's, else the
     primary metric), the `top` best shown. Finalists first by mean, then the pruned by how
     long they lasted and their mean at that rung; a configuration with no finite value last."""
-    from fastlstm.stats import describe, higher_is_better, metric_bounds, result_metric_values
 
     budget = result.budget
     if metric is None and budget is not None:

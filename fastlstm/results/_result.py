@@ -13,7 +13,7 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -23,10 +23,12 @@ from fastlstm._common.coerce import to_python
 from fastlstm.data._loaded import LoadedData
 from fastlstm.data._prepare import metrics_in_target_units, prepare_data, prepare_inputs, scale_target, unscale_target
 from fastlstm.data._preprocessing import apply_preprocessing
+from fastlstm.engine._layer_specs import layer_from_config
 from fastlstm.engine._model import ModelSpec, check_token_ids
 from fastlstm.engine._program import ModelConfig, evaluate_sums, forward, normalized
-from fastlstm.layers import layer_from_config
-from fastlstm.results._leaderboard import Leaderboard
+from fastlstm.interop._keras import member_layers, to_keras
+from fastlstm.report._notebook import result_html, result_repr
+from fastlstm.results._leaderboard import Leaderboard, leaderboard
 from fastlstm.results._run_folder import (
     GroupParams,
     read_result,
@@ -34,6 +36,7 @@ from fastlstm.results._run_folder import (
     write_result_core,
     write_run_folder,
 )
+from fastlstm.results._scores import scores
 from fastlstm.stats import (
     BestConfiguration,
     Ranking,
@@ -45,6 +48,9 @@ from fastlstm.stats import (
     result_metric_values,
     summarize,
 )
+
+if TYPE_CHECKING:
+    from fastlstm.spec._sweep_spec import SweepSpec
 
 PREDICT_BATCH = 256  # rows per forward pass in `predict`: a memory bound, not a training setting
 
@@ -65,7 +71,7 @@ class SweepResult:
     groups: list[GroupParams]
     configs: list[dict[str, Any]]
     meta: dict[str, Any]  # task, loss, metrics, out_dim, mask_value, ...
-    spec: Any = None  # the fastlstm.SweepSpec it was made from
+    spec: SweepSpec | None = None  # the fastlstm.SweepSpec it was made from
     # What was learnt about this run, as JSON-ready documents keyed by ANALYSIS_FILES'
     # names ("findings", "lr_range", "variance_sources"): saved as <name>.json beside
     # the core files and read back by `load`; the report draws from them.
@@ -257,7 +263,6 @@ class SweepResult:
         and RMSE in the target's units) of every member on (x, y), with each configuration's
         mean ± std: `fl.scores` (fastlstm/results/_scores.py), the document `fastlstm sweep`
         saves as scores.json."""
-        from fastlstm.results._scores import scores
 
         return scores(self, x, y, forecast)
 
@@ -274,7 +279,6 @@ class SweepResult:
         """An uncompiled `keras.Model` with member `member`'s weights and its own dropout
         rates and regularizer strengths (needs `fastlstm[keras]`). A `standardize_target`
         scaling is folded into the linear head, so Keras predicts in the target's units."""
-        from fastlstm.interop._keras import member_layers, to_keras
 
         params = _head_in_units(jax.tree.map(np.asarray, self.member_params(member)), self.target_scaling)
         spec, row = self._model_spec(), self.members[member]
@@ -367,13 +371,11 @@ class SweepResult:
         )
 
     def __repr__(self) -> str:  # one line: the dataclass repr dumped every array
-        from fastlstm.report._notebook import result_repr
 
         return result_repr(self)
 
     def _repr_html_(self) -> str:
         """In a notebook: the report's summary tables and learning curves inline."""
-        from fastlstm.report._notebook import result_html
 
         return result_html(self)
 
@@ -382,7 +384,6 @@ class SweepResult:
         end by mean `metric` over seeds (± its 95% CI), then the pruned by how long they
         lasted; `str()` prints it with the best as `--set` assignments to rerun it alone.
         `metric` defaults to the scheduler's, else `fastlstm.stats.primary_metric`."""
-        from fastlstm.results._leaderboard import leaderboard
 
         return leaderboard(self, metric, top)
 

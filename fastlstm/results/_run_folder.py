@@ -55,6 +55,7 @@ from fastlstm._common.files import (
     marker_kind,
     read_json_file,
     read_npz_file,
+    write_file_atomically,
     write_folder_atomically,
 )
 from fastlstm._common.version import __version__
@@ -462,7 +463,6 @@ def write_report(result: SweepResult, folder: str | Path, environment: Mapping[s
     temporary name renamed over the old one, the page last; no other file is touched.
     `environment` None means the folder's environment.json, when it has one. Figures a
     new page no longer draws (say, lr_range.png) are removed. Returns the page's path."""
-    from fastlstm._common.files import read_json_file, write_file_atomically
 
     folder = Path(folder)
     if environment is None and (folder / ENVIRONMENT_FILE).exists():

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fastlstm.data._prepare import unscale_target
+from fastlstm.data._prepare import Split, prepare_data, unscale_target
+from fastlstm.results._run_folder import strict_json
 from fastlstm.stats._forecast import forecast_baselines, validation_windows
 from fastlstm.stats._scores import (
     CLASSIFICATION_SCORES,
@@ -41,7 +42,6 @@ def scores(result: SweepResult, x: object, y: object, forecast: Mapping[str, Any
     targets in the user's units - as the document `fastlstm sweep` saves (scores.json).
     `forecast` (`LoadedData.forecast`) adds the naive and seasonal-naive baselines when
     (x, y) are its validation windows."""
-    from fastlstm.data._prepare import prepare_data
 
     data = prepare_data(
         x,
@@ -60,7 +60,6 @@ def validation_scores(
 ) -> dict[str, Any] | None:
     """The document for a sweep's own validation rows (already prepared in `ds`), or None
     when there are none or they cannot be scored here (per-step targets, a stream)."""
-    from fastlstm.data._prepare import Split
 
     if ds.val is None or not isinstance(ds.val, Split) or len(ds.val) == 0 or result.meta.get("sequence_output"):
         return None
@@ -209,7 +208,6 @@ def _baselines(forecast: Mapping[str, object], rows: int, notes: list[str]) -> d
 def _json_ready(doc: dict[str, Any]) -> dict[str, Any]:
     """The document as it reads back from scores.json (NaN as null), so a loaded result
     and a fresh one hold the same."""
-    from fastlstm.results._run_folder import strict_json
 
     return json.loads(strict_json(doc))
 

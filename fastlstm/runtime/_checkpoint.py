@@ -36,6 +36,7 @@ from fastlstm._common.files import write_file_atomically
 from fastlstm.runtime._controllers import ChunkOutcome, Controller, EpochEnd, SweepInfo
 from fastlstm.runtime._distributed import is_primary
 from fastlstm.runtime._driver import Resume
+from fastlstm.runtime._rung_driver import Piece, RungProgress
 
 if TYPE_CHECKING:
     from fastlstm.data._arrays import Dataset
@@ -127,7 +128,12 @@ class Checkpointer(Controller):
     """
 
     def __init__(
-        self, folder: str | Path, every: int | None = None, digest: str = "", spec: Any = None, resume: bool = False
+        self,
+        folder: str | Path,
+        every: int | None = None,
+        digest: str = "",
+        spec: dict[str, object] | None = None,
+        resume: bool = False,
     ) -> None:
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(f"checkpoint every: expected a positive integer or None, got {every!r}")
@@ -343,7 +349,6 @@ def _read_rung_progress(folder: Path) -> dict[str, Any] | None:
 
 def load_rung_resume(folder: str | Path, digest: str, spec: dict[str, object] | None = None) -> Any:
     """The rung driver's `RungProgress` from a checkpoint folder (same data and spec only)."""
-    from fastlstm.runtime._rung_driver import Piece, RungProgress
 
     folder = Path(folder)
     doc = _read_rung_progress(folder)

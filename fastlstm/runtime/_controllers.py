@@ -14,9 +14,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from fastlstm.runtime._distributed import any_process
+
+if TYPE_CHECKING:
+    from fastlstm.engine._program import MemberState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +75,7 @@ class ChunkOutcome:
     """A finished chunk: its members' final states (NumPy) and history (members, epochs)."""
 
     info: ChunkInfo
-    state: Any  # fastlstm.engine._program.MemberState of NumPy arrays
+    state: MemberState  # of NumPy arrays
     history: dict[str, np.ndarray]
 
 
@@ -175,7 +180,6 @@ class StopOnSignal(Controller):
     def on_epoch_end(self, event: EpochEnd) -> Decision | None:
         """Halt when this process or any other got a signal: every process of a multi-process
         sweep halts after the same epoch (`fastlstm.runtime._distributed.any_process`)."""
-        from fastlstm.runtime._distributed import any_process
 
         return Decision(halt=True) if any_process(self.received is not None) else None
 

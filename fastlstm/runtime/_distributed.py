@@ -31,6 +31,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from fastlstm.runtime._devices import _backends_started as started
+
 
 class DistributedError(ValueError):
     """The processes could not be joined (bad arguments, too late, or the coordinator unreachable)."""
@@ -92,7 +94,6 @@ def _is_int(value: object) -> bool:
 
 
 def _backends_started() -> bool:
-    from fastlstm.runtime._devices import _backends_started as started
 
     return started()
 

@@ -46,7 +46,7 @@ class Piece:
     group: int
     members: tuple[int, ...]
     slots: int
-    state: Any = None
+    state: MemberState | None = None
     epoch: int = 0
 
 
@@ -272,7 +272,7 @@ class RungDriver:
         alive = sorted({int(self.config_of[m]) for piece in p.pieces for m in piece.members})
         diverged = np.zeros(len(self.config_of), bool)
         for piece in p.pieces:
-            diverged[list(piece.members)] = piece.state.diverged
+            diverged[list(piece.members)] = cast("MemberState", piece.state).diverged  # trained to `end`: it has one
         values = rung_values(p.history[s.metric], end, diverged)
         dropped: set[int] = set()
         for b, bracket in enumerate(self.brackets):

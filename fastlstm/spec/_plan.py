@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard, cast
 
 from fastlstm.engine._optimizers import CLIP_KEYS, OPTIMIZER_DEFAULTS, OPTIMIZER_FLAGS, SCHEDULE_DEFAULTS, WARMUP_KEYS
+from fastlstm.engine._program import BALANCED_HPARAM, OVERSAMPLE_HPARAM
 from fastlstm.spec._space import (
     Choice,
     Distribution,
@@ -56,14 +57,12 @@ STREAMS = ("init", "order", "dropout", "augment")
 OPTIONAL_STREAMS = ("augment",)
 OPTIONAL_STREAM_SEED = 0
 # Grid keys that pick per-member sample weights: class_weight in {None, "balanced"}
-# becomes the numeric hyperparameter below (0 or 1), so both share one compiled program.
+# becomes the numeric hyperparameter BALANCED_HPARAM (0 or 1), so both share one compiled program.
 WEIGHTING_KEYS = ("class_weight",)
 CLASS_WEIGHT_VALUES = (None, "balanced")
-BALANCED_HPARAM = "class_weight_balanced"
-# oversample in {False, True} (a setting or a grid key) becomes this 0/1 per-member number:
+# oversample in {False, True} (a setting or a grid key) becomes OVERSAMPLE_HPARAM, a 0/1 per-member number:
 # members that oversample draw their epoch's rows class-balanced instead of a permutation.
 SAMPLING_KEYS = ("oversample",)
-OVERSAMPLE_HPARAM = "oversample"
 SHORTHAND_KEYS = ("units", "layers", "dropout")  # ModelSpec(units=, layers=<int>, dropout=) only
 RATE_SUFFIXES = (".dropout", ".recurrent_dropout", ".rate")  # layers.<i>.<option> that are in [0, 1)
 

@@ -235,7 +235,7 @@ def is_distribution(value: object) -> TypeGuard[Distribution]:
     return isinstance(value, Distribution)
 
 
-def sobol_points(dims: int, search_seed: int) -> Any:
+def sobol_points(dims: int, search_seed: int) -> np.ndarray:
     """The scrambled Sobol sequence a search draws from, seeded by `search_seed`.
 
     Why not independent draws: a low-discrepancy sequence spreads N configurations

@@ -318,7 +318,7 @@ def _row(
     settings: Mapping[str, Any],
     d: Mapping[str, Any],
     seeds: int,
-    test: Any,
+    test: Comparison | None,
     p_adj: float | None,
     is_reference: bool,
     against: str | int,
