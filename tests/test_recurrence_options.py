@@ -2,13 +2,15 @@
 agrees with autodiff of the plain scan, and the dropout masks act per gate and are
 reused at every step."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import fastlstm.recurrence as recurrence
-from fastlstm.recurrence import bidirectional_layer, lstm_layer, lstm_layer_reference
+import fastlstm.engine._recurrence as recurrence
+from fastlstm.engine._recurrence import bidirectional_layer, lstm_layer, lstm_layer_reference
 
 TIME, BATCH, FEATURES, UNITS = 7, 5, 3, 4
 GRAD_ARGS = (0, 1, 2, 3)
@@ -61,19 +63,49 @@ def _assert_close(got, want, rtol=1e-5):
         np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * max(float(jnp.abs(e).max()), 1e-3))
 
 
+def _values_and_gradients(f, cot):
+    """One jitted program (as the engine runs the layer): f's values and the gradients of
+    sum(f * cot) with respect to every argument (GRAD_ARGS is all of them)."""
+
+    def run(*args):
+        out, pullback = jax.vjp(f, *args)
+        return out, pullback(cot)
+
+    return jax.jit(run)
+
+
 def _check_against_reference(fn, reference, args, cotangent_shape):
     """Values and gradients (argnums GRAD_ARGS) of fn vs reference under a random cotangent."""
-    got, want = fn(*args), reference(*args)
+    assert len(args) == len(GRAD_ARGS)
+    cot = jax.random.normal(jax.random.PRNGKey(99), cotangent_shape)
+    (got, got_grads), (want, want_grads) = (_values_and_gradients(f, cot)(*args) for f in (fn, reference))
     assert got.shape == want.shape == cotangent_shape
     _assert_close(got, want)
-    cot = jax.random.normal(jax.random.PRNGKey(99), cotangent_shape)
-    grads = [jax.grad(lambda *a, f=f: jnp.sum(f(*a) * cot), argnums=GRAD_ARGS)(*args) for f in (fn, reference)]
-    _assert_close(*grads)
+    _assert_close(got_grads, want_grads)
+
+
+# The hand-written pass has one code path per (per-gate masks or not) x (timestep mask:
+# none, held, held with zero_output_for_mask) x (return_sequences or not): 12 paths, and
+# each (option, masked) below with both values of `sequences` reaches a different one of
+# them. go_backwards and the shared input mask are wrappers (a flip, a multiply outside
+# the scan) around the dense paths; zero_output_for_mask is a no-op without a timestep
+# mask (lstm_layer drops it), so its unmasked cases were the dense unmasked path again,
+# and the per-gate paths do not depend on which of the two masks was given (a missing one
+# is ones). The full 6 x 2 x 2 product ran every path twice.
+OPTION_CASES = [
+    ("shared_input_mask", False),  # dense, no timestep mask (input scaled outside the scan)
+    ("go_backwards", True),  # dense, held mask (flipped with the input)
+    ("zero_output", True),  # dense, zeroed outputs (and Keras's last-output rule without sequences)
+    ("per_gate_input_mask", False),  # per gate, no timestep mask (recurrent mask of ones)
+    ("recurrent_mask_only", True),  # per gate, held mask (input mask of ones)
+    ("both_masks_backwards_zero_output", True),  # per gate, zeroed outputs, flipped
+]
+PER_GATE = {"per_gate_input_mask", "recurrent_mask_only", "both_masks_backwards_zero_output"}
+ZEROED = {"zero_output", "both_masks_backwards_zero_output"}
 
 
 @pytest.mark.parametrize("sequences", [True, False])
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize(("option", "masked"), OPTION_CASES)
 def test_option_values_and_gradients_match_autodiff(option, masked, sequences):
     x_t, params, mask_t, kwargs = (
         _x(),
@@ -239,10 +271,35 @@ def _bidirectional_case(merge_mode, masked, sequences, masks=((None, None), (Non
     return fast, reference, (_x(), fwd[0], bwd[0], (fwd[1], bwd[1])), shape
 
 
-@pytest.mark.parametrize("one_scan", [True, False])
-@pytest.mark.parametrize("sequences", [True, False])
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+# The directions' paths are (one scan or two) x (masked or not) x (sequences or not), 8 in
+# all; the merge is a plain jnp function of the two outputs applied after them (autodiff,
+# no hand-written pass), so it does not multiply the paths: each merge mode is checked on
+# two of the 8, once with each scan, once masked and once not, once with sequences and
+# once without (the full 4 x 8 product checked each path four times).
+BIDIRECTIONAL_CASES = [
+    # (one_scan, masked, sequences, merge_mode)
+    (True, False, False, "concat"),
+    (True, False, True, "sum"),
+    (True, True, False, "mul"),
+    (True, True, True, "ave"),
+    (False, False, False, "ave"),
+    (False, False, True, "mul"),
+    (False, True, False, "sum"),
+    (False, True, True, "concat"),
+]
+
+
+def test_the_kept_cases_cover_every_option_path_and_merge_mode():
+    assert {option for option, _ in OPTION_CASES} == set(OPTIONS)
+    paths = {(o in PER_GATE, m, m and o in ZEROED) for o, m in OPTION_CASES}  # zeroing needs a mask
+    assert len(paths) == len(OPTION_CASES) == 6
+    assert {case[:3] for case in BIDIRECTIONAL_CASES} == set(itertools.product([True, False], repeat=3))
+    for mode in ("concat", "sum", "mul", "ave"):
+        ways = [case[:3] for case in BIDIRECTIONAL_CASES if case[3] == mode]
+        assert len(ways) == 2 and all(len({w[i] for w in ways}) == 2 for i in range(3)), mode
+
+
+@pytest.mark.parametrize(("one_scan", "masked", "sequences", "merge_mode"), BIDIRECTIONAL_CASES)
 def test_bidirectional_values_and_gradients_match_autodiff(monkeypatch, merge_mode, masked, sequences, one_scan):
     monkeypatch.setattr(recurrence, "BIDIRECTIONAL_ONE_SCAN", one_scan)
     _check_against_reference(*_bidirectional_case(merge_mode, masked, sequences))
