@@ -14,20 +14,18 @@
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from rich.console import Console
 
 from fastlstm._common.suggest import did_you_mean
-from fastlstm.benchmark import compare
-from fastlstm.benchmark.systems import SYSTEMS
-from fastlstm.benchmark.workloads import PUBLIC_WORKLOADS, WORKLOADS
+from fastlstm.cli._arg_types import finite_float, positive_float, positive_int
+from fastlstm.cli._bench import BENCH_WIDTH, add_bench_parser, run_bench
 from fastlstm.cli._compare import add_compare_parser, run_compare
 from fastlstm.cli._doctor import add_doctor_parser, run_doctor
 from fastlstm.cli._lr_range import add_lr_range_parser, run_lr_range
@@ -35,138 +33,8 @@ from fastlstm.cli._report import add_report_parser, run_report
 from fastlstm.cli._sweep import add_sweep_parser, run_sweep
 from fastlstm.runtime._driver import SweepHalted
 
-BENCH_WIDTH = 170  # the bench table's columns, unwrapped
 OUT_OVERWRITE_HINT = "pass --overwrite"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
-
-
-_Number = TypeVar("_Number", int, float)
-
-
-def _number(text: str, kind: Callable[[str], _Number], expected: str) -> _Number:
-    """`text` as an int or a finite float: inf and nan would only fail later, after compiling."""
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}, which is not finite")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    return _number(text, float, "a number")
-
-
-def _positive(text: str) -> int:
-    value = _number(text, int, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _number(text, float, "a positive number")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _number(text, float, "a fraction between 0 and 1")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _number(text, float, "a number >= 0")
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def _workload(text: str) -> str:
-
-    if text not in WORKLOADS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(PUBLIC_WORKLOADS)}, got {text!r}")
-    return text
-
-
-def add_bench_parser(sub: argparse._SubParsersAction) -> None:
-
-    bench = sub.add_parser(
-        "bench",
-        help="time fastlstm against PyTorch and Keras, each in its own process; table + JSON",
-        description="Train the same members of a reference workload in PyTorch (nn.LSTM), Keras 3 and fastlstm "
-        "(one member at a time, and all at once), each system in its own process timed from start to exit; "
-        "check their answers and report wall time, steady epoch time, samples/s, GFLOP/s and % of the "
-        "float32 matmul peak, peak memory and fastlstm's ratios to the others.",
-    )
-    bench.add_argument(
-        "--workload",
-        type=_workload,
-        default="W1",
-        metavar="W1|W2|W3",
-        help="W1: 64 steps, 64 units; W2: 256 steps, 2x128 units; W3: W1 x 2 learning rates (default W1)",
-    )
-    bench.add_argument(
-        "--members",
-        type=_positive,
-        nargs="+",
-        default=[1, 8, 32, 128],
-        metavar="S",
-        help="seeds S to run, one run per system each (default 1 8 32 128)",
-    )
-    bench.add_argument(
-        "--systems",
-        nargs="+",
-        choices=SYSTEMS,
-        default=list(SYSTEMS),
-        metavar="SYSTEM",
-        help=f"any of {' '.join(SYSTEMS)} (default: all)",
-    )
-    bench.add_argument(
-        "--fastlstm-cache",
-        choices=("cold", "warm", "off"),
-        default="cold",
-        help="fastlstm's on-disk compilation cache: cold (empty, a first run; default), warm (primed), off",
-    )
-    bench.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default=None,
-        help="passed to fl.sweep in the fastlstm workers (default: not passed, i.e. float32)",
-    )
-    bench.add_argument(
-        "--recurrent-impl",
-        choices=("auto", "scan", "cudnn"),
-        default=None,
-        help="passed to fl.sweep in the fastlstm workers (default: not passed, i.e. auto: cuDNN for one member "
-        "on a CUDA GPU); the table says what each fastlstm run used",
-    )
-    bench.add_argument("--json", type=Path, default=None, help="default: fastlstm-bench-<workload>.json here")
-    bench.add_argument("--timeout", type=_positive_float, default=3600.0, help="seconds per run (default 3600)")
-    bench.add_argument(
-        "--max-busy", type=_fraction, default=0.10, help="CPU share others may use before a run starts (default 0.1)"
-    )
-    bench.add_argument(
-        "--wait-quiet",
-        type=_non_negative_float,
-        default=300.0,
-        help="seconds to wait for an idle machine before each run; 0: do not check (default 300)",
-    )
-    bench.add_argument(
-        "--max-others", type=_fraction, default=0.10, help="warn when others used more CPU than this (default 0.1)"
-    )
-    bench.add_argument(
-        "--min-accuracy", type=_fraction, default=None, help="accuracy floor (default: majority-class rate + 0.02)"
-    )
-    bench.add_argument(
-        "--accuracy-tolerance", type=_fraction, default=0.05, help="max spread of mean accuracies (default 0.05)"
-    )
-    bench.add_argument("--no-peak", action="store_true", help="skip the matmul peak (then no %% of peak)")
-    bench.add_argument("--quiet", action="store_true", help="only the table, warnings and where the JSON went")
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -224,7 +92,7 @@ def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrors(prog="fastlstm", description="Batched multi-seed LSTM sweeps in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
-    numbers = {"positive": _positive, "finite": _finite_float, "positive_float": _positive_float}
+    numbers = {"positive": positive_int, "finite": finite_float, "positive_float": positive_float}
     add_sweep_parser(sub, numbers)
     add_lr_range_parser(sub, numbers)
     add_doctor_parser(sub, numbers)
@@ -232,13 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(sub)
     add_report_parser(sub)
     return parser
-
-
-def run_bench(args: argparse.Namespace, console: Console) -> int:
-
-    args.systems = list(dict.fromkeys(args.systems))  # each once, in the order given
-    args.members = list(dict.fromkeys(args.members))
-    return compare.run_bench(args, console)
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
