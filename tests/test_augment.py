@@ -46,6 +46,7 @@ def baseline(data):
 # --- strength 0 is no augmentation, bit for bit; > 0 changes training only ------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(STRONG))
 def test_identity_strength_trains_bit_for_bit_as_no_augmentation(kind, data, baseline):
     aug, key, identity = STRONG[kind]
@@ -58,6 +59,7 @@ def test_identity_strength_trains_bit_for_bit_as_no_augmentation(kind, data, bas
     assert not np.array_equal(result.history["loss"][2:], baseline.history["loss"][:2])  # it does augment
 
 
+@pytest.mark.slow
 def test_augmentation_changes_training_but_not_validation_predict_or_evaluate(data):
     x, y = data
     result = fl.sweep(x, y, seeds=2, augment=[fl.Jitter(0.5), fl.TimeWarp(0.3)], **TINY)
@@ -77,6 +79,7 @@ def test_augmentation_changes_training_but_not_validation_predict_or_evaluate(da
 # --- the grid and the augment stream --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_grid_over_the_strength_equals_each_member_alone(data):
     grid = fl.sweep(*data, seeds=2, augment=[fl.Jitter(0.05)], grid={"augment.0.sigma": [0.05, 0.4]}, **TINY)
     alone = fl.sweep(*data, seeds=2, augment=[fl.Jitter(0.4)], **TINY)
@@ -84,6 +87,7 @@ def test_a_grid_over_the_strength_equals_each_member_alone(data):
         np.testing.assert_allclose(grid.history[name][2:], values, rtol=1e-6, err_msg=name)
 
 
+@pytest.mark.slow
 def test_the_augment_stream_varies_between_seeds_and_can_be_fixed(data):
     held = {"init": 0, "order": 0, "dropout": 0}
     varied = fl.sweep(*data, seeds=2, augment=[fl.Jitter(0.4)], fixed_streams=held, **TINY)
@@ -106,6 +110,7 @@ def test_the_other_streams_keys_are_unchanged_by_the_fourth():
     np.testing.assert_array_equal(augmented[:, :3], plain)
 
 
+@pytest.mark.slow
 def test_variance_sources_gives_augment_a_block_only_when_augmenting(data):
     from fastlstm.analysis._sources import source_design
 

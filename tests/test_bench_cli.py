@@ -143,6 +143,7 @@ def test_missing_library_is_reported_and_skipped(monkeypatch, tmp_path, capsys):
         systems.missing_library("tensorflow")
 
 
+@pytest.mark.slow
 def test_bench_end_to_end_on_the_tiny_workload(tmp_path, capsys):
     """The real thing: two worker processes, timed from outside, results checked and written."""
     out = tmp_path / "tiny.json"

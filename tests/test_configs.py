@@ -81,6 +81,7 @@ def plain_summary(rows: Any) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_config_runs_and_its_run_folder_reproduces(name, tmp_path, capsys):
     config = CONFIGS / f"{name}.toml"

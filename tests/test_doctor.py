@@ -31,6 +31,7 @@ def unscaled_diagnosis():
     return doctor(spec, x, y, seeds=4)
 
 
+@pytest.mark.slow
 def test_doctor_finds_the_unscaled_feature_and_verifies_standardising(unscaled_diagnosis):
     found = unscaled_diagnosis
     ids = [f.id for f in found.findings]
@@ -46,6 +47,7 @@ def test_doctor_finds_the_unscaled_feature_and_verifies_standardising(unscaled_d
     assert [f["id"] for f in saved["findings"]] == ids and saved["verification"] == found.verification
 
 
+@pytest.mark.slow
 def test_the_diagnosis_document_is_the_json_schema(unscaled_diagnosis):
     doc = unscaled_diagnosis.to_dict()
     assert set(doc) == {"findings", "verification"}

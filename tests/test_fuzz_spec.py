@@ -104,6 +104,7 @@ def _reads_back(spec: SweepSpec) -> None:
     assert SweepSpec.from_toml(text) == spec
 
 
+@pytest.mark.slow
 @fuzz_settings(TOML_EXAMPLES)
 @given(doc=_documents())
 def test_toml_documents_are_specs_or_spec_errors(doc):

@@ -195,6 +195,7 @@ def test_keras_missing_names_the_extra(monkeypatch):
         fl.from_keras(object())
 
 
+@pytest.mark.slow
 def test_cli_sweep_keras_model(tmp_path):
     import os
     import subprocess

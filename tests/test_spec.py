@@ -174,6 +174,7 @@ def test_a_user_callback_stops_members_under_vmap():
     assert {m["status"] for m in result.members} == {"ok", "stopped"} or target == free.max()
 
 
+@pytest.mark.slow
 def test_two_callbacks_combine_stop_and_learning_rate():
     x, y = make_data(n=96)
     common = dict(seeds=2, epochs=6, batch_size=16, model=fl.ModelSpec(units=8), validation_split=0.25, verbose=0)

@@ -191,6 +191,7 @@ def test_spec_records_the_split_and_its_seed_and_leaves_keras_default_out():
         fl.SweepSpec().with_overrides(["split=stratify"])
 
 
+@pytest.mark.slow
 def test_cli_sweep_warns_when_the_last_rows_hold_one_class(tmp_path, capsys):
     args = ["sweep", "--data", str(BASIC_MOTIONS), "--seeds", "2", "--epochs", "1", "--units", "4", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
@@ -241,6 +242,7 @@ def test_classes_only_in_validation_get_the_stratified_split_as_their_change():
     assert shift.severity == "error" and shift.change == {"split": "stratified"}
 
 
+@pytest.mark.slow
 def test_doctor_verifies_the_stratified_split_on_basic_motions():
     x, y, _ = ucr("BasicMotions")
     spec = fl.SweepSpec.from_dict({"model": {"units": 4}, "epochs": 2, "validation_split": 0.2, "learning_rate": 1e-2})

@@ -21,6 +21,7 @@ def _plan(seeds, **kw):
     return make_plan(seeds=seeds, **{**args, **kw})
 
 
+@pytest.mark.slow
 def test_designed_member_equals_the_same_streams_trained_alone(small_data):
     x, y = small_data
     batched = fl.sweep(x, y, seeds=DESIGN, **COMMON)

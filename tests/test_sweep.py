@@ -142,6 +142,7 @@ def test_dropout_uses_its_own_stream(small_data):
     np.testing.assert_array_equal(r2.history["loss"][0], r2.history["loss"][1])
 
 
+@pytest.mark.slow
 def test_structural_grid_forms_groups_and_keeps_member_order(small_data):
     x, y = small_data
     r = fl.sweep(x, y, seeds=[0, 1], grid={"units": [4, 6], "epochs": [2, 3]}, **dict(COMMON, epochs=1))
