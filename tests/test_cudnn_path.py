@@ -1,7 +1,7 @@
-"""The cuDNN path of issue 19 (fastlstm/cudnn.py), checked on a CPU.
+"""The cuDNN path of issue 19 (fastlstm/engine/_cudnn.py), checked on a CPU.
 
 cuDNN's primitives lower only for CUDA, so these tests substitute for the primitive
-call (`fastlstm.cudnn.LSTM_CALL`) a function with the same signature built on
+call (`fastlstm.engine._cudnn.LSTM_CALL`) a function with the same signature built on
 `jax.experimental.rnn.lstm_ref`, which unpacks the same flat weight vector: the packing,
 the layout, the gradients back to Keras's parameters, the one-member program without
 vmap and the settings are all exercised. `test_gpu_cudnn_sweep_matches_scan` runs the
@@ -20,17 +20,17 @@ from jax._src import stages
 from jax.experimental import rnn
 
 import fastlstm as fl
-import fastlstm.cudnn as cudnn
+import fastlstm.engine._cudnn as cudnn
+from fastlstm.api._sweep import settings_for
 from fastlstm.cli import main
-from fastlstm.data import prepare_data
-from fastlstm.driver import CudnnFallbackWarning, Driver
+from fastlstm.data._prepare import prepare_data
+from fastlstm.engine._layer_modules import SequentialModel
+from fastlstm.engine._model import LSTMModel
+from fastlstm.engine._program import compiled_program, make_train, single_member_map
+from fastlstm.engine._recurrence import lstm_layer
 from fastlstm.layers import LSTM, Bidirectional, Dense
-from fastlstm.layers.modules import SequentialModel
-from fastlstm.model import LSTMModel
-from fastlstm.program import compiled_program, make_train, single_member_map
-from fastlstm.recurrence import lstm_layer
-from fastlstm.runner import settings_for
-from fastlstm.spec import SweepSpec
+from fastlstm.runtime._driver import CudnnFallbackWarning, Driver
+from fastlstm.spec._sweep_spec import SweepSpec
 
 HAVE_CUDNN = cudnn.cudnn_available()
 # The CPU's float32 dots agree to an ulp; a GPU's (even at "highest") sum in other orders,
@@ -166,10 +166,9 @@ def test_cudnn_models_match_the_scan_forward_and_gradients(reference_cudnn, mode
     def loss(model):
         return lambda p: jnp.sum(jnp.tanh(model.apply({"params": p}, x)))
 
-    np.testing.assert_allclose(
-        cudnn_model.apply({"params": params}, x), scan_model.apply({"params": params}, x), atol=FORWARD_TOL
-    )
-    got, want = jax.grad(loss(cudnn_model))(params), jax.grad(loss(scan_model))(params)
+    forward = [jax.jit(model.apply)({"params": params}, x) for model in (cudnn_model, scan_model)]
+    np.testing.assert_allclose(*forward, atol=FORWARD_TOL)
+    got, want = (jax.jit(jax.grad(loss(model)))(params) for model in (cudnn_model, scan_model))
     for (path, g), w in zip(jax.tree_util.tree_leaves_with_path(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(g, w, atol=GRAD_TOL, err_msg=jax.tree_util.keystr(path))
 
@@ -192,6 +191,7 @@ def _close(a, b, atol=TRAINED_TOL):
 SWEEP = {"seeds": 1, "epochs": 3, "batch_size": 16, "validation_split": 0.25, "verbose": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model",
     [
@@ -251,6 +251,7 @@ def test_auto_falls_back_to_the_scan_when_the_cudnn_program_fails(monkeypatch):
 # --- 4. the one-member program without vmap -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_single_member_map_equals_vmap_with_the_scan():
     """init, two epochs and finish of one member: `single_member_map` gives what jax.vmap
     over a member axis of one gives: within 1e-6, not bit for bit (XLA fuses the dots of
@@ -268,9 +269,10 @@ def test_single_member_map_equals_vmap_with_the_scan():
     results = []
     for member_map in (jax.vmap, single_member_map):
         state = jax.jit(member_map(init, in_axes=(0, None, 0, None, None)))(*init_args)
+        one_epoch = jax.jit(member_map(epoch, in_axes=(0, 0, None)))  # compiled once for both epochs
         logs = []
         for _ in range(2):
-            state, log = jax.jit(member_map(epoch, in_axes=(0, 0, None)))(state, hp, data)
+            state, log = one_epoch(state, hp, data)
             logs.append(log)
         results.append((jax.jit(member_map(finish))(state), logs))
     assert jax.tree.structure(results[0]) == jax.tree.structure(results[1])
@@ -295,7 +297,8 @@ def test_single_member_map_refuses_other_axes_and_sizes():
 def test_cudnn_on_a_cpu_is_an_error_before_anything_compiles(monkeypatch):
     if HAVE_CUDNN:
         pytest.skip("a CUDA GPU is present")
-    monkeypatch.setattr("fastlstm.driver.compiled_program", _must_not_compile)
+    monkeypatch.setattr("fastlstm.runtime._driver.compiled_program", _must_not_compile)
+    monkeypatch.setattr("fastlstm.runtime._chunk_run.compiled_program", _must_not_compile)
     x, y = make_data(n=32)
     with pytest.raises(ValueError, match=r"recurrent_impl='cudnn' cannot be used here: no CUDA GPU"):
         fl.sweep(x, y, seeds=1, epochs=1, recurrent_impl="cudnn", verbose=0)
@@ -328,7 +331,8 @@ def _must_not_compile(*args, **kwargs):
     ],
 )
 def test_cudnn_where_it_cannot_run_names_the_reason(reference_cudnn, monkeypatch, kwargs, data, reason):
-    monkeypatch.setattr("fastlstm.driver.compiled_program", _must_not_compile)
+    monkeypatch.setattr("fastlstm.runtime._driver.compiled_program", _must_not_compile)
+    monkeypatch.setattr("fastlstm.runtime._chunk_run.compiled_program", _must_not_compile)
     x, y = make_data(n=32)
     if data.get("pad"):
         x[:5, -2:] = 0.0

@@ -2,6 +2,7 @@
 of training from the same weights, dropout-mask rules, initialisation statistics, and
 the round trips from_keras -> to_keras and save_keras -> keras.saving.load_model."""
 
+import itertools
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -13,8 +14,8 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
+from fastlstm.engine._layer_modules import dropout_masks
 from fastlstm.layers import LSTM, SequentialModel
-from fastlstm.layers.modules import dropout_masks
 
 FWD_ATOL = 1e-5
 L = keras.layers
@@ -85,17 +86,54 @@ def forward_cases():
         ),
         "dense-before-lstm": (seq(L.Dense(4, activation="tanh"), L.LSTM(5), L.Dense(1, activation="sigmoid")), x),
     }
-    for mode in ("concat", "sum", "mul", "ave"):
-        for masked, data in (("", x), ("-post", post), ("-pre", pre)):
-            for rs in (False, True):
-                layers = [L.Masking(0.0)] if masked else []
-                bi = L.Bidirectional(L.LSTM(4, return_sequences=rs), merge_mode=mode)
-                name = f"bidirectional-{mode}{masked}{'-sequences' if rs else ''}"
-                cases[name] = (seq(*layers, bi, L.Dense(2)), data)
+    inputs = {"": x, "-post": post, "-pre": pre}
+    for mode, masked, rs in BIDIRECTIONAL_CASES:
+        layers = [L.Masking(0.0)] if masked else []
+        bi = L.Bidirectional(L.LSTM(4, return_sequences=rs), merge_mode=mode)
+        name = f"bidirectional-{mode}{masked}{'-sequences' if rs else ''}"
+        cases[name] = (seq(*layers, bi, L.Dense(2)), inputs[masked])
     return cases
 
 
+# Bidirectional models: every padding (none, post, pre) x return_sequences pair twice and
+# every merge mode with each padding and both return_sequences values, 12 models. The
+# merge is applied to the two directions' outputs after the recurrence, so it does not
+# multiply the masking paths; test_keras_layer_parity.py checks the full merge mode x
+# masked x return_sequences product against the Keras layer (its mask pads rows at the end
+# and at the start). The full 4 x 3 x 2 product here (24 models) built and compiled each
+# padding and return_sequences pair four times.
+BIDIRECTIONAL_CASES = [
+    # (merge_mode, padding, return_sequences)
+    ("concat", "", False),
+    ("concat", "-post", True),
+    ("concat", "-pre", False),
+    ("sum", "", True),
+    ("sum", "-post", False),
+    ("sum", "-pre", True),
+    ("mul", "", False),
+    ("mul", "-post", True),
+    ("mul", "-pre", True),
+    ("ave", "", True),
+    ("ave", "-post", False),
+    ("ave", "-pre", False),
+]
+
+
 CASES = forward_cases()
+
+
+def test_the_bidirectional_cases_cover_every_padding_and_merge_mode():
+    pairs = [(padding, rs) for _, padding, rs in BIDIRECTIONAL_CASES]
+    assert all(pairs.count(pair) == 2 for pair in itertools.product(("", "-post", "-pre"), (False, True)))
+    for mode in ("concat", "sum", "mul", "ave"):
+        kept = [(padding, rs) for m, padding, rs in BIDIRECTIONAL_CASES if m == mode]
+        assert {p for p, _ in kept} == {"", "-post", "-pre"} and {rs for _, rs in kept} == {False, True}, mode
+
+
+def keras_forward(model, x):
+    """The model's inference outputs: a call with training=False, as `predict` computes
+    them without its per-model predict function and data adapter (a compile per case)."""
+    return np.asarray(model(x, training=False))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -103,7 +141,7 @@ def test_forward_matches_keras(name):
     model, x = CASES[name]
     randomize(model)
     converted = fl.from_keras(model)
-    expected = model.predict(x, verbose=0)
+    expected = keras_forward(model, x)
     got = converted.predict(x)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=FWD_ATOL, rtol=0)
@@ -117,7 +155,7 @@ def test_forward_parity_detects_a_wrong_weight():
     converted.params["bidirectional_1"]["backward"]["bias"] = (
         converted.params["bidirectional_1"]["backward"]["bias"] + 1e-3
     )
-    assert np.abs(converted.predict(x) - model.predict(x, verbose=0)).max() > FWD_ATOL
+    assert np.abs(converted.predict(x) - keras_forward(model, x)).max() > FWD_ATOL
 
 
 def test_round_trip_and_save_keras(tmp_path):
@@ -294,7 +332,7 @@ def test_functional_chain_converts():
     outputs = L.Dense(2, activation="softmax")(L.LSTM(3)(h))
     model = randomize(keras.Model(inputs, outputs))
     x = padded(float_input(), [7, 3, 5, 1, 6, 7], pre=False)
-    np.testing.assert_allclose(fl.from_keras(model).predict(x), model.predict(x, verbose=0), atol=FWD_ATOL)
+    np.testing.assert_allclose(fl.from_keras(model).predict(x), keras_forward(model, x), atol=FWD_ATOL)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ converted spec, or a config file holding that spec.
 """
 
 import os
+import shutil
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -29,15 +30,26 @@ def _raw_data(n=40, classes=2):
     return x * np.array([5.0, 0.5, 20.0], np.float32) + np.array([3.0, -1.0, 50.0], np.float32), y
 
 
-def _saved(tmp_path, **kwargs):
-    x, y = _raw_data()
-    result = fl.sweep(x, y, model=fl.ModelSpec(units=4), seeds=1, epochs=2, verbose=0, **kwargs)
-    return x, y, result, keras.saving.load_model(result.save_keras(tmp_path / "m.keras"), compile=False)
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """saved(method): a sweep with standardize=method, its save_keras file and that file
+    loaded, made once for the module (the CLI round trip reuses the "feature" one)."""
+    made = {}
+
+    def make(method):
+        if method not in made:
+            x, y = _raw_data()
+            result = fl.sweep(x, y, model=fl.ModelSpec(units=4), seeds=1, epochs=2, standardize=method, verbose=0)
+            path = result.save_keras(tmp_path_factory.mktemp(method) / "m.keras")
+            made[method] = (x, y, result, path, keras.saving.load_model(path, compile=False))
+        return made[method]
+
+    return make
 
 
 @pytest.mark.parametrize("method", ["feature", "global", "min_max"])
-def test_a_saved_standardized_model_converts_with_its_normalization(tmp_path, method):
-    x, _, result, loaded = _saved(tmp_path, standardize=method)
+def test_a_saved_standardized_model_converts_with_its_normalization(saved, method):
+    x, _, result, _, loaded = saved(method)
     converted = fl.from_keras(loaded)
     assert not any(type(layer).__name__ == "Normalization" for layer in converted.spec.layer_list)
     shift, scale = ("min", "range") if method == "min_max" else ("mean", "std")
@@ -63,11 +75,12 @@ def test_a_target_scaled_regression_round_trips_too(tmp_path):
     np.testing.assert_allclose(converted.to_keras().predict(x, verbose=0), result.predict(x)[0], rtol=1e-5, atol=1e-3)
 
 
-def test_cli_keras_model_round_trip_gives_the_same_predictions(tmp_path, monkeypatch):
+def test_cli_keras_model_round_trip_gives_the_same_predictions(saved, tmp_path, monkeypatch):
     """save_keras -> --keras-model --keras-weights (learning rate 1e-30: the weights stay) ->
     to_keras: the model's own scaling is applied as it is, not refitted on this data."""
     monkeypatch.chdir(tmp_path)
-    x, y, result, _ = _saved(tmp_path, standardize="feature")
+    x, y, result, path, _ = saved("feature")
+    shutil.copy(path, "m.keras")
     other = x[:30] * 2.0  # refitting on other rows would give other numbers
     np.savez("d.npz", x=other, y=y[:30])
     args = ["sweep", "--keras-model", "m.keras", "--keras-weights", "--data", "d.npz", "--seeds", "1"]
