@@ -9,9 +9,9 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-import fastlstm.devices as devices_module
-import fastlstm.driver as driver
-import fastlstm.memory as memory
+import fastlstm.runtime._devices as devices_module
+import fastlstm.runtime._driver as driver
+import fastlstm.runtime._memory as memory
 
 COMMON = dict(model=fl.ModelSpec(units=8), batch_size=16, epochs=3, validation_split=0.2, verbose=0)
 SEEDS = [0, 1, 2, 3, 4]  # odd, so two devices need a padded copy
@@ -48,7 +48,7 @@ def test_one_device_equals_sharded(data, one_batch, monkeypatch):
     def single(n_members, devices=None):
         return jax.sharding.Mesh(np.array(jax.local_devices()[:1]), (devices_module.MEMBER_AXIS,))
 
-    monkeypatch.setattr("fastlstm.driver.member_mesh", single)
+    monkeypatch.setattr("fastlstm.runtime._chunk_run.member_mesh", single)
     _same(one_batch, fl.sweep(*data, seeds=SEEDS, grid={"learning_rate": [1e-3, 1e-2]}, **COMMON))
 
 
@@ -74,7 +74,8 @@ def test_bad_members_per_chunk(data, size):
         fl.sweep(*data, seeds=2, members_per_chunk=size, **COMMON)
 
 
-@pytest.mark.parametrize(("setting", "expected"), [("3", 3), ("off", 1)])
+@pytest.mark.slow
+@pytest.mark.parametrize(("setting", "expected"), [("off", 1)])  # "3": tests/test_fresh_process.py
 def test_cpu_device_count_follows_the_environment(setting, expected):
     code = "import fastlstm, jax; print(len(jax.devices()))"
     env = {"FASTLSTM_CPU_DEVICES": setting, "JAX_PLATFORMS": "cpu", "PATH": ""}
@@ -82,6 +83,7 @@ def test_cpu_device_count_follows_the_environment(setting, expected):
     assert int(out.stdout.strip()) == expected
 
 
+@pytest.mark.slow
 def test_a_device_count_the_user_chose_is_kept():
     code = "import jax; jax.config.update('jax_num_cpu_devices', 1); import fastlstm; print(len(jax.devices()))"
     env = {"FASTLSTM_CPU_DEVICES": "4", "JAX_PLATFORMS": "cpu", "PATH": ""}
@@ -97,6 +99,7 @@ def test_cpu_chunks_keep_the_step_working_set_in_half_the_l2_cache():
     assert memory.step_bytes_per_member(features=8, units=64, layers=2, batch_size=64) > 1.9 * w1
 
 
+@pytest.mark.slow
 def test_a_smaller_last_chunk_reuses_its_groups_compiled_epoch(data, one_batch, caplog):
     """10 members at most 4 at a time: chunks 4 + 3 + 3 (not 4 + 4 + 2), all padded to 4 slots,
     so one epoch program is compiled, and the members' numbers are those of one batch."""
