@@ -6,9 +6,11 @@ pydantic's own exception escaping), whose message names the argument. A call tha
 runs past its deadline fails the example as a hang. NumPy's RuntimeWarnings (overflow
 in a cast, the imaginary part dropped) are errors here: they are silent data damage.
 
-Example counts: each suite's `max_examples` is fixed and `derandomize=True`, so CI runs
-the same examples every time; `FASTLSTM_FUZZ=long` runs FUZZ_LONG_FACTOR times as many
-(`FASTLSTM_FUZZ=5`: five times), freshly drawn, for a local hunt.
+Example counts: each suite's `max_examples` is fixed and `derandomize=True`, so every
+`pytest` run draws the same examples. The long mode is opt-in, for a nightly run or a
+local hunt: `FASTLSTM_FUZZ=1` (or `long`, `nightly`) runs FUZZ_LONG_FACTOR times as many,
+freshly drawn each run; `FASTLSTM_FUZZ=N` (N >= 2) runs N times as many, freshly drawn.
+Unset, empty or 0: the fixed counts.
 """
 
 from __future__ import annotations
@@ -28,14 +30,26 @@ import fastlstm
 
 PACKAGE_DIR = Path(fastlstm.__file__).resolve().parent
 FUZZ_LONG_FACTOR = 20
-_MODE = os.environ.get("FASTLSTM_FUZZ", "")
-# FASTLSTM_FUZZ=long: FUZZ_LONG_FACTOR x the examples; FASTLSTM_FUZZ=5: 5 x; both freshly drawn
-FACTOR = FUZZ_LONG_FACTOR if _MODE == "long" else int(_MODE) if _MODE.isdigit() and int(_MODE) > 0 else 1
+
+
+def fuzz_factor(mode: str) -> int:
+    """How many times the fixed example counts FASTLSTM_FUZZ=`mode` asks for."""
+    mode = mode.strip().lower()
+    if mode in ("1", "long", "nightly"):
+        return FUZZ_LONG_FACTOR
+    if mode.isdigit():
+        return max(int(mode), 1)  # 0: the fixed counts; N >= 2: N x
+    if mode:
+        raise ValueError(f"FASTLSTM_FUZZ: expected 1, long, nightly or a whole number, got {mode!r}")
+    return 1
+
+
+FACTOR = fuzz_factor(os.environ.get("FASTLSTM_FUZZ", ""))
 LONG = FACTOR > 1
 
 
 def fuzz_settings(examples: int) -> settings:
-    """`examples` reproducible examples in CI; FACTOR x as many random ones locally."""
+    """`examples` reproducible examples; FACTOR x as many freshly drawn ones in the long mode."""
     return settings(
         max_examples=examples * FACTOR,
         derandomize=not LONG,

@@ -23,6 +23,7 @@ def both():
     return {p: fl.sweep(x, y, precision=p, **DEFAULTS) for p in ("float32", "bfloat16")}
 
 
+@pytest.mark.slow
 def test_bfloat16_trains_the_builtin_task_like_float32(both):
     f32, bf16 = both["float32"], both["bfloat16"]
     acc32 = f32.history["val_accuracy"][:, -1].mean()
@@ -32,6 +33,7 @@ def test_bfloat16_trains_the_builtin_task_like_float32(both):
     np.testing.assert_allclose(bf16.history["loss"][:, 0], f32.history["loss"][:, 0], rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_bfloat16_really_changes_the_arithmetic(both):
     assert not np.array_equal(both["bfloat16"].history["loss"], both["float32"].history["loss"])
     assert both["bfloat16"].meta["precision"] == "bfloat16"
