@@ -48,7 +48,7 @@ import numpy as np
 from fastlstm.api._sweep import SPEC_DEFAULTS, load_data, train
 from fastlstm.data._prepare import Split
 from fastlstm.spec._plan import resolve_seeds
-from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
+from fastlstm.spec._sweep_spec import with_keywords
 
 if TYPE_CHECKING:
     from fastlstm.data._prepare import Dataset
@@ -308,20 +308,12 @@ def step_budget(rows: int, batch: int, steps: int, cap: int | None = None) -> tu
 
 
 def _base_spec(spec: SweepSpec | None, given: dict[str, Any]) -> SweepSpec:
-    """The configuration to test: `spec` (or fl.sweep's defaults) with the arguments given, without its grid."""
-
-    if spec is None:
-        spec = sweep_spec_from_kwargs(**given)
-    else:
-        changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
-        spec = spec.replace(**changed) if changed else spec
+    """The configuration to test: `spec` (or fl.sweep's defaults) with the arguments given
+    (merged as `fl.sweep` merges them), without its grid."""
+    spec = with_keywords(spec, given)
     if spec.grid:  # a grid's structural keys (units, batch_size) would make several runs
         spec = spec.replace(grid={}, trials=None)  # a random search's trials go with its grid
     return spec
-
-
-def _is_default(value: Any, default: Any) -> bool:
-    return value is default or (type(value) is type(default) and value == default)
 
 
 def short_training_set(ds: Dataset, max_rows: int | None) -> Dataset:

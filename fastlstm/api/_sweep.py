@@ -49,43 +49,16 @@ from fastlstm.runtime._rung_driver import RungDriver
 from fastlstm.runtime._streaming import check_stream_plan
 from fastlstm.spec._plan import Plan
 from fastlstm.spec._space import Distribution
-from fastlstm.spec._sweep_spec import DataSpec, SweepSpec, sweep_spec_from_kwargs
+from fastlstm.spec._sweep_spec import SPEC_DEFAULTS, DataSpec, SweepSpec, with_keywords
 from fastlstm.stats import majority_class_rate
 
-# fl.sweep's defaults for the keyword arguments that are part of the spec.
-SPEC_DEFAULTS: dict[str, Any] = {
-    "model": None,
-    "seeds": 8,
-    "grid": None,
-    "trials": None,
-    "search_seed": 0,
-    "optimizer": "adam",
-    "learning_rate": None,
-    "schedule": None,
-    "weight_decay": None,
-    "clipnorm": None,
-    "global_clipnorm": None,
-    "clipvalue": None,
-    "loss": None,
-    "metrics": None,
-    "batch_size": 32,
-    "epochs": 10,
-    "validation_split": 0.0,
-    "split": "last",
-    "split_seed": 0,
-    "shuffle": True,
-    "class_weight": None,
-    "standardize": None,
-    "standardize_target": False,
-    "oversample": False,
-    "augment": None,
-    "callbacks": None,
-    "fixed_streams": None,
-    "members_per_chunk": None,
-    "precision": "float32",
-    "recurrent_impl": "auto",
-    "scheduler": None,
-}
+# fl.sweep's keyword arguments that are not spec keys, declared here once (the spec keys and
+# their defaults are SweepSpec's fields: SPEC_DEFAULTS). DATA_KEYWORDS come with the data -
+# arrays per sample, weights, or how to read x - and RUN_KEYWORDS say how this run runs;
+# neither is written into config.toml. tests/test_options_declared_once.py checks that
+# `sweep`'s signature is x, y, spec= and exactly these and the spec's keywords.
+DATA_KEYWORDS = ("validation_data", "sample_weight", "initial_params", "init", "stream", "layout")
+RUN_KEYWORDS = ("controllers", "checkpoint", "checkpoint_every", "resume", "verbose", "devices")
 
 
 def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset, spec: ModelSpec) -> None:
@@ -733,12 +706,7 @@ def sweep(
         if initial_params is not None:
             raise ValueError("init='keras_weights' and initial_params both set the starting weights; give one")
         initial_params = keras_params
-    given = {k: v for k, v in locals().items() if k in SPEC_DEFAULTS}
-    if spec is None:
-        spec = sweep_spec_from_kwargs(**given)
-    else:
-        changed = {k: v for k, v in given.items() if not _is_default(v, SPEC_DEFAULTS[k])}
-        spec = spec.replace(**changed) if changed else spec
+    spec = with_keywords(spec, {k: v for k, v in locals().items() if k in SPEC_DEFAULTS})
     if initial_params is None and resume is None:  # the same judgement whichever way the model came
         check_fresh_init(spec.model)
     ds = load_data(spec, x, y, validation_data, sample_weight, stream, layout)
@@ -804,7 +772,3 @@ def _warn_compile_not_read(model: Any) -> None:
             UserWarning,
             stacklevel=3,
         )
-
-
-def _is_default(value: Any, default: Any) -> bool:
-    return value is default or (type(value) is type(default) and value == default)
