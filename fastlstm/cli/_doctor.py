@@ -22,7 +22,7 @@ from rich.text import Text
 from fastlstm._common.files import check_output_folder
 from fastlstm.analysis._doctor import DOCTOR_SEEDS, doctor
 from fastlstm.api._sweep import read_spec_data
-from fastlstm.cli._args import add_output_arguments, add_spec_arguments, learning_rate_argument
+from fastlstm.cli._args import add_output_arguments, add_spec_arguments, add_spec_flag, learning_rate_argument
 from fastlstm.cli._sweep import OUT_OVERWRITE_HINT, save_run_folder, spec_without
 from fastlstm.results._run_folder import strict_json
 
@@ -44,7 +44,7 @@ def add_doctor_parser(sub: argparse._SubParsersAction, number_types: dict[str, A
     doc.add_argument(
         "--seeds", type=number_types["positive"], default=DOCTOR_SEEDS, help=f"seeds per sweep (default {DOCTOR_SEEDS})"
     )
-    doc.add_argument("--epochs", type=number_types["positive"], help="epochs of each sweep (default: the config's)")
+    add_spec_flag(doc, "epochs", number_types, help="epochs of each sweep")
     doc.add_argument("--no-verify", action="store_true", help="list the findings, do not train the fix")
     add_output_arguments(doc, "write the seed sweep's run folder there (findings, range test, report)")
 

@@ -34,9 +34,12 @@ from fastlstm._common.version import __version__
 from fastlstm.analysis._sources import VarianceSources, source_design, variance_sources
 from fastlstm.api._sweep import load_data, read_spec_data, train
 from fastlstm.cli._args import (
+    BUILTIN,
     add_device_arguments,
     add_output_arguments,
     add_spec_arguments,
+    add_spec_flag,
+    flag_keys,
     learning_rate_argument,
     search_arguments,
 )
@@ -57,42 +60,9 @@ from fastlstm.spec._sweep_spec import SweepSpec
 OUT_OVERWRITE_HINT = "pass --overwrite"
 RUN_CONFIG = "config.toml"
 RUNS_FOLDER = "runs"
-# The built-in task's spec: `fastlstm sweep` with no arguments trains this.
-BUILTIN = {"name": "early-cue", "model": {"units": 32}, "epochs": 15, "validation_split": 0.2, "seeds": 8}
-# flag -> spec key, for the flags that set one key each (None: not given, the spec decides)
-FLAG_KEYS = {
-    "seeds": "seeds",
-    "trials": "trials",
-    "search_seed": "search_seed",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "optimizer": "optimizer",
-    "validation_split": "validation_split",
-    "split": "split",
-    "precision": "precision",
-    "members_per_chunk": "members_per_chunk",
-    "recurrent_impl": "recurrent_impl",
-    "standardize": "standardize",
-    "standardize_target": "standardize_target",
-    "units": "model.units",
-    "layers": "model.layers",
-    "data": "data.path",
-    "labels": "data.labels",
-    "validation_data": "data.validation_path",
-    "validation_labels": "data.validation_labels",
-    "layout": "data.layout",
-    "format": "data.format",
-    "window": "data.window",
-    "horizon": "data.horizon",
-    "target": "data.target",
-    "id_column": "data.id_column",
-    "time_column": "data.time_column",
-    "label_column": "data.label_columns",
-    "features": "data.features",
-    "drop_columns": "data.drop_columns",
-    "samples": "data.samples",
-    "timesteps": "data.timesteps",
-}
+# flag -> spec key, for the flags that set one key each (None: not given, the spec decides),
+# from the keys' declarations (fastlstm/cli/_args.py)
+FLAG_KEYS = flag_keys()
 
 
 def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, Any]) -> None:
@@ -102,7 +72,9 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
         "sweep",
         help="train seeds x settings of one LSTM on your data or the built-in task",
         description="Train every member (configurations x seeds) of one LSTM in one batched program, "
-        "print the spread across seeds and write a run folder. With no arguments: the built-in task.",
+        "print the spread across seeds and write a run folder. With no arguments: the built-in task. "
+        "A flag left out keeps the config file's value; the defaults shown are a spec's (a config file "
+        "that leaves the key out) and the built-in task's where it differs.",
     )
     add_spec_arguments(sw, number_types)
     sw.add_argument(
@@ -110,8 +82,8 @@ def add_sweep_parser(sub: argparse._SubParsersAction, number_types: dict[str, An
     )
     learning_rate_argument(sw, number_types)
     search_arguments(sw, number_types)
-    sw.add_argument("--seeds", type=positive, help="number of seeds (default 8)")
-    sw.add_argument("--epochs", type=positive, help="epochs (default 15)")
+    add_spec_flag(sw, "seeds", number_types, help="number of seeds")
+    add_spec_flag(sw, "epochs", number_types)
     add_output_arguments(sw, f"run folder (default {RUNS_FOLDER}/<name>-<YYYYmmdd-HHMMSS>)")
     sw.add_argument(
         "--checkpoint-every", type=positive, metavar="K", help="save the sweep every K epochs (always on Ctrl-C)"
