@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastlstm.engine._callbacks import EarlyStopping, ReduceLROnPlateau
+from fastlstm.engine import EarlyStopping, ReduceLROnPlateau
 
 NAN = math.nan
 

@@ -19,7 +19,7 @@ from guards import patch_train
 import fastlstm as fl
 from fastlstm.cli import main
 from fastlstm.controllers import Controller, Decision
-from fastlstm.spec._sweep_spec import SweepSpec
+from fastlstm.spec import SweepSpec
 
 HAVE_AEON = importlib.util.find_spec("aeon") is not None
 RNG = np.random.default_rng(0)

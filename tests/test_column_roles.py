@@ -19,8 +19,8 @@ from cli_helpers import cli_error  # noqa: E402
 
 from fastlstm.cli import build_parser, main  # noqa: E402
 from fastlstm.cli._sweep import spec_from_args  # noqa: E402
-from fastlstm.data._readers import DataFileError, read_data  # noqa: E402
-from fastlstm.spec._sweep_spec import DataSpec  # noqa: E402
+from fastlstm.data import DataFileError, read_data  # noqa: E402
+from fastlstm.spec import DataSpec  # noqa: E402
 
 
 def long_frame(n: int = 6, steps: int = 5, seed: int = 0) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.data._loaded import LoadedData
+from fastlstm.data import LoadedData
 from fastlstm.diagnose import check_data
 from fastlstm.diagnose._data_checks import SCALE_RATIO
 from fastlstm.diagnose._leakage import leakage_counts

@@ -12,7 +12,7 @@ from conftest import make_data
 import fastlstm as fl
 from fastlstm.cli import main
 from fastlstm.cli._sweep import test_file_selection as selection_warning
-from fastlstm.spec._sweep_spec import SweepSpec
+from fastlstm.spec import SweepSpec
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastlstm as fl
-from fastlstm.engine._model import ModelSpec
+from fastlstm.engine import ModelSpec
 
 INT_TYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64]
 FLOAT_TYPES = [np.float16, np.float32, np.float64]

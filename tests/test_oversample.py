@@ -14,8 +14,8 @@ from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.engine._program import TrainConfig, TrainProgram, class_labels
+from fastlstm.spec import SpecError, SweepSpec
 from fastlstm.spec._plan import OVERSAMPLE_HPARAM
-from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 
 TINY = dict(model=fl.ModelSpec(units=4), seeds=2, epochs=2, batch_size=16, verbose=0)
 

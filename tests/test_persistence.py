@@ -12,6 +12,7 @@ from conftest import make_data
 
 import fastlstm as fl
 import fastlstm.results._result as result_module
+from fastlstm._common import files as folders
 from fastlstm._common.files import (
     MARKER,
     DamagedResultError,
@@ -23,7 +24,6 @@ from fastlstm._common.files import (
     write_file_atomically,
     write_folder_atomically,
 )
-from fastlstm._common import files as folders
 
 UNWRITABLE = "/proc/fastlstm-test-out"  # /proc refuses new entries, even for root
 

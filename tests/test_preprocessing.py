@@ -20,7 +20,7 @@ from fastlstm.cli import main
 from fastlstm.data._prepare import balanced_class_weights, prepare_data
 from fastlstm.data._preprocessing import apply_preprocessing, fit_preprocessing
 from fastlstm.engine._program import forward
-from fastlstm.spec._sweep_spec import SpecError, SweepSpec
+from fastlstm.spec import SpecError, SweepSpec
 
 TINY = dict(model=fl.ModelSpec(units=4), seeds=2, epochs=2, batch_size=16, verbose=0)
 

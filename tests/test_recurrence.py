@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastlstm.engine._model as model_module
-from fastlstm.engine._model import LSTMModel
+from fastlstm.engine import LSTMModel
 from fastlstm.engine._recurrence import lstm_layer, lstm_layer_reference
 
 
