@@ -357,7 +357,7 @@ def verification_text(
     return f"{text}{_lost_text(lost, seeds)} ({verdict})"
 
 
-def _lost_text(lost: list[int], seeds: Mapping[str, Any] | None) -> str:
+def _lost_text(lost: list[int], seeds: Mapping[str, object] | None) -> str:
     if not lost or seeds is None:
         return ""
     return f"; {len(lost)} of {seeds['after']} seeds diverged or are missing with the change (seeds {lost})"

@@ -245,7 +245,7 @@ def agree_with_tests(low: np.ndarray, high: np.ndarray, pvalue: np.ndarray) -> t
     return low, high
 
 
-def crossed_components(tables: Sequence[Any], seed: int = GPQ_SEED) -> dict[str, Any]:
+def crossed_components(tables: Sequence[object], seed: int = GPQ_SEED) -> dict[str, Any]:
     """The crossed block's variances, shares, intervals and tests over one or more tables.
 
     Mean squares are averaged over configurations (the raw, unclipped components with
@@ -320,7 +320,7 @@ def additivity_range(single_variances: Mapping[str, float], seeds: int, level: f
     return float(sps.f.ppf(tail, df, df_sum)), float(sps.f.ppf(1 - tail, df, df_sum))
 
 
-def grid_split(groups: Sequence[Any]) -> dict[str, float]:
+def grid_split(groups: Sequence[object]) -> dict[str, float]:
     """Seed variance against hyperparameter variance, one group of values per configuration.
 
     One-way random-effects ANOVA by the method of moments: seed_variance is the pooled

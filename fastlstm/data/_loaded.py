@@ -94,7 +94,7 @@ def sha256_of(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def encode_labels(values: Sequence[Any], classes: Sequence[str] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+def encode_labels(values: Sequence[object], classes: Sequence[str] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """String labels -> int64 codes 0..k-1 by sorted class name, and the names.
 
     The coding `fl.sweep` applies to every source (`fastlstm.data._labels`): names sort as numbers

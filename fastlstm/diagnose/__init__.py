@@ -46,7 +46,7 @@ def diagnose(
     y: object = None,
     *,
     x: object = None,
-    lr_range: Mapping[str, Any] | None = None,
+    lr_range: Mapping[str, object] | None = None,
     learning_rate: float | None = None,
     attach: bool = False,
     **data_options: Any,
@@ -104,7 +104,7 @@ def _is_result(value: object) -> bool:
     return all(hasattr(value, name) for name in ("history", "members", "meta", "analysis"))
 
 
-def _data_arguments(data: object, y: object, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+def _data_arguments(data: object, y: object, options: Mapping[str, object]) -> tuple[Any, Any, dict[str, Any]]:
     """(x, y, options) from the accepted data shapes."""
     options = dict(options)
     if hasattr(data, "fit_arguments"):  # fastlstm.data._prepare.LoadedData

@@ -151,7 +151,9 @@ class SequentialModel(nn.Module):
     recurrent_impl: str = "scan"
 
     @nn.compact
-    def __call__(self, x: jax.Array, mask: jax.Array | None = None, hp: Mapping[str, Any] | None = None) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, mask: jax.Array | None = None, hp: Mapping[str, object] | None = None
+    ) -> jax.Array:
         h = jnp.swapaxes(x, 0, 1)
         mask_t = None if mask is None else jnp.swapaxes(mask, 0, 1)
         input_is_data = True

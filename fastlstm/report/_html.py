@@ -188,7 +188,7 @@ def contents(result: SweepResult) -> str:
     return "<nav>" + " · ".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in entries) + "</nav>"
 
 
-def configuration_section(result: SweepResult, environment: Mapping[str, Any] | None) -> str:
+def configuration_section(result: SweepResult, environment: Mapping[str, object] | None) -> str:
     text, missing = config_toml(result)
     if text is None:
         config = f"<p class='note'>No config.toml: {esc(missing)}.</p>"
@@ -241,7 +241,7 @@ def run_facts(result: SweepResult, environment: Mapping[str, Any]) -> list[tuple
     return facts
 
 
-def _project_commit(record: Mapping[str, Any] | None) -> str:
+def _project_commit(record: Mapping[str, object] | None) -> str:
     """The HEAD of the repository the run was started in, with the folder; older runs lack it."""
     if not record:
         return "not recorded"
@@ -598,7 +598,7 @@ def comparison_rows(test: Mapping[str, object]) -> list[tuple[str, str]]:
 
 
 def build_report(
-    result: SweepResult, environment: Mapping[str, Any] | None = None, *, summary: Summary | None = None
+    result: SweepResult, environment: Mapping[str, object] | None = None, *, summary: Summary | None = None
 ) -> Report:
     """The page and its figures for `result`; `environment` is environment.json's record
     (None: not shown); `summary` is `result.summary()` when the caller has it already."""

@@ -258,7 +258,7 @@ class SweepResult:
                 out[name][list(g.members)] = np.asarray(v)
         return metrics_in_target_units(out, self.target_scaling)
 
-    def scores(self, x: object, y: object, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def scores(self, x: object, y: object, forecast: Mapping[str, object] | None = None) -> dict[str, Any]:
         """Balanced accuracy, macro F1, ROC AUC, per-class recall and confusion matrix (or MAE
         and RMSE in the target's units) of every member on (x, y), with each configuration's
         mean ± std: `fl.scores` (fastlstm/results/_scores.py), the document `fastlstm sweep`
@@ -393,7 +393,7 @@ class SweepResult:
         overwrite: bool = False,
         *,
         data: LoadedData | None = None,
-        extra_environment: Mapping[str, Any] | None = None,
+        extra_environment: Mapping[str, object] | None = None,
         report: bool = True,
     ) -> Path:
         """Write the result as a run folder (fastlstm/results/_run_folder.py): strict JSON, CSV,

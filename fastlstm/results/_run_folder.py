@@ -115,7 +115,7 @@ def write_run_folder(
     *,
     overwrite: bool = False,
     data: LoadedData | None = None,
-    extra_environment: Mapping[str, Any] | None = None,
+    extra_environment: Mapping[str, object] | None = None,
     name: str = "path",
     overwrite_hint: str = "pass overwrite=True",
     report: bool = True,
@@ -185,7 +185,7 @@ def _write_text(path: Path, text: str) -> None:
         f.write(text)
 
 
-def _checked_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+def _checked_extra(extra: Mapping[str, object] | None) -> dict[str, Any]:
     """extra_environment as a dict of JSON-ready values whose keys do not hide a recorded one."""
     if extra is None:
         return {}
@@ -458,7 +458,7 @@ __all__ = [
 ]
 
 
-def write_report(result: SweepResult, folder: str | Path, environment: Mapping[str, Any] | None = None) -> Path:
+def write_report(result: SweepResult, folder: str | Path, environment: Mapping[str, object] | None = None) -> Path:
     """Rewrite report.html and plots/*.png in an existing run folder, each file under a
     temporary name renamed over the old one, the page last; no other file is touched.
     `environment` None means the folder's environment.json, when it has one. Figures a
@@ -512,7 +512,7 @@ def _params_file(k: int) -> str:
     return f"params_{k}.npz"
 
 
-def _strict_json(doc: dict[str, Any]) -> str:
+def _strict_json(doc: Mapping[str, object]) -> str:
     """`doc` as strict JSON (RFC 8259): inf/nan become null, and their places are listed
     under `non_finite` so `load` puts them back (an infinite clipnorm means "no clipping")."""
     non_finite: list[list[Any]] = []

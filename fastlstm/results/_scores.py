@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-def scores(result: SweepResult, x: object, y: object, forecast: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def scores(result: SweepResult, x: object, y: object, forecast: Mapping[str, object] | None = None) -> dict[str, Any]:
     """Every member's scores on (x, y) - labels as the user holds them (names or numbers),
     targets in the user's units - as the document `fastlstm sweep` saves (scores.json).
     `forecast` (`LoadedData.forecast`) adds the naive and seasonal-naive baselines when
@@ -56,7 +56,7 @@ def scores(result: SweepResult, x: object, y: object, forecast: Mapping[str, Any
 
 
 def validation_scores(
-    result: SweepResult, ds: Dataset, forecast: Mapping[str, Any] | None = None
+    result: SweepResult, ds: Dataset, forecast: Mapping[str, object] | None = None
 ) -> dict[str, Any] | None:
     """The document for a sweep's own validation rows (already prepared in `ds`), or None
     when there are none or they cannot be scored here (per-step targets, a stream)."""
@@ -73,7 +73,7 @@ def score_document(
     truth: np.ndarray,
     predictions: np.ndarray,
     *,
-    forecast: Mapping[str, Any] | None = None,
+    forecast: Mapping[str, object] | None = None,
     source: str = "validation",
 ) -> dict[str, Any]:
     """The document from the true targets (codes, one-hot or values, as a `Split` holds them)
@@ -205,7 +205,7 @@ def _baselines(forecast: Mapping[str, object], rows: int, notes: list[str]) -> d
     return forecast_baselines(forecast)
 
 
-def _json_ready(doc: dict[str, Any]) -> dict[str, Any]:
+def _json_ready(doc: Mapping[str, object]) -> dict[str, Any]:
     """The document as it reads back from scores.json (NaN as null), so a loaded result
     and a fresh one hold the same."""
 

@@ -125,7 +125,7 @@ def is_stream_design(seeds: object) -> TypeGuard[Sequence[object]]:
     return isinstance(seeds, Sequence) and not isinstance(seeds, str) and any(isinstance(s, Mapping) for s in seeds)
 
 
-def resolve_stream_design(seeds: Sequence[Any]) -> list[dict[str, int]]:
+def resolve_stream_design(seeds: Sequence[object]) -> list[dict[str, int]]:
     """Check a stream design: one table per member naming a non-negative int seed for
     each of `STREAMS` (those in `OPTIONAL_STREAMS` may be left out: they are held at
     `OPTIONAL_STREAM_SEED`), no member twice (it would train the same numbers twice)."""
@@ -177,7 +177,7 @@ def member_streams(
     return [(seed, {s: int(fixed_streams.get(s, seed)) for s in STREAMS}) for seed in plain]
 
 
-def _reject_repeats(where: str, values: Sequence[Any]) -> None:
+def _reject_repeats(where: str, values: Sequence[object]) -> None:
     """A repeated seed or grid value would train the same member twice; name the repeat.
 
     Values are already checked (numbers, names or None), so they hash; 1 and 1.0 are
@@ -446,7 +446,7 @@ def make_plan(
     layer_hparams: Mapping[str, float] | None = None,
     trials: int | None = None,
     search_seed: int = 0,
-    augment: Sequence[Any] = (),
+    augment: Sequence[object] = (),
     oversample: bool = False,
 ) -> Plan:
     """Resolve every member's settings; raise on anything unknown before compiling.

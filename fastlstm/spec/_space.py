@@ -210,7 +210,7 @@ def randint(lo: int, hi: int) -> RandInt:
     return RandInt(lo, hi)
 
 
-def choice(values: Sequence[Any]) -> Choice:
+def choice(values: Sequence[object]) -> Choice:
     """One of `values`, each equally likely (`fl.choice([32, 64])`, `fl.choice(["adam", "sgd"])`)."""
     return Choice(values)
 
