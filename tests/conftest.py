@@ -1,14 +1,23 @@
 import os
-
-# Two host devices whatever the machine, so the sharded member path is always tested
-# (set before anything imports JAX's backend; fastlstm reads it at import).
-os.environ.setdefault("FASTLSTM_CPU_DEVICES", "2")
-os.environ.setdefault("FASTLSTM_CACHE_DIR", "off")
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
 
-import fastlstm  # noqa: F401  (configures the host devices first)
+# Two host devices whatever the machine, so the sharded member path is always tested
+# (set before anything imports JAX's backend; fastlstm reads it at import).
+os.environ.setdefault("FASTLSTM_CPU_DEVICES", "2")
+# The persistent compilation cache is on for users, so it is on here too, in a folder of this
+# session's own (removed at its end; CLI subprocesses inherit it): fastlstm/runtime/_cache.py
+# runs, and no test reads programs another session compiled. Compile-counting tests count
+# JAX's "Compiling ..." log lines, written when a program is lowered, cache hit or not.
+_SESSION_CACHE = None
+if "FASTLSTM_CACHE_DIR" not in os.environ:
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="fastlstm-test-cache-")
+    os.environ["FASTLSTM_CACHE_DIR"] = _SESSION_CACHE
+
+import fastlstm  # noqa: E402, F401  (after the settings above: configures the host devices)
 
 
 def make_data(n: int = 110, timesteps: int = 8, features: int = 3, classes: int = 3, seed: int = 0):
@@ -41,3 +50,8 @@ def _release_compiled_programs():
 
     compiled_program.cache_clear()
     jax.clear_caches()
+
+
+def pytest_unconfigure(config):
+    if _SESSION_CACHE is not None:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
