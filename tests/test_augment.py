@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import make_data
+from guards import patch_train
 
 import fastlstm as fl
 from fastlstm.engine._augment import AUGMENTATIONS, augment_batch, resample
@@ -178,8 +179,13 @@ def test_ragged_data_trains_with_every_augmentation():
     x = [rng.normal(size=(int(n), 2)).astype(np.float32) for n in rng.integers(3, 7, size=32)]
     y = rng.integers(0, 2, size=32)
     augs = [STRONG[k][0] for k in sorted(STRONG)]
-    result = fl.sweep(x, y, seeds=2, augment=augs, **{**TINY, "epochs": 1})
+    held = {"init": 0, "order": 0, "dropout": 0}  # the two members differ in their augment stream only
+    result = fl.sweep(x, y, seeds=2, augment=augs, fixed_streams=held, **{**TINY, "epochs": 1})
     assert np.all(np.isfinite(result.history["loss"]))
+    assert result.history["loss"][0, 0] != result.history["loss"][1, 0]  # so the augmentations acted
+    # and validated on the raw sequences: the epoch's numbers are the plain evaluation of its parameters
+    evaluated = result.evaluate(x[24:], y[24:])
+    np.testing.assert_allclose(result.history["val_loss"][:, -1], evaluated["loss"], rtol=1e-5)
 
 
 # --- serialisation and bad input ------------------------------------------------------------
@@ -244,9 +250,8 @@ def test_bad_augment_settings_are_spec_errors_naming_augment(values, message):
 
 
 def test_bad_augment_in_sweep_is_refused_before_compiling(monkeypatch, data):
-    import fastlstm.api._sweep
 
-    monkeypatch.setattr(fastlstm.api._sweep, "train", lambda *a, **k: pytest.fail("reached training"))
+    patch_train(monkeypatch, lambda *a, **k: pytest.fail("reached training"))
     with pytest.raises(ValueError, match=r"augment"):
         fl.sweep(*data, augment=["Jitter"], **TINY)
     with pytest.raises(ValueError, match=r"augment.0.sigma must be >= 0"):

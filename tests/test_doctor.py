@@ -112,12 +112,27 @@ def test_a_change_that_hurts_is_called_worse():
     assert not doc["helped"] and doc["text"].endswith("(worse)")
 
 
-def test_verification_text_with_unequal_counts():
+@pytest.mark.parametrize(
+    ("after", "before", "expected"),
+    [
+        ([0.8, 0.82, 0.81], [0.5, 0.52, 0.51, 0.5], "0.508 ± 0.0096 → 0.81 ± 0.01, 4 and 3 seeds, p < 0.001 (better)"),
+        (
+            [0.8, 0.7, 0.9],
+            [0.72, 0.7, 0.78, 0.74],
+            "0.735 ± 0.034 → 0.8 ± 0.1, 4 and 3 seeds, p = 0.38 (no clear difference)",
+        ),
+    ],
+    ids=["clear", "unclear"],
+)
+def test_verification_text_with_unequal_counts(after, before, expected):
+    from scipy import stats as sps
+
     from fastlstm.stats import compare_samples, describe
 
-    a, b = [0.8, 0.82, 0.81], [0.5, 0.52, 0.51, 0.5]
-    text = verification_text("val_accuracy", describe(b), describe(a), compare_samples(a, b))
-    assert "4 and 3 seeds" in text and ("p < 0.001" in text or "p = " in text)
+    text = verification_text("val_accuracy", describe(before), describe(after), compare_samples(after, before))
+    assert text == f"val_accuracy {expected}"
+    welch = sps.ttest_ind(after, before, equal_var=False).pvalue  # the p the text states: Welch's, not paired
+    assert (welch < 0.001) == ("p < 0.001" in text) and ("p < 0.001" in text or f"p = {welch:.2g} " in text)
 
 
 def test_cli_doctor_json_prints_findings_and_verification(tmp_path, capsys):

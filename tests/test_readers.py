@@ -434,4 +434,14 @@ def test_sweep_trains_on_what_a_reader_returns(tmp_path, pd):
     data = read_data(path, window=6, horizon=2, target="v", time_column="time", validation_split=0.25)
     result = fl.sweep(**data.fit_arguments(), model=fl.ModelSpec(units=4), seeds=1, epochs=1, batch_size=16, verbose=0)
     assert np.isfinite(result.history["val_loss"]).all()
-    assert result.predict(data.validation_data[0]).shape[-2:] == (len(data.validation_data[0]), 2)
+    # the reader's split: the first 60 steps make 53 windows (6 in, 2 ahead), the last 20 make 13
+    x_val, y_val = data.validation_data
+    assert (result.meta["n_train"], result.meta["n_val"], result.meta["validation"]["source"]) == (
+        53,
+        13,
+        "validation_data",
+    )
+    predicted = result.predict(x_val)[0]
+    assert predicted.shape == (13, 2)
+    # the sweep's validation loss is the mse of its predictions on the reader's held-out windows
+    np.testing.assert_allclose(result.history["val_loss"][0, -1], np.mean((predicted - y_val) ** 2), rtol=1e-5)

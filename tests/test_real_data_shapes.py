@@ -5,6 +5,7 @@ Each case fails on the code before its fix; the data are tiny.
 """
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -139,12 +140,18 @@ def test_doctor_names_the_label_column_left_in_a_wide_csv(tmp_path: Path, capsys
     rng = np.random.default_rng(1)
     y = np.arange(40) % 2
     x = rng.normal(size=(40, 4)).round(3)
+    clean = check_data(x[:, :, None], y, validation_split=0.25)
+    assert clean.by_id("data.leakage") is None  # the same rows without the copy
     x[:, 3] = y  # the last "time step" is the label again
     rows = [",".join(map(str, [*row, label])) for row, label in zip(x, y)]
     (tmp_path / "wide.csv").write_text("t0,t1,t2,t3,label\n" + "\n".join(rows) + "\n")
     args = ["doctor", "--data", str(tmp_path / "wide.csv"), "--no-verify", "--json", "--quiet"]
     assert main([*args, "--seeds", "2", "--epochs", "1", "--units", "2", "--validation-split", "0.25"]) == 0
-    assert "data.leakage" in capsys.readouterr().out
+    findings = json.loads(capsys.readouterr().out.splitlines()[-1])["findings"]
+    (found,) = [f for f in findings if f["id"] == "data.leakage"]
+    # the one feature of this univariate series, whose last step takes the label's two values
+    assert found["severity"] == "error" and found["evidence"]["features"] == [{"feature": 0, "distinct_values": 2}]
+    assert found["title"].startswith("feature 0 gives the label away")
 
 
 def test_a_file_sorted_by_class_says_which_classes_missed_training() -> None:
@@ -238,7 +245,7 @@ def test_ts_without_aeon_is_one_line_naming_the_package_and_the_extra(tmp_path: 
 
 
 def test_ctrl_c_while_a_resume_reads_its_data_still_says_how_to_resume(tmp_path: Path, monkeypatch, capsys) -> None:
-    import fastlstm.api._sweep
+    import fastlstm.cli._sweep
 
     run = tmp_path / "run"
     (run / "checkpoint").mkdir(parents=True)
@@ -249,7 +256,7 @@ def test_ctrl_c_while_a_resume_reads_its_data_still_says_how_to_resume(tmp_path:
     def interrupted(spec):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fastlstm.api._sweep, "read_spec_data", interrupted)
+    monkeypatch.setattr(fastlstm.cli._sweep, "read_spec_data", interrupted)  # the sweep command reads it
     assert main(["sweep", "--resume", str(run)]) == 130
     assert capsys.readouterr().err == f"fastlstm sweep: interrupted; continue with: fastlstm sweep --resume {run}\n"
 

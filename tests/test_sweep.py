@@ -180,6 +180,20 @@ def test_optimizers_and_schedules_train(small_data, optimizer, schedule):
     assert all(m["status"] == "ok" for m in r.members)
 
 
+def test_a_sweep_follows_its_learning_rate_schedule(small_data):
+    """Exponential decay at rate 0 is 1e-2 for the first step and 0 after it: nothing moves
+    from then on, so every epoch's validation loss is the first's; at rate 1 (a constant 1e-2)
+    it keeps moving. Both in one sweep, as a grid over the decay rate."""
+    x, y = small_data
+    schedule = {"name": "exponential_decay", "decay_steps": 1}
+    grid = {"learning_rate": [1e-2], "decay_rate": [0.0, 1.0]}
+    r = fl.sweep(x, y, seeds=[0, 1], optimizer="adam", schedule=schedule, grid=grid, **{**COMMON, "epochs": 2})
+    rate = np.array([r.configs[m["config"]]["decay_rate"] for m in r.members])
+    val = r.history["val_loss"]
+    np.testing.assert_array_equal(val[rate == 0.0, 1], val[rate == 0.0, 0])
+    assert (np.abs(val[rate == 1.0, 1] - val[rate == 1.0, 0]) > 1e-4).all()
+
+
 def test_regression_and_binary_tasks():
     x, y = make_data(n=64)
     target = x[:, 1, :2].copy()

@@ -182,21 +182,29 @@ def test_whole_numbers_that_are_a_quantity_are_regression(y):
     assert "a quantity rather than class labels" in ds.inference["reason"]
 
 
-@pytest.mark.parametrize(
-    "y, settings",
-    [
-        (np.arange(150), {"task": "regression"}),
-        (np.arange(150), {"num_classes": 150}),
-        (np.array([0, 5, 9] * 10), {"num_classes": 10}),
-        (np.array([1, 2, 3] * 10), {"output_dim": 4}),
-    ],
-    ids=["task=regression", "num_classes given", "gaps with num_classes", "gaps with output_dim"],
-)
-def test_explicit_settings_silence_the_doubt(y, settings):
+# (id, y, settings, task, output width, the reason's "from ..."): what each setting decides.
+# The first two would warn unset (DOUBTFUL); the rest infer another task or width unset.
+EXPLICIT = [
+    ("doubt, task=regression", np.arange(1000) % 150, {"task": "regression"}, "regression", 1, "task='regression'"),
+    ("doubt, num_classes", np.arange(1000) % 150, {"num_classes": 150}, "classification", 150, "num_classes=150"),
+    ("task=regression", np.arange(150), {"task": "regression"}, "regression", 1, "task='regression'"),
+    ("num_classes given", np.arange(150), {"num_classes": 150}, "classification", 150, "num_classes=150"),
+    ("gaps with num_classes", np.array([0, 5, 9] * 10), {"num_classes": 10}, "classification", 10, "num_classes=10"),
+    ("gaps with output_dim", np.array([1, 2, 3] * 10), {"output_dim": 4}, "classification", 4, "output_dim=4"),
+]
+
+
+@pytest.mark.parametrize("y, settings, task, out_dim, source", [e[1:] for e in EXPLICIT], ids=[e[0] for e in EXPLICIT])
+def test_explicit_settings_silence_the_doubt_and_decide_the_task(y, settings, task, out_dim, source):
     x = np.zeros((len(y), 3, 1), np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error", TaskInferenceWarning)
-        prepare_data(x, y, **settings)
+        ds = prepare_data(x, y, **settings)
+    assert (ds.task, ds.out_dim, ds.inference["warnings"]) == (task, out_dim, [])
+    assert f"(from {source}" in ds.inference["reason"]
+    if task == "classification":  # the user's own codes, not recoded to 0..k-1
+        assert ds.class_names is None
+        np.testing.assert_array_equal(ds.train.y.reshape(-1), y[: len(ds.train.y)])
 
 
 def test_sweep_warns_at_the_users_line_and_records_the_inference():
