@@ -12,24 +12,24 @@ import dataclasses
 import numpy as np
 import pytest
 from conftest import make_data
+from guards import patch_train
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastlstm as fl
-from fastlstm.spec._sweep_spec import sweep_spec_from_kwargs
 
 X, Y = make_data(n=40)
 BASE = dict(seeds=2, epochs=1, batch_size=8, verbose=0, model=fl.ModelSpec(units=4))
 
 
 @pytest.fixture
-def plan_of():
-    """plan_of(**kwargs): the Plan `fl.sweep(X, Y, **kwargs)` trains (its spec's plan), without training."""
+def plan_of(monkeypatch):
+    """plan_of(**kwargs): the Plan `fl.sweep(X, Y, **kwargs)` trains (its spec's plan), without
+    training: `fl.sweep` runs as it is up to `train`, which returns the plan instead."""
+    patch_train(monkeypatch, lambda spec, ds, **kwargs: spec.plan())
 
     def plan_of(**overrides):
-        kwargs = {**BASE, **overrides}
-        kwargs.pop("verbose")
-        return sweep_spec_from_kwargs(**kwargs).plan()
+        return fl.sweep(X, Y, **{**BASE, **overrides})
 
     return plan_of
 

@@ -256,15 +256,44 @@ def test_no_permission_to_write_is_refused_before_anything_is_written(result, ru
     assert _tree(run) == before
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_parent_is_refused_and_the_folder_kept(result, run):
+def _read_only(monkeypatch, folder: Path, code: int) -> None:
+    """`folder` as the kernel treats a read-only folder for a user (EACCES) or on a read-only
+    mount (EROFS), root included: every call that would create, write, rename or remove an
+    entry under it fails. (chmod alone does not stop root, which CI runs as.)"""
+    folder = folder.resolve()
+
+    def inside(path) -> bool:
+        return isinstance(path, (str, os.PathLike)) and Path(os.path.abspath(path)).is_relative_to(folder)
+
+    def refuse(path):
+        raise OSError(code, os.strerror(code), str(path))
+
+    def guard(call, *where, writing=lambda *a, **k: True):
+        def guarded(*args, **kwargs):
+            for i in where:
+                if i < len(args) and inside(args[i]) and writing(*args, **kwargs):
+                    refuse(args[i])
+            return call(*args, **kwargs)
+
+        return guarded
+
+    flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    mode = lambda file, mode="r", *a, **k: any(c in mode for c in "wax+")  # noqa: E731
+    monkeypatch.setattr("builtins.open", guard(open, 0, writing=mode))
+    monkeypatch.setattr(os, "open", guard(os.open, 0, writing=lambda path, f, *a, **k: bool(f & flags)))
+    for name in ("mkdir", "rmdir", "unlink", "remove"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), 0))
+    for name in ("rename", "replace"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), 0, 1))
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS], ids=["read-only folder", "read-only mount"])
+def test_a_read_only_parent_is_refused_and_the_folder_kept(result, run, monkeypatch, code):
     before = _tree(run)
-    run.parent.chmod(0o555)
-    try:
-        with pytest.raises(OutputPathError, match="cannot write in"):
-            result.save(run, overwrite=True, report=False)
-    finally:
-        run.parent.chmod(0o755)
+    _read_only(monkeypatch, run.parent, code)
+    with pytest.raises(OutputPathError, match=rf"cannot write in .* \({os.strerror(code)}\)"):
+        result.save(run, overwrite=True, report=False)
+    monkeypatch.undo()
     assert _tree(run) == before
 
 
