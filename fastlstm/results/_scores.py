@@ -133,7 +133,7 @@ def _codes(truth: np.ndarray) -> np.ndarray:
     return (truth.reshape(-1) >= 0.5).astype(np.int64) if truth.dtype.kind == "f" else truth.reshape(-1)
 
 
-def _member_rows(result: SweepResult, per_member: list[dict[str, Any]], keys: Sequence[str]) -> list[dict]:
+def _member_rows(result: SweepResult, per_member: Sequence[Mapping[str, object]], keys: Sequence[str]) -> list[dict]:
     """One row per member: its configuration, status and scores (diverged members: null)."""
     rows = []
     for row, got in zip(result.members, per_member):
@@ -144,7 +144,7 @@ def _member_rows(result: SweepResult, per_member: list[dict[str, Any]], keys: Se
     return rows
 
 
-def _config_rows(result: SweepResult, members: list[dict[str, Any]], keys: Sequence[str]) -> list[dict]:
+def _config_rows(result: SweepResult, members: Sequence[Mapping[str, object]], keys: Sequence[str]) -> list[dict]:
     """Per configuration: seeds scored, mean and sample std of each score (NaNs left out)."""
     rows = []
     for c in range(len(result.configs)):

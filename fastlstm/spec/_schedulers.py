@@ -275,7 +275,7 @@ def rung_table(budget: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def pruned_lines(budget: Mapping[str, Any], configs: Sequence[Mapping[str, Any]]) -> list[str]:
+def pruned_lines(budget: Mapping[str, Any], configs: Sequence[Mapping[str, object]]) -> list[str]:
     """`pruned at epoch 1: 18 configurations (0, 1, 2, ...)`, one line per rung, and who trained to the end."""
     by_rung: dict[int, list[int]] = {}
     for c, epoch in budget.get("pruned_at", {}).items():

@@ -75,7 +75,7 @@ class Ranking(list):
 
     def __init__(
         self,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Mapping[str, object]],
         *,
         metric: str,
         higher_is_better: bool,
@@ -142,7 +142,7 @@ class BestConfiguration:
         return dataclasses.asdict(self) | {"members": list(self.members)}
 
 
-def member_pair_keys(members: Sequence[Mapping[str, Any]]) -> list[Hashable | None]:
+def member_pair_keys(members: Sequence[Mapping[str, object]]) -> list[Hashable | None]:
     """Per member (seed, init, order, dropout seeds); None where the streams are not recorded."""
     keys: list[Hashable | None] = []
     for m in members:
@@ -192,7 +192,7 @@ def _sort_key(d: Mapping[str, Any], better_high: bool) -> tuple[int, float]:
 def rank_configurations(
     values: npt.ArrayLike,
     config_of_member: npt.ArrayLike,
-    configs: Sequence[Mapping[str, Any]],
+    configs: Sequence[Mapping[str, object]],
     *,
     metric: str,
     against: str | int = "best",
@@ -378,7 +378,7 @@ def _ranking_notes(tests: Mapping[int, Any], count: int, samples: _Samples) -> l
 def best_configuration(
     values: npt.ArrayLike,
     config_of_member: npt.ArrayLike,
-    configs: Sequence[Mapping[str, Any]],
+    configs: Sequence[Mapping[str, object]],
     *,
     metric: str,
     pair_keys: Sequence[Hashable | None] | None = None,

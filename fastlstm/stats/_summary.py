@@ -145,7 +145,7 @@ class Summary(list):
 
     def __init__(
         self,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Mapping[str, object]],
         metrics: Sequence[str],
         grid_keys: Sequence[str] = (),
         majority_class_rate: float | None = None,
@@ -171,7 +171,7 @@ class Summary(list):
 def summarize(
     final: Mapping[str, np.ndarray],
     config_of_member: np.ndarray,
-    configs: Sequence[Mapping[str, Any]],
+    configs: Sequence[Mapping[str, object]],
     ok: np.ndarray,
     majority_class_rate: float | None = None,
 ) -> Summary:
