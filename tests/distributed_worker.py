@@ -63,7 +63,7 @@ def main() -> int:
         extra["checkpoint_every"] = 1
     try:
         result = fl.sweep(x, y, devices=args.devices, **SWEEP, **extra)
-    except fl.driver.SweepHalted:
+    except fl.runtime.SweepHalted:
         print("halted", file=sys.stderr)
         return 3
     if fl.distributed.is_primary():

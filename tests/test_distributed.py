@@ -22,13 +22,14 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-import fastlstm.driver as driver_module
+import fastlstm.runtime._chunk_run as chunk_run_module
+import fastlstm.runtime._driver as driver_module
 from fastlstm import distributed
-from fastlstm.checkpoint import load_resume
 from fastlstm.cli import EXIT_INTERRUPTED
 from fastlstm.cli import main as cli_main
-from fastlstm.devices import select_devices
-from fastlstm.plan import STREAMS
+from fastlstm.runtime._checkpoint import load_resume
+from fastlstm.runtime._devices import select_devices
+from fastlstm.spec._plan import STREAMS
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 TIMEOUT_S = 240
@@ -52,11 +53,13 @@ def _env(devices: int) -> dict[str, str]:
     return env
 
 
-def _run_all(commands: list[list[str]], devices: int, cwd: Path) -> list[subprocess.CompletedProcess]:
-    """Start every command at once (they wait for each other), wait for all, never hang."""
+def _run_all(commands: list[list[str]], devices: int | list[int], cwd: Path) -> list[subprocess.CompletedProcess]:
+    """Start every command at once (they wait for each other, or run side by side), wait
+    for all, never hang. `devices`: every process's CPU devices, or one number per command."""
+    per_command = devices if isinstance(devices, list) else [devices] * len(commands)
     procs = [
-        subprocess.Popen(c, env=_env(devices), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for c in commands
+        subprocess.Popen(c, env=_env(d), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c, d in zip(commands, per_command, strict=True)
     ]
     done = []
     try:
@@ -100,19 +103,26 @@ def _assert_identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Non
 
 
 @pytest.fixture(scope="module")
-def one_process_two_devices(tmp_path_factory) -> dict[str, np.ndarray]:
-    folder = tmp_path_factory.mktemp("one")
-    _check(_run_all([_worker(folder / "out.npz")], devices=2, cwd=folder))
-    return _numbers(folder / "out.npz")
+def reference_runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
+    """One process with two devices and two joined processes with one each, all three
+    started at once (the two wait for each other; the one runs beside them)."""
+    folder = tmp_path_factory.mktemp("reference")
+    one, two = folder / "one.npz", folder / "two.npz"
+    _check(_run_all([_worker(one), *_processes(2, two)], devices=[2, 1, 1], cwd=folder))
+    return {"one": _numbers(one), "two": _numbers(two)}
 
 
 @pytest.fixture(scope="module")
-def two_processes(tmp_path_factory) -> dict[str, np.ndarray]:
-    folder = tmp_path_factory.mktemp("two")
-    _check(_run_all(_processes(2, folder / "out.npz"), devices=1, cwd=folder))
-    return _numbers(folder / "out.npz")
+def one_process_two_devices(reference_runs) -> dict[str, np.ndarray]:
+    return reference_runs["one"]
 
 
+@pytest.fixture(scope="module")
+def two_processes(reference_runs) -> dict[str, np.ndarray]:
+    return reference_runs["two"]
+
+
+@pytest.mark.slow
 def test_two_processes_equal_one_process_with_two_devices(one_process_two_devices, two_processes):
     """Members 0..9 (padded to 12 over 2 devices) land on the same devices either way: the
     same programs on the same members, so the same bits - history and parameters."""
@@ -121,6 +131,7 @@ def test_two_processes_equal_one_process_with_two_devices(one_process_two_device
     _assert_identical(one_process_two_devices, two_processes)
 
 
+@pytest.mark.slow
 def test_resume_across_processes_is_bit_identical(tmp_path, two_processes):
     """Halted mid-sweep (process 0 writes the checkpoint), resumed by two new processes
     (both read it): the numbers of the sweep that was never interrupted."""
@@ -131,25 +142,26 @@ def test_resume_across_processes_is_bit_identical(tmp_path, two_processes):
     _assert_identical(two_processes, _numbers(out))
 
 
+@pytest.mark.slow
 def test_four_host_devices_equal_one_within_1e_6(tmp_path):
-    runs = {}
-    for devices in (1, 4):
-        out = tmp_path / f"{devices}.npz"
-        _check(_run_all([_worker(out)], devices=devices, cwd=tmp_path))
-        runs[devices] = _numbers(out)
+    outs = {devices: tmp_path / f"{devices}.npz" for devices in (1, 4)}
+    _check(_run_all([_worker(out) for out in outs.values()], devices=list(outs), cwd=tmp_path))  # side by side
+    runs = {devices: _numbers(out) for devices, out in outs.items()}
     assert int(runs[4].pop("devices")) == 4 and int(runs[1].pop("devices")) == 1
     for key, value in runs[1].items():
         np.testing.assert_allclose(runs[4][key], value, rtol=0, atol=1e-6, err_msg=key)
 
 
+@pytest.mark.slow
 def test_a_subset_of_devices_equals_a_process_with_that_many(tmp_path, one_process_two_devices):
     outs = {"alone": tmp_path / "alone.npz", "subset": tmp_path / "subset.npz"}
-    _check(_run_all([_worker(outs["alone"])], devices=1, cwd=tmp_path))
-    _check(_run_all([_worker(outs["subset"], "--devices", "1")], devices=2, cwd=tmp_path))
+    commands = [_worker(outs["alone"]), _worker(outs["subset"], "--devices", "1")]
+    _check(_run_all(commands, devices=[1, 2], cwd=tmp_path))  # side by side
     alone, subset = _numbers(outs["alone"]), _numbers(outs["subset"])
     _assert_identical(alone, subset)
 
 
+@pytest.mark.slow
 def test_cli_two_processes_write_one_run_folder(tmp_path):
     """`fastlstm sweep --coordinator ... --num-processes 2 --process-id I` on two processes:
     process 0 writes the run folder, process 1 nothing; the numbers are one process's."""
@@ -160,8 +172,7 @@ def test_cli_two_processes_write_one_run_folder(tmp_path):
         [*cli, "--out", "two", "--coordinator", address, "--num-processes", "2", "--process-id", str(i)]
         for i in range(2)
     ]
-    _check(_run_all(two, devices=1, cwd=tmp_path))
-    _check(_run_all([[*cli, "--out", "one"]], devices=2, cwd=tmp_path))
+    _check(_run_all([*two, [*cli, "--out", "one"]], devices=[1, 1, 2], cwd=tmp_path))  # the two and the one at once
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # nothing else written
     a, b = fl.load(tmp_path / "one"), fl.load(tmp_path / "two")
     for name in a.history:
@@ -182,6 +193,7 @@ def _wait_for(path: Path, procs: list[subprocess.Popen], timeout: float) -> None
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_signal_to_one_process_stops_every_process_with_the_checkpoint(tmp_path):
     """SIGTERM reaches process 1 alone (the one that writes nothing): both processes halt
     after the same epoch within seconds - not after JAX's heartbeat timeout - process 0
@@ -215,6 +227,7 @@ def test_a_signal_to_one_process_stops_every_process_with_the_checkpoint(tmp_pat
     assert resume.current is not None and resume.current[1] == progress["current"]["epochs_done"] >= 1
 
 
+@pytest.mark.slow
 def test_processes_given_bad_flags_fail_cleanly(tmp_path):
     """Bad flags fail before a process waits for its peers: one line, exit 2, no hang."""
     address = f"localhost:{_free_port()}"
@@ -239,22 +252,25 @@ def test_select_devices():
             select_devices(bad)
 
 
-def _record_meshes(monkeypatch, module) -> list[tuple]:
-    """The devices of every member mesh `module` builds, recorded as the sweep runs."""
+def _record_meshes(monkeypatch, *modules) -> list[tuple]:
+    """The devices of every member mesh `modules` build, recorded as the sweep runs."""
     meshes = []
-    original = module.member_mesh
 
-    def spy(n_members, devices=None):
-        mesh = original(n_members, devices)
-        meshes.append(tuple(mesh.devices.flat))
-        return mesh
+    def spy(original):
+        def build(n_members, devices=None):
+            mesh = original(n_members, devices)
+            meshes.append(tuple(mesh.devices.flat))
+            return mesh
 
-    monkeypatch.setattr(module, "member_mesh", spy)
+        return build
+
+    for module in modules:
+        monkeypatch.setattr(module, "member_mesh", spy(module.member_mesh))
     return meshes
 
 
 def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
-    meshes = _record_meshes(monkeypatch, driver_module)
+    meshes = _record_meshes(monkeypatch, chunk_run_module)
     fl.sweep(*small_data, model=fl.ModelSpec(units=4), seeds=3, epochs=1, verbose=0, devices=[1])
     assert meshes and all(m == (jax.local_devices()[1],) for m in meshes)
     with pytest.raises(ValueError, match="devices"):
@@ -262,9 +278,9 @@ def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
 
 
 def test_streamed_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data, tmp_path):
-    import fastlstm.streaming as streaming_module
+    import fastlstm.runtime._streaming as streaming_module
 
-    meshes = _record_meshes(monkeypatch, streaming_module)
+    meshes = _record_meshes(monkeypatch, chunk_run_module, streaming_module)
     x, y = small_data
     np.save(tmp_path / "x.npy", np.asarray(x, np.float32))
     x_mapped = np.load(tmp_path / "x.npy", mmap_mode="r", allow_pickle=False)
