@@ -15,9 +15,9 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
-from fastlstm.checkpoint import CheckpointError
 from fastlstm.controllers import Controller, Decision
-from fastlstm.driver import SweepHalted
+from fastlstm.runtime._checkpoint import CheckpointError
+from fastlstm.runtime._driver import SweepHalted
 
 X, Y = make_data(n=96)
 COMMON = dict(
@@ -57,6 +57,7 @@ def uninterrupted():
     return fl.sweep(X, Y, **COMMON)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("halt_after", [2, 7])  # in the first chunk; in the second, after the first finished
 def test_halted_then_resumed_equals_uninterrupted(tmp_path, uninterrupted, halt_after):
     with pytest.raises(SweepHalted):
@@ -65,6 +66,7 @@ def test_halted_then_resumed_equals_uninterrupted(tmp_path, uninterrupted, halt_
     assert_identical(resumed, uninterrupted)
 
 
+@pytest.mark.slow
 def test_checkpointing_every_epoch_changes_nothing(tmp_path, uninterrupted):
     assert_identical(fl.sweep(X, Y, checkpoint=tmp_path / "ck", checkpoint_every=1, **COMMON), uninterrupted)
 
@@ -82,9 +84,10 @@ def test_resume_refuses_other_data_or_another_sweep(tmp_path):
         fl.sweep(X, Y, resume=tmp_path / "nothing", **COMMON)
 
 
+@pytest.mark.slow
 def test_a_save_cut_short_leaves_the_previous_checkpoint_in_force(tmp_path, uninterrupted, monkeypatch):
     """progress.json names a state only after orbax committed it: a failed save changes nothing."""
-    import fastlstm.checkpoint as checkpoint
+    import fastlstm.runtime._checkpoint as checkpoint
 
     with pytest.raises(SweepHalted):
         fl.sweep(X, Y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(2)], **COMMON)
@@ -109,6 +112,7 @@ def _cli(*args, **popen):
     return subprocess.Popen([sys.executable, "-m", "fastlstm.cli", "sweep", *args], env=env, **popen)
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path):
     np.savez(tmp_path / "data.npz", x=np.tile(X, (8, 1, 1)), y=np.tile(Y, 8))
     config = tmp_path / "study.toml"
@@ -116,9 +120,9 @@ def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path):
         'name = "study"\nseeds = 2\nepochs = 40\nvalidation_split = 0.25\n[data]\npath = "data.npz"\n[model]\nunits = 8\n'
     )
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The uninterrupted run and the one to kill start together (they share nothing but the
+    # config); the whole run is waited for after the kill.
     whole = _cli(str(config), "--out", str(tmp_path / "whole"), "--quiet", **quiet)
-    assert whole.wait(timeout=600) == 0, whole.stderr.read()
-
     killed = _cli(str(config), "--out", str(tmp_path / "killed"), "--quiet", "--checkpoint-every", "1", **quiet)
     progress = tmp_path / "killed" / "checkpoint" / "progress.json"
     deadline = time.monotonic() + 300
@@ -129,6 +133,7 @@ def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path):
     assert killed.poll() is None, "the run ended before it could be killed: make it longer"
     killed.send_signal(signal.SIGKILL)
     assert killed.wait(timeout=60) == -signal.SIGKILL
+    assert whole.wait(timeout=600) == 0, whole.stderr.read()
 
     resumed = _cli("--resume", str(tmp_path / "killed"), "--quiet", **quiet)
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
@@ -137,6 +142,7 @@ def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path):
     shutil.rmtree(tmp_path / "killed")
 
 
+@pytest.mark.slow
 def test_a_new_sweep_replaces_an_old_checkpoint_instead_of_mixing_with_it(tmp_path):
     with pytest.raises(SweepHalted):
         fl.sweep(X, Y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(6)], **COMMON)  # chunk 0 saved
@@ -190,6 +196,7 @@ def test_a_controller_that_fails_to_start_leaves_no_signal_handler_behind():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_lists_its_metrics_in_the_order_of_a_fresh_one(tmp_path, uninterrupted):
     """Issue 26 item 19: the checkpoint gave the history back sorted (accuracy before loss), so
     the tables and summary.json of a resumed run came out in another order than a fresh run's."""
