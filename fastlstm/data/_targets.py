@@ -316,7 +316,7 @@ def _regression(facts: _Facts, s: _Settings, source: str) -> Targets:
 
 def _warn(message: str) -> None:
     """Warn with the location of the first caller outside fastlstm (the user's line)."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # fastlstm/
     frame: FrameType | None = sys._getframe()
     level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
