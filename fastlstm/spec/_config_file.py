@@ -12,9 +12,9 @@ def config_toml(result: SweepResult) -> tuple[str | None, str | None]:
     """(config.toml's text, None), or (None, why it is not written).
 
     The text is `result.spec.to_toml()` behind a comment; a result without a spec (made
-    by hand, or loaded from a folder without config.toml) has none, and a spec that
-    TOML cannot hold (a grid value None, "no clipping": TOML has no null) is left out
-    rather than written as something that would run a different sweep.
+    by hand, or loaded from a folder without config.toml) has none, and a spec whose
+    `to_toml()` refuses is left out rather than written as something that would run a
+    different sweep.
     """
     spec = result.spec
     if spec is None:
