@@ -75,6 +75,16 @@ class _Roles(TypedDict):
     drop_columns: Sequence[str] | None
 
 
+class TableRoles(TypedDict, total=False):
+    """`read_data`'s column-role keywords, as a caller collects them (a config file's `data` table)."""
+
+    id_column: str | None
+    time_column: str | None
+    label_columns: str | tuple[str, ...] | list[str] | None
+    features: tuple[str, ...] | list[str] | None
+    drop_columns: tuple[str, ...] | list[str] | None
+
+
 def read_data(
     path: str | os.PathLike[str],
     *,
