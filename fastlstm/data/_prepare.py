@@ -112,7 +112,7 @@ def prepare_data(
     mask_zero: bool = False,
     classes: Sequence[str] | None = None,
     standardize_target: bool = False,
-    layout: Layout | None = None,
+    layout: str | None = None,  # checked: None, "steps_first" or "channels_first"
 ) -> Dataset:
     """Validate and convert Keras-style `fit` arguments into a `Dataset`.
 
