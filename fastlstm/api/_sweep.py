@@ -24,7 +24,7 @@ from flax import traverse_util
 from fastlstm.data._prepare import Dataset, metrics_in_target_units, prepare_data
 from fastlstm.data._readers import is_dataframe, read_data, with_validation_file
 from fastlstm.data._splits import SplitMode
-from fastlstm.data._stream_data import fingerprint
+from fastlstm.data._stream_data import fingerprint, prepare_stream_data
 from fastlstm.data._stream_files import wants_stream
 from fastlstm.data._tasks import early_cue
 from fastlstm.engine._cudnn import eligibility_problems
@@ -99,6 +99,7 @@ def load_data(
     prepare = prepare_data
     layout_option = {"layout": data_layout(spec, layout)}
     if wants_stream(x, stream):
+        prepare = prepare_stream_data
         if model.embedding is not None:
             raise ValueError("x: streamed data does not support an Embedding model (token ids) yet")
         if layout_option.pop("layout") == "channels_first":
