@@ -39,7 +39,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _backends_started() -> bool:
+def backends_started() -> bool:
     try:
         from jax._src import xla_bridge
 
@@ -57,7 +57,7 @@ def configure_host_devices() -> int | None:
         return None
     if not hasattr(jax.config, "jax_num_cpu_devices") or jax.config.jax_num_cpu_devices not in (-1, None):
         return None
-    if _backends_started():
+    if backends_started():
         return None
     try:
         count = int(setting) if setting else usable_cores()

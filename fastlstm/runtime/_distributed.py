@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from fastlstm.runtime._devices import _backends_started as started
+from fastlstm.runtime._devices import backends_started
 
 
 class DistributedError(ValueError):
@@ -56,7 +56,7 @@ def initialize(
     _check_arguments(coordinator, num_processes, process_id, timeout_s)
     if jax.distributed.is_initialized():
         return  # joined already (a second call, e.g. the CLI after a user's own call)
-    if _backends_started():
+    if backends_started():
         raise DistributedError(
             "distributed.initialize must run before anything else uses JAX (a computation already "
             "started JAX's devices in this process); call it first, right after importing fastlstm"
@@ -91,11 +91,6 @@ def _check_arguments(coordinator: Any, num_processes: Any, process_id: Any, time
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _backends_started() -> bool:
-
-    return started()
 
 
 def use_gloo_on_cpu() -> None:
