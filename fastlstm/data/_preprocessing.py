@@ -32,7 +32,7 @@ def check_standardize(value: object) -> str | None:
     raise ValueError(f"standardize: unknown {value!r}; expected one of {allowed} or None")
 
 
-def _safe_scale(scale: np.ndarray, level: np.ndarray) -> np.ndarray:
+def safe_scale(scale: np.ndarray, level: np.ndarray) -> np.ndarray:
     """A constant feature gets scale 1 (so it becomes 0, not a division by zero)."""
     tiny = scale <= CONSTANT_TOLERANCE * np.maximum(np.abs(level), 1.0)
     return np.where(tiny, 1.0, scale)
@@ -51,15 +51,15 @@ def fit_preprocessing(x: np.ndarray, mask: np.ndarray | None, method: str) -> di
     fitted_on = {"rows": int(x.shape[0]), "steps": int(real.shape[0])}
     if method == "min_max":
         low, high = real.min(axis=0), real.max(axis=0)
-        scale = _safe_scale(high - low, high)
+        scale = safe_scale(high - low, high)
         return {"method": method, "min": low.tolist(), "range": scale.tolist(), "fitted_on": fitted_on}
     axis = 0 if method == "feature" else None
     mean, std = real.mean(axis=axis), real.std(axis=axis)
-    std = _safe_scale(std, mean)
+    std = safe_scale(std, mean)
     return {"method": method, "mean": mean.tolist(), "std": std.tolist(), "fitted_on": fitted_on}
 
 
-def _shift_and_scale(doc: dict[str, Any], features: int) -> tuple[np.ndarray, np.ndarray]:
+def shift_and_scale(doc: dict[str, Any], features: int) -> tuple[np.ndarray, np.ndarray]:
     """(shift, scale) float64 arrays of shape (features,) from a fitted dict, checked."""
     method = doc.get("method") if isinstance(doc, dict) else None
     known: dict[object, tuple[str, str]] = {
@@ -85,7 +85,7 @@ def apply_preprocessing(x: np.ndarray, mask: np.ndarray | None, doc: dict[str, A
     """`x` scaled by a fitted dict (float32); masked steps keep their raw values. None: `x` as it is."""
     if doc is None:
         return x
-    shift, scale = _shift_and_scale(doc, x.shape[-1])
+    shift, scale = shift_and_scale(doc, x.shape[-1])
     out = ((x.astype(np.float64) - shift) / scale).astype(np.float32)
     return out if mask is None else np.where(mask[..., None], out, x)
 

@@ -36,7 +36,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from fastlstm.data._preprocessing import _safe_scale
+from fastlstm.data._preprocessing import safe_scale
 
 # memory-mapped x at least this large streams by default (`stream=None`)
 STREAM_THRESHOLD_BYTES = 1 << 30
@@ -305,12 +305,12 @@ def fit_streamed(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]], method:
     # steps > 0: a block was added, so the moments are per-column arrays
     if method == "min_max":
         low, high = cast(np.ndarray, moments.low), cast(np.ndarray, moments.high)
-        scale = _safe_scale(high - low, high)
+        scale = safe_scale(high - low, high)
         return {"method": method, "min": low.tolist(), "range": scale.tolist(), "fitted_on": fitted_on}
     mean, std = cast(np.ndarray, moments.mean), np.sqrt(cast(np.ndarray, moments.m2) / moments.count)
     if method == "global":
         mean, std = mean[0], std[0]
-    std = _safe_scale(std, mean)
+    std = safe_scale(std, mean)
     return {"method": method, "mean": mean.tolist(), "std": std.tolist(), "fitted_on": fitted_on}
 
 

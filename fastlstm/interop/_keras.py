@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fastlstm.data._prepare import prepare_inputs
-from fastlstm.data._preprocessing import _shift_and_scale, apply_preprocessing
+from fastlstm.data._preprocessing import apply_preprocessing, shift_and_scale
 from fastlstm.engine._layer_modules import layer_name
 from fastlstm.engine._layer_specs import (
     ACTIVATIONS,
@@ -600,7 +600,7 @@ def keras_normalization(keras: Any, preprocessing: dict[str, Any], features: int
     with the same numbers: (x - mean) / sqrt(variance), with mean = the shift (mean, or
     min for "min_max") and variance = the scale squared (std, or the range)."""
 
-    shift, scale = _shift_and_scale(preprocessing, features)
+    shift, scale = shift_and_scale(preprocessing, features)
     return keras.layers.Normalization(axis=-1, mean=shift.tolist(), variance=(scale**2).tolist())
 
 
