@@ -6,6 +6,7 @@ import pytest
 from conftest import make_data
 
 import fastlstm as fl
+import fastlstm.runtime._chunk_run as chunk_run
 import fastlstm.runtime._driver as driver
 
 COMMON = dict(model=fl.ModelSpec(units=5), batch_size=16, epochs=2, verbose=0)
@@ -21,7 +22,7 @@ def test_a_groups_chunks_trace_and_place_once(data, monkeypatch):
     on the devices, for the first chunk only (each was once per chunk: more than a small
     chunk's epoch), and the numbers are those of one batch."""
     traced, placed = [], []
-    abstract, place = driver.ChunkRun._abstract_epoch_args, driver.place
+    abstract, place = chunk_run.ChunkRun._abstract_epoch_args, chunk_run.place
 
     def count_traces(self, *args):
         traced.append(1)
@@ -31,8 +32,8 @@ def test_a_groups_chunks_trace_and_place_once(data, monkeypatch):
         placed.append(len(jax.tree.leaves(tree)))
         return place(tree, sharding)
 
-    monkeypatch.setattr(driver.ChunkRun, "_abstract_epoch_args", count_traces)
-    monkeypatch.setattr(driver, "place", count_placements)
+    monkeypatch.setattr(chunk_run.ChunkRun, "_abstract_epoch_args", count_traces)
+    monkeypatch.setattr(chunk_run, "place", count_placements)
     clock = fl.controllers.EpochClock()
     chunked = fl.sweep(*data, seeds=12, members_per_chunk=2, controllers=[clock], **COMMON)
     assert [c["members"] for c in clock.chunks] == [2] * 6
