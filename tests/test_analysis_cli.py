@@ -24,6 +24,7 @@ def test_lr_range_prints_the_curve_and_writes_a_run_folder(tmp_path, capsys):
     assert (out / "lr_range.json").is_file()
 
 
+@pytest.mark.slow
 def test_lr_range_without_out_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["lr-range", *TINY_TASK, "--seeds", "2", "--epochs", "1"]) == 0
@@ -32,6 +33,7 @@ def test_lr_range_without_out_writes_nothing(tmp_path, capsys, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_sweep_sources_prints_the_sources_and_writes_a_run_folder(tmp_path, capsys):
     out = tmp_path / "sources"
     args = [

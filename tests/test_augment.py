@@ -174,6 +174,7 @@ def test_resample_at_whole_positions_reads_the_real_steps_in_order():
     np.testing.assert_allclose(out[1, m[1], 0], expected)
 
 
+@pytest.mark.slow
 def test_ragged_data_trains_with_every_augmentation():
     rng = np.random.default_rng(0)
     x = [rng.normal(size=(int(n), 2)).astype(np.float32) for n in rng.integers(3, 7, size=32)]
@@ -258,6 +259,7 @@ def test_bad_augment_in_sweep_is_refused_before_compiling(monkeypatch, data):
         fl.sweep(*data, augment=[fl.Jitter(0.1)], grid={"augment.0.sigma": [-0.2]}, **TINY)
 
 
+@pytest.mark.slow
 def test_an_augmented_oversampled_sweep_resumes_bit_identical(tmp_path, data):
     from fastlstm.controllers import Controller, Decision
     from fastlstm.runtime._driver import SweepHalted

@@ -18,6 +18,7 @@ def _history(**kwargs):
     return result.history
 
 
+@pytest.mark.slow
 def test_a_batch_size_above_the_rows_trains_as_one_batch_of_all_rows():
     """With dropout the batch's shape decides the masks drawn: a padded batch of 47 rows
     draws other masks than Keras's one batch of 40, so the losses would differ."""
@@ -31,6 +32,7 @@ def test_a_grid_of_batch_sizes_above_the_rows_gives_every_member_the_numbers_of_
     np.testing.assert_array_equal(grid["loss"][:2], grid["loss"][2:])
 
 
+@pytest.mark.slow
 def test_the_cli_header_says_the_batch_is_clipped(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = ["sweep", "--seeds", "1", "--epochs", "1", "--samples", "30", "--timesteps", "4", "--units", "2"]

@@ -38,12 +38,14 @@ def test_the_test_session_has_two_host_devices():
     assert len(jax.local_devices()) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [1, 3, 4])
 def test_chunked_equals_unchunked(data, one_batch, size):
     chunked = fl.sweep(*data, seeds=SEEDS, grid={"learning_rate": [1e-3, 1e-2]}, members_per_chunk=size, **COMMON)
     _same(one_batch, chunked)
 
 
+@pytest.mark.slow
 def test_one_device_equals_sharded(data, one_batch, monkeypatch):
     def single(n_members, devices=None):
         return jax.sharding.Mesh(np.array(jax.local_devices()[:1]), (devices_module.MEMBER_AXIS,))

@@ -25,6 +25,7 @@ def in_a_fresh_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_sweep_runs_end_to_end_and_saves(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(

@@ -29,6 +29,7 @@ def _lstm_kernels(result: fl.SweepResult) -> list[tuple[int, ...]]:
     return [np.shape(params[name]["kernel"]) for name in sorted(params) if name.startswith("lstm_")]
 
 
+@pytest.mark.slow
 def test_sweep_layers_and_optimizer_reach_the_sweep(tmp_path):
     out = tmp_path / "run"
     assert (
@@ -157,6 +158,7 @@ def test_architecture_gives_back_the_layers_and_none_for_the_shorthand(small_dat
     assert fl.sweep(x, y, model=fl.ModelSpec(units=4), **kw).architecture is None
 
 
+@pytest.mark.slow
 def test_a_plain_sweep_shows_its_progress(small_data, capsys, monkeypatch):
     """Outside successive halving: one bar over every chunk's epochs, the last chunk's label,
     and the last epoch's best and mean validation accuracy of that chunk."""

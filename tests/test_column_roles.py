@@ -300,6 +300,7 @@ def test_cli_window_alone_reads_the_series(tmp_path: Path) -> None:
     assert fit["x"].shape[1:] == (12, 1) and fit["y"].shape[1] == 1 and "horizon 1" in description
 
 
+@pytest.mark.slow
 def test_cli_header_line_says_the_roles(tmp_path: Path, capsys) -> None:
     long_frame(n=8).to_csv(tmp_path / "long.csv", index=False)
     code = main(

@@ -108,6 +108,7 @@ def test_pack_is_the_inverse_of_unpack_lstm_weights(layers, units):
 # --- 2. the layer against the scan ---------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_cudnn_layer_matches_the_scan_forward_and_gradients(reference_cudnn, return_sequences, go_backwards):
@@ -135,6 +136,7 @@ def _model_pair(model_cls, **fields):
     return model_cls(**fields), model_cls(**fields, recurrent_impl="cudnn")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "models",
     [
@@ -217,6 +219,7 @@ def test_one_member_sweep_through_the_cudnn_path_matches_the_scan(reference_cudn
     _close(auto.groups[0].params, through.groups[0].params, atol=0)
 
 
+@pytest.mark.slow
 def test_auto_uses_the_scan_for_chunks_of_several_members(reference_cudnn):
     x, y = make_data(n=48)
     result = fl.sweep(x, y, model={"units": 3}, **{**SWEEP, "seeds": 2})
@@ -226,6 +229,7 @@ def test_auto_uses_the_scan_for_chunks_of_several_members(reference_cudnn):
     _close(one_at_a_time.history, result.history)
 
 
+@pytest.mark.slow
 def test_auto_falls_back_to_the_scan_when_the_cudnn_program_fails(monkeypatch):
     """ "auto" must be safe on an untested GPU stack: a failing cuDNN program becomes the
     scan's, with one warning naming recurrent_impl, and the same numbers as "scan"."""

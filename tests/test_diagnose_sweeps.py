@@ -94,6 +94,7 @@ def test_tiny_training_set_with_a_large_model_overfits_and_names_the_best_epoch(
     assert val_loss[best - 1] < val_loss[-1] * 0.8  # the named epoch really is far better than the end
 
 
+@pytest.mark.slow
 def test_a_tiny_hard_task_where_seeds_disagree_is_unstable():
     """The label is a cue at the first of 30 steps: with 4 units some seeds carry it, most do not."""
 

@@ -135,6 +135,7 @@ def test_verification_text_with_unequal_counts(after, before, expected):
     assert (welch < 0.001) == ("p < 0.001" in text) and ("p < 0.001" in text or f"p = {welch:.2g} " in text)
 
 
+@pytest.mark.slow
 def test_cli_doctor_json_prints_findings_and_verification(tmp_path, capsys):
     x, y = unscaled_task(n=256)
     data = tmp_path / "unscaled.npz"
@@ -171,6 +172,7 @@ def test_balanced_accuracy_is_the_mean_recall_over_classes():
     np.testing.assert_allclose(binary, [0.75])  # recall of class 0: 1, of class 1: 1/2
 
 
+@pytest.mark.slow
 def test_imbalance_is_verified_by_balanced_accuracy_not_accuracy():
     """At 9:1 answering the majority scores 0.9 accuracy: weighting the classes is judged by
     the mean recall over classes, on the validation rows, per member as `predict` gives it."""

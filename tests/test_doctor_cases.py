@@ -42,6 +42,7 @@ def first_warning(found) -> str | None:
     return next((f.id for f in found.findings if f.severity != "info"), None)
 
 
+@pytest.mark.slow
 @needs_aeon
 def test_shuffled_labels_are_no_signal_first_and_no_learning_rate_advice():
     """Item 1: ItalyPowerDemand with its training labels permuted."""
@@ -55,6 +56,7 @@ def test_shuffled_labels_are_no_signal_first_and_no_learning_rate_advice():
     assert all("learning_rate" not in (f.change or {}) for f in warned)
 
 
+@pytest.mark.slow
 @needs_aeon
 def test_too_few_epochs_is_underfit_with_more_epochs_verified():
     """Item 2: ItalyPowerDemand at 2 epochs (10 optimizer steps), the loss still falling."""
@@ -68,6 +70,7 @@ def test_too_few_epochs_is_underfit_with_more_epochs_verified():
     assert v["finding"] == "train.underfit" and v["helped"], v["text"]
 
 
+@pytest.mark.slow
 @needs_aeon
 @pytest.mark.parametrize("name, window", [("Airline", 12), ("ShampooSales", 6)])
 def test_an_unscaled_regression_target_is_named_and_scaling_it_verified(name, window):
@@ -88,6 +91,7 @@ def test_an_unscaled_regression_target_is_named_and_scaling_it_verified(name, wi
     assert "uniform guess" not in words and "stratified" not in words
 
 
+@pytest.mark.slow
 @needs_aeon
 def test_a_class_sorted_file_split_by_its_last_rows_is_label_shift_changed_to_stratified():
     """Item 4: BasicMotions_TRAIN.ts is sorted by class; its last 25% (Keras's split) are all

@@ -91,6 +91,7 @@ def check_exit(code: object, stderr: str) -> None:
     event("refused with one line, exit 2")
 
 
+@pytest.mark.slow
 @fuzz_settings(FLAG_EXAMPLES)
 @given(
     flags=st.lists(

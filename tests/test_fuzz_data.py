@@ -151,6 +151,7 @@ def _rows(x: object) -> int:
         return 3
 
 
+@pytest.mark.slow
 @fuzz_settings(DATA_EXAMPLES)
 @given(data=st.data())
 def test_load_data_prepares_or_names_the_argument(data):
@@ -177,6 +178,7 @@ def test_prepare_inputs_prepares_or_names_x(x, mask_value):
         assert mask is None or mask.shape == arr.shape[:2]
 
 
+@pytest.mark.slow
 @fuzz_settings(SWEEP_EXAMPLES)
 @given(x=_good_x(), data=st.data())
 def test_a_real_sweep_trains_or_names_the_argument(x, data):

@@ -147,6 +147,7 @@ def _mutated(draw: st.DrawFn) -> dict:
     return doc
 
 
+@pytest.mark.slow
 @fuzz_settings(TOML_EXAMPLES)
 @given(doc=_mutated())
 def test_mutated_valid_documents_are_specs_or_spec_errors(doc):
@@ -163,6 +164,7 @@ ODD_VALUES = [None, (1, 2), {1, 2}, frozenset({"a"}), b"bytes", object(), np.flo
 ODD_VALUES += [np.array([1, 2]), np.array([[1.0]]), np.array("x"), np.nan, range(3), 1j, Ellipsis, type]
 
 
+@pytest.mark.slow
 @fuzz_settings(DICT_EXAMPLES)
 @given(doc=_documents(), key=st.sampled_from(TOP_KEYS), odd=st.sampled_from(ODD_VALUES))
 def test_dicts_with_python_values_are_specs_or_spec_errors(doc, key, odd):

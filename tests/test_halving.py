@@ -81,6 +81,7 @@ def test_chunk_sizes_come_from_a_small_fixed_set():
     assert [len(p.members) for p in pieces] == [14, 14, 12] and {p.slots for p in pieces} == {18}
 
 
+@pytest.mark.slow
 def test_survivors_compile_no_program_the_full_grid_has_not_but_one_per_smaller_shape():
     """Issue 26 item 17: 9 trials in chunks of 9 (as ItalyPowerDemand's auto chunk): the 6
     survivors ran in a new 8-slot shape and every repacked chunk compiled its RNG keys'
@@ -163,6 +164,7 @@ def runs():
     return pruned, handler.count, full
 
 
+@pytest.mark.slow
 def test_budget_of_a_small_case(runs):
     pruned = runs[0]
     b = pruned.budget
@@ -337,6 +339,7 @@ def test_hyperband_prunes_within_each_bracket_only(runs):
     assert [d["bracket"] for d in result.budget["decisions"]] == [0]
 
 
+@pytest.mark.slow
 def test_chunks_of_one_shape_compile_the_epoch_program_once(caplog):
     """18 members 4 at a time: five chunks, then two chunks of 3 and one of 2 survivors, all
     padded to 4 slots: one shape, so one compile of the epoch program over three segments."""
@@ -352,6 +355,7 @@ def test_chunks_of_one_shape_compile_the_epoch_program_once(caplog):
     assert len([r for r in caplog.records if "Compiling jit(epoch)" in r.getMessage()]) == 1
 
 
+@pytest.mark.slow
 def test_cli_prints_the_budget_and_the_report_shows_it(tmp_path, capsys):
     from fastlstm.cli import main
 
@@ -390,6 +394,7 @@ def test_the_progress_bar_ends_full():
     assert task.total == 5 * 1 + 2 * 3 + 1 * 4
 
 
+@pytest.mark.slow
 def test_callbacks_and_schedules_go_on_after_compaction():
     """Epoch and step counters travel with the members: a warmup-cosine schedule and
     EarlyStopping / ReduceLROnPlateau give the survivors the numbers of the unpruned sweep."""

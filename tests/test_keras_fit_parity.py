@@ -79,6 +79,7 @@ ACTIVATION = {"classification": "softmax", "binary": "sigmoid", "regression": "l
 METRIC = {"classification": "accuracy", "binary": "accuracy", "regression": "mae"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_fit_matches_keras(case):
     c = CASES[case]

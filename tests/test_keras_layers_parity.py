@@ -158,6 +158,7 @@ def test_forward_parity_detects_a_wrong_weight():
     assert np.abs(converted.predict(x) - keras_forward(model, x)).max() > FWD_ATOL
 
 
+@pytest.mark.slow
 def test_round_trip_and_save_keras(tmp_path):
     model, x = CASES["embedding-mask-zero"]
     randomize(model, 3)
@@ -172,6 +173,7 @@ def test_round_trip_and_save_keras(tmp_path):
     np.testing.assert_allclose(result.to_keras(member=0).predict(x, verbose=0), result.predict(x)[0], atol=FWD_ATOL)
 
 
+@pytest.mark.slow
 def test_shorthand_result_to_keras():
     x = float_input(8)
     y = (x[:, -1, 0] > 0).astype(int)
@@ -209,6 +211,7 @@ def fit_both(model, x, y, loss, batch_size=8, lr=0.01):
     return history.history["loss"][0], float(result.history["loss"][0, 0]), max(jax.tree.leaves(diffs))
 
 
+@pytest.mark.slow
 def test_fit_parity_embedding_bidirectional():
     ids = tokens(n=20, t=6, seed=4)
     y = np.random.default_rng(1).integers(0, 3, len(ids))
@@ -224,6 +227,7 @@ def test_fit_parity_embedding_bidirectional():
     assert weight_diff < 1e-4
 
 
+@pytest.mark.slow
 def test_fit_parity_per_timestep_targets_with_masks():
     x = padded(float_input(20, 6, 2, seed=6), [6, 2, 4, 6, 3] * 4, pre=False)
     y = np.random.default_rng(2).integers(0, 2, (20, 6))
@@ -233,6 +237,7 @@ def test_fit_parity_per_timestep_targets_with_masks():
     assert weight_diff < 1e-4
 
 
+@pytest.mark.slow
 def test_fit_parity_l2_regularizers():
     x = float_input(16, 5, 3, seed=7)
     y = np.random.default_rng(3).normal(size=(16, 1)).astype(np.float32)
@@ -313,6 +318,7 @@ def test_init_statistics_as_keras():
     assert not np.allclose(np.asarray(fwd["kernel"]), np.asarray(bwd["kernel"]))  # two independent draws
 
 
+@pytest.mark.slow
 def test_to_keras_carries_the_members_own_options():
     x = float_input(8)
     y = (x[:, -1, 0] > 0).astype(int)

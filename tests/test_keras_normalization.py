@@ -26,6 +26,7 @@ def _normalization(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Normalization)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["feature", "global", "min_max"])
 def test_standardize_is_exported_as_a_normalization_layer_with_the_same_numbers(method):
     x, y = _raw_data()
@@ -45,6 +46,7 @@ def test_without_standardize_there_is_no_normalization_layer():
     assert _normalization(result.to_keras()) == []
 
 
+@pytest.mark.slow
 def test_masking_comes_before_the_normalization_and_sees_raw_padding():
     x, y = _raw_data()
     x[:10, 3:] = 0.0  # padded steps

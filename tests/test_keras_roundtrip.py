@@ -62,6 +62,7 @@ def test_a_saved_standardized_model_converts_with_its_normalization(saved, metho
     np.testing.assert_allclose(converted.to_keras().predict(x, verbose=0), expected, atol=FWD_ATOL)
 
 
+@pytest.mark.slow
 def test_a_target_scaled_regression_round_trips_too(tmp_path):
     """standardize_target is folded into the head by to_keras: it comes back as plain weights."""
     x, _ = _raw_data()
@@ -75,6 +76,7 @@ def test_a_target_scaled_regression_round_trips_too(tmp_path):
     np.testing.assert_allclose(converted.to_keras().predict(x, verbose=0), result.predict(x)[0], rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_cli_keras_model_round_trip_gives_the_same_predictions(saved, tmp_path, monkeypatch):
     """save_keras -> --keras-model --keras-weights (learning rate 1e-30: the weights stay) ->
     to_keras: the model's own scaling is applied as it is, not refitted on this data."""

@@ -202,6 +202,7 @@ PARITY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PARITY))
 def test_one_epoch_matches_keras_fit(name):
     build, loss = PARITY[name]

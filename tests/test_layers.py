@@ -97,6 +97,7 @@ def test_grid_keys_for_layers_are_checked():
         fl.SweepSpec(model=model, grid={"layers.0.dropout": [0.5, 1.5]})
 
 
+@pytest.mark.slow
 def test_sequence_tagger_sweeps_with_vmapped_layer_options():
     x, y = token_data()
     result = fl.sweep(
@@ -118,6 +119,7 @@ def test_sequence_tagger_sweeps_with_vmapped_layer_options():
     np.testing.assert_allclose(predictions.sum(-1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_masked_steps_do_not_count():
     """Changing the targets at masked steps changes nothing; at a valid step it does."""
     x, y = token_data()
@@ -131,6 +133,7 @@ def test_masked_steps_do_not_count():
     assert not np.array_equal(fl.sweep(x, y_valid, **kwargs).history["loss"], base)
 
 
+@pytest.mark.slow
 def test_regularizer_adds_to_the_loss():
     x = np.random.default_rng(0).normal(size=(16, 4, 2)).astype(np.float32)
     y = x[:, -1, :1]
@@ -142,6 +145,7 @@ def test_regularizer_adds_to_the_loss():
     np.testing.assert_allclose(penalized.history["loss"][0, 0], expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_shorthand_is_bit_identical_to_its_layer_list():
     x = np.random.default_rng(1).normal(size=(20, 5, 2)).astype(np.float32)
     y = (x[:, -1, 0] > 0).astype(int)
@@ -163,6 +167,7 @@ def test_per_timestep_targets_errors():
         fl.sweep(ragged_x, ragged_y, model=model, verbose=0)
 
 
+@pytest.mark.slow
 def test_ragged_tokens_with_ragged_step_targets_train():
     """Token i's target is its parity: learnt to every step, and the loss is the mean over
     the 14 real steps only (padding to 5 would add 6 more)."""

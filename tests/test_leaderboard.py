@@ -43,6 +43,7 @@ def searched(tmp_path_factory):
     return code, folder / "run", out.getvalue()
 
 
+@pytest.mark.slow
 def test_a_search_prints_a_ranked_leaderboard_and_the_best_as_a_set_line(searched):
     code, run, text = searched
     assert code == 0

@@ -185,6 +185,7 @@ def test_integral_floats_are_not_ints(plan_of, overrides, message):
         plan_of(**overrides)
 
 
+@pytest.mark.slow
 def test_a_real_sweep_with_numpy_numbers_matches_python_numbers():
     def run(np_values: bool):
         v = (lambda a: a) if np_values else (lambda a: a.item() if isinstance(a, np.generic) else a.tolist())

@@ -141,6 +141,7 @@ def test_oversample_round_trips_through_toml_and_refuses_bad_values():
         SweepSpec.from_dict({"oversample": "yes"})
 
 
+@pytest.mark.slow
 def test_a_binary_sweep_oversamples_end_to_end():
     x, y = make_data(n=48, timesteps=4, features=2, classes=2)
     y[:36] = 0  # 3:1 or more

@@ -41,6 +41,7 @@ def test_bfloat16_really_changes_the_arithmetic(both):
     assert all(leaf.dtype == np.float32 for leaf in leaves)  # parameters stay float32
 
 
+@pytest.mark.slow
 def test_bfloat16_layer_gradients_are_close_to_float32():
     k = jax.random.split(jax.random.key(3), 5)
     x = jax.random.normal(k[0], (12, 6, 5))

@@ -131,6 +131,7 @@ def test_ragged_padding_is_left_out_of_the_statistics_and_untouched():
 # --- predict, evaluate, save and load ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_predict_and_evaluate_apply_the_stored_transform_and_a_loaded_result_too(tmp_path):
     x, y = _scaled_data()
     x[:4, 4] = -1.0  # some padding: predict must mask it and leave it unscaled
@@ -278,6 +279,7 @@ def test_cli_bad_standardize_or_class_weight_is_one_line_exit_2(tmp_path, capsys
 # --- "does balancing help?" as one run: class_weight in the grid ------------------------------
 
 
+@pytest.mark.slow
 def test_a_grid_over_class_weight_trains_each_member_as_its_own_sweep_would():
     x, y = make_data(n=40, timesteps=4, features=2, classes=3)
     y[:24] = 0  # imbalanced

@@ -135,6 +135,7 @@ def test_a_feature_equal_to_the_label_is_data_leakage() -> None:
     assert [f["feature"] for f in found.evidence["features"]] == [1]
 
 
+@pytest.mark.slow
 @needs_pandas
 def test_doctor_names_the_label_column_left_in_a_wide_csv(tmp_path: Path, capsys) -> None:
     rng = np.random.default_rng(1)

@@ -70,6 +70,7 @@ def test_masked_steps_carry_state_and_pass_gradients_through():
     assert np.all(g[[2, 3, 5]] == 0) and np.any(g[4] != 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_stacked_model_gradients_under_vmap_match_autodiff(monkeypatch, layers):
     """Through the whole Flax model, vmapped over members, with a mask."""

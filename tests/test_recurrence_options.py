@@ -121,6 +121,7 @@ def test_option_values_and_gradients_match_autodiff(option, masked, sequences):
     _check_against_reference(run(lstm_layer), run(lstm_layer_reference), (x_t, *params), shape)
 
 
+@pytest.mark.slow
 def test_per_gate_masks_in_bfloat16_follow_the_reference():
     x_t, params, mask_t, kwargs = (
         _x(),
@@ -333,6 +334,7 @@ def test_bidirectional_backward_direction_reverses_over_the_valid_steps():
             np.testing.assert_allclose(got[seq], want, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_bidirectional_gradients_under_vmap_over_members_match_autodiff():
     """As the engine runs it: jit(vmap over members) of the gradient, with a mask and dropout."""
     mask_t, members = _padded_mask(), 3

@@ -210,6 +210,7 @@ def test_set_overrides_a_grid_key_with_a_distribution():
 # --- a real sweep, the run folder and the CLI --------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_random_search_sweep_trains_its_draws_in_compile_groups(tmp_path):
     x, y = make_data(n=40)
     grid = {"learning_rate": fl.loguniform(1e-3, 1e-1), "units": fl.choice([4, 8])}

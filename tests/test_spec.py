@@ -154,6 +154,7 @@ def test_a_user_callback_serialises_by_its_class_name():
     assert SweepSpec.from_toml(spec.to_toml()).callbacks == [StopAtTarget(target=0.7)]
 
 
+@pytest.mark.slow
 def test_a_user_callback_stops_members_under_vmap():
     """Members that reach the target stop there; the others train on exactly as without it."""
     x, y = make_data(n=96)

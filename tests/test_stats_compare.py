@@ -219,6 +219,7 @@ def sweep_result():
     )
 
 
+@pytest.mark.slow
 def test_compare_ranks_learning_rates_and_calls_the_difference_real(sweep_result):
     ranking = sweep_result.compare("loss")
     assert ranking.metric == "loss" and not ranking.higher_is_better

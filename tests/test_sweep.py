@@ -153,6 +153,7 @@ def test_structural_grid_forms_groups_and_keeps_member_order(small_data):
     assert r.predict(x[:5]).shape == (8, 5, 3)
 
 
+@pytest.mark.slow
 def test_variable_length_sequences_are_masked(small_data):
     x, y = small_data
     lengths = np.random.default_rng(1).integers(3, 9, size=len(x))
@@ -194,6 +195,7 @@ def test_a_sweep_follows_its_learning_rate_schedule(small_data):
     assert (np.abs(val[rate == 1.0, 1] - val[rate == 1.0, 0]) > 1e-4).all()
 
 
+@pytest.mark.slow
 def test_regression_and_binary_tasks():
     x, y = make_data(n=64)
     target = x[:, 1, :2].copy()

@@ -62,6 +62,7 @@ def _level_target(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
     return x, (400.0 + 80.0 * x[:, -1, 0]).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_standardize_target_predicts_in_the_targets_units(tmp_path):
     x, y = _level_target()
     result = fl.sweep(x, y, standardize_target=True, learning_rate=0.01, **{**TINY, "epochs": 40})
