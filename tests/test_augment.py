@@ -143,6 +143,7 @@ def _padded_batch():
     return jnp.asarray(x), jnp.asarray(mask)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(STRONG))
 def test_augmentations_leave_padding_untouched_and_warps_stay_within_the_real_steps(kind):
     x, mask = _padded_batch()

@@ -233,6 +233,7 @@ def test_early_stopping_matches_keras(values, **kwargs):
     assert run_early_stopping(EarlyStopping(**kwargs), values) == expected
 
 
+@pytest.mark.slow
 @HYPOTHESIS
 @given(
     values=VALUES,

@@ -53,6 +53,7 @@ def test_cli_sweep_runs_end_to_end_and_saves(tmp_path, capsys):
     assert loaded.history["loss"].shape == (2, 2)
 
 
+@pytest.mark.slow
 def test_cli_learning_rate_grid_and_refuses_existing_out(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
@@ -91,6 +92,7 @@ def test_cli_reports_bad_arguments(capsys):
     assert "validation_split" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_precision_and_chunks_reach_the_sweep(tmp_path, capsys, monkeypatch):
     chunks = []  # the members of each chunk the sweep starts, seen by the CLI's own controller
     start = fl.controllers.StopOnSignal.on_chunk_start
@@ -177,6 +179,7 @@ def test_bench_unwritable_json_is_refused_before_running(monkeypatch, capsys):
     _one_error_line(capsys, "--json '/proc/fastlstm-test.json'", "cannot write")
 
 
+@pytest.mark.slow
 def test_cli_save_failure_after_training_is_one_line(tmp_path, monkeypatch, capsys):
     def disk_full(self, path, overwrite=False, **kwargs):
         raise OSError(28, "No space left on device")

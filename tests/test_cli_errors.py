@@ -232,6 +232,7 @@ def interrupted_run(monkeypatch, capsys, *extra: str) -> Path:
     return Path("run")
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_data_file_and_writes_nothing(workdir, monkeypatch, capsys):
     run = interrupted_run(monkeypatch, capsys)
     original = (workdir / "data.npz").read_bytes()

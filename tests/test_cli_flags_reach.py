@@ -134,6 +134,7 @@ def test_lr_range_reads_a_table_by_the_column_flags_and_trains_whole_epochs(tmp_
     assert _lstm_kernels(result) == [(2, 8)]  # features a and b (junk and c dropped) into 2 units
 
 
+@pytest.mark.slow
 def test_mse_as_a_metric_is_logged_and_is_the_mse(small_data):
     x, _ = small_data
     target = x[:, 1, :2] * 2.0  # regression, two outputs

@@ -28,6 +28,7 @@ def runs(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "other, words",
     [
@@ -44,6 +45,7 @@ def test_runs_of_different_problems_are_refused_in_one_line(runs, capsys, other,
     assert words in err and "cannot be compared" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_loss_of_different_loss_functions_is_refused(runs):
     from fastlstm.cli._compare import compare_runs
 
@@ -54,6 +56,7 @@ def test_a_loss_of_different_loss_functions_is_refused(runs):
     assert compare_runs(a, b, metric="accuracy")["metric"] == "accuracy"  # another metric still compares
 
 
+@pytest.mark.slow
 def test_the_settings_that_differ_are_named(runs, capsys):
     assert main(["compare", str(runs["slow"]), str(runs["fast"])]) == 0
     out = capsys.readouterr().out
@@ -66,6 +69,7 @@ def test_the_settings_that_differ_are_named(runs, capsys):
     assert "settings: the same in A and B" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_different_data_files_are_warned_about(runs, tmp_path, capsys):
     copies = [shutil.copytree(runs[name], tmp_path / name) for name in ("slow", "fast")]
     for copy, digest, name in zip(copies, "ab", ("TRAIN.ts", "OTHER.ts")):

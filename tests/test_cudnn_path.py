@@ -89,6 +89,7 @@ def keras_weights(key, features: int, units: int):
 # --- 1. packing --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("layers", "units"), [([3], 2), ([5, 4], 4), ([1, 7, 7], 7)])
 def test_pack_is_the_inverse_of_unpack_lstm_weights(layers, units):
     """Keras's kernel (in, 4u) is cuDNN's W_ih (4u, in) transposed, its bias is b_ih and
@@ -397,6 +398,7 @@ def test_cli_recurrent_impl_errors_are_one_line(tmp_path, monkeypatch, capsys):
 # --- 6. "auto" on a CPU: the scan, and W1's program unchanged ---------------------------------
 
 
+@pytest.mark.slow
 def test_auto_on_a_cpu_is_the_scan_and_compiles_the_same_program(monkeypatch):
     """Without a GPU "auto" resolves to the scan before the driver exists: the programs
     "auto" compiles are the ones "scan" compiles, text for text, with no cuDNN call in them."""

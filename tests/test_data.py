@@ -161,6 +161,7 @@ def test_bad_settings_name_the_argument(kwargs, match):
         prepare_data(x, y, **kwargs)
 
 
+@pytest.mark.slow
 def test_sweep_with_longer_ragged_validation_data_matches_evaluate():
     """val_loss of the last epoch is evaluate() of the final weights on the same data."""
     import fastlstm as fl

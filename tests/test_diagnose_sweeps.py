@@ -49,6 +49,7 @@ def test_a_change_applies_to_the_spec(clean_result):
     assert spec.learning_rate == 1e-3 and spec.model.dropout == 0.2 and spec.model.units == 8
 
 
+@pytest.mark.slow
 def test_shuffled_labels_have_no_signal():
     x, y = step_cue()
     y = np.random.default_rng(1).permutation(y)
@@ -56,6 +57,7 @@ def test_shuffled_labels_have_no_signal():
     assert findings.by_id("train.no_signal").severity == "error"
 
 
+@pytest.mark.slow
 def test_learning_rate_one_diverges_and_is_too_high():
     x, y = step_cue()
     findings = fl.diagnose(sweep(x, y, learning_rate=1.0))
@@ -80,6 +82,7 @@ def test_learning_rate_one_in_a_million_plateaus_and_is_too_low():
     assert from_range.change == {"learning_rate": 3e-3} and from_range.evidence["largest_stable"] == 3e-2
 
 
+@pytest.mark.slow
 def test_tiny_training_set_with_a_large_model_overfits_and_names_the_best_epoch():
     x, y = step_cue(n=48, strength=1.5)
     xv, yv = step_cue(n=300, strength=1.5, seed=5)

@@ -269,6 +269,7 @@ def _record_meshes(monkeypatch, *modules) -> list[tuple]:
     return meshes
 
 
+@pytest.mark.slow
 def test_sweep_devices_shards_over_the_chosen_devices(monkeypatch, small_data):
     meshes = _record_meshes(monkeypatch, chunk_run_module)
     fl.sweep(*small_data, model=fl.ModelSpec(units=4), seeds=3, epochs=1, verbose=0, devices=[1])

@@ -148,6 +148,7 @@ def test_data_flags_reach_training_or_exit_2_in_one_line(files, data, extra):
     check_exit(*run_cli(argv))
 
 
+@pytest.mark.slow
 def test_a_real_cli_sweep_from_fuzzed_flags_trains(files):
     """Accepted flags really train: no sentinel, exit 0, a run folder `fl.load` reads."""
     import fastlstm as fl

@@ -7,6 +7,7 @@ import pytest
 from fastlstm.engine._initializers import orthogonal, orthonormal_columns
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(8, 32), (64, 256), (32, 8), (5, 5)])
 def test_it_is_the_matrix_jax_and_keras_draw_from_the_same_key(shape):
     key = jax.random.key(7)

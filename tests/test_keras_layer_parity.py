@@ -59,6 +59,7 @@ def test_keras_own_test_vector():
     np.testing.assert_allclose(got, [[0.11755939, 0.11755939], [0.28556206, 0.28556206]], atol=ATOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zero_output", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
@@ -82,6 +83,7 @@ def test_lstm_forward_matches_keras(sequences, go_backwards, masked, zero_output
     np.testing.assert_allclose(_from_time_major(got, sequences), want, atol=ATOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])

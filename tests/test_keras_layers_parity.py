@@ -136,6 +136,7 @@ def keras_forward(model, x):
     return np.asarray(model(x, training=False))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_matches_keras(name):
     model, x = CASES[name]
@@ -256,6 +257,7 @@ def test_fit_parity_l2_regularizers():
 # --------------------------------------------------------------------------- dropout and init
 
 
+@pytest.mark.slow
 def test_dropout_masks_follow_keras_rules():
     """Shared input mask without recurrent_dropout; four independent per-gate masks for the
     inputs and four for h with it; values 0 or 1/(1-rate) at the keep rate."""
@@ -280,6 +282,7 @@ def test_dropout_masks_follow_keras_rules():
     assert alone.shape == (50, 8) and rec is None
 
 
+@pytest.mark.slow
 def test_dropout_mask_is_reused_over_time():
     """A unit dropped at one step is dropped at every step: with input dropout on an
     LSTM whose input is one feature, the output does not depend on that feature at all."""
@@ -298,6 +301,7 @@ def test_dropout_mask_is_reused_over_time():
     np.testing.assert_allclose(np.asarray(out)[dropped], np.asarray(zero_input)[dropped], atol=1e-6)  # ...at every step
 
 
+@pytest.mark.slow
 def test_init_statistics_as_keras():
     arch = (
         fl.layers.Embedding(50, 8),
@@ -341,6 +345,7 @@ def test_functional_chain_converts():
     np.testing.assert_allclose(fl.from_keras(model).predict(x), keras_forward(model, x), atol=FWD_ATOL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layer, message",
     [

@@ -103,6 +103,7 @@ FORWARD_CASES = {
 ACTIVATION = {"classification": "softmax", "binary": "sigmoid", "regression": "linear"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FORWARD_CASES))
 def test_forward_matches_keras(name):
     batch, timesteps, features, units, layers, task, out_dim = FORWARD_CASES[name]
@@ -118,6 +119,7 @@ def test_forward_matches_keras(name):
     assert np.ptp(expected, axis=0).max() > 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers", [1, 2])
 def test_forward_masking_matches_keras_masking_layer(layers):
     batch, timesteps, features, units, out_dim = 6, 9, 3, 5, 3
@@ -190,6 +192,7 @@ def test_keras_lstm_layer_params_are_keras_shaped():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", INIT_SHAPES)
 def test_init_bias_is_unit_forget_bias(shape):
     _, units, layers = shape
@@ -354,6 +357,7 @@ OPTIMIZER_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(OPTIMIZER_CASES))
 def test_optimizer_matches_keras_step_by_step(case):
     name, overrides, flags, make_keras = OPTIMIZER_CASES[case]

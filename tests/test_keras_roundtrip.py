@@ -47,6 +47,7 @@ def saved(tmp_path_factory):
     return make
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["feature", "global", "min_max"])
 def test_a_saved_standardized_model_converts_with_its_normalization(saved, method):
     x, _, result, _, loaded = saved(method)

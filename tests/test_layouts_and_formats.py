@@ -133,6 +133,7 @@ def test_layout_option_is_checked():
         prepare_data(np.zeros((4, 3, 2)), np.zeros(4), layout="NCL")
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_channels_first_npz_and_trains_it_with_layout(gunpoint, tmp_path, capsys):
     x, y = gunpoint
     path = tmp_path / "gunpoint.npz"
@@ -265,6 +266,7 @@ def test_npy_pair_as_validation_data(gunpoint, tmp_path):
         with_validation_file(train, tmp_path / "x_test.npy")
 
 
+@pytest.mark.slow
 def test_cli_npy_pair_as_validation_data(gunpoint, tmp_path, capsys):
     x, y = gunpoint
     x = x.transpose(0, 2, 1)[:, :30]
@@ -287,6 +289,7 @@ def test_arff_reads_as_its_ts_twin(problem):
     assert arff.class_names == ts.class_names
 
 
+@pytest.mark.slow
 def test_arff_train_with_a_ts_test_file_in_the_cli(tmp_path, capsys):
     folder = AEON_DATA / "GunPoint"
     args = ["sweep", "--data", str(folder / "GunPoint_TRAIN.arff"), "--validation-data"]

@@ -40,6 +40,7 @@ def test_an_old_run_folder_resaves_byte_for_byte(tmp_path):
         assert new == old, name
 
 
+@pytest.mark.slow
 def test_an_old_checkpoint_resumes_to_the_uninterrupted_sweep(tmp_path):
     x, y = legacy_data()
     shutil.copytree(FIXTURES / "legacy_checkpoint", tmp_path / "ck")

@@ -47,6 +47,7 @@ def test_the_estimate_grows_with_batch_size_units_and_timesteps():
         assert memory.activation_bytes_per_member(**{**base, key: base[key] * 4}) > 2 * size - 6 * 4 * 1000
 
 
+@pytest.mark.slow
 def test_a_member_that_fits_trains(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 10**9)
     x, y = make_data(n=40, timesteps=8, features=3, classes=2)

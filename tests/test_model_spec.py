@@ -69,6 +69,7 @@ def test_non_integral_and_bool_values_are_rejected(kwargs, match):
         ModelSpec(**kwargs)
 
 
+@pytest.mark.slow
 def test_sweep_takes_numpy_numbers_end_to_end():
     x, y = make_data(n=20, timesteps=4, classes=2)
     result = fl.sweep(

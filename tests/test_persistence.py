@@ -302,6 +302,7 @@ DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(DAMAGE))
 def test_a_damaged_folder_raises_one_clear_error(result, tmp_path, case):
     file, damage = DAMAGE[case]

@@ -34,6 +34,7 @@ def _scaled_data(n=40, seed=0):
 # --- the statistics ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_validation_rows_never_influence_the_statistics_or_the_training():
     x, y = _scaled_data()
     changed = x.copy()

@@ -427,6 +427,7 @@ def test_ts_bad_files_are_one_line_naming_the_file(tmp_path, aeon, header, rows,
 # --- end to end -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sweep_trains_on_what_a_reader_returns(tmp_path, pd):
     path = tmp_path / "series.csv"
     t = np.arange(80, dtype=float)

@@ -111,6 +111,7 @@ def test_validation_file_codes_labels_by_the_training_classes(tmp_path: Path) ->
         with_validation_file(read_data(tmp_path / "train.csv"), tmp_path / "new.csv")
 
 
+@pytest.mark.slow
 @needs_aeon
 def test_cli_trains_a_ucr_train_file_against_its_test_file(tmp_path: Path, capsys) -> None:
     train, test = write_ts_pair(tmp_path)
@@ -184,6 +185,7 @@ def test_ts_file_with_missing_values_names_the_file_and_the_way_out(tmp_path: Pa
     assert f"{path}: x contains NaN" in err and "filled in or dropped" in err
 
 
+@pytest.mark.slow
 def test_default_run_folder_is_named_after_the_data_file(tmp_path: Path, monkeypatch, capsys) -> None:
     rng = np.random.default_rng(4)
     np.savez(tmp_path / "my sensors.v2.npz", x=rng.normal(size=(16, 3, 1)), y=np.arange(16) % 2)
@@ -228,6 +230,7 @@ def test_wide_csv_with_an_id_column_drops_it_and_a_long_one_with_its_step_named_
     assert data.x[:, :, 0].tolist() == [[0.5, pytest.approx(0.7)]] and "time=time (numbers)" in data.description
 
 
+@pytest.mark.slow
 def test_sweep_codes_string_labels_and_keeps_their_names() -> None:
     import fastlstm as fl
 

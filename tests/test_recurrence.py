@@ -26,6 +26,7 @@ def _assert_grads_close(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5 * float(jnp.abs(e).max()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize("masked", [False, True])
 def test_forward_and_gradients_match_autodiff(masked, sequences):

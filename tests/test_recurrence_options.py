@@ -306,6 +306,7 @@ def test_bidirectional_values_and_gradients_match_autodiff(monkeypatch, merge_mo
     _check_against_reference(*_bidirectional_case(merge_mode, masked, sequences))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("one_scan", [True, False])
 def test_bidirectional_with_dropout_masks_matches_autodiff(monkeypatch, one_scan):
     """Per-gate masks on one direction, a shared input mask and none on the other."""

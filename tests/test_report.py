@@ -169,6 +169,7 @@ def test_the_report_holds_the_summary_numbers_and_configuration(result, run):
     assert "in-memory arrays" in text and "Could not" not in text and "could not" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "keys", [(), ("lr_range",), ("variance_sources",), ("findings",), ("lr_range", "variance_sources", "findings")]
 )

@@ -123,6 +123,7 @@ def test_a_loaded_result_knows_its_feature_count(result, tmp_path):
         loaded.predict(np.concatenate([x, x[:, :, :1]], axis=2))
 
 
+@pytest.mark.slow
 def test_a_univariate_model_takes_two_dimensional_x():
     """(samples, timesteps) is a valid input when the model was trained on one feature."""
     x, y = make_data(n=24, features=1)

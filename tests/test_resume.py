@@ -71,6 +71,7 @@ def test_checkpointing_every_epoch_changes_nothing(tmp_path, uninterrupted):
     assert_identical(fl.sweep(X, Y, checkpoint=tmp_path / "ck", checkpoint_every=1, **COMMON), uninterrupted)
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_data_or_another_sweep(tmp_path):
     with pytest.raises(SweepHalted):
         fl.sweep(X, Y, checkpoint=tmp_path / "ck", controllers=[HaltAfter(1)], **COMMON)
@@ -172,6 +173,7 @@ class CrashAt(Controller):
             raise RuntimeError("crash")
 
 
+@pytest.mark.slow
 def test_a_periodic_checkpoint_holds_the_controllers_stops(tmp_path):
     common = {**COMMON, "callbacks": []}
     reference = fl.sweep(X, Y, controllers=[StopMember()], **common)

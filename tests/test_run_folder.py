@@ -247,6 +247,7 @@ def test_a_folder_without_config_toml_loads_without_a_spec(result, tmp_path):
     assert loaded.spec is None and loaded.members == result.members
 
 
+@pytest.mark.slow
 def test_no_clipping_in_a_grid_is_written_as_inf_and_read_back_as_none(tmp_path):
     x, y = make_data(n=24, timesteps=4)
     result = fl.sweep(x, y, seeds=1, grid={"clipnorm": [None, 1.0]}, model=fl.ModelSpec(units=2), epochs=1, verbose=0)

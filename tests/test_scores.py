@@ -233,6 +233,7 @@ def test_a_diverged_member_is_left_out_of_the_mean(named_sweep):
     assert doc["configs"][0]["mean"]["balanced_accuracy"] == doc["members"][0]["balanced_accuracy"]
 
 
+@pytest.mark.slow
 def test_cli_sweep_prints_scores_and_saves_scores_json(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
@@ -256,6 +257,7 @@ def test_cli_sweep_prints_scores_and_saves_scores_json(tmp_path, capsys):
     assert 'id="scores"' in (out / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_cli_forecast_prints_the_error_in_units_beside_the_baselines(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     t = np.arange(96)

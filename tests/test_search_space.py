@@ -243,6 +243,7 @@ def test_cli_trials_and_set_make_a_random_search():
     assert spec.grid == {"learning_rate": fl.loguniform(1e-4, 0.1)} and len(spec.plan().configs) == 5
 
 
+@pytest.mark.slow
 def test_cli_random_search_writes_the_space_and_the_draws(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     x, y = make_data(n=24, timesteps=4)

@@ -66,6 +66,7 @@ def test_dict_and_toml_round_trip_exactly(spec):
     assert SweepSpec.from_toml(spec.to_toml()).to_dict() == spec.to_dict()
 
 
+@pytest.mark.slow
 def test_sweep_keeps_the_spec_it_was_made_from(small_data):
     x, y = small_data
     es = fl.EarlyStopping(monitor="loss", patience=1)

@@ -122,6 +122,7 @@ def test_class_sorted_basic_motions_last_rows_are_one_class_and_stratified_keeps
     np.testing.assert_array_equal(ds.train.x, x[train])
 
 
+@pytest.mark.slow
 def test_every_member_is_validated_on_the_same_stratified_rows():
     x, y, _ = ucr("GunPoint")
     result = fl.sweep(

@@ -33,6 +33,7 @@ def test_designed_member_equals_the_same_streams_trained_alone(small_data):
     ]
 
 
+@pytest.mark.slow
 def test_a_design_with_one_seed_everywhere_is_that_plain_seed(small_data):
     x, y = small_data
     designed = fl.sweep(x, y, seeds=[{"init": 4, "order": 4, "dropout": 4}], **COMMON)

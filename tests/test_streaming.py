@@ -74,6 +74,7 @@ def assert_same_training(a, b):
         np.testing.assert_array_equal(la, lb)
 
 
+@pytest.mark.slow
 def test_memory_mapped_rows_train_bit_for_bit_as_in_memory(tmp_path):
     x, y = make_data(n=90)
     kw = {**SMALL, "seeds": 2, "grid": {"dropout": [0.0, 0.3]}, "validation_split": 0.2, "shuffle": False}
@@ -85,6 +86,7 @@ def test_memory_mapped_rows_train_bit_for_bit_as_in_memory(tmp_path):
     assert "streaming" not in in_memory.meta
 
 
+@pytest.mark.slow
 def test_pydataset_batches_are_the_steps_and_match_in_memory():
     x, y = make_data(n=90)
     kw = {**SMALL, "seeds": 2, "shuffle": False, "validation_data": (x[:20], y[:20])}
@@ -114,6 +116,7 @@ def test_a_keras_pydataset_streams():
     assert_same_training(fl.sweep(x, y, **kw), fl.sweep(Batches(x, y), **kw))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("members", "standardize"), [(1, None), (4, None), (4, "feature")])
 def test_each_batch_is_read_once_per_epoch_however_many_members(members, standardize):
     x, y = make_data(n=80)
@@ -381,6 +384,7 @@ def test_augmented_streamed_rows_train_bit_for_bit_as_in_memory(tmp_path):
     assert not np.array_equal(plain.history["loss"], in_memory.history["loss"])  # it did augment
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "setting, named",
     [

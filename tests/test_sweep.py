@@ -101,6 +101,7 @@ def test_divergent_member_is_frozen_and_others_bit_identical(small_data):
     assert [row["diverged"] for row in summary] == [0, 2]
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_restores_best_and_ends_sweep(small_data):
     x, y = small_data
     es = fl.EarlyStopping(monitor="val_loss", min_delta=100.0, patience=0, restore_best_weights=True)
@@ -165,6 +166,7 @@ def test_variable_length_sequences_are_masked(small_data):
         np.testing.assert_allclose(batch[i], alone, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("optimizer", "schedule"),
     [

@@ -207,6 +207,7 @@ def test_explicit_settings_silence_the_doubt_and_decide_the_task(y, settings, ta
         np.testing.assert_array_equal(ds.train.y.reshape(-1), y[: len(ds.train.y)])
 
 
+@pytest.mark.slow
 def test_sweep_warns_at_the_users_line_and_records_the_inference():
     """Through fl.sweep: the warning points at this file, and meta says what was decided."""
     y = np.arange(400) % 150
@@ -219,6 +220,7 @@ def test_sweep_warns_at_the_users_line_and_records_the_inference():
     assert "150 distinct" in inferred["warnings"][0]
 
 
+@pytest.mark.slow
 def test_sweep_keeps_the_class_names_and_predicts_them():
     """Labels 1..3 train a 3-way softmax (not 4 with an empty class 0), and the names come back."""
     y = np.array([1, 2, 3] * 4)
@@ -243,6 +245,7 @@ def test_num_classes_two_builds_a_two_way_softmax():
     np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_multi_label_accuracy_is_per_output():
     """k sigmoid outputs; Keras's binary accuracy averages the k per-output hits."""
     result = fl.sweep(X, MULTI_LABEL, model=fl.ModelSpec(units=4), seeds=2, epochs=1, batch_size=6, verbose=0)

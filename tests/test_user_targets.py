@@ -16,6 +16,7 @@ X = RNG.normal(size=(48, 6, 2)).astype(np.float32)
 TINY = {"model": fl.ModelSpec(units=4), "seeds": 2, "epochs": 2, "batch_size": 16, "verbose": 0}
 
 
+@pytest.mark.slow
 def test_class_names_survive_the_run_folder(tmp_path):
     y = np.where(X[:, -1, 0] > 0, "up", "down")
     result = fl.sweep(X, y, **TINY)

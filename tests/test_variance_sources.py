@@ -149,6 +149,7 @@ def test_document_is_saved_and_loaded_with_the_run(only_init, tmp_path):
     assert doc["crossed"]["levels"] == 3
 
 
+@pytest.mark.slow
 def test_grid_splits_seed_from_hyperparameter_variance(small_data):
     x, y = small_data
     result = fl.variance_sources(x, y, seeds=2, levels=2, grid={"learning_rate": [1e-3, 0.05]}, **TINY)
