@@ -160,6 +160,7 @@ EARLY_STOPPING_TABLE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs,values,stop,best,saved", EARLY_STOPPING_TABLE)
 def test_early_stopping_table(kwargs, values, stop, best, saved):
     assert run_early_stopping(EarlyStopping(**kwargs), values) == (stop, best, saved)
@@ -218,6 +219,7 @@ VALUES = st.lists(st.sampled_from([0.25 * k for k in range(9)] + [NAN]), min_siz
 HYPOTHESIS = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @HYPOTHESIS
 @given(
     values=VALUES,

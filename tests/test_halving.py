@@ -251,6 +251,7 @@ class _HaltAfter(Controller):
         return Decision(halt=True) if self.seen == self.epochs else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("halt_after", [1, 2])  # in the first segment (before the rung); just after the rung
 def test_resume_across_a_rung_gives_the_same_decisions_and_numbers(runs, tmp_path, halt_after):
     pruned = runs[0]

@@ -95,6 +95,7 @@ def test_cli_keras_model_round_trip_gives_the_same_predictions(saved, tmp_path, 
     np.testing.assert_allclose(back.predict(x)[0], result.predict(x)[0], atol=FWD_ATOL)
 
 
+@pytest.mark.slow
 def test_a_masked_model_keeps_masking_before_its_normalization(tmp_path):
     x, y = _raw_data()
     x[:10, 3:] = 0.0
@@ -115,6 +116,7 @@ def test_the_models_normalization_and_standardize_together_are_refused():
         fl.sweep(x, y.astype(np.float32), model=model, seeds=1, epochs=1, standardize="feature", verbose=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layers, words",
     [

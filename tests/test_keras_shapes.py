@@ -106,6 +106,7 @@ REFUSED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_refused_by_name(name):
     build, expected = REFUSED[name]

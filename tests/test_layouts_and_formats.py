@@ -86,6 +86,7 @@ def test_channels_first_layout_reads_gunpoint_as_150_steps(gunpoint):
     np.testing.assert_array_equal(ds.train.x, x.transpose(0, 2, 1))
 
 
+@pytest.mark.slow
 def test_sweep_trains_channels_first_data_with_the_layout(gunpoint):
     x, y = gunpoint
     result = fl.sweep(x[:16, :, :20], y[:16], layout="channels_first", seeds=1, epochs=1, batch_size=8, verbose=0)
@@ -111,6 +112,7 @@ def test_a_short_sequence_of_many_features_trains_when_said_so():
     assert (ds.timesteps, ds.features) == (4, 64)
 
 
+@pytest.mark.slow
 def test_a_model_trained_steps_first_predicts_on_the_same_shape():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(16, 2, 40)).astype(np.float32), rng.integers(0, 2, 16)

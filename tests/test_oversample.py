@@ -57,6 +57,7 @@ def _epoch_rows(cfg: TrainConfig, y: np.ndarray, epoch: int, oversample: float =
 LABELS = np.array([0] * 900 + [1] * 100, np.int32)
 
 
+@pytest.mark.slow
 def test_each_epoch_draws_n_rows_with_the_classes_near_even():
     cfg = _config(len(LABELS))
     shares = []

@@ -191,6 +191,7 @@ def test_balanced_class_weights_are_computed_on_the_training_rows_only():
     assert one_hot.class_weight == pytest.approx(_expected_balanced(y))
 
 
+@pytest.mark.slow
 def test_balanced_class_weight_trains_as_the_same_weights_given_by_hand():
     x, y = make_data(n=40, timesteps=4, features=2, classes=3)
     y[:24] = 0  # imbalanced

@@ -319,6 +319,7 @@ def test_bidirectional_with_dropout_masks_matches_autodiff(monkeypatch, one_scan
     _check_against_reference(*_bidirectional_case("concat", True, True, masks))
 
 
+@pytest.mark.slow
 def test_bidirectional_backward_direction_reverses_over_the_valid_steps():
     """With post-padding the backward direction's final state is that of the valid steps read
     backwards; with pre-padding too (the padding is skipped either way)."""

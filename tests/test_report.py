@@ -202,6 +202,7 @@ def test_a_document_the_page_cannot_read_is_shown_and_the_save_still_works(resul
     assert "&quot;lrs&quot;" in text  # the document itself, escaped
 
 
+@pytest.mark.slow
 def test_fastlstm_report_rebuilds_the_same_files_and_touches_nothing_else(result, tmp_path, capsys):
     analysis = {k: make() for k, make in DOCUMENTS.items()}  # NaN in memory, null in the files
     run = dataclasses.replace(result, analysis=analysis).save(tmp_path / "run")
@@ -279,6 +280,7 @@ def test_fastlstm_report_refuses_what_is_not_a_finished_run(case, run, tmp_path,
         assert "--resume" in err
 
 
+@pytest.mark.slow
 def test_fastlstm_sweep_writes_the_report_in_its_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["sweep", "--out", str(out), *TINY]) == 0

@@ -42,6 +42,7 @@ def _exports(folder: Path) -> dict[str, dict]:
     }
 
 
+@pytest.mark.slow
 def test_every_format_trains_the_same_members(tmp_path):
     runs = {}
     for source, options in _exports(tmp_path).items():

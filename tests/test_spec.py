@@ -76,6 +76,7 @@ def test_sweep_keeps_the_spec_it_was_made_from(small_data):
     np.testing.assert_array_equal(again.history["loss"], result.history["loss"])
 
 
+@pytest.mark.slow
 def test_keyword_arguments_beside_a_spec_override_its_keys(small_data):
     x, y = small_data
     spec = SweepSpec.from_dict({"seeds": 3, "epochs": 1, "model": {"units": 4}})
@@ -221,6 +222,7 @@ def test_spec_data_and_checkpoint_errors_are_value_errors():
     assert all(issubclass(e, ValueError) for e in (SpecError, fl.DataFileError, CheckpointError))
 
 
+@pytest.mark.slow
 def test_run_reads_the_data_a_config_file_names(tmp_path):
     x, y = make_data(n=48)
     np.savez(tmp_path / "train.npz", x=x, y=y)

@@ -196,6 +196,7 @@ def test_sweep_that_learns_nothing_is_flagged_against_the_validation_majority_ra
     assert "equals the majority-class rate" in text and "most frequent class" in text
 
 
+@pytest.mark.slow
 def test_sweep_without_validation_scores_the_training_labels_binary():
     y = np.array([1.0] * 30 + [0.0] * 10, np.float32)
     x = np.random.default_rng(1).normal(size=(40, 3, 2)).astype(np.float32)

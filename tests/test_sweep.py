@@ -58,6 +58,7 @@ def test_validation_split_takes_the_last_rows(grid_run, small_data):
     _close(ev["accuracy"], grid_run.history["val_accuracy"][:, -1])
 
 
+@pytest.mark.slow
 def test_partial_last_batch_is_trained_on():
     x, y = make_data(n=33)
     kw = dict(model=fl.ModelSpec(units=4), seeds=[0], batch_size=32, epochs=1, shuffle=False, verbose=0)
@@ -85,6 +86,7 @@ def test_epoch_loss_is_keras_batch_weighted_mean_with_class_weight():
     assert r.history["loss"][0, 0] != pytest.approx(np.mean(per_sample), rel=1e-3)
 
 
+@pytest.mark.slow
 def test_divergent_member_is_frozen_and_others_bit_identical(small_data):
     x, y = small_data
     kw = dict(COMMON, seeds=[0, 1])
@@ -116,6 +118,7 @@ def test_early_stopping_stops_restores_best_and_ends_sweep(small_data):
     _close(ev["loss"], r.history["val_loss"][:, 0])  # the best epoch's weights came back
 
 
+@pytest.mark.slow
 def test_reduce_lr_on_plateau_logs_and_reduces_learning_rate(small_data):
     x, y = small_data
     rlr = fl.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100.0)
@@ -134,6 +137,7 @@ def test_fixed_streams_hold_randomness_fixed(small_data):
     assert [m["order_seed"] for m in only_init.members] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_dropout_uses_its_own_stream(small_data):
     x, y = small_data
     kw = dict(COMMON, seeds=[0, 1], model=fl.ModelSpec(units=8, dropout=0.3))
@@ -183,6 +187,7 @@ def test_optimizers_and_schedules_train(small_data, optimizer, schedule):
     assert all(m["status"] == "ok" for m in r.members)
 
 
+@pytest.mark.slow
 def test_a_sweep_follows_its_learning_rate_schedule(small_data):
     """Exponential decay at rate 0 is 1e-2 for the first step and 0 after it: nothing moves
     from then on, so every epoch's validation loss is the first's; at rate 1 (a constant 1e-2)

@@ -234,6 +234,7 @@ def test_sweep_keeps_the_class_names_and_predicts_them():
     np.testing.assert_allclose(scores["accuracy"], manual, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_num_classes_two_builds_a_two_way_softmax():
     """ModelSpec(num_classes=2) with 0/1 labels was silently a sigmoid head."""
     result = fl.sweep(

@@ -29,6 +29,7 @@ def test_class_names_survive_the_run_folder(tmp_path):
     assert "0 = down, 1 = up" in page and "binary: 2 classes (down, up)" in page
 
 
+@pytest.mark.slow
 def test_labels_from_a_csv_and_from_strings_train_the_same_members(tmp_path):
     """UCR labels 1/2 as numbers (CSV) and as names (Parquet's strings): one task, one set of codes,
     bit-identical training."""
@@ -96,6 +97,7 @@ def test_standardize_target_refuses_class_labels():
         fl.sweep(X, (X[:, -1, 0] > 0).astype(int), standardize_target=True, **TINY)
 
 
+@pytest.mark.slow
 def test_keras_model_of_a_scaled_target_predicts_in_units():
     x, y = _level_target()
     result = fl.sweep(x, y, standardize_target=True, **TINY)
