@@ -18,8 +18,8 @@ import fastlstm as fl
 from fastlstm.engine._augment import AUGMENTATIONS, augment_batch, resample
 from fastlstm.engine._program import ModelConfig, forward
 from fastlstm.runtime._driver import member_keys
+from fastlstm.spec import SpecError, SweepSpec
 from fastlstm.spec._plan import make_plan
-from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 
 TINY = dict(model=fl.ModelSpec(units=4), epochs=2, batch_size=16, validation_split=0.25, verbose=0)
 # each augmentation at a clear strength, its strength's grid key, and the identity strength

@@ -21,8 +21,8 @@ import fastlstm as fl
 from fastlstm._common.files import MARKER
 from fastlstm.cli import main
 from fastlstm.cli._sweep import BUILTIN
-from fastlstm.data._readers import read_data
-from fastlstm.spec._sweep_spec import DataSpec, SweepSpec
+from fastlstm.data import read_data
+from fastlstm.spec import DataSpec, SweepSpec
 from fastlstm.tasks import early_cue
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -24,13 +24,13 @@ import fastlstm.engine._cudnn as cudnn
 from fastlstm.api._sweep import settings_for
 from fastlstm.cli import main
 from fastlstm.data._prepare import prepare_data
+from fastlstm.engine import LSTMModel
 from fastlstm.engine._layer_modules import SequentialModel
-from fastlstm.engine._model import LSTMModel
 from fastlstm.engine._program import compiled_program, make_train, single_member_map
 from fastlstm.engine._recurrence import lstm_layer
 from fastlstm.layers import LSTM, Bidirectional, Dense
 from fastlstm.runtime._driver import CudnnFallbackWarning, Driver
-from fastlstm.spec._sweep_spec import SweepSpec
+from fastlstm.spec import SweepSpec
 
 HAVE_CUDNN = cudnn.cudnn_available()
 # The CPU's float32 dots agree to an ulp; a GPU's (even at "highest") sum in other orders,

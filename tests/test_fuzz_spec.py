@@ -18,8 +18,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 import fastlstm as fl
+from fastlstm.spec import DataSpec, SpecError, SweepSpec
 from fastlstm.spec._plan import NUMERIC_KEYS, OPTIMIZER_DEFAULTS, SCHEDULE_DEFAULTS, STRUCTURAL_KEYS
-from fastlstm.spec._sweep_spec import DataSpec, SpecError, SweepSpec
 
 TOML_EXAMPLES = 500
 DICT_EXAMPLES = 250

@@ -13,7 +13,7 @@ from fastlstm.controllers import Controller, Decision
 from fastlstm.runtime import SweepHalted
 from fastlstm.runtime._rung_driver import chunk_sizes, repack
 from fastlstm.spec._schedulers import Hyperband, SuccessiveHalving, rung_survivors, rung_values
-from fastlstm.stats._ranking import best_configuration
+from fastlstm.stats import best_configuration
 
 X, Y = make_data(n=60, timesteps=5)
 GRID = {"learning_rate": [1e-3, 1e-2, 3e-2], "dropout": [0.0, 0.2, 0.4]}  # 9 configurations

@@ -14,8 +14,8 @@ import pytest
 
 import fastlstm as fl
 from fastlstm.api._sweep import DATA_KEYWORDS, RUN_KEYWORDS, SPEC_DEFAULTS
+from fastlstm.cli import build_parser
 from fastlstm.cli._args import BUILTIN, add_spec_arguments, spec_flags
-from fastlstm.cli._main import build_parser
 from fastlstm.cli._option_table import README, REGENERATE, option_table, readme_table
 from fastlstm.cli._sweep import FLAG_KEYS
 from fastlstm.spec._options import declared

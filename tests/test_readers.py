@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
-from fastlstm.data._readers import DataFileError, LoadedData, read_data
+from fastlstm.data import DataFileError, LoadedData, read_data
 
 
 def one_line_error(path, match, named=None, **kwargs):

@@ -14,7 +14,7 @@ from cli_helpers import cli_error
 
 from fastlstm.cli import main
 from fastlstm.data._readers import DataFileError, read_data, with_validation_file
-from fastlstm.diagnose._data_checks import check_data
+from fastlstm.diagnose import check_data
 
 HAVE_PANDAS = importlib.util.find_spec("pandas") is not None
 HAVE_AEON = importlib.util.find_spec("aeon") is not None

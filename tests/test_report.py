@@ -16,7 +16,7 @@ from fastlstm._common.files import MARKER, marker_text
 from fastlstm.cli import main
 from fastlstm.report import _html as report_html
 from fastlstm.report import _plots as plots
-from fastlstm.results._result import SweepResult
+from fastlstm.results import SweepResult
 from fastlstm.results._run_folder import IN_PROGRESS_KIND, strict_json
 
 TINY = ["--seeds", "2", "--epochs", "1", "--samples", "24", "--timesteps", "4", "--units", "2", "--quiet"]

@@ -16,8 +16,8 @@ from conftest import make_data
 
 import fastlstm as fl
 from fastlstm.controllers import Controller, Decision
+from fastlstm.runtime import SweepHalted
 from fastlstm.runtime._checkpoint import CheckpointError
-from fastlstm.runtime._driver import SweepHalted
 
 X, Y = make_data(n=96)
 COMMON = dict(

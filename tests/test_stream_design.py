@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import fastlstm as fl
+from fastlstm.spec import SweepSpec
 from fastlstm.spec._plan import make_plan
-from fastlstm.spec._sweep_spec import SweepSpec
 
 COMMON = dict(model=fl.ModelSpec(units=6, dropout=0.2), batch_size=16, epochs=2, validation_split=0.2, verbose=0)
 DESIGN = [

@@ -7,7 +7,8 @@ one batched run (one `train` call) and leaves a JSON-ready document in
 `result.analysis`, saved with the run folder.
 """
 
+from fastlstm.analysis._doctor import doctor
 from fastlstm.analysis._lr_range import LRRange, lr_range
 from fastlstm.analysis._sources import VarianceSources, variance_sources
 
-__all__ = ["LRRange", "VarianceSources", "lr_range", "variance_sources"]
+__all__ = ["LRRange", "VarianceSources", "doctor", "lr_range", "variance_sources"]

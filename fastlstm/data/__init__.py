@@ -8,6 +8,13 @@ targets, splits, preprocessing, streamed files and the built-in tasks. `prepare_
 from fastlstm.data._input_checks import ZeroPaddingWarning
 from fastlstm.data._loaded import DataFileError, LoadedData
 from fastlstm.data._prepare import TaskInferenceWarning
-from fastlstm.data._readers import read_data
+from fastlstm.data._readers import read_data, with_validation_file
 
-__all__ = ["DataFileError", "LoadedData", "TaskInferenceWarning", "ZeroPaddingWarning", "read_data"]
+__all__ = [
+    "DataFileError",
+    "LoadedData",
+    "TaskInferenceWarning",
+    "ZeroPaddingWarning",
+    "read_data",
+    "with_validation_file",
+]

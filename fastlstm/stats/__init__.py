@@ -26,6 +26,7 @@ from fastlstm.stats._compare import (
     newcombe_interval,
     probability_of_beating,
 )
+from fastlstm.stats._multiple import maxt_stepdown
 from fastlstm.stats._ranking import (
     BestConfiguration,
     Ranking,
@@ -81,6 +82,7 @@ __all__ = [
     "interquartile_mean",
     "interval_note",
     "majority_class_rate",
+    "maxt_stepdown",
     "mean_interval",
     "member_pair_keys",
     "metric_bounds",
