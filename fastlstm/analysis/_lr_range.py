@@ -51,6 +51,8 @@ from fastlstm.spec._plan import resolve_seeds
 from fastlstm.spec._sweep_spec import with_keywords
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from fastlstm.data._prepare import Dataset
     from fastlstm.results._result import SweepResult
     from fastlstm.spec._sweep_spec import SweepSpec
@@ -115,7 +117,7 @@ def median_losses(losses: np.ndarray) -> np.ndarray:
 
 
 def choose_range(
-    learning_rates: Sequence[float], median_loss: Sequence[float], diverged: Sequence[int], initial_loss: float
+    learning_rates: npt.ArrayLike, median_loss: npt.ArrayLike, diverged: npt.ArrayLike, initial_loss: float
 ) -> dict[str, Any]:
     """largest_stable, recommended, range and the rule, from the curve (see the module's docstring)."""
     rates = np.asarray(learning_rates, np.float64)

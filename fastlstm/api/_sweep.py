@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +22,7 @@ import numpy as np
 from flax import traverse_util
 
 from fastlstm.data._prepare import Dataset, metrics_in_target_units, prepare_data
-from fastlstm.data._readers import is_dataframe, read_data, with_validation_file
+from fastlstm.data._readers import TableRoles, is_dataframe, read_data, with_validation_file
 from fastlstm.data._splits import SplitMode
 from fastlstm.data._stream_data import fingerprint, prepare_stream_data
 from fastlstm.data._stream_files import wants_stream
@@ -52,6 +52,11 @@ from fastlstm.spec._space import Distribution
 from fastlstm.spec._sweep_spec import SPEC_DEFAULTS, DataSpec, SweepSpec, with_keywords
 from fastlstm.stats import majority_class_rate
 
+if TYPE_CHECKING:
+    from fastlstm.data._loaded import DataFormat
+    from fastlstm.data._stream_data import StreamSplit
+    from fastlstm.spec._schedulers import Hyperband, SuccessiveHalving
+
 # fl.sweep's keyword arguments that are not spec keys, declared here once (the spec keys and
 # their defaults are SweepSpec's fields: SPEC_DEFAULTS). DATA_KEYWORDS come with the data -
 # arrays per sample, weights, or how to read x - and RUN_KEYWORDS say how this run runs;
@@ -63,6 +68,7 @@ RUN_KEYWORDS = ("controllers", "checkpoint", "checkpoint_every", "resume", "verb
 
 def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset, spec: ModelSpec) -> None:
     """Shapes of user-given weights must match the model (checked by abstract init)."""
+    model: SequentialModel | LSTMModel
     if spec.layer_list is not None:
         model = SequentialModel(spec.layer_list, ds.out_dim)
     else:
@@ -76,9 +82,13 @@ def _check_initial_params(params: Any, structure: Mapping[str, Any], ds: Dataset
         raise ValueError("initial_params must be a nested dict of arrays like result.params of one member") from None
     if set(got) != set(want):
         raise ValueError(f"initial_params has entries {sorted(got)}, expected {sorted(want)}")
-    for name, spec in want.items():
-        if tuple(np.shape(got[name])) != tuple(spec.shape):
-            raise ValueError(f"initial_params[{name!r}] has shape {np.shape(got[name])}, expected {spec.shape}")
+    for name, leaf in want.items():
+        if tuple(np.shape(got[name])) != tuple(leaf.shape):
+            raise ValueError(f"initial_params[{name!r}] has shape {np.shape(got[name])}, expected {leaf.shape}")
+
+
+class _LayoutOption(TypedDict, total=False):
+    layout: str | None  # x's axis order (prepare_data checks it); absent for streamed data
 
 
 def load_data(
@@ -97,7 +107,7 @@ def load_data(
     (`fastlstm.data._input_checks`); see `data_layout` for the spec's `data.layout`."""
     model = spec.model
     prepare = prepare_data
-    layout_option = {"layout": data_layout(spec, layout)}
+    layout_option: _LayoutOption = {"layout": data_layout(spec, layout)}
     if wants_stream(x, stream):
         prepare = prepare_stream_data
         if model.embedding is not None:
@@ -170,7 +180,7 @@ def input_scaling(spec: SweepSpec, streamed: bool = False) -> str | dict[str, An
             "model.normalization (a Keras Normalization layer): not supported with streamed data, "
             "per-timestep targets or an Embedding yet; remove the layer and pass standardize= instead"
         )
-    features = len(model.normalization["mean"])
+    features = len(cast("Mapping[str, Any]", model.normalization)["mean"])  # set: `fixed` is not None
     if model.input_features is not None and features not in (1, model.input_features):
         raise ValueError(f"model.normalization: {features} means for {model.input_features} input features")
     return fixed
@@ -353,7 +363,7 @@ def stream_digest(ds: Dataset) -> str:
 
 def stream_meta(ds: Dataset, spec: SweepSpec) -> dict[str, Any]:
     """What `result.meta["streaming"]` says about a streamed sweep."""
-    batches = ds.train.batches is not None
+    batches = cast("StreamSplit", ds.train).batches is not None  # a streamed dataset's
     return {
         "source": "batches" if batches else "rows",
         "order": "shared by the members of a chunk: the order stream is not a source of variance",
@@ -505,7 +515,8 @@ def _train_with_scheduler(
         raise ValueError("resume: give the checkpoint folder to resume from")
     enable_compilation_cache()
     driver = Driver(plan, ds, settings, controllers)
-    outcomes, budget = RungDriver(driver, spec.scheduler, resume=resumed, save=save).run()
+    scheduler = cast("SuccessiveHalving | Hyperband", spec.scheduler)  # this path runs a scheduler
+    outcomes, budget = RungDriver(driver, scheduler, resume=resumed, save=save).run()
     result = collect_result(spec, plan, ds, outcomes, budget)
     result.meta["recurrent_impl"] = ["scan"] * len(plan.groups)  # its chunks are regathered, vmapped
     return result
@@ -532,9 +543,13 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
             f"split={spec.split!r} (--split): a windowed series (--window) is split by time; a {spec.split} split "
             "puts overlapping windows on both sides, leaking validation values into training"
         )
-    table = {"time_column": source.time_column, "features": source.features, "drop_columns": source.drop_columns}
+    table: TableRoles = {
+        "time_column": source.time_column,
+        "features": source.features,
+        "drop_columns": source.drop_columns,
+    }
     if not forecasting:  # one series has no sequence id or label column
-        table.update(id_column=source.id_column, label_columns=source.label_columns)
+        table["id_column"], table["label_columns"] = source.id_column, source.label_columns
     loaded = read_data(
         source.path,
         format=None if source.format == "series" else source.format,  # one series: the suffix says csv or parquet
@@ -552,7 +567,7 @@ def read_spec_data(spec: SweepSpec) -> tuple[dict[str, Any], Any, str]:
         loaded = with_validation_file(
             loaded,
             source.validation_path,
-            format=source.format,
+            format=cast("DataFormat | None", source.format),  # not "series": that needs a window (DataSpec)
             validation_labels=source.validation_labels,
             layout=source.layout,
             **table,
@@ -578,7 +593,7 @@ def sweep(
     *,
     spec: SweepSpec | None = None,
     model: ModelSpec | Mapping[str, Any] | None = None,
-    seeds: int | Sequence[int] = 8,
+    seeds: int | Sequence[int] | Sequence[Mapping[str, int]] = 8,
     grid: Mapping[str, Sequence[Any] | Distribution] | None = None,
     trials: int | None = None,
     search_seed: int = 0,
