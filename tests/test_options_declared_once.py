@@ -16,10 +16,12 @@ import fastlstm as fl
 from fastlstm.api._sweep import DATA_KEYWORDS, RUN_KEYWORDS, SPEC_DEFAULTS
 from fastlstm.cli import build_parser
 from fastlstm.cli._args import BUILTIN, add_spec_arguments, spec_flags
-from fastlstm.cli._option_table import README, REGENERATE, option_table, readme_table
+from fastlstm.cli._option_table import REGENERATE, option_table, readme_table
 from fastlstm.cli._sweep import FLAG_KEYS
 from fastlstm.spec._options import declared
 from fastlstm.spec._sweep_spec import DataSpec, SpecError, SweepSpec, with_keywords
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,6 +95,6 @@ def test_keys_added_later_are_left_out_at_their_default():
 
 
 def test_the_readme_option_table_is_generated_from_the_declarations():
-    table = readme_table(README.read_text())
+    table = readme_table(README.read_text())  # the checkout's README (fastlstm may be installed elsewhere)
     assert table is not None, f"README.md has no option table; add its markers and run `{REGENERATE}`"
     assert table == option_table(), f"README.md's option table is stale: run `{REGENERATE}`"
