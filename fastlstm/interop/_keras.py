@@ -604,13 +604,16 @@ def keras_normalization(keras: Any, preprocessing: dict[str, Any], features: int
     return keras.layers.Normalization(axis=-1, mean=shift.tolist(), variance=(scale**2).tolist())
 
 
-def to_keras(spec: ModelSpec, params: Any, task: str, preprocessing: dict[str, Any] | None = None) -> Any:
+def to_keras(
+    spec: ModelSpec, params: Any, task: str, preprocessing: dict[str, Any] | None = None, *, name: str | None = None
+) -> Any:
     """An uncompiled `keras.Model` with `params` as its weights (Keras-layout input:
     (batch, time, features), or (batch, time) int token ids with an Embedding first).
 
     With `preprocessing` (a sweep's fitted `standardize`), the model takes raw inputs: a
     `Normalization` layer scales them first - after a leading `Masking`, which must see
-    the raw `mask_value` (and whose mask `Normalization` passes on).
+    the raw `mask_value` (and whose mask `Normalization` passes on). `name` names the
+    model (Keras's default otherwise): sub-models of one ensemble need distinct names.
     """
     keras = require_keras()
     pairs = layers_and_names(spec)
@@ -621,21 +624,39 @@ def to_keras(spec: ModelSpec, params: Any, task: str, preprocessing: dict[str, A
     h = inputs
     built = []
     normalization = None if preprocessing is None else keras_normalization(keras, preprocessing, inputs.shape[-1])
-    for k, (layer, name) in enumerate(pairs):
+    for k, (layer, key) in enumerate(pairs):
         if normalization is not None and not (k == 0 and isinstance(layer, Masking)):
             h, normalization = normalization(h), None
         keras_layer = _keras_layer(keras, layer)
         h = keras_layer(h)
-        built.append((keras_layer, layer, name))
+        built.append((keras_layer, layer, key))
     out_dim = int(np.shape(params["head"]["bias"])[0])
     head = keras.layers.Dense(out_dim, activation=TASK_ACTIVATIONS[task])
     outputs = head(h)
-    model = keras.Model(inputs, outputs)
-    for keras_layer, layer, name in built:
-        if name in params:
-            keras_layer.set_weights(_weights_of(layer, params[name]))
+    model = keras.Model(inputs, outputs, name=name)
+    for keras_layer, layer, key in built:
+        if key in params:
+            keras_layer.set_weights(_weights_of(layer, params[key]))
     head.set_weights([np.asarray(params["head"]["kernel"]), np.asarray(params["head"]["bias"])])
     return model
+
+
+def ensemble_keras(models: list[Any], name: str = "ensemble") -> Any:
+    """One functional `keras.Model` that feeds its input to each of `models` (sub-models
+    with distinct names, the same input) and averages their outputs with
+    `keras.layers.Average`: a deep ensemble that serves, saves and loads as one model. One
+    model is wrapped as it is (Average needs two inputs)."""
+    keras = require_keras()
+    if not models:
+        raise ValueError("ensemble_keras: no models to average")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"ensemble_keras: the sub-models need distinct names, got {names}")
+    first = models[0].inputs[0]
+    inputs = keras.Input(shape=tuple(first.shape)[1:], dtype=first.dtype)
+    outputs = [m(inputs) for m in models]
+    averaged = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="average")(outputs)
+    return keras.Model(inputs, averaged, name=name)
 
 
 def _with_options(layer: Layer, options: dict[str, float]) -> Layer:

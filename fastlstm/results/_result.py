@@ -13,7 +13,7 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -21,13 +21,21 @@ import numpy as np
 
 from fastlstm._common.coerce import to_python
 from fastlstm.data._loaded import LoadedData
-from fastlstm.data._prepare import metrics_in_target_units, prepare_data, prepare_inputs, scale_target, unscale_target
+from fastlstm.data._prepare import (
+    Split,
+    metrics_in_target_units,
+    prepare_data,
+    prepare_inputs,
+    scale_target,
+    unscale_target,
+)
 from fastlstm.data._preprocessing import apply_preprocessing
 from fastlstm.engine._layer_specs import layer_from_config
 from fastlstm.engine._model import ModelSpec, check_token_ids
 from fastlstm.engine._program import ModelConfig, evaluate_sums, forward, normalized
-from fastlstm.interop._keras import member_layers, to_keras
+from fastlstm.interop._keras import ensemble_keras, member_layers, to_keras
 from fastlstm.report._notebook import result_html, result_repr
+from fastlstm.results._ensemble import config_mean, ensemble_values, member_configs, usable_members
 from fastlstm.results._leaderboard import Leaderboard, leaderboard
 from fastlstm.results._run_folder import (
     GroupParams,
@@ -174,30 +182,61 @@ class SweepResult:
             message += "; if x is one sample of shape (timesteps, features), pass a batch: x[None]"
         raise ValueError(message)
 
-    def predict_labels(self, x: object, batch_size: int | None = None) -> np.ndarray:
-        """Every member's predicted class, by the user's names: (members, n) strings.
+    def predict_labels(self, x: object, batch_size: int | None = None, *, ensemble: bool = False) -> np.ndarray:
+        """Every member's predicted class, by the user's names: (members, n) strings; with
+        `ensemble=True` each configuration's ensemble's (configurations, n), from the mean of
+        its members' probabilities ("" for a configuration without a usable member).
 
         The most probable class of a softmax, or the sigmoid's class at 0.5 (one output);
         labels 1/2 come back as "1"/"2", not as the codes 0/1 the model trained on."""
         names = self.class_names
         if names is None:
             raise ValueError(f"predict_labels: the targets were not class labels (task {self.meta['task']!r})")
-        probs = self.predict(x, batch_size)
+        probs = self.predict(x, batch_size, ensemble=ensemble)
         if probs.shape[-1] == 1:
             codes = (probs[..., 0] >= 0.5).astype(int)
         else:
-            codes = probs.argmax(axis=-1)
-        return np.asarray(names)[codes]
+            codes = np.nan_to_num(probs, nan=-1.0).argmax(axis=-1)
+        labels = np.asarray(names)[codes]
+        if ensemble:  # NaN rows: no member to ask
+            labels = np.where(np.isnan(probs).any(axis=-1), "", labels)
+        return labels
 
-    def predict(self, x: object, batch_size: int | None = None) -> np.ndarray:
+    @overload
+    def predict(
+        self, x: object, batch_size: int | None = None, *, ensemble: bool = False, return_std: Literal[False] = False
+    ) -> np.ndarray: ...
+
+    @overload
+    def predict(
+        self, x: object, batch_size: int | None = None, *, ensemble: bool = False, return_std: Literal[True]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def predict(
+        self, x: object, batch_size: int | None = None, *, ensemble: bool = False, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Every member's predictions (members, n, out), as Keras's `predict` gives them.
 
         `batch_size` only bounds memory (rows run through the model at once); None means
         PREDICT_BATCH. The predictions do not depend on it. With `standardize_target` they
         are in the target's own units (scaled back). Class probabilities are indexed by
         code: `class_names[k]` names column k.
+
+        `ensemble=True`: each configuration's seeds as one model (a deep ensemble), shape
+        (configurations, n, [steps,] out): the mean of its usable members' outputs (not
+        diverged, all finite) - probabilities for classes, predictions in the target's units
+        for regression - NaN rows for a configuration with none. `return_std=True` also
+        returns their std over members (ddof=0), the ensemble's uncertainty, as sklearn's
+        `return_std` does.
         """
-        return unscale_target(self._predict_trained(x, batch_size), self.target_scaling)
+        if return_std and not ensemble:
+            raise ValueError("predict: return_std=True needs ensemble=True (the std is over a configuration's members)")
+        members = unscale_target(self._predict_trained(x, batch_size), self.target_scaling)
+        if not ensemble:
+            return members
+        usable = usable_members(self, members)
+        mean, std, _ = config_mean(members, member_configs(self), usable, len(self.configs))
+        return (mean, std) if return_std else mean
 
     def _predict_trained(self, x: object, batch_size: int | None) -> np.ndarray:
         """The members' outputs in the units they trained on."""
@@ -225,8 +264,36 @@ class SweepResult:
                 result[list(g.members), start : start + xb.shape[0]] = np.asarray(fn(g.params, xb, mb))
         return result
 
-    def evaluate(self, x: object, y: object, sample_weight: object = None) -> dict[str, np.ndarray]:
-        """Loss and metrics of every member on (x, y): name -> (members,)."""
+    def evaluate(
+        self, x: object, y: object, sample_weight: object = None, *, ensemble: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Loss and metrics of every member on (x, y): name -> (members,).
+
+        `ensemble=True`: of each configuration's ensemble instead (the mean of its usable
+        members' outputs, see `predict`), name -> (configurations,), with the same loss and
+        metric functions and weighting; the loss adds the members' mean regularization
+        penalty, so a one-member ensemble scores exactly as its member."""
+        split = self._evaluation_split(x, y, sample_weight)
+        if ensemble:
+            outputs = self.predict_prepared(split.x, split.mask)
+            values, _ = ensemble_values(self, outputs, split.y, split.weight, split.mask)
+            return metrics_in_target_units(values, self.target_scaling)
+        x_dev, y_dev, w_dev = jnp.asarray(split.x), jnp.asarray(split.y), jnp.asarray(split.weight)
+        mask_dev = jnp.asarray(split.mask) if split.mask is not None else None
+        out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
+        for g in self.groups:
+            cfg = self._model_config(g)
+            hp = self._layer_hparams(g)
+            sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, x_dev, y_dev, w_dev, mask_dev, h)))(
+                g.params, hp
+            )
+            for name, v in normalized(cfg, sums, len(split)).items():
+                out[name][list(g.members)] = np.asarray(v)
+        return metrics_in_target_units(out, self.target_scaling)
+
+    def _evaluation_split(self, x: object, y: object, sample_weight: object) -> Split:
+        """(x, y) checked and prepared as the members trained: inputs scaled, the target in
+        the units they trained on (the loss is of those units)."""
         data = prepare_data(
             x,
             y,
@@ -244,19 +311,8 @@ class SweepResult:
             raise ValueError(f"y has {data.out_dim} outputs but the model has {self.meta['out_dim']}")
         split = data.train
         split.x = apply_preprocessing(split.x, split.mask, self.preprocessing)
-        split.y = scale_target(split.y, self.target_scaling)  # the loss of the units it trained on
-        x_dev, y_dev, w_dev = jnp.asarray(split.x), jnp.asarray(split.y), jnp.asarray(split.weight)
-        mask_dev = jnp.asarray(split.mask) if split.mask is not None else None
-        out = {name: np.zeros(len(self.members), np.float32) for name in ("loss", *self.metrics)}
-        for g in self.groups:
-            cfg = self._model_config(g)
-            hp = self._layer_hparams(g)
-            sums = jax.jit(jax.vmap(lambda p, h, cfg=cfg: evaluate_sums(cfg, p, x_dev, y_dev, w_dev, mask_dev, h)))(
-                g.params, hp
-            )
-            for name, v in normalized(cfg, sums, len(split)).items():
-                out[name][list(g.members)] = np.asarray(v)
-        return metrics_in_target_units(out, self.target_scaling)
+        split.y = scale_target(split.y, self.target_scaling)
+        return split
 
     def scores(self, x: object, y: object, forecast: Mapping[str, object] | None = None) -> dict[str, Any]:
         """Balanced accuracy, macro F1, ROC AUC, per-class recall and confusion matrix (or MAE
@@ -275,11 +331,23 @@ class SweepResult:
         units, layers = self.spec.model.units, self.spec.model.layers
         return ModelSpec(units=units, layers=layers, mask_value=self.meta["mask_value"])
 
-    def to_keras(self, member: int = 0) -> Any:
+    def to_keras(self, member: int = 0, *, ensemble: bool = False, config: int | None = None) -> Any:
         """An uncompiled `keras.Model` with member `member`'s weights and its own dropout
         rates and regularizer strengths (needs `fastlstm[keras]`). A `standardize_target`
-        scaling is folded into the linear head, so Keras predicts in the target's units."""
+        scaling is folded into the linear head, so Keras predicts in the target's units.
 
+        `ensemble=True`: one functional model of configuration `config`'s usable members (not
+        diverged, finite weights), each its own sub-model `member_<i>`, their outputs averaged
+        by `keras.layers.Average` - `predict(x, ensemble=True)[config]`. `config` may be left
+        out only when the sweep has one configuration; `member` is then not used."""
+        if not ensemble:
+            if config is not None:
+                raise ValueError("to_keras: config= chooses an ensemble's configuration; pass ensemble=True with it")
+            return self._member_keras(member)
+        used = self._ensemble_members(self._ensemble_config(config))
+        return ensemble_keras([self._member_keras(i, name=f"member_{i}") for i in used])
+
+    def _member_keras(self, member: int, name: str | None = None) -> Any:
         params = _head_in_units(jax.tree.map(np.asarray, self.member_params(member)), self.target_scaling)
         spec, row = self._model_spec(), self.members[member]
         if spec.layer_list is None:  # units/layers/dropout may be in the grid: the member's own
@@ -287,14 +355,43 @@ class SweepResult:
             spec = ModelSpec(**options, mask_value=self.meta["mask_value"])
         else:  # dropout rates and regularizer strengths: the member's own
             spec = ModelSpec(layers=member_layers(spec.layer_list, row), mask_value=self.meta["mask_value"])
-        return to_keras(spec, params, self.meta["task"], self.preprocessing)
+        return to_keras(spec, params, self.meta["task"], self.preprocessing, name=name)
 
-    def save_keras(self, path: str | os.PathLike, member: int = 0) -> Path:
-        """Write member `member` as a `.keras` file (Keras's zip of config and weights)."""
+    def _ensemble_config(self, config: int | None) -> int:
+        """The configuration an exported ensemble is of: `config`, required with several."""
+        n = len(self.configs)
+        if config is None:
+            if n == 1:
+                return 0
+            raise ValueError(f"to_keras(ensemble=True): this sweep has {n} configurations; pass config= (0..{n - 1})")
+        value = to_python(config)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+            raise ValueError(f"to_keras: config must be a configuration index 0..{n - 1}, got {config!r}")
+        return value
+
+    def _ensemble_members(self, config: int) -> list[int]:
+        """The members an exported ensemble averages: not diverged, every weight finite (the
+        Keras model is built before any input is seen, so its outputs cannot be checked)."""
+        used = [
+            m["index"]
+            for m in self.members
+            if m["config"] == config
+            and m.get("status") != "diverged"
+            and all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(self.member_params(m["index"])))
+        ]
+        if not used:
+            raise ValueError(f"to_keras: configuration {config} has no usable member (all diverged or non-finite)")
+        return used
+
+    def save_keras(
+        self, path: str | os.PathLike, member: int = 0, *, ensemble: bool = False, config: int | None = None
+    ) -> Path:
+        """Write member `member` - or with `ensemble=True` configuration `config`'s ensemble
+        (see `to_keras`) - as a `.keras` file (Keras's zip of config and weights)."""
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"save_keras: path must end in .keras, got {str(path)!r}")
-        self.to_keras(member).save(path)
+        self.to_keras(member, ensemble=ensemble, config=config).save(path)
         return path
 
     def _check_inputs(self, x: np.ndarray, mask: np.ndarray | None) -> None:

@@ -85,6 +85,7 @@ ANALYSIS_FILES = {
     "lr_range": "lr_range.json",
     "variance_sources": "variance_sources.json",
     "scores": "scores.json",  # validation scores after a CLI sweep (fastlstm/results/_scores.py)
+    "ensemble": "ensemble.json",  # each configuration's seeds as one model (fastlstm/results/_ensemble.py)
 }
 # not sealed by the marker's digests: analysis documents may be saved into the folder later,
 # `fastlstm report` draws report.html again from the rest (plots/ is a folder: not sealed), and

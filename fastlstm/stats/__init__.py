@@ -15,6 +15,7 @@ about half a second to every `import fastlstm`.
 """
 
 from fastlstm.stats._bounds import METRIC_BOUNDS, format_bounds, metric_bounds
+from fastlstm.stats._calibration import expected_calibration_error, negative_log_likelihood, reliability_bins
 from fastlstm.stats._compare import (
     Comparison,
     compare_samples,
@@ -72,6 +73,7 @@ __all__ = [
     "describe",
     "exact_mannwhitney_min_p",
     "exact_wilcoxon_min_p",
+    "expected_calibration_error",
     "final_values",
     "format_bounds",
     "format_p",
@@ -86,10 +88,12 @@ __all__ = [
     "mean_interval",
     "member_pair_keys",
     "metric_bounds",
+    "negative_log_likelihood",
     "newcombe_interval",
     "primary_metric",
     "probability_of_beating",
     "rank_configurations",
+    "reliability_bins",
     "result_metric_values",
     "seeds_for_halfwidth",
     "seeds_for_power",
