@@ -27,6 +27,7 @@ from fastlstm.stats._compare import (
     newcombe_interval,
     probability_of_beating,
 )
+from fastlstm.stats._importance import Importance, ImportanceTerm, hyperparameter_importance
 from fastlstm.stats._multiple import maxt_stepdown
 from fastlstm.stats._ranking import (
     BestConfiguration,
@@ -64,6 +65,8 @@ __all__ = [
     "STATS",
     "BestConfiguration",
     "Comparison",
+    "Importance",
+    "ImportanceTerm",
     "Ranking",
     "Summary",
     "at_majority_rate",
@@ -81,6 +84,7 @@ __all__ = [
     "hedges_g",
     "higher_is_better",
     "holm",
+    "hyperparameter_importance",
     "interquartile_mean",
     "interval_note",
     "majority_class_rate",
