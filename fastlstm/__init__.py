@@ -25,7 +25,7 @@ from fastlstm.engine import (
     WindowSlice,
 )
 from fastlstm.interop import KerasConverted, from_keras
-from fastlstm.results import DamagedResultError, SweepResult, load, scores
+from fastlstm.results import DamagedResultError, SweepResult, importance, load, scores
 from fastlstm.runtime import Controller, Decision, EpochEnd, configure_host_devices
 from fastlstm.spec import (
     DataSpec,
@@ -76,6 +76,7 @@ __all__ = [
     "choice",
     "diagnose",
     "from_keras",
+    "importance",
     "load",
     "loguniform",
     "lr_range",

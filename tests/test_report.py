@@ -156,6 +156,7 @@ def test_save_writes_a_self_contained_report_with_its_pngs(run):
     assert embedded == saved and {p.name for p in (run / "plots").iterdir()} == {
         "learning_curves.png",
         "final_metrics.png",
+        "importance.png",  # a grid with seeds: what moves the metric
     }
     assert all(png.startswith(b"\x89PNG") for png in saved)
 
@@ -234,6 +235,7 @@ def test_fastlstm_report_draws_the_analysis_saved_later_and_drops_stale_figures(
     assert 'id="findings"' in text and 'id="lr-range"' not in text
     assert sorted(p.name for p in (folder / "plots").iterdir()) == [
         "final_metrics.png",
+        "importance.png",  # a grid with seeds: drawn from the folder even without importance.json
         "learning_curves.png",
         "verification.png",
     ]

@@ -29,6 +29,7 @@ RUN_FILES = {
     "history.csv",
     "history.npz",
     "members.csv",
+    "importance.json",  # the fixture is a grid of 2 learning rates x 2 seeds: what moves the metric
     "params_0.npz",
     "plots",
     "report.html",
@@ -304,7 +305,10 @@ def test_analysis_documents_are_saved_as_their_files_and_loaded_back(result, tmp
     assert _strict_load(folder / "findings.json") == {"findings": [{"id": "data.nan", "value": None}]}
     assert not (folder / "variance_sources.json").exists()
     saved_findings = {"findings": [{"id": "data.nan", "value": None}]}
-    assert fl.load(folder).analysis == {"findings": saved_findings, "lr_range": {"lrs": [1e-3, 1e-2]}}
+    loaded = fl.load(folder).analysis
+    assert loaded.pop("importance")["method"] == "anova"  # added by save: a grid with seeds
+    assert loaded == {"findings": saved_findings, "lr_range": {"lrs": [1e-3, 1e-2]}}
+    assert set(annotated.analysis) == {"findings", "lr_range"}  # the caller's result is left as it was
 
 
 def test_unknown_or_unserialisable_analysis_is_refused_before_writing(result, tmp_path):

@@ -7,6 +7,7 @@
   and the top recommendation verified by a second sweep.
 - `report RUN_DIR` (report_command.py): a run folder's report.html and plots/ drawn again.
 - `compare RUN_A RUN_B` (compare_command.py): two runs side by side, with the tests.
+- `importance RUN_DIR` (_importance.py): each hyperparameter's share of the metric beside the seeds'.
 - `bench` (fastlstm/benchmark/): fastlstm against PyTorch and Keras on a reference
   workload, each system in its own process; a table and a JSON file.
 """
@@ -28,6 +29,7 @@ from fastlstm.cli._arg_types import finite_float, positive_float, positive_int
 from fastlstm.cli._bench import BENCH_WIDTH, add_bench_parser, run_bench
 from fastlstm.cli._compare import add_compare_parser, run_compare
 from fastlstm.cli._doctor import add_doctor_parser, run_doctor
+from fastlstm.cli._importance import add_importance_parser, run_importance
 from fastlstm.cli._lr_range import add_lr_range_parser, run_lr_range
 from fastlstm.cli._report import add_report_parser, run_report
 from fastlstm.cli._sweep import add_sweep_parser, run_sweep
@@ -99,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_importance_parser(sub)
     return parser
 
 
@@ -152,6 +155,7 @@ COMMANDS = {
     "bench": run_bench,
     "compare": run_compare,
     "report": run_report,
+    "importance": run_importance,
 }
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ from fastlstm.interop._keras import check_fresh_init, from_keras, require_keras
 from fastlstm.report import summary_table
 from fastlstm.report._html import REPORT_FILE
 from fastlstm.report._scores import score_lines
+from fastlstm.results._ensemble import ensemble_lines, validation_ensemble
+from fastlstm.results._importance import importance_document
 from fastlstm.results._run_folder import IN_PROGRESS_KIND, strict_json
 from fastlstm.results._scores import validation_scores
 from fastlstm.runtime import _distributed as distributed
@@ -56,6 +58,7 @@ from fastlstm.runtime._distributed import barrier, is_primary
 from fastlstm.runtime._driver import SweepHalted
 from fastlstm.spec._schedulers import budget_headline, pruned_lines, rung_table
 from fastlstm.spec._sweep_spec import SweepSpec
+from fastlstm.stats import Importance
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
 RUN_CONFIG = "config.toml"
@@ -210,6 +213,8 @@ def run_sweep(args: argparse.Namespace, console: Console) -> int:
     _report(result, time.perf_counter() - start, log, args.json)
     _leaderboard(result, spec, log)
     _scores(result, ds, loaded, log)
+    _ensemble(result, ds, log)
+    _importance(result, log)
     _save(result, out, loaded)
     log.print(f"run folder: {out} (open {out / REPORT_FILE} in a browser)", highlight=False, soft_wrap=True)
     return 0
@@ -479,6 +484,29 @@ def _scores(result: Any, ds: Any, loaded: Any, console: Console) -> None:
     result.analysis["scores"] = doc
     for line in score_lines(doc):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _ensemble(result: Any, ds: Any, console: Console) -> None:
+    """Each configuration's seeds averaged into one model, scored on the validation rows
+    beside the mean member (fastlstm/results/_ensemble.py): ensemble.json and a few lines."""
+
+    doc = validation_ensemble(result, ds)
+    if doc is None:
+        return
+    result.analysis["ensemble"] = doc
+    for line in ensemble_lines(doc, result.configs):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _importance(result: Any, console: Console) -> None:
+    """One line under the summary: which hyperparameter moves the metric, beside the seeds
+    (importance.json; `fastlstm importance RUN_DIR` prints the whole table)."""
+
+    doc = importance_document(result)
+    if doc is None:
+        return
+    result.analysis["importance"] = doc
+    console.print(Importance.from_dict(doc).headline(), highlight=False, markup=False, soft_wrap=True)
 
 
 def _budget(result: Any, console: Console) -> None:

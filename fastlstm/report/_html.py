@@ -31,6 +31,8 @@ import numpy as np
 
 from fastlstm._common.html import esc, key_values, section, table
 from fastlstm.report import _plots as plots
+from fastlstm.report._ensemble import ensemble_body
+from fastlstm.report._importance import importance_body
 from fastlstm.report._scores import scores_body
 from fastlstm.report._style import CSS
 from fastlstm.spec._config_file import config_toml
@@ -55,7 +57,15 @@ if TYPE_CHECKING:
 REPORT_FILE = "report.html"
 PLOTS_FOLDER = "plots"
 # every figure the page can hold, as plots/<name>; a rebuild removes the ones it no longer draws
-PLOT_FILES = ("learning_curves.png", "final_metrics.png", "lr_range.png", "variance_sources.png", "verification.png")
+PLOT_FILES = (
+    "learning_curves.png",
+    "final_metrics.png",
+    "lr_range.png",
+    "variance_sources.png",
+    "verification.png",
+    "importance.png",
+    "reliability.png",
+)
 MAX_CURVE_CONFIGS = 6  # rows of learning curves
 MAX_BOX_CONFIGS = 16  # configurations in the distribution plot
 MAX_SEED_LINES = 8  # faint per-seed lines per curve
@@ -179,6 +189,8 @@ def contents(result: SweepResult) -> str:
     if result.budget is not None:
         entries.insert(2, ("budget", "Successive halving"))
     titles = {
+        "importance": "What moves the metric",
+        "ensemble": "Seeds as an ensemble",
         "scores": "Validation scores",
         "lr_range": "Learning-rate range test",
         "variance_sources": "Variance sources",
@@ -616,6 +628,10 @@ def build_report(
     if result.budget is not None:
         sections.insert(2, budget_section(result))
     analysis = result.analysis
+    if "importance" in analysis:
+        sections.append(guarded("importance", "What moves the metric", analysis["importance"], importance_body, page))
+    if "ensemble" in analysis:
+        sections.append(guarded("ensemble", "Seeds as an ensemble", analysis["ensemble"], ensemble_body, page))
     if "scores" in analysis:
         sections.append(guarded("scores", "Validation scores", analysis["scores"], scores_body, page))
     if "lr_range" in analysis:

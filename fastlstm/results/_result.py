@@ -36,6 +36,7 @@ from fastlstm.engine._program import ModelConfig, evaluate_sums, forward, normal
 from fastlstm.interop._keras import ensemble_keras, member_layers, to_keras
 from fastlstm.report._notebook import result_html, result_repr
 from fastlstm.results._ensemble import config_mean, ensemble_values, member_configs, usable_members
+from fastlstm.results._importance import importance
 from fastlstm.results._leaderboard import Leaderboard, leaderboard
 from fastlstm.results._run_folder import (
     GroupParams,
@@ -47,6 +48,7 @@ from fastlstm.results._run_folder import (
 from fastlstm.results._scores import scores
 from fastlstm.stats import (
     BestConfiguration,
+    Importance,
     Ranking,
     Summary,
     best_configuration,
@@ -483,6 +485,15 @@ class SweepResult:
         `metric` defaults to the scheduler's, else `fastlstm.stats.primary_metric`."""
 
         return leaderboard(self, metric, top)
+
+    def importance(self, metric: str | None = None, *, confidence: float = 0.95) -> Importance:
+        """What moves `metric`: each varied hyperparameter's (and each two-way interaction's)
+        share of its variance beside the seeds' share, each with an interval and whether it is
+        distinguishable from seed noise (`fastlstm.results.importance`). A full grid with >= 2
+        seeds: a fixed-effects ANOVA; random search: an additive surrogate with a permutation
+        null; after successive halving, at its first rung (the epoch every configuration reached)."""
+
+        return importance(self, metric, confidence=confidence)
 
     def save(
         self,

@@ -61,6 +61,7 @@ from fastlstm._common.files import (
 from fastlstm._common.version import __version__
 from fastlstm.data._loaded import LoadedData
 from fastlstm.report._html import PLOT_FILES, PLOTS_FOLDER, REPORT_FILE, build_report, write_report_files
+from fastlstm.results._importance import importance_document
 from fastlstm.spec._config_file import config_toml
 from fastlstm.spec._sweep_spec import SpecError, SweepSpec
 from fastlstm.stats import (
@@ -86,6 +87,7 @@ ANALYSIS_FILES = {
     "variance_sources": "variance_sources.json",
     "scores": "scores.json",  # validation scores after a CLI sweep (fastlstm/results/_scores.py)
     "ensemble": "ensemble.json",  # each configuration's seeds as one model (fastlstm/results/_ensemble.py)
+    "importance": "importance.json",  # what moves the metric (fastlstm/results/_importance.py)
 }
 # not sealed by the marker's digests: analysis documents may be saved into the folder later,
 # `fastlstm report` draws report.html again from the rest (plots/ is a folder: not sealed), and
@@ -135,6 +137,8 @@ def write_run_folder(
     if data is not None and not isinstance(data, LoadedData):
         raise ValueError(f"data must be a fastlstm.data.LoadedData (from read_data) or None, got {type(data).__name__}")
     extra = _checked_extra(extra_environment)
+    if report:
+        result = with_importance(result)
     analysis = _checked_analysis(result.analysis)
     path = Path(path)
     with write_folder_atomically(
@@ -161,6 +165,18 @@ def write_report_into(folder: Path, result: SweepResult, environment_json: str, 
     """report.html and plots/ in the folder being written, from the environment as saved
     (read back from its JSON, so a later `fastlstm report` draws the very same page)."""
     write_report_files(folder, build_report(result, json.loads(environment_json), summary=summary))
+
+
+def with_importance(result: SweepResult) -> SweepResult:
+    """`result` with what moves the metric among its analysis documents, when the sweep can
+    say (a grid or a search with 2 or more seeds) and has not said yet: the report draws it for
+    people. A copy: the caller's `result.analysis` is left as it was."""
+    if "importance" in result.analysis:
+        return result
+    document = importance_document(result)
+    if document is None:
+        return result
+    return dataclasses.replace(result, analysis={**result.analysis, "importance": document})
 
 
 def _checked_analysis(analysis: Mapping[str, object]) -> dict[str, Any]:
@@ -468,7 +484,7 @@ def write_report(result: SweepResult, folder: str | Path, environment: Mapping[s
     folder = Path(folder)
     if environment is None and (folder / ENVIRONMENT_FILE).exists():
         environment = read_json_file(folder, ENVIRONMENT_FILE)
-    report = build_report(result, environment)
+    report = build_report(with_importance(result), environment)
     plots_folder = folder / PLOTS_FOLDER
     plots_folder.mkdir(exist_ok=True)
     for name, png in report.images.items():

@@ -419,7 +419,8 @@ def _anova(table: _Table, confidence: float, resamples: int, rng: np.random.Gene
     df_res = int(table.y.size - len(table.counts))
     means, ss_within, ss_total = _cell_stats(table, table.y)
     names, ss, df = _anova_ss(table, means)
-    f = (ss / df) / (ss_within / df_res)
+    with np.errstate(divide="ignore", invalid="ignore"):  # seeds that agree exactly: F is inf (p 0) or 0/0
+        f = (ss / df) / (ss_within / df_res)
     p = stats.f.sf(f, df, df_res)
     omega = _omega(ss, df, ss_within, ss_total, df_res)
     seeds = ss_within / ss_total
@@ -454,7 +455,7 @@ def _key_basis(values: list[object], distinct: tuple[object, ...]) -> np.ndarray
     """(G, d) one key's additive basis over the cells: a cubic B-spline of a numeric key with
     > 3 distinct values (of its log when all > 0 and spanning more than a factor of 10, as
     log-uniform draws are), treatment-coded levels otherwise (patsy's C(...))."""
-    import patsy  # type: ignore[import-untyped]  # no stubs; statsmodels' formula layer
+    import patsy  # statsmodels' formula layer
 
     if _is_numeric(distinct) and len(distinct) > 3:
         x = np.array(values, np.float64)
