@@ -451,17 +451,20 @@ def _is_numeric(values: tuple[object, ...]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _key_basis(values: list[object], distinct: tuple[object, ...]) -> np.ndarray:
-    """(G, d) one key's additive basis over the cells: a cubic B-spline of a numeric key with
+def _key_basis(values: list[object], distinct: tuple[object, ...], most: int = 4) -> np.ndarray:
+    """(G, d) one key's additive basis over the cells: a B-spline of a numeric key with
     > 3 distinct values (of its log when all > 0 and spanning more than a factor of 10, as
-    log-uniform draws are), treatment-coded levels otherwise (patsy's C(...))."""
+    log-uniform draws are), treatment-coded levels otherwise (patsy's C(...)). The spline has
+    at most `most` columns (cubic from 3 on), so a short search still leaves the residual
+    degrees of freedom the test needs."""
     import patsy  # statsmodels' formula layer
 
     if _is_numeric(distinct) and len(distinct) > 3:
         x = np.array(values, np.float64)
         if x.min() > 0 and x.max() > 10 * x.min():
             x = np.log(x)
-        return np.asarray(patsy.dmatrix(f"0 + bs(x, df={min(4, len(distinct) - 1)})", {"x": x}), np.float64)
+        df = max(1, min(most, len(distinct) - 1))
+        return np.asarray(patsy.dmatrix(f"0 + bs(x, df={df}, degree={min(3, df)})", {"x": x}), np.float64)
     level = {v: j for j, v in enumerate(distinct)}
     return _treatment(np.array([level[v] for v in values]), len(distinct))
 
@@ -485,7 +488,8 @@ def _fit_shares(
 
 def _surrogate_design(table: _Table) -> tuple[list[np.ndarray], np.ndarray, list[slice]]:
     g = len(table.counts)
-    blocks = [_key_basis([d[j] for j in table.levels[:, i]], d) for i, d in enumerate(table.distinct)]
+    most = min(4, max(1, (g - 3) // max(1, len(table.distinct))))  # columns per key the configurations allow
+    blocks = [_key_basis([d[j] for j in table.levels[:, i]], d, most) for i, d in enumerate(table.distinct)]
     design = np.hstack([np.ones((g, 1)), *blocks])
     edges = np.cumsum([1] + [b.shape[1] for b in blocks])
     return blocks, design, [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
