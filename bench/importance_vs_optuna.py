@@ -5,8 +5,9 @@
 Needs `pip install 'fastlstm[bench]'` (optuna). Task: the built-in `early_cue` (1024 rows, the
 last quarter for validation). Search space: learning_rate log-uniform in [1e-3, 5e-2] (it
 matters) and clipnorm uniform in [1e3, 1e4] - inert by construction: Keras clips a gradient
-only when its norm exceeds clipnorm, this model's gradient norms are far below 1e3, so
-clipping multiplies by exactly 1 and every member trains bit for bit as without it.
+only when its norm exceeds clipnorm, and this model's gradient norms are far below 1e3, so
+clipping multiplies by 1 (up to float rounding, which moves a member's trajectory a little,
+as a seed would, in no direction that depends on clipnorm's value).
 
 Per search seed (repeat r): one `fl.sweep` draws `trials` configurations (`search_seed=r`)
 and trains each with `seeds` seeds. fastlstm's importance (`result.importance()`: an additive

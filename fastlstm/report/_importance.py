@@ -55,6 +55,7 @@ def _sentence(doc: Mapping[str, Any]) -> str:
 
 def _row(term: Mapping[str, Any]) -> list[str]:
     share, low, high = (_number(term.get(k)) for k in ("share", "low", "high"))
+    low, high = max(low, 0.0), min(high, 1.0)  # a share of the variance: shown within [0, 100%]
     interval = f"[{_percent(low)}, {_percent(high)}]" if math.isfinite(low) and math.isfinite(high) else "—"
     p = term.get("p_value")
     distinguishable = term.get("distinguishable")
@@ -86,7 +87,7 @@ def importance_bars(doc: Mapping[str, Any]) -> bytes:
     shares = np.array([max(_number(t.get("share")), 0.0) for t in rows])
     shares = np.nan_to_num(shares) * 100
     low = np.nan_to_num(np.array([_number(t.get("low")) for t in rows]), nan=0.0) * 100
-    high = np.nan_to_num(np.array([_number(t.get("high")) for t in rows]), nan=0.0) * 100
+    high = np.clip(np.nan_to_num(np.array([_number(t.get("high")) for t in rows]), nan=0.0), 0, 1) * 100
     xerr = np.clip([shares - np.clip(low, 0, None), high - shares], 0, None)
     for i, term in enumerate(rows):
         _bar(ax, i, shares[i], term)

@@ -138,6 +138,9 @@ class Importance:
         ]
         return [head, *table, self.note]
 
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
     def headline(self) -> str:
         """One line for under a summary: what is distinguishable, the seeds' share, what is not."""
         ranked = self.ranked()
@@ -174,12 +177,13 @@ def _float(value: object) -> float:
 def _pct_number(value: float) -> str:
     if not math.isfinite(value):
         return "n/a"
-    v = max(value, 0.0) * 100
+    v = min(max(value, 0.0), 1.0) * 100  # a resampled share can leave [0, 1]; a share of the variance cannot
     return f"{v:.1f}" if v < 10 else f"{v:.0f}"
 
 
 def _percent(value: float) -> str:
-    """A share for display: clipped at 0 (omega squared below 0 means 'no effect beyond noise')."""
+    """A share for display: clipped to [0, 100%] (omega squared below 0 means 'no effect beyond
+    noise'; a bootstrap share above 1 comes from components that cancel in one resample)."""
     return "n/a" if not math.isfinite(value) else f"{_pct_number(value)}%"
 
 
