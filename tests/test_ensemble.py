@@ -344,3 +344,22 @@ def test_an_ensemble_round_trips_through_keras(clf, tmp_path):
     fewer = _with_members(result, diverge).to_keras(ensemble=True, config=1)
     assert "member_3" not in {layer.name for layer in fewer.layers}
     np.testing.assert_allclose(fewer.predict(x, verbose=0), result.predict(x)[[4, 5]].mean(0), atol=1e-5)
+
+
+def test_an_underconfident_ensemble_is_explained_only_when_it_is_one():
+    """ECE above the members' while the ensemble's confidence is below its accuracy: the note
+    says why (averaging flattens) and what corrects it; an overconfident one, or a better ECE, is not noted."""
+    from fastlstm.results._ensemble import underconfidence_note
+
+    def row(config, ece, member_ece, gap):
+        return {
+            "config": config,
+            "ece": {"ensemble": ece, "mean_member": member_ece},
+            "overconfidence": {"ensemble": gap},
+        }
+
+    note = underconfidence_note([row(0, 0.08, 0.05, -0.07), row(1, 0.03, 0.05, -0.02), row(2, 0.09, 0.05, 0.04)])
+    assert note is not None and note.startswith("configuration 0: the ensemble is less confident than accurate")
+    assert "temperature" in note
+    assert underconfidence_note([row(1, 0.03, 0.05, -0.02), row(2, 0.09, 0.05, 0.04)]) is None
+    assert underconfidence_note([{"config": 0}]) is None  # regression: no calibration numbers

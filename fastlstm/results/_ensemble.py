@@ -165,15 +165,52 @@ def _calibration(probs: np.ndarray, members: np.ndarray, labels: np.ndarray, bin
         return {"nll": {"ensemble": None, "mean_member": None}, "ece": {"ensemble": None, "mean_member": None}}
     nll = [negative_log_likelihood(p, labels) for p in members]
     ece = [expected_calibration_error(p, labels, bins) for p in members]
+    gap = [_overconfidence(p, labels, bins) for p in members]
     pooled = members.reshape(-1, members.shape[-1])
     return {
         "nll": {"ensemble": negative_log_likelihood(probs, labels), "mean_member": float(np.mean(nll))},
         "ece": {"ensemble": expected_calibration_error(probs, labels, bins), "mean_member": float(np.mean(ece))},
+        "overconfidence": {"ensemble": _overconfidence(probs, labels, bins), "mean_member": float(np.mean(gap))},
         "reliability": {
             "ensemble": table(probs, labels),
             "members_pooled": table(pooled, np.tile(labels, len(members))),
         },
     }
+
+
+def _overconfidence(probs: np.ndarray, labels: np.ndarray, bins: int) -> float:
+    """Mean top-class confidence minus accuracy: > 0 overconfident, < 0 underconfident."""
+    table = reliability_bins(probs, labels, bins)
+    count = np.asarray(table["count"], np.float64)
+    if count.sum() == 0:
+        return float("nan")
+    confidence = np.nan_to_num(np.asarray(table["confidence"], np.float64))
+    accuracy = np.nan_to_num(np.asarray(table["accuracy"], np.float64))
+    return float(np.sum(count * (confidence - accuracy)) / count.sum())
+
+
+def underconfidence_note(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why an ensemble's ECE can exceed its members' while its accuracy and NLL are better: the
+    mean of members that disagree is less confident than it is accurate (the members were
+    calibrated, their average is not). Said when it happens, with the way out."""
+    under = [
+        r["config"]
+        for r in rows
+        if r.get("ece", {}).get("ensemble") is not None
+        and r["ece"]["mean_member"] is not None
+        and r["ece"]["ensemble"] > r["ece"]["mean_member"]
+        and (r.get("overconfidence", {}).get("ensemble") or 0.0) < 0
+    ]
+    if not under:
+        return None
+    which = ", ".join(str(c) for c in under[:8]) + (" ..." if len(under) > 8 else "")
+    return (
+        f"configuration{'s' if len(under) > 1 else ''} {which}: the ensemble is less confident than accurate "
+        "(its mean top-class confidence is below its accuracy), so its ECE exceeds its members' even where its "
+        "accuracy and NLL are better - averaging members that disagree flattens the probabilities, most when "
+        "the members are short of training or one seed failed. A temperature fitted on held-out rows after "
+        "averaging corrects it (Rahaman & Thiery 2021; Wu & Gales 2021)."
+    )
 
 
 def _headline(result: SweepResult) -> str:
@@ -255,7 +292,7 @@ def validation_ensemble(result: SweepResult, ds: Dataset, bins: int = DEFAULT_BI
         "bins": bins if calibrated else None,
         "edges": np.linspace(0.0, 1.0, bins + 1).tolist() if calibrated else None,
         "configs": rows,
-        "notes": [] if note is None else [note],
+        "notes": [n for n in (note, underconfidence_note(rows)) if n is not None],
     }
     return json.loads(strict_json(doc))
 
@@ -298,12 +335,14 @@ def ensemble_lines(doc: Mapping[str, Any] | None, configs: Sequence[Mapping[str,
 
     ranked = sorted(doc["configs"], key=key)
     averaged = doc.get("averaged", "outputs")
-    lines = [f"ensembles of each configuration's seeds (mean {averaged}; {doc['rows']} validation rows):"]
+    lines = [
+        f"ensembles of each configuration's seeds (mean {averaged}; {doc['rows']} validation rows; the mean member's in parentheses):"
+    ]
     show_settings = len(configs) > 1
     lines += [_config_line(row, name, doc["calibration"], show_settings) for row in ranked[:SHOWN_CONFIGS]]
     if len(ranked) > SHOWN_CONFIGS:
         lines.append(f"  ({len(ranked) - SHOWN_CONFIGS} more in report.html)")
-    return lines
+    return lines + [f"  note: {n}" for n in doc.get("notes") or []]
 
 
 __all__ = [
