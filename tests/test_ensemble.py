@@ -315,7 +315,7 @@ def test_the_terminal_lines_show_the_top_five():
     ]
     doc = {"configs": rows, "headline": "mae", "higher_is_better": False, "rows": 5, "calibration": False}
     lines = ensemble_lines(doc, [{"units": c} for c in range(8)])
-    assert len(lines) == 7 and lines[1].startswith("  config 7 (units=7)") and lines[-1] == "  (3 more in report.html)"
+    assert len(lines) == 7 and lines[1].startswith("  config 7 (units 7)") and lines[-1] == "  (3 more in report.html)"
 
 
 # the Keras export

@@ -14,6 +14,7 @@ import numpy as np
 
 from fastlstm._common.html import esc, table
 from fastlstm.report._plots import WIDTH_IN, _figure, _png
+from fastlstm.stats._text import config_label
 
 if TYPE_CHECKING:
     from fastlstm.report._html import Page
@@ -56,7 +57,7 @@ def ensemble_body(page: Page, doc: Mapping[str, Any]) -> str:
 
 
 def _row(row: Mapping[str, Any], name: str, calibrated: bool) -> list[str]:
-    settings = ", ".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items()) or "—"
+    settings = config_label(row.get("settings") or {}) or "—"
     cells = [
         esc(f"{row['config']}: {settings}"),
         esc(len(row["used"])),

@@ -32,6 +32,7 @@ from fastlstm.stats._calibration import (
     negative_log_likelihood,
     reliability_bins,
 )
+from fastlstm.stats._text import config_label
 
 if TYPE_CHECKING:
     from fastlstm.data._prepare import Dataset
@@ -302,7 +303,8 @@ def _number(value: object) -> str:
 
 
 def _settings(settings: Mapping[str, object]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in settings.items())
+    """'learning_rate 0.01206, dropout 0.04464', as the other terminal tables write settings."""
+    text = config_label(settings)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
