@@ -325,3 +325,19 @@ def test_compare_cli_errors_are_one_line_and_exit_2(saved_runs, tmp_path, capsys
     assert main([a.format(**paths) for a in ["compare", *args]]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_side_whose_seeds_all_agree_gives_no_precision_warning():
+    """Every seed of one configuration at the same accuracy is exact data; scipy's
+    'catastrophic cancellation' warning about it reached the CLI as a stray line."""
+    import warnings
+
+    from fastlstm.stats import compare_samples
+
+    same = np.full(4, 0.9642857, np.float32).astype(np.float64)
+    spread = np.array([0.93, 1.0, 0.96, 0.89])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        welch = compare_samples(spread, same)
+        paired = compare_samples(spread, same, paired=True)
+    assert np.isfinite(welch.welch_p) and np.isfinite(paired.paired_p)
