@@ -377,3 +377,21 @@ def test_a_long_table_with_unknown_role_names_asks_for_them(tmp_path: Path, caps
     assert "looks like a long table" in err and "--id-column COL --time-column COL" in err
     data = read_data(tmp_path / "t.csv", id_column="day", time_column="hour")
     assert data.x.shape[:2] == (4, 6)
+
+
+def test_a_column_to_keep_and_to_drop_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--features f0 --drop-columns f0 kept f0 without a word; now it is a contradiction named."""
+    long_frame().to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataFileError, match=r"--features 'f0' is also in --drop-columns"):
+        read_data(tmp_path / "t.csv", features=["f0", "f1"], drop_columns=["f0"])
+    series = tmp_path / "s.csv"
+    pd.DataFrame({"date": pd.date_range("2020", periods=40, freq="D"), "load": np.arange(40.0)}).to_csv(
+        series, index=False
+    )
+    err = cli_error(
+        capsys, "sweep", "--data", str(series), "--format", "series", "--window", "5",
+        "--features", "load", "--drop-columns", "load",
+    )  # fmt: skip
+    assert "--features 'load' is also in --drop-columns" in err

@@ -146,6 +146,16 @@ def check_named(source: Path, found: Sequence[str], names: Sequence[str] | None,
         raise DataFileError(source, f"{flag} {missing[0]!r} is not a column; {_show_found(found)}")
 
 
+def check_kept_or_dropped(source: Path, features: Sequence[str] | None, drop_columns: Sequence[str] | None) -> None:
+    """A column named both to keep (--features) and to drop (--drop-columns) is a contradiction;
+    reading it either way would be a silent guess."""
+    both = [c for c in features or () if c in set(drop_columns or ())]
+    if both:
+        raise DataFileError(
+            source, f"--features {both[0]!r} is also in --drop-columns: name it in one of them, not both"
+        )
+
+
 def pick_role(
     source: Path, candidates: Sequence[str], explicit: str | None, names: frozenset[str], role: str, flag: str
 ) -> str | None:
@@ -188,6 +198,7 @@ def assign_roles(
         (drop_columns, "--drop-columns"),
     ):
         check_named(source, found, names, flag)
+    check_kept_or_dropped(source, features, drop_columns)
     dropped = set(drop_columns or ())
     left = [c for c in found if c not in dropped]
     labels = list(label_columns) if label_columns else []

@@ -36,7 +36,14 @@ import numpy as np
 
 from fastlstm._common.coerce import to_python
 from fastlstm.data._loaded import DataFileError, DataFormat, LoadedData, count, sha256_of
-from fastlstm.data._roles import calendar_columns, check_named, label_like, show_names, time_keys
+from fastlstm.data._roles import (
+    calendar_columns,
+    check_kept_or_dropped,
+    check_named,
+    label_like,
+    show_names,
+    time_keys,
+)
 from fastlstm.data._tabular import check_complete, frame_sha256, numeric_columns, read_table
 
 
@@ -104,6 +111,7 @@ def _series_roles(
     check_named(source, found, [time_column] if time_column else None, "--time-column")
     check_named(source, found, features, "--features")
     check_named(source, found, drop_columns, "--drop-columns")
+    check_kept_or_dropped(source, features, drop_columns)
     dropped = set(drop_columns or ())
     chosen = set(features or ())
     times = [c for c in found if c == time_column or (c in calendar_columns(found) and c not in chosen)]
