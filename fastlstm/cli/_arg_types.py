@@ -51,3 +51,37 @@ def non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
     return value
+
+
+def device_selection(text: str) -> int | list[int]:
+    """`--devices 2` (a count) or `--devices 0,1` (device ids)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a device count or comma-separated device ids, got {text!r}")
+    values = [int(p) for p in parts]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a device is listed twice in {text!r}")
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"expected a device count of at least 1, got {text!r}")
+        return values[0]
+    return values
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def workload(text: str) -> str:
+    """`fastlstm bench --workload W1`: one of the benchmark's workloads."""
+    from fastlstm.benchmark.workloads import PUBLIC_WORKLOADS, WORKLOADS  # numpy only, and only for bench
+
+    if text not in WORKLOADS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(PUBLIC_WORKLOADS)}, got {text!r}")
+    return text

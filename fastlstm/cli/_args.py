@@ -9,6 +9,10 @@ A flag that sets one spec key is made from that key's declaration (its `SweepSpe
 `DataSpec` field, fastlstm/spec/_options.py): the flag's name, its choices or number
 type, and its help with the default - the spec's, which is what a config file that leaves
 the key out gets, and the built-in task's where that differs (`BUILTIN`).
+
+`fastlstm` parses with a table of what these make (fastlstm/cli/_parser.py: `--help` and a
+bad flag then need no JAX): after changing a flag or a declaration, run
+`python -m fastlstm.cli._parser_table` (tests/test_fixed_costs.py fails until then).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
+from fastlstm.cli._arg_types import device_selection, non_negative
 from fastlstm.engine._model import ModelSpec
 from fastlstm.engine._optimizers import OPTIMIZER_DEFAULTS
 from fastlstm.spec._options import Option, bounds_of, choices_of, declared, default_of, flag_of, has_type
@@ -178,28 +183,3 @@ def add_device_arguments(parser: argparse.ArgumentParser, number_types: dict[str
         help="join the processes JAX finds in the environment (SLURM, Open MPI, Kubernetes, a TPU pod); "
         "automatic under srun, mpirun and on a TPU pod",
     )
-
-
-def device_selection(text: str) -> int | list[int]:
-    """`--devices 2` (a count) or `--devices 0,1` (device ids)."""
-    parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(f"expected a device count or comma-separated device ids, got {text!r}")
-    values = [int(p) for p in parts]
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"a device is listed twice in {text!r}")
-    if len(values) == 1 and "," not in text:
-        if values[0] < 1:
-            raise argparse.ArgumentTypeError(f"expected a device count of at least 1, got {text!r}")
-        return values[0]
-    return values
-
-
-def non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value

@@ -10,17 +10,9 @@ from rich.console import Console
 
 from fastlstm.benchmark import compare
 from fastlstm.benchmark.systems import SYSTEMS
-from fastlstm.benchmark.workloads import PUBLIC_WORKLOADS, WORKLOADS
-from fastlstm.cli._arg_types import fraction, non_negative_float, positive_float, positive_int
+from fastlstm.cli._arg_types import fraction, non_negative_float, positive_float, positive_int, workload
 
 BENCH_WIDTH = 170  # the bench table's columns, unwrapped
-
-
-def _workload(text: str) -> str:
-
-    if text not in WORKLOADS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(PUBLIC_WORKLOADS)}, got {text!r}")
-    return text
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +27,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument(
         "--workload",
-        type=_workload,
+        type=workload,
         default="W1",
         metavar="W1|W2|W3",
         help="W1: 64 steps, 64 units; W2: 256 steps, 2x128 units; W3: W1 x 2 learning rates (default W1)",

@@ -1,5 +1,9 @@
 """`fastlstm` command line: a thin layer over the library, one module per command.
 
+The arguments are parsed before anything of the library is imported (fastlstm/cli/_parser.py:
+`--help` and a bad flag answer without loading JAX); then the command's module is imported
+and its runner called.
+
 - `sweep` (sweep_command.py): seeds x settings of one LSTM; with no arguments 8 seeds of
   the built-in early-cue task with Keras's defaults; `--sources` the variance sources.
 - `lr-range` (lr_range_command.py): the learning-rate range test.
@@ -15,94 +19,32 @@
 from __future__ import annotations
 
 import argparse
-import re
+import importlib
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from fastlstm.cli._parser import build_parser, parse
 
-from fastlstm._common.suggest import did_you_mean
-from fastlstm.cli._arg_types import finite_float, positive_float, positive_int
-from fastlstm.cli._bench import BENCH_WIDTH, add_bench_parser, run_bench
-from fastlstm.cli._compare import add_compare_parser, run_compare
-from fastlstm.cli._doctor import add_doctor_parser, run_doctor
-from fastlstm.cli._importance import add_importance_parser, run_importance
-from fastlstm.cli._lr_range import add_lr_range_parser, run_lr_range
-from fastlstm.cli._report import add_report_parser, run_report
-from fastlstm.cli._sweep import add_sweep_parser, run_sweep
-from fastlstm.runtime._driver import SweepHalted
+if TYPE_CHECKING:
+    from rich.console import Console
 
 OUT_OVERWRITE_HINT = "pass --overwrite"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
-
-class _OneLineErrors(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr (exit 2) instead of the whole usage,
-    with a 'did you mean' for a misspelt flag or choice, and choices read in any case
-    (`--optimizer Adam` is adam)."""
-
-    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
-        choices = kwargs.get("choices")
-        if choices is not None and "type" not in kwargs and all(isinstance(c, str) for c in choices):
-            kwargs["type"] = _any_case(choices)
-        return super().add_argument(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}{_suggestion(self, message)} (see {self.prog} --help)\n")
-
-
-def _any_case(choices: Sequence[str]) -> Callable[[str], str]:
-    """A type that maps 'Adam' to the choice 'adam' (and leaves unknown text for argparse to refuse)."""
-    canonical = {c.lower(): c for c in choices}
-    return lambda text: canonical.get(text.lower(), text)
-
-
-def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
-    """' (did you mean '--epochs'?)' for an unrecognized flag or an invalid choice."""
-
-    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-    if choice:
-        return did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
-    flags = re.findall(r"(--[\w-]+)", message) if message.startswith("unrecognized arguments") else []
-    known = {option for action in _all_actions(parser) for option in action.option_strings}
-    return "".join(did_you_mean(flag, known) for flag in flags[:1])
-
-
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """parse_args, with unknown flags reported by the subcommand that got them, so a
-    'did you mean' is one of that command's flags (`fastlstm sweep: ... '--epochs'`)."""
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
-    return args
-
-
-def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    """Every argument of `parser` and of its subcommands (unknown flags reach the top parser)."""
-    actions = list(parser._actions)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                actions += _all_actions(sub)
-    return actions
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineErrors(prog="fastlstm", description="Batched multi-seed LSTM sweeps in JAX.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    numbers = {"positive": positive_int, "finite": finite_float, "positive_float": positive_float}
-    add_sweep_parser(sub, numbers)
-    add_lr_range_parser(sub, numbers)
-    add_doctor_parser(sub, numbers)
-    add_bench_parser(sub)
-    add_compare_parser(sub)
-    add_report_parser(sub)
-    add_importance_parser(sub)
-    return parser
+# subcommand -> "module:function" of its runner (args, console) -> exit code, imported once the
+# arguments parse: the parser needs no more than argparse (fastlstm/cli/_parser.py)
+COMMANDS = {
+    "sweep": "fastlstm.cli._sweep:run_sweep",
+    "lr-range": "fastlstm.cli._lr_range:run_lr_range",
+    "doctor": "fastlstm.cli._doctor:run_doctor",
+    "bench": "fastlstm.cli._bench:run_bench",
+    "compare": "fastlstm.cli._compare:run_compare",
+    "report": "fastlstm.cli._report:run_report",
+    "importance": "fastlstm.cli._importance:run_importance",
+}
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
@@ -114,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A bad argument, config, data file or output path, or a missing optional
     dependency, found before or after training, is one line on stderr and exit 2; Ctrl-C is
     one line and exit 130; neither prints a traceback."""
-    args = _parse(build_parser(), argv)
+    args = parse(build_parser(), argv)
     previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return _run_command(args)
@@ -131,32 +73,46 @@ def _still_resumable(args: argparse.Namespace) -> str:
     return ""
 
 
+def _runner(command: str) -> Callable[[argparse.Namespace, Console], int]:
+    """The command's runner, its module imported now (the library, JAX included, with it)."""
+    import fastlstm
+
+    fastlstm._configure_host_devices()  # a bad FASTLSTM_CPU_DEVICES is this command's error
+    module, _, name = COMMANDS[command].partition(":")
+    runner: Callable[[argparse.Namespace, Console], int] = getattr(importlib.import_module(module), name)
+    return runner
+
+
+def _console(command: str) -> Console:
+    from rich.console import Console
+
+    if command != "bench":
+        return Console()
+    from fastlstm.cli._bench import BENCH_WIDTH
+
+    return Console(width=max(Console().width, BENCH_WIDTH))
+
+
 def _run_command(args: argparse.Namespace) -> int:
-    console = Console(width=max(Console().width, BENCH_WIDTH)) if args.command == "bench" else Console()
     try:
-        return COMMANDS[args.command](args, console)
+        runner = _runner(args.command)
+        return runner(args, _console(args.command))
     except (ValueError, OSError, ImportError) as err:  # ImportError: an optional dependency (pip install ...)
         text = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the cause wrote
         print(f"fastlstm {args.command}: error: {text}", file=sys.stderr)  # plain print: paths may hold [markup]
         return 2
-    except KeyboardInterrupt:  # before training took the signal over (reading, compiling)
+    except KeyboardInterrupt:  # before training took the signal over (importing, reading, compiling)
         print(f"fastlstm {args.command}: interrupted{_still_resumable(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except SweepHalted as err:  # after Ctrl-C or SIGTERM, with the checkpoint saved
+    except RuntimeError as err:
+        from fastlstm.runtime._driver import SweepHalted  # imported already: the runner raised it
+
+        if not isinstance(err, SweepHalted):
+            raise
+        # after Ctrl-C or SIGTERM, with the checkpoint saved
         print(f"fastlstm {args.command}: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
-
-# subcommand -> its runner (args, console) -> exit code
-COMMANDS = {
-    "sweep": run_sweep,
-    "lr-range": run_lr_range,
-    "doctor": run_doctor,
-    "bench": run_bench,
-    "compare": run_compare,
-    "report": run_report,
-    "importance": run_importance,
-}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,13 @@
 """JAX's persistent compilation cache, on by default in a user cache folder.
 
-A second sweep with the same shapes then skips XLA compilation. Set
+A second sweep with the same shapes then skips XLA compilation. Every training path
+(`fl.sweep`, `fl.run`, and so `fastlstm sweep`, `lr-range`, `doctor`, halving's rungs)
+calls `enable_compilation_cache()` before its first compile. The folder is
+`$XDG_CACHE_HOME/fastlstm/jax`, by default `~/.cache/fastlstm/jax`; deleting it
+(`rm -rf ~/.cache/fastlstm/jax`) clears the cache, at the price of compiling again. Set
 `FASTLSTM_CACHE_DIR` to move it, `FASTLSTM_CACHE_DIR=off` to leave JAX's cache
-settings alone; a cache folder the user configured in JAX is never overridden.
+settings alone; a cache folder the user configured in JAX is never overridden. Programs
+that compile in under 0.2 s are not written (JAX's `persistent_cache_min_compile_time_secs`).
 """
 
 from __future__ import annotations
