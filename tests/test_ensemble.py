@@ -363,3 +363,22 @@ def test_an_underconfident_ensemble_is_explained_only_when_it_is_one():
     assert "temperature" in note
     assert underconfidence_note([row(1, 0.03, 0.05, -0.02), row(2, 0.09, 0.05, 0.04)]) is None
     assert underconfidence_note([{"config": 0}]) is None  # regression: no calibration numbers
+
+
+def test_predicting_again_reuses_the_compiled_forward_pass(caplog):
+    """A sweep's summary predicts twice (scores, then ensembles) and users predict more: one
+    compile per input shape, not one per call (a fresh jax.jit each call traced it again)."""
+    import jax
+
+    x, y = make_data(n=24, timesteps=5, features=2)
+    result = fl.sweep(x, y, seeds=2, epochs=1, verbose=0, model=fl.ModelSpec(units=5))  # a shape of its own
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level("WARNING"):
+            result.predict(x)
+            result.predict(x, ensemble=True)
+            result.predict_labels(x)
+    finally:
+        jax.config.update("jax_log_compiles", False)
+    forward_compiles = [r for r in caplog.records if "Compiling jit(forward)" in r.getMessage()]
+    assert len(forward_compiles) == 1

@@ -259,7 +259,7 @@ class SweepResult:
         steps = (xs.shape[1],) if self.meta.get("sequence_output") else ()
         result = np.zeros((len(self.members), xs.shape[0], *steps, self.meta["out_dim"]), np.float32)
         for g in self.groups:
-            fn = jax.jit(jax.vmap(functools.partial(forward, self._model_config(g)), in_axes=(0, None, None)))
+            fn = _members_forward(self._model_config(g))
             for start in range(0, xs.shape[0], chunk):
                 xb = xs[start : start + chunk]
                 mb = None if mask is None else mask[start : start + chunk]
@@ -526,6 +526,14 @@ class SweepResult:
         The run folder writer calls this inside its temporary folder; call `save` instead.
         """
         write_result_core(self, folder)
+
+
+@functools.lru_cache(maxsize=16)
+def _members_forward(cfg: ModelConfig) -> Any:
+    """One jitted, member-vmapped forward pass per model configuration: `predict` is called
+    several times after a sweep (scores, ensembles, the user's own), and a fresh `jax.jit`
+    each time would trace and compile it again."""
+    return jax.jit(jax.vmap(functools.partial(forward, cfg), in_axes=(0, None, None)))
 
 
 def _head_in_units(params: Any, scaling: Mapping[str, float] | None) -> Any:
