@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, TypedDict, cast
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from fastlstm.engine._augment import augment_batch
 from fastlstm.engine._callbacks import Callback, CallbackSignal
@@ -38,6 +39,9 @@ from fastlstm.engine._optimizers import OPTIMIZER_FLAGS, learning_rate_at, make_
 BALANCED_HPARAM = "class_weight_balanced"
 OVERSAMPLE_HPARAM = "oversample"
 
+# The device mesh's axes (fastlstm/runtime/_devices.py, which does not import this module):
+# members, and a member's batch rows when fewer members than devices leave some idle.
+MEMBER_AXIS, DATA_AXIS = "members", "data"
 STEPS_KEY = "_valid_steps"  # per-timestep targets: how many steps the sums are over
 EVAL_BATCH = 256  # rows per evaluation chunk (bounds activation memory)
 
@@ -317,8 +321,11 @@ class TrainProgram:
     driver wraps them in `jit(vmap(...))`.
     """
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, rows: jax.sharding.Sharding | None = None):
         self.cfg = cfg
+        # Data parallel inside a member (fastlstm/runtime/_devices.py `data_mesh`): every
+        # batch's rows are split over this sharding's "data" axis; None: the batch stays whole.
+        self.rows = rows
         self.model = cfg.model
         self.flags = {k: dict(cfg.optimizer_flags).get(k, v) for k, v in OPTIMIZER_FLAGS[cfg.optimizer].items()}
         self.loss_fn = LOSSES[cfg.loss]
@@ -416,9 +423,12 @@ class TrainProgram:
         count = jnp.sum(ok_rows).astype(jnp.float32)
         key = jax.random.fold_in(epoch_key, i)
         steps = step_weights(mb, ok_rows.astype(jnp.float32), xb.shape[1]) if self.cfg.sequence else None
-        (loss, out), grads = jax.value_and_grad(self.batch_loss, has_aux=True)(
-            st.params, xb, yb, wb, mb, count, key, hp, steps
-        )
+        if self.rows is None:
+            (loss, out), grads = jax.value_and_grad(self.batch_loss, has_aux=True)(
+                st.params, xb, yb, wb, mb, count, key, hp, steps
+            )
+        else:
+            (loss, out), grads = self.split_value_and_grad(st.params, xb, yb, wb, mb, count, key, hp)
         updates, opt_state = tx.update(grads, st.opt_state, st.params, learning_rate=self.current_lr(st, hp))
         params = jax.tree.map(jnp.add, st.params, updates)
         training = st.active
@@ -444,6 +454,41 @@ class TrainProgram:
             new_sums[STEPS_KEY] = jnp.sum(cast(jax.Array, steps))
         sums = jax.tree.map(lambda acc, v: acc + jnp.where(training, v, 0.0), sums, new_sums)
         return (st, sums), None
+
+    def split_value_and_grad(self, params, xb, yb, wb, mb, count, key, hp) -> tuple[tuple[jax.Array, jax.Array], Any]:
+        """`value_and_grad(batch_loss)` with the batch's rows split over the "data" devices
+        (`shard_map`): each device runs the forward and backward passes of its rows, and
+        the loss (a sum over rows / `count`) and the gradient are summed across devices once
+        per batch (an explicit `psum`: GSPMD would all-reduce the recurrence's weight
+        gradient at every timestep). The rows are padded to a multiple of the devices with
+        copies of the last row weighing 0. Only for programs `rows_split_exactly` admits."""
+        rows = cast(jax.sharding.NamedSharding, self.rows)
+        devices = rows.mesh.shape[DATA_AXIS]
+        n = xb.shape[0]
+        pad = -n % devices
+        if pad:
+
+            def edge(a):
+                return None if a is None else jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1), mode="edge")
+
+            xb, yb, mb, wb = edge(xb), edge(yb), edge(mb), jnp.pad(wb, (0, pad))
+
+        def local(params, xb, yb, wb, mb, count, key, hp):
+            (loss, out), grads = jax.value_and_grad(self.batch_loss, has_aux=True)(
+                params, xb, yb, wb, mb, count, key, hp
+            )
+            loss, grads = jax.lax.psum((loss, grads), DATA_AXIS)
+            return (loss, out), grads
+
+        split, whole = PartitionSpec(DATA_AXIS), PartitionSpec()
+        (loss, out), grads = jax.shard_map(
+            local,
+            mesh=rows.mesh,
+            in_specs=(whole, split, split, split, split, whole, whole, whole),
+            out_specs=((whole, split), whole),
+            check_vma=False,
+        )(params, xb, yb, wb, mb, count, key, hp)
+        return (loss, out[:n] if pad else out), grads
 
     def epoch_key(self, state: MemberState) -> jax.Array:
         """This epoch's dropout key (batch `i` folds in `i`)."""
@@ -547,9 +592,18 @@ def balanced_order(key: jax.Array, y: jax.Array, cfg: TrainConfig) -> jax.Array:
     return jax.random.choice(key, cfg.n_train, (cfg.n_train,), replace=True, p=p / jnp.sum(p))
 
 
-def make_train(cfg: TrainConfig) -> tuple[Callable, Callable, Callable]:
-    """The pure per-member (init, epoch, finish) functions for one group."""
-    program = TrainProgram(cfg)
+def rows_split_exactly(cfg: TrainConfig) -> bool:
+    """Whether a member's batches can be split over devices with one device's numbers:
+    not when the program draws random numbers per row (dropout, augmentation: the draws
+    depend on the batch's shape), with per-timestep targets (the loss divides by the
+    batch's valid steps), regularizers (added once per batch), or cuDNN's program."""
+    random_rows = bool(cfg.augment) or (cfg.use_dropout if cfg.architecture is None else bool(cfg.live))
+    return not (random_rows or cfg.sequence or cfg.regularized or cfg.recurrent_impl == "cudnn")
+
+
+def make_train(cfg: TrainConfig, rows: jax.sharding.Sharding | None = None) -> tuple[Callable, Callable, Callable]:
+    """The pure per-member (init, epoch, finish) functions for one group (`rows`: see TrainProgram)."""
+    program = TrainProgram(cfg, rows)
     return program.init, program.epoch, program.finish
 
 
@@ -576,14 +630,19 @@ def _only_member(a: jax.Array) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_program(cfg: TrainConfig) -> tuple[jax.stages.Wrapped, jax.stages.Wrapped, jax.stages.Wrapped]:
+def compiled_program(
+    cfg: TrainConfig, rows: jax.sharding.Sharding | None = None
+) -> tuple[jax.stages.Wrapped, jax.stages.Wrapped, jax.stages.Wrapped]:
     """jit(vmap(...)) of (init, epoch, finish), cached per static config so that a
     second sweep with the same shapes reuses the compiled programs. With
-    `recurrent_impl="cudnn"` the programs are for one member (`single_member_map`)."""
-    init, epoch, finish = make_train(cfg)
+    `recurrent_impl="cudnn"` the programs are for one member (`single_member_map`);
+    with `rows`, each batch's rows are split over that sharding's "data" devices."""
+    init, epoch, finish = make_train(cfg, rows)
     member_map = single_member_map if cfg.recurrent_impl == "cudnn" else jax.vmap
+    # split rows: the member axis is the mesh's "members" axis inside the epoch's shard_map
+    epoch_map = member_map if rows is None else functools.partial(jax.vmap, spmd_axis_name=MEMBER_AXIS)
     return (
         jax.jit(member_map(init, in_axes=(0, None, 0, None, None))),
-        jax.jit(member_map(epoch, in_axes=(0, 0, None)), donate_argnums=(0,)),
+        jax.jit(epoch_map(epoch, in_axes=(0, 0, None)), donate_argnums=(0,)),
         jax.jit(member_map(finish)),
     )

@@ -12,8 +12,24 @@ from typing import Any, Literal, overload
 import jax
 import numpy as np
 
-from fastlstm.engine._program import INIT_COMPILER_OPTIONS, Data, MemberState, TrainConfig, compiled_program
-from fastlstm.runtime._devices import by_member, member_mesh, padded_count, place, replicated, to_host
+from fastlstm.engine._program import (
+    INIT_COMPILER_OPTIONS,
+    Data,
+    MemberState,
+    TrainConfig,
+    compiled_program,
+    rows_split_exactly,
+)
+from fastlstm.runtime._devices import (
+    by_member,
+    by_row,
+    data_mesh,
+    member_mesh,
+    padded_count,
+    place,
+    replicated,
+    to_host,
+)
 
 
 def _signature(tree: Any) -> tuple:
@@ -22,13 +38,22 @@ def _signature(tree: Any) -> tuple:
     return treedef, tuple((np.shape(a), np.result_type(a).str) for a in leaves)
 
 
+def chunk_mesh(cfg: TrainConfig, width: int, devices: Sequence[Any] | None) -> Any:
+    """The chunk's mesh: members over the devices, or, with fewer members than devices, a
+    (members, data) mesh whose spare devices split each member's batch rows (`data_mesh`;
+    only for the programs `rows_split_exactly` admits)."""
+    mesh = data_mesh(width, devices) if rows_split_exactly(cfg) else None
+    return member_mesh(width, devices) if mesh is None else mesh
+
+
 class ChunkRun:
     """One chunk of members on the devices: compiled programs, state, and `step()` per epoch.
 
     The member axis is sharded over the local devices, padded with copies of the last
     member up to `slots` members (the group's chunk size, so that a smaller last chunk
     reuses the program its group already compiled) and to a multiple of the device count;
-    the copies are dropped on the way out.
+    the copies are dropped on the way out. With fewer members than devices the mesh is
+    (members, data) and each member's batch rows are split over its devices (`chunk_mesh`).
     """
 
     def __init__(
@@ -44,9 +69,9 @@ class ChunkRun:
     ):
         self.cfg = cfg
         self.n_members = keys.shape[0]
-        init_fn, self._epoch_fn, self._finish_fn = compiled_program(cfg)
         width = max(self.n_members, slots or 0)
-        self.mesh = member_mesh(width, devices)
+        self.mesh = chunk_mesh(cfg, width, devices)
+        init_fn, self._epoch_fn, self._finish_fn = compiled_program(cfg, by_row(self.mesh))
         self.padded = padded_count(width, self.mesh)
         keys = self._pad(keys)
         hp = {k: self._pad(v) for k, v in hparams.items()}
@@ -56,7 +81,8 @@ class ChunkRun:
         # A group's chunks share their compiled programs and the placed data (`programs`,
         # one dict per sweep): tracing and lowering again cost more than a small chunk's epoch.
         programs = {} if programs is None else programs
-        key = (cfg, self.padded, tuple(self.mesh.devices.flat), _signature(init_args), _signature(data))
+        mesh = (tuple(self.mesh.devices.flat), self.mesh.devices.shape)
+        key = (cfg, self.padded, mesh, _signature(init_args), _signature(data))
         cached = programs.get(key)
         with ThreadPoolExecutor(1) as pool:  # the epoch program compiles while init compiles and runs
             if cached is None:
@@ -94,10 +120,10 @@ class ChunkRun:
         run = cls.__new__(cls)
         run.cfg = cfg
         run.n_members = int(np.shape(state.epoch)[0])
-        _, run._epoch_fn, run._finish_fn = compiled_program(cfg)
-        run._epoch = run._epoch_fn  # jit compiles once per chunk shape and reuses it
         width = max(run.n_members, slots)
-        run.mesh = member_mesh(width, devices)
+        run.mesh = chunk_mesh(cfg, width, devices)
+        _, run._epoch_fn, run._finish_fn = compiled_program(cfg, by_row(run.mesh))
+        run._epoch = run._epoch_fn  # jit compiles once per chunk shape and reuses it
         run.padded = padded_count(width, run.mesh)
         run.hp = place({k: run._pad(v) for k, v in hparams.items()}, by_member(run.mesh))
         run.data = place(jax.device_get(data), replicated(run.mesh))

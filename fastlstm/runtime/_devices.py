@@ -15,6 +15,14 @@ GPU) the member mesh spans every process's devices: JAX runs one SPMD program in
 which each process trains the members on its own devices, and `to_host` gathers
 the results on every process. `devices=` picks a subset of each process's local
 devices (the same subset on every process).
+
+Fewer members than devices (one member on a two-core CPU): each member's minibatch rows
+are split over the spare devices instead (`data_mesh`: a 2-D mesh, members x "data").
+Each device runs the forward and backward passes of its rows, the loss and gradient
+are summed across the "data" axis once per batch, and every device applies the same
+update (fastlstm/engine/_program.py `split_value_and_grad`; the programs it cannot split
+with one device's numbers, `rows_split_exactly`, keep one device per member).
+`FASTLSTM_DATA_PARALLEL=off` turns it off (one device per member, as before).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from fastlstm._common.coerce import to_python
 
 MEMBER_AXIS = "members"
+DATA_AXIS = "data"  # a member's batch rows, split over the devices its members leave idle (as engine/_program.py)
 
 
 def usable_cores() -> int:
@@ -117,6 +126,32 @@ def member_mesh(n_members: int, devices: Sequence[Any] | None = None) -> Mesh:
     return Mesh(np.array(devices), (MEMBER_AXIS,))
 
 
+def data_parallel_enabled() -> bool:
+    """Whether spare devices may split a member's batches (`FASTLSTM_DATA_PARALLEL`, default on)."""
+    setting = os.environ.get("FASTLSTM_DATA_PARALLEL", "").strip().lower()
+    return setting not in ("off", "0", "none", "false", "no")
+
+
+def data_mesh(n_members: int, devices: Sequence[Any] | None = None) -> Mesh | None:
+    """A (members, data) mesh when fewer members than devices leave some idle: every member
+    gets `len(devices) // n_members` devices that split its batch rows; None when that is
+    one (the member mesh is used), on several processes, or with `FASTLSTM_DATA_PARALLEL=off`."""
+    if not data_parallel_enabled() or jax.process_count() != 1:
+        return None
+    devices = select_devices() if devices is None else tuple(devices)
+    members = max(1, n_members)
+    per_member = len(devices) // members
+    if per_member < 2:
+        return None
+    grid = np.array(devices[: members * per_member], dtype=object).reshape(members, per_member)
+    return Mesh(grid, (MEMBER_AXIS, DATA_AXIS))
+
+
+def by_row(mesh: Mesh) -> NamedSharding | None:
+    """The rows of a member's batch split over the mesh's "data" axis (None: a member mesh)."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS)) if DATA_AXIS in mesh.axis_names else None
+
+
 def place(tree: Any, sharding: NamedSharding) -> Any:
     """Host arrays onto `sharding`'s devices (`jax.device_put` on one process).
 
@@ -154,8 +189,8 @@ def to_host(tree: Any) -> Any:
 
 
 def padded_count(n_members: int, mesh: Mesh) -> int:
-    """Members rounded up to a multiple of the mesh size (extra members are copies)."""
-    d = mesh.size
+    """Members rounded up to a multiple of the mesh's member axis (extra members are copies)."""
+    d = mesh.shape[MEMBER_AXIS]
     return -(-n_members // d) * d
 
 
