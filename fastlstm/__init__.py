@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +183,24 @@ class _ConfigureWhenJaxLoads:
         loader.exec_module = exec_module  # type: ignore[method-assign]  # this spec's loader only
         return spec
 
+
+# public names that are also subpackages' names: the public one is the function
+_FUNCTION_OVER_PACKAGE = {name for name in _HOME if name in _SUBMODULES}
+
+
+class _Package(types.ModuleType):
+    """fastlstm itself, keeping `fl.diagnose` the function: importing the subpackage
+    fastlstm.diagnose (which any sweep's summary does) binds the subpackage as an attribute of
+    its parent, and with the names imported lazily that would replace the function; the
+    subpackage stays in sys.modules, where `from fastlstm.diagnose import ...` finds it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTION_OVER_PACKAGE and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 if "jax" in sys.modules:
     _configure_host_devices()  # JAX came first: set the count now, if its backend has not started

@@ -150,3 +150,18 @@ def test_a_bad_device_setting_is_an_error_where_fastlstm_is_used():
     assert run.stderr.strip().splitlines() == [
         "fastlstm sweep: error: FASTLSTM_CPU_DEVICES must be a positive integer or 'off', got 'many'"
     ]
+
+
+def test_fl_diagnose_stays_the_function_once_its_subpackage_is_imported() -> None:
+    """`fl.diagnose` is a function and `fastlstm.diagnose` a subpackage; importing the
+    subpackage (every sweep's summary does) bound the module over the lazily-imported function,
+    and `fl.diagnose(x, y)` failed with "'module' object is not callable"."""
+    code = (
+        "import types, fastlstm as fl, fastlstm.diagnose\n"
+        "before = fl.diagnose\n"
+        "import fastlstm.diagnose._findings\n"
+        "print(isinstance(before, types.FunctionType), isinstance(fl.diagnose, types.FunctionType))\n"
+    )
+    done = _child(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
