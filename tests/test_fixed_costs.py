@@ -63,6 +63,7 @@ def test_help_and_argument_errors_do_not_import_jax():
     assert "the following arguments are required: command" in errors[-1]
 
 
+@pytest.mark.slow
 def test_a_command_that_runs_imports_the_library_after_parsing():
     run = _child(
         "import sys; from fastlstm.cli import main; main(['report', '/nonexistent']); print('jax' in sys.modules)"
@@ -134,6 +135,7 @@ print(json.dumps({{"devices": len(jax.devices())}}))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", ["", "flax.linen", "optax"])
 def test_jax_gets_a_device_per_core_however_it_is_first_imported(first):
     run = _child(DEVICES_CHILD.format(first=first), FASTLSTM_CPU_DEVICES="3")
@@ -152,6 +154,7 @@ def test_a_bad_device_setting_is_an_error_where_fastlstm_is_used():
     ]
 
 
+@pytest.mark.slow
 def test_fl_diagnose_stays_the_function_once_its_subpackage_is_imported() -> None:
     """`fl.diagnose` is a function and `fastlstm.diagnose` a subpackage; importing the
     subpackage (every sweep's summary does) bound the module over the lazily-imported function,

@@ -56,6 +56,7 @@ def test_two_devices(meshes):
     ],
     ids=["odd-batch", "sample-weight", "mask", "early-stopping"],
 )
+@pytest.mark.slow
 def test_one_member_on_two_devices_equals_one_device(extra, meshes):
     x, y = make_data(n=83)
     kwargs = {**COMMON, **extra, "seeds": 1}
@@ -76,6 +77,7 @@ def test_one_member_on_two_devices_equals_one_device(extra, meshes):
         assert np.isnan(split.history["loss"][0, -1])  # it stopped early, as on one device
 
 
+@pytest.mark.slow
 def test_layer_list_model_split_equals_one_device(meshes):
     """A layer-list model (bidirectional LSTM under a stacked one, a dense head) splits too."""
     x, y = make_data(n=70)
@@ -87,6 +89,7 @@ def test_layer_list_model_split_equals_one_device(meshes):
     assert _diff(split, one) <= TOL
 
 
+@pytest.mark.slow
 def test_dropout_falls_back_to_one_device_per_member(meshes):
     """Dropout masks depend on the batch's shape: such a program is not split (same numbers)."""
     x, y = make_data(n=83)
@@ -107,6 +110,7 @@ def test_off_switch(meshes, monkeypatch):
     assert meshes == [{"members": 1}]
 
 
+@pytest.mark.slow
 def test_compiled_epoch_sums_the_gradient_once_per_batch():
     """The split program's HLO: the gradient's all-reduce is outside the recurrence's
     timestep loops (one per optimizer step), and the members' program has none."""
