@@ -52,6 +52,17 @@ def _with_members(result, change):
     return dataclasses.replace(result, members=members)
 
 
+def _config_diverged(result, config):
+    """A copy of `result` in which every member of configuration `config` diverged."""
+
+    def diverge(rows):
+        for row in rows:
+            if row["config"] == config:
+                row["status"] = "diverged"
+
+    return _with_members(result, diverge)
+
+
 def _with_nan_params(result, member):
     """A copy of `result` in which `member`'s parameters are all NaN."""
     groups = []
@@ -122,12 +133,7 @@ def test_a_diverged_or_non_finite_member_is_left_out(clf):
 def test_a_configuration_without_a_usable_member_gives_nan_rows(clf):
     x, y, result = clf
 
-    def diverge_all_of_config_1(rows):
-        for row in rows:
-            if row["config"] == 1:
-                row["status"] = "diverged"
-
-    dead = _with_members(result, diverge_all_of_config_1)
+    dead = _config_diverged(result, 1)
     mean, std = dead.predict(x, ensemble=True, return_std=True)
     assert np.isnan(mean[1]).all() and np.isnan(std[1]).all() and np.isfinite(mean[0]).all()
     assert (dead.predict_labels(x, ensemble=True)[1] == "").all()
@@ -288,12 +294,7 @@ def test_the_validation_document(clf):
 def test_the_document_is_strict_json_when_a_configuration_has_no_usable_member(clf):
     x, y, result = clf
 
-    def diverge_config_0(rows):
-        for row in rows:
-            if row["config"] == 0:
-                row["status"] = "diverged"
-
-    doc = validation_ensemble(_with_members(result, diverge_config_0), _validation(x, y))
+    doc = validation_ensemble(_config_diverged(result, 0), _validation(x, y))
     json.dumps(doc, allow_nan=False)
     dead = doc["configs"][0]
     assert dead["used"] == [] and dead["ensemble"]["loss"] is None and dead["nll"]["ensemble"] is None
