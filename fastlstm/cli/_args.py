@@ -12,7 +12,7 @@ the key out gets, and the built-in task's where that differs (`BUILTIN`).
 
 `fastlstm` parses with a table of what these make (fastlstm/cli/_parser.py: `--help` and a
 bad flag then need no JAX): after changing a flag or a declaration, run
-`python -m fastlstm.cli._parser_table` (tests/test_fixed_costs.py fails until then).
+`python -m fastlstm.cli._write_parser_table` (tests/test_fixed_costs.py fails until then).
 """
 
 from __future__ import annotations
