@@ -2,6 +2,7 @@
 mean member, on held-out data.
 
     python bench/ensembles.py [--seeds 8] [--problems builtin GunPoint JapaneseVowels] [--epochs-factor 1]
+                              [--temperature]
 
 Each problem is swept once (one configuration, `seeds` seeds, Keras's defaults otherwise),
 then scored on its held-out test rows: the built-in `early_cue` (2048 training rows, a test
@@ -9,7 +10,9 @@ set drawn apart with seed 1), and aeon's GunPoint and JapaneseVowels (their own 
 splits; JapaneseVowels' sequences have 7-29 steps, padded and masked). Printed per problem:
 accuracy, negative log-likelihood and expected calibration error (15 bins) of the ensemble
 (`result.predict(x, ensemble=True)`) and of the mean member (each member's own number,
-averaged), with the member range.
+averaged), with the member range. `--temperature` holds out a stratified 20% of the training rows
+(passed as validation_data) and adds NLL and ECE with a temperature per member and per ensemble
+fitted on them (`fastlstm.stats.fit_temperature`): calibrating after averaging.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 import numpy as np
 
 import fastlstm as fl
-from fastlstm.stats import expected_calibration_error, negative_log_likelihood
+from fastlstm.stats import expected_calibration_error, fit_temperature, negative_log_likelihood, with_temperature
 from fastlstm.tasks import early_cue
 
 
@@ -63,12 +66,38 @@ def _predicted(probs: np.ndarray) -> np.ndarray:
     return (probs[..., 0] >= 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(-1)
 
 
-def scores(result: fl.SweepResult, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, tuple]:
-    """(ensemble, mean member, member min, member max) of accuracy, NLL and ECE."""
+def held_out_rows(y: np.ndarray, share: float = 0.2, seed: int = 0) -> np.ndarray:
+    """A stratified `share` of the training rows (at least one per class) to fit temperatures on:
+    aeon's files list the rows by class, so the last rows would hold one class only."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(y), bool)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        held[rng.choice(rows, max(1, round(share * len(rows))), replace=False)] = True
+    return held
+
+
+def _codes(result: fl.SweepResult, y: np.ndarray) -> np.ndarray:
     names = list(result.class_names)
-    labels = np.array([names.index(str(v)) for v in y_test])
-    members = result.predict(x_test)  # (members, n, classes)
-    ensemble = result.predict(x_test, ensemble=True)[0]
+    return np.array([names.index(str(v)) for v in y])
+
+
+def calibrated(result: fl.SweepResult, x_val: np.ndarray, y_val: np.ndarray, x_test: np.ndarray) -> tuple:
+    """(members, ensemble) test probabilities, each with its own temperature fitted on the
+    validation rows the sweep held out (never on the test rows)."""
+    labels = _codes(result, y_val)
+    val_members, val_ensemble = result.predict(x_val), result.predict(x_val, ensemble=True)[0]
+    members = np.stack(
+        [with_temperature(p, fit_temperature(v, labels)) for p, v in zip(result.predict(x_test), val_members)]
+    )
+    ensemble = with_temperature(result.predict(x_test, ensemble=True)[0], fit_temperature(val_ensemble, labels))
+    return members, ensemble
+
+
+def scores(result: fl.SweepResult, x_test: np.ndarray, y_test: np.ndarray, outputs: tuple | None = None) -> dict:
+    """(ensemble, mean member, member min, member max) of accuracy, NLL and ECE."""
+    labels = _codes(result, y_test)
+    members, ensemble = outputs or (result.predict(x_test), result.predict(x_test, ensemble=True)[0])
     out = {}
     for name, fn in (
         ("accuracy", lambda p: float(np.mean(_predicted(p) == labels))),
@@ -85,6 +114,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--epochs-factor", type=float, default=1.0, help="train each problem this many times longer")
+    parser.add_argument(
+        "--temperature",
+        action="store_true",
+        help="hold out a stratified 20%% of the training rows and score, beside the raw probabilities, each member and "
+        "each ensemble with its own temperature fitted on them",
+    )
     args = parser.parse_args()
     print("| problem | test rows | metric | ensemble | mean member | member range | ensemble better |")
     print("|---|---|---|---|---|---|---|")
@@ -92,10 +127,19 @@ def main() -> None:
         x, y, x_test, y_test, options = PROBLEMS[problem]()
         options["epochs"] = round(options["epochs"] * args.epochs_factor)
         start = time.perf_counter()
-        result = fl.sweep(x, y, seeds=args.seeds, batch_size=32, verbose=0, **options)
+        held = held_out_rows(y) if args.temperature else np.zeros(len(y), bool)
+        fit, cal = ~held, held
+        extra = {"validation_data": (x[cal], y[cal])} if args.temperature else {}
+        result = fl.sweep(x[fit], y[fit], seeds=args.seeds, batch_size=32, verbose=0, **extra, **options)
         seconds = time.perf_counter() - start
-        for metric, (ens, mean, low, high) in scores(result, x_test, y_test).items():
-            better = ens >= mean if metric == "accuracy" else ens <= mean
+        table = {k: v for k, v in scores(result, x_test, y_test).items()}
+        if args.temperature:
+            fitted = calibrated(result, x[cal], y[cal], x_test)
+            table |= {
+                f"{k} (temperature)": v for k, v in scores(result, x_test, y_test, fitted).items() if k != "accuracy"
+            }
+        for metric, (ens, mean, low, high) in table.items():
+            better = ens >= mean if metric.startswith("accuracy") else ens <= mean
             print(
                 f"| {problem} | {len(y_test)} | {metric} | {ens:.4f} | {mean:.4f} | {low:.4f} … {high:.4f} | "
                 f"{'yes' if better else 'NO'} |",

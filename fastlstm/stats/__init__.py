@@ -15,7 +15,13 @@ about half a second to every `import fastlstm`.
 """
 
 from fastlstm.stats._bounds import METRIC_BOUNDS, format_bounds, metric_bounds
-from fastlstm.stats._calibration import expected_calibration_error, negative_log_likelihood, reliability_bins
+from fastlstm.stats._calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    reliability_bins,
+    with_temperature,
+)
 from fastlstm.stats._compare import (
     Comparison,
     compare_samples,
@@ -78,6 +84,7 @@ __all__ = [
     "exact_wilcoxon_min_p",
     "expected_calibration_error",
     "final_values",
+    "fit_temperature",
     "format_bounds",
     "format_p",
     "halfwidth_for_seeds",
@@ -102,4 +109,5 @@ __all__ = [
     "seeds_for_halfwidth",
     "seeds_for_power",
     "summarize",
+    "with_temperature",
 ]

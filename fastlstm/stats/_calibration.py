@@ -120,3 +120,41 @@ def negative_log_likelihood(probs: Any, labels: Any) -> float:
 
 
 __all__ = ["DEFAULT_BINS", "expected_calibration_error", "negative_log_likelihood", "reliability_bins"]
+
+
+TEMPERATURE_RANGE = (0.05, 20.0)  # wide enough for any ensemble measured (bench/RESULTS.md)
+
+
+def with_temperature(probs: Any, temperature: float) -> np.ndarray:
+    """The probabilities with their logits divided by `temperature` (Guo et al.'s temperature
+    scaling): > 1 softens, < 1 sharpens, the top class never changes. For a softmax the logits
+    are log p (a softmax of log p / T); for a one-column sigmoid, log(p / (1 - p))."""
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    p = np.clip(np.asarray(probs, np.float64), EPSILON, 1.0 - EPSILON)
+    if p.ndim == 1 or p.shape[-1] == 1:
+        scaled = 1.0 / (1.0 + np.exp(-np.log(p / (1.0 - p)) / temperature))
+        return scaled
+    logits = np.log(p) / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def fit_temperature(probs: Any, labels: Any) -> float:
+    """The temperature that minimises the negative log-likelihood of `labels` (held-out rows,
+    never the ones it will be judged on): the remedy for an ensemble that averaging made less
+    confident than it is accurate (Rahaman & Thiery 2021: calibrate after pooling)."""
+    from scipy.optimize import minimize_scalar
+
+    p, codes = _checked(probs, labels)
+    if len(codes) == 0:
+        raise ValueError("fit_temperature needs at least one row")
+    low, high = np.log(TEMPERATURE_RANGE)
+    found = minimize_scalar(
+        lambda log_t: negative_log_likelihood(with_temperature(p, float(np.exp(log_t))), codes),
+        bounds=(low, high),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    return float(np.exp(found.x))
