@@ -48,18 +48,12 @@ def importance(result: SweepResult, metric: str | None = None, *, confidence: fl
 
 def importance_document(result: SweepResult) -> dict[str, Any] | None:
     """`importance()` as the JSON document a run folder keeps (importance.json), or None when
-    the sweep cannot say: one configuration, or one seed per configuration."""
-    if len(result.configs) < 2 or not any(_varied(result.configs)):
-        return None
+    the sweep cannot say: one configuration, nothing varied, one seed per configuration
+    (`hyperparameter_importance` refuses each with a ValueError)."""
     try:
         return importance(result).to_dict()
     except ValueError:  # one seed, every member diverged: nothing to separate
         return None
-
-
-def _varied(configs: list[dict[str, Any]]) -> list[str]:
-    keys = {k for c in configs for k in c}
-    return [k for k in sorted(keys) if len({repr(c.get(k)) for c in configs}) > 1]
 
 
 def _first_rung_epoch(result: SweepResult) -> int | None:
